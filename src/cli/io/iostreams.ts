@@ -1,0 +1,98 @@
+// IOStreams owns every terminal decision: TTY detection, colour, prompting, progress. Tests build one
+// with IOStreams.test() and read the buffers.
+import { PassThrough, type Writable, type Readable } from 'node:stream';
+
+export interface IOOptions {
+  stdin: Readable & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+export class IOStreams {
+  readonly stdin: IOOptions['stdin'];
+  readonly stdout: IOOptions['stdout'];
+  readonly stderr: IOOptions['stderr'];
+  stdinIsTTY: boolean;
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+  json = false;
+  quiet = false;
+  verbose = false;
+  noInput = false;
+  noColor = false;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(o: IOOptions) {
+    this.stdin = o.stdin;
+    this.stdout = o.stdout;
+    this.stderr = o.stderr;
+    this.env = o.env;
+    this.stdinIsTTY = Boolean(o.stdin.isTTY);
+    this.stdoutIsTTY = Boolean(o.stdout.isTTY);
+    this.stderrIsTTY = Boolean(o.stderr.isTTY);
+  }
+
+  static system(env: NodeJS.ProcessEnv = process.env): IOStreams {
+    return new IOStreams({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env });
+  }
+
+  /** In-memory streams for tests; `tty` makes all three look like a terminal. */
+  static test(opts: { tty?: boolean; env?: NodeJS.ProcessEnv; stdin?: string } = {}): IOStreams & { outText(): string; errText(): string } {
+    const stdin = new PassThrough();
+    if (opts.stdin !== undefined) stdin.end(opts.stdin);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    stdout.on('data', (c: Buffer) => out.push(c));
+    stderr.on('data', (c: Buffer) => err.push(c));
+    const io = new IOStreams({ stdin, stdout, stderr, env: opts.env ?? {} });
+    io.stdinIsTTY = io.stdoutIsTTY = io.stderrIsTTY = Boolean(opts.tty);
+    return Object.assign(io, {
+      outText: () => Buffer.concat(out).toString('utf8'),
+      errText: () => Buffer.concat(err).toString('utf8'),
+    });
+  }
+
+  /** Colour on stdout: a TTY, no NO_COLOR, no --no-color, not --json. */
+  get colorEnabled(): boolean {
+    return this.stdoutIsTTY && !this.noColor && !this.json && this.env.NO_COLOR === undefined && this.env.TERM !== 'dumb';
+  }
+
+  get colorEnabledStderr(): boolean {
+    return this.stderrIsTTY && !this.noColor && this.env.NO_COLOR === undefined && this.env.TERM !== 'dumb';
+  }
+
+  /** Prompts need a person: stdin and stdout TTYs, no --no-input, not CI. */
+  canPrompt(): boolean {
+    return !this.noInput && this.stdinIsTTY && this.stdoutIsTTY && !this.env.CI;
+  }
+
+  /** Spinners and live progress: both output streams are TTYs, and neither --json nor --quiet. */
+  get progressEnabled(): boolean {
+    return this.stdoutIsTTY && this.stderrIsTTY && !this.json && !this.quiet;
+  }
+
+  out(text: string): void {
+    this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** Progress and information on stderr; silenced by --quiet and --json keeps stdout clean anyway. */
+  info(text: string): void {
+    if (!this.quiet) this.stderr.write(`${text}\n`);
+  }
+
+  warn(text: string): void {
+    this.stderr.write(`warning: ${text}\n`);
+  }
+
+  error(text: string): void {
+    this.stderr.write(`${text}\n`);
+  }
+
+  /** The one JSON document of a --json run: pretty on a TTY, compact otherwise. */
+  printJson(value: unknown): void {
+    this.stdout.write(`${JSON.stringify(value, null, this.stdoutIsTTY ? 2 : undefined)}\n`);
+  }
+}

@@ -1,0 +1,190 @@
+// The host inventory: the seed hosts.json in all its historical forms (plaintext credentials,
+// env:VAR references, no credentials), validated with zod and normalised.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { UsageError } from '../../domain/errors.js';
+import { parseMac } from '../../domain/mac.js';
+import { parseProbeSpec, type ProbeSpec } from '../../domain/probe-spec.js';
+import { secretKind } from './secrets.js';
+
+export const DEFAULT_LABSTATION_EXE = 'C:\\LabStation\\LabStation.exe';
+export const DEFAULT_HEARTBEAT_PATH = 'C:\\LabStation\\labstation\\data\\telemetry\\heartbeat.json';
+export const DEFAULT_EVENTS_PATH = 'C:\\LabStation\\labstation\\data\\telemetry\\session-guard-events.jsonl';
+
+export interface InventoryHost {
+  name: string;
+  address: string;
+  mac?: string;
+  winrmUser?: string;
+  /** a secret reference or, in old inventories, a plaintext password; resolved only when used */
+  winrmPass?: string;
+  winrmTransport: string;
+  winrmPort?: number;
+  winrmUseSsl?: boolean;
+  labstationExe: string;
+  heartbeatPath: string;
+  eventsPath: string;
+  pingTarget?: string;
+  broadcast?: string;
+  wolPort?: number;
+  wakeAttempts?: number;
+  /** lab ids, trimmed and lower-cased as upstream does */
+  labs: string[];
+  /** labops extension: how to check the host is up */
+  probe?: ProbeSpec;
+  credentialRef?: string;
+  quarantined: boolean;
+}
+
+export interface Inventory {
+  /** the file it came from; undefined for an absent default inventory */
+  file: string | undefined;
+  hosts: InventoryHost[];
+  warnings: string[];
+}
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+const hostSchema = z.looseObject({
+  name: z.string().trim().min(1, 'must be a non-empty string'),
+  address: z.string().trim().min(1, 'must be a non-empty string'),
+  mac: z
+    .string()
+    .optional()
+    .nullable()
+    .refine((v) => v == null || v === '' || parseMac(v) !== undefined, { message: 'is not a MAC address' }),
+  winrm_user: z.string().optional().nullable(),
+  winrm_pass: z.string().optional().nullable(),
+  winrm_transport: z.string().optional().nullable(),
+  winrm_port: port.optional().nullable(),
+  winrm_use_ssl: z.boolean().optional().nullable(),
+  labstation_exe: z.string().optional().nullable(),
+  heartbeat_path: z.string().optional().nullable(),
+  events_path: z.string().optional().nullable(),
+  ping_target: z.string().optional().nullable(),
+  broadcast: z.string().optional().nullable(),
+  wol_port: port.optional().nullable(),
+  wake_attempts: z.coerce.number().int().min(1).max(100).optional().nullable(),
+  labs: z.array(z.union([z.string(), z.number()])).optional().nullable(),
+  probe: z
+    .string()
+    .optional()
+    .nullable()
+    .refine((v) => v == null || parseProbeSpec(v) !== undefined, { message: "must be 'icmp' or 'tcp:<port>'" }),
+  credential_ref: z.string().optional().nullable(),
+  quarantined: z.boolean().optional().nullable(),
+});
+
+const inventorySchema = z.object({ hosts: z.array(z.unknown()) });
+
+/** Collapses the doubled backslashes of the seed samples, keeping a UNC path's leading `\\`. */
+export function normaliseWindowsPath(p: string): string {
+  const unc = p.startsWith('\\\\') && !/^\\\\+[A-Za-z]:/.test(p);
+  const collapsed = p.replace(/\\{2,}/g, '\\');
+  return unc ? `\\${collapsed.startsWith('\\') ? collapsed : `\\${collapsed}`}` : collapsed;
+}
+
+function jsonPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  return out || '(top level)';
+}
+
+function fail(file: string, path: readonly PropertyKey[], problem: string): never {
+  throw new UsageError(`inventory ${file}: ${jsonPath(path)}: ${problem}`, {
+    suggestion: 'fix the inventory file; nothing was run',
+    context: { file, path: jsonPath(path) },
+  });
+}
+
+export function parseInventory(text: string, file: string): Inventory {
+  let data: unknown;
+  try {
+    data = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (e) {
+    fail(file, [], `not valid JSON: ${(e as Error).message}`);
+  }
+  const top = inventorySchema.safeParse(data);
+  if (!top.success) {
+    const issue = top.error.issues[0]!;
+    fail(file, issue.path, issue.path.length ? issue.message : 'expected an object {"hosts": [...]}');
+  }
+  const hosts: InventoryHost[] = [];
+  const warnings: string[] = [];
+  const seen = new Map<string, number>();
+  let plaintext = 0;
+  top.data.hosts.forEach((entry, i) => {
+    const r = hostSchema.safeParse(entry);
+    if (!r.success) {
+      const issue = r.error.issues[0]!;
+      fail(file, ['hosts', i, ...issue.path], issue.message);
+    }
+    const h = r.data;
+    const key = h.name.toLowerCase();
+    if (seen.has(key)) fail(file, ['hosts', i, 'name'], `duplicate host name '${h.name}' (also hosts[${seen.get(key)}]; names are case-insensitive)`);
+    seen.set(key, i);
+    if (h.winrm_pass && secretKind(h.winrm_pass) === 'literal') plaintext++;
+    hosts.push({
+      name: h.name,
+      address: h.address,
+      mac: h.mac ? parseMac(h.mac) : undefined,
+      winrmUser: h.winrm_user ?? undefined,
+      winrmPass: h.winrm_pass ?? undefined,
+      winrmTransport: (h.winrm_transport ?? 'ntlm').toLowerCase(),
+      winrmPort: h.winrm_port ?? undefined,
+      winrmUseSsl: h.winrm_use_ssl ?? undefined,
+      labstationExe: normaliseWindowsPath(h.labstation_exe ?? DEFAULT_LABSTATION_EXE),
+      heartbeatPath: normaliseWindowsPath(h.heartbeat_path ?? DEFAULT_HEARTBEAT_PATH),
+      eventsPath: normaliseWindowsPath(h.events_path ?? DEFAULT_EVENTS_PATH),
+      pingTarget: h.ping_target ?? undefined,
+      broadcast: h.broadcast ?? undefined,
+      wolPort: h.wol_port ?? undefined,
+      wakeAttempts: h.wake_attempts ?? undefined,
+      labs: (h.labs ?? []).map((l) => String(l).trim().toLowerCase()).filter(Boolean),
+      probe: h.probe ? parseProbeSpec(h.probe) : undefined,
+      credentialRef: h.credential_ref ?? undefined,
+      quarantined: h.quarantined ?? false,
+    });
+  });
+  if (plaintext) {
+    warnings.push(`${file}: ${plaintext} host(s) keep winrm_pass in plain text; prefer "env:VAR" or "file:/path" references`);
+  }
+  return { file, hosts, warnings };
+}
+
+/**
+ * Loads the inventory. An explicitly named file must exist; the default path may be absent, which
+ * gives an empty inventory with a warning, as the ops-worker does.
+ */
+export function loadInventory(path: string, explicit: boolean): Inventory {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return { file: undefined, hosts: [], warnings: [`no inventory at ${path}; the host list is empty`] };
+    throw new UsageError(`inventory ${path}: cannot read (${code ?? 'error'})`, { suggestion: 'pass --hosts <file> or set OPS_CONFIG' });
+  }
+  return parseInventory(text, path);
+}
+
+export class HostIndex {
+  private readonly byName = new Map<string, InventoryHost>();
+  private readonly byLab = new Map<string, InventoryHost>();
+  constructor(readonly inventory: Inventory) {
+    for (const h of inventory.hosts) {
+      this.byName.set(h.name.toLowerCase(), h);
+      // The first host wins for a lab id, as upstream.
+      for (const lab of h.labs) if (!this.byLab.has(lab)) this.byLab.set(lab, h);
+    }
+  }
+  get hosts(): InventoryHost[] {
+    return this.inventory.hosts;
+  }
+  find(name: string): InventoryHost | undefined {
+    return this.byName.get(name.trim().toLowerCase());
+  }
+  forLab(labId: string): InventoryHost | undefined {
+    return this.byLab.get(labId.trim().toLowerCase());
+  }
+}

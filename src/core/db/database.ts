@@ -1,0 +1,77 @@
+// Opens the store: SQLite (better-sqlite3, the embedded default) or MySQL/MariaDB (mysql2), behind
+// one Kysely instance. Connection problems become typed errors: unreachable (3), credentials (4).
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Kysely, MysqlDialect, SqliteDialect, sql } from 'kysely';
+import { AuthFailed, Unreachable, UsageError } from '../../domain/errors.js';
+import type { DB } from './schema.js';
+import { parseDbUrl, redactDbUrl } from './url.js';
+
+export interface Database {
+  kysely: Kysely<DB>;
+  dialect: 'sqlite' | 'mysql';
+  /** the URL without its password */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(url: string, _opts: { signal?: AbortSignal } = {}): Promise<Database> {
+  const target = parseDbUrl(url);
+  const shown = redactDbUrl(url);
+  if (target.dialect === 'sqlite') {
+    const { default: BetterSqlite3 } = await import('better-sqlite3');
+    let handle: InstanceType<typeof BetterSqlite3>;
+    try {
+      if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
+      handle = new BetterSqlite3(target.path, { timeout: 10_000 });
+      handle.pragma('journal_mode = WAL');
+      handle.pragma('foreign_keys = ON');
+    } catch (e) {
+      throw new UsageError(`cannot open SQLite database ${target.path}: ${(e as Error).message}`);
+    }
+    const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: handle }) });
+    return { kysely, dialect: 'sqlite', url: shown, close: () => kysely.destroy() };
+  }
+  const { createPool } = await import('mysql2');
+  const pool = createPool({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: target.database,
+    connectionLimit: Number(target.params.get('pool') ?? 10),
+    connectTimeout: 10_000,
+    timezone: 'Z',
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    charset: 'utf8mb4',
+  });
+  // Every session in UTC, so DEFAULT CURRENT_TIMESTAMP columns are UTC whatever the server's zone.
+  pool.on('connection', (conn) => {
+    conn.query("SET time_zone = '+00:00'");
+  });
+  const kysely = new Kysely<DB>({ dialect: new MysqlDialect({ pool }) });
+  try {
+    await sql`SELECT 1`.execute(kysely);
+  } catch (e) {
+    await kysely.destroy().catch(() => {});
+    throw mysqlConnectError(e, shown, `${target.host}:${target.port}`);
+  }
+  return { kysely, dialect: 'mysql', url: shown, close: () => kysely.destroy() };
+}
+
+export function mysqlConnectError(e: unknown, shownUrl: string, where: string): Error {
+  const err = e as { code?: string; errno?: number; message?: string };
+  const code = err.code ?? '';
+  if (code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR' || err.errno === 1045 || err.errno === 1044) {
+    return new AuthFailed(`database ${shownUrl}: access denied`, { suggestion: 'check the user and password in --db / MYSQL_DSN' });
+  }
+  if (code === 'ER_BAD_DB_ERROR' || err.errno === 1049) {
+    return new UsageError(`database ${shownUrl}: the database does not exist`, { suggestion: 'create it first (CREATE DATABASE …), then run labops db migrate' });
+  }
+  if (['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ECONNRESET', 'PROTOCOL_CONNECTION_LOST', 'EAI_AGAIN'].includes(code)) {
+    return new Unreachable(`database ${where} unreachable (${code})`, { suggestion: 'is the server running and the address in --db / MYSQL_DSN right?' });
+  }
+  return new Unreachable(`database ${shownUrl}: ${(err.message ?? String(e)).replace(/'[^']*'@/g, "'…'@")}`);
+}
