@@ -1,0 +1,144 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { sql } from 'kysely';
+import { startMariaDb, type MariaDb } from '../support/mariadb.js';
+import { tempDir } from '../support/tmp.js';
+import { openDatabase } from '../../src/core/db/database.js';
+import { migrate, migrationStatus } from '../../src/core/db/migrations.js';
+import { run } from '../../src/cli/main.js';
+import { IOStreams } from '../../src/cli/io/iostreams.js';
+
+const OPS_TABLES = ['lab_hosts', 'lab_host_heartbeat', 'lab_host_events', 'reservation_operations'];
+const UPSTREAM_DDL = readFileSync(new URL('../fixtures/upstream-002-labstation-ops.sql', import.meta.url), 'utf8');
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const io = IOStreams.test();
+  const code = await run(args, { io, env });
+  return { code, stdout: io.outText(), stderr: io.errText() };
+}
+
+describe('SQLite (embedded default)', () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+
+  test('migrate creates the four ops tables, then is a no-op', async () => {
+    const url = `sqlite:${join(dir.path, 'sub', 'labops.db')}`;
+    const first = await cli(['--db', url, '--json', 'db', 'migrate']);
+    assert.equal(first.code, 0, first.stderr);
+    const tables = JSON.parse(first.stdout).migrations[0].tables;
+    assert.deepEqual(tables.map((t: { table: string; created: boolean }) => [t.table, t.created]), OPS_TABLES.map((t) => [t, true]));
+    const second = await cli(['--db', url, '--json', 'db', 'migrate']);
+    assert.deepEqual(JSON.parse(second.stdout).migrations[0].tables.map((t: { created: boolean }) => t.created), [false, false, false, false]);
+    const status = await cli(['--db', url, 'db', 'status']);
+    assert.equal(status.code, 0);
+    assert.match(status.stdout, /^0001_labstation_ops\tyes\tlab_hosts\tok$/m);
+  });
+
+  test('status on an empty database exits 1 and names what is missing', async () => {
+    const url = `sqlite:${join(dir.path, 'empty.db')}`;
+    const r = await cli(['--db', url, 'db', 'status']);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /lab_hosts\tmissing/);
+    assert.match(r.stderr, /labops db migrate/);
+  });
+
+  test('foreign keys cascade and the unique host name holds', async () => {
+    const db = await openDatabase(`sqlite:${join(dir.path, 'fk.db')}`);
+    try {
+      await migrate(db.kysely, db.dialect);
+      const { id } = await db.kysely.insertInto('lab_hosts').values({ name: 'ws1', address: 'a' }).returning('id').executeTakeFirstOrThrow();
+      await db.kysely.insertInto('lab_host_heartbeat').values({ host_id: id, timestamp_utc: '2026-01-01 00:00:00', raw_json: '{}' }).execute();
+      await assert.rejects(db.kysely.insertInto('lab_hosts').values({ name: 'ws1', address: 'b' }).execute());
+      await db.kysely.deleteFrom('lab_hosts').where('id', '=', id).execute();
+      const left = await db.kysely.selectFrom('lab_host_heartbeat').selectAll().execute();
+      assert.equal(left.length, 0);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe('MariaDB', () => {
+  let maria: MariaDb | undefined;
+  before(async (t) => {
+    maria = await startMariaDb(t as never);
+  });
+  after(async () => maria?.stop());
+
+  const showCreate = (m: MariaDb, dbName: string) =>
+    Object.fromEntries(OPS_TABLES.map((t) => [t, m.sql(`SHOW CREATE TABLE \`${dbName}\`.${t}`)]));
+
+  test('migrate creates the tables with the upstream names, keys and foreign keys', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const url = maria.createDatabase('fresh');
+    const r = await cli(['--db', url, 'db', 'migrate']);
+    assert.equal(r.code, 0, r.stderr);
+    const created = showCreate(maria, 'fresh');
+    assert.match(created.lab_hosts!, /UNIQUE KEY `uk_lab_hosts_name` \(`name`\)/);
+    assert.match(created.lab_hosts!, /enum\('pure','hybrid'\) DEFAULT 'pure'/);
+    assert.match(created.lab_hosts!, /ON UPDATE current_timestamp\(\)/);
+    assert.match(created.lab_host_heartbeat!, /CONSTRAINT `fk_heartbeat_host` FOREIGN KEY \(`host_id`\) REFERENCES `lab_hosts` \(`id`\) ON DELETE CASCADE/);
+    assert.match(created.lab_host_heartbeat!, /KEY `idx_host_ts` \(`host_id`,`timestamp_utc`\)/);
+    assert.match(created.lab_host_events!, /CONSTRAINT `fk_events_host`/);
+    assert.match(created.lab_host_events!, /KEY `idx_host_kind_ts` \(`host_id`,`kind`,`timestamp_utc`\)/);
+    assert.match(created.reservation_operations!, /KEY `idx_reservation_action` \(`reservation_id`,`action`\)/);
+    assert.match(created.reservation_operations!, /`success` tinyint\(1\) NOT NULL DEFAULT 0/);
+    // Same definitions as the upstream DDL produces.
+    maria.sql('CREATE DATABASE upstream_ref');
+    maria.sql(`USE upstream_ref; ${UPSTREAM_DDL}`);
+    assert.deepEqual(showCreate(maria, 'fresh'), showCreate(maria, 'upstream_ref'));
+  });
+
+  test('on a database that already has the upstream tables, migrate changes nothing', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const url = maria.createDatabase('existing');
+    maria.sql(`USE existing; ${UPSTREAM_DDL}; INSERT INTO lab_hosts (name, address) VALUES ('keep-me', '10.0.0.5');`);
+    const before = showCreate(maria, 'existing');
+    const r = await cli(['--db', url.replace('mysql://', 'mysql+pymysql://'), '--json', 'db', 'migrate']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).migrations[0].tables.map((x: { created: boolean }) => x.created), [false, false, false, false]);
+    assert.deepEqual(showCreate(maria, 'existing'), before);
+    assert.equal(maria.sql('SELECT name FROM existing.lab_hosts').trim(), 'keep-me');
+  });
+
+  test('status names the columns an existing table lacks', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const url = maria.createDatabase('partial');
+    maria.sql('USE partial; CREATE TABLE lab_hosts (id BIGINT PRIMARY KEY, name VARCHAR(128) NOT NULL)');
+    const r = await cli(['--db', url, 'db', 'status']);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /lab_hosts\tmissing columns: address,mac,mode,last_seen,created_at,updated_at/);
+  });
+
+  test('times are UTC whatever the server time zone', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const db = await openDatabase(maria.createDatabase('tz'));
+    try {
+      await migrate(db.kysely, db.dialect);
+      await db.kysely.insertInto('reservation_operations').values({ reservation_id: '0x1', host: 'h', action: 'wake', status: 'completed', success: 1 }).execute();
+      const row = await sql<{ skew: number }>`SELECT ABS(TIMESTAMPDIFF(SECOND, created_at, UTC_TIMESTAMP())) AS skew FROM reservation_operations`.execute(db.kysely);
+      assert.ok(Number(row.rows[0]!.skew) < 60, `created_at is not UTC (skew ${row.rows[0]!.skew}s)`);
+      const status = await migrationStatus(db.kysely, db.dialect);
+      assert.ok(status[0]!.applied);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test('wrong credentials exit 4 without echoing the password', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const r = await cli(['db', 'status'], { MYSQL_DSN: `mysql+pymysql://labops:not-the-password@127.0.0.1:${maria.port}/labops` });
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /access denied/);
+    assert.doesNotMatch(r.stderr + r.stdout, /not-the-password/);
+  });
+
+  test('an unreachable database exits 3', async () => {
+    const r = await cli(['--db', 'mysql://u:secret-pw@127.0.0.1:1/labops', 'db', 'status']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /database 127\.0\.0\.1:1 unreachable/);
+    assert.doesNotMatch(r.stderr, /secret-pw/);
+  });
+});

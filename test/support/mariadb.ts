@@ -1,0 +1,86 @@
+// A real MariaDB server for integration tests: mariadb-install-db into a temp dir, mariadbd on a free
+// loopback port, a database and a password user created for the test.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { freePort, requireBinary, waitFor } from './services.js';
+import { tempDir } from './tmp.js';
+
+export interface MariaDb {
+  port: number;
+  /** mysql://labops:labops-pw@127.0.0.1:<port>/labops */
+  url: string;
+  user: string;
+  password: string;
+  database: string;
+  /** run SQL as root through the socket */
+  sql(statement: string): string;
+  /** a fresh database with the same user's rights, for isolation between tests */
+  createDatabase(name: string): string;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export async function startMariaDb(t?: TestContext): Promise<MariaDb | undefined> {
+  const mariadbd = requireBinary(t, 'mariadbd', ['/usr/sbin/mariadbd', '/usr/sbin/mysqld']);
+  const installDb = requireBinary(t, 'mariadb-install-db', ['/usr/bin/mariadb-install-db', '/usr/bin/mysql_install_db']);
+  const client = requireBinary(t, 'mariadb client', ['/usr/bin/mariadb', '/usr/bin/mysql']);
+  if (!mariadbd || !installDb || !client) return undefined;
+  const dir = tempDir('labops-mariadb-');
+  const data = join(dir.path, 'data');
+  const socket = join(dir.path, 'mysqld.sock');
+  mkdirSync(data);
+  const cnf = join(dir.path, 'my.cnf');
+  const port = await freePort();
+  writeFileSync(
+    cnf,
+    ['[mysqld]', `datadir=${data}`, `socket=${socket}`, `port=${port}`, 'bind-address=127.0.0.1', `pid-file=${join(dir.path, 'mysqld.pid')}`,
+      'user=root', 'skip-name-resolve', 'innodb_buffer_pool_size=32M', 'innodb_log_file_size=8M', 'performance_schema=OFF', 'skip-log-bin',
+      'default-time-zone=+02:00', ''].join('\n'),
+  );
+  execFileSync(installDb, [`--defaults-file=${cnf}`, '--auth-root-authentication-method=socket', '--skip-test-db'], { stdio: 'ignore' });
+  let proc: ChildProcess | undefined;
+  const start = async () => {
+    proc = spawn(mariadbd, [`--defaults-file=${cnf}`], { stdio: 'ignore' });
+    await waitFor(() => {
+      execFileSync(client, ['--socket', socket, '-uroot', '-e', 'SELECT 1'], { stdio: 'ignore' });
+      return true;
+    }, 'mariadbd to accept connections', 30_000, 100);
+  };
+  await start();
+  const sql = (statement: string) => execFileSync(client, ['--socket', socket, '-uroot', '-N', '-B', '-e', statement], { encoding: 'utf8' });
+  const user = 'labops';
+  const password = 'labops-pw';
+  sql(`CREATE DATABASE labops; CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO '${user}'@'127.0.0.1';`);
+  const stop = async () => {
+    const p = proc;
+    proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGTERM');
+      setTimeout(() => p.kill('SIGKILL'), 10_000).unref();
+    });
+  };
+  return {
+    port,
+    url: `mysql://${user}:${password}@127.0.0.1:${port}/labops`,
+    user,
+    password,
+    database: 'labops',
+    sql,
+    createDatabase(name) {
+      sql(`CREATE DATABASE IF NOT EXISTS \`${name}\``);
+      return `mysql://${user}:${password}@127.0.0.1:${port}/${name}`;
+    },
+    async stop() {
+      await stop();
+      rmSync(dir.path, { recursive: true, force: true });
+    },
+    async restart() {
+      await stop();
+      await start();
+    },
+  };
+}
