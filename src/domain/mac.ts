@@ -20,8 +20,10 @@ export function parseMac(text: string): string | undefined {
   return undefined;
 }
 
+/** Shaped like a MAC (so a typo is reported as a bad MAC, not as an unknown host name). */
 export function looksLikeMac(text: string): boolean {
-  return /^[0-9a-f]{2}([:.-]?[0-9a-f]{2}){5}$/i.test(text.trim()) || /^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i.test(text.trim());
+  const t = text.trim();
+  return /^[0-9a-z]{1,2}(:[0-9a-z]{1,2}){2,}$/i.test(t) || /^[0-9a-z]{2}(-[0-9a-z]{2}){4,6}$/i.test(t) || /^[0-9a-z]{4}(\.[0-9a-z]{4}){2}$/i.test(t);
 }
 
 /** The 102-byte magic packet: six 0xFF then the MAC sixteen times. */
