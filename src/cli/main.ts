@@ -1,4 +1,5 @@
 // Entry point: global options, error -> exit code (the only place), SIGINT, EPIPE.
+import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { CommanderError } from 'commander';
 import { IOStreams } from './io/iostreams.js';
@@ -28,6 +29,8 @@ export interface RunContext {
 export async function run(args: string[], ctx: RunContext): Promise<number> {
   const { io, env } = ctx;
   const controller = ctx.controller ?? new AbortController();
+  // One signal is shared by every concurrent host operation of a run.
+  setMaxListeners(0, controller.signal);
   let globals: GlobalOptions = {};
   const f = createFactory({ io, env, clock: ctx.clock ?? systemClock, signal: controller.signal, globals: () => globals });
   const program = buildProgram(f, labopsVersion());

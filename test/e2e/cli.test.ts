@@ -17,7 +17,7 @@ describe('basics', () => {
     const help = await runCli(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^Usage: labops \[options\] \[command\]/);
-    assert.match(help.stdout, /Exit codes:\n\s+0  success/);
+    assert.match(help.stdout, /Exit codes:\n\s+0 {2}success/);
     assert.equal(help.stderr, '');
     const v = await runCli(['--version']);
     assert.equal(v.code, 0);

@@ -1,5 +1,5 @@
 // labops wol: flags -> options -> wake op -> render.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, intArg, ipArg, probeArg } from '../args.js';
 import { helpAfter } from '../help.js';

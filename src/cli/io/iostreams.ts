@@ -1,16 +1,20 @@
 // IOStreams owns every terminal decision: TTY detection, colour, prompting, progress. Tests build one
 // with IOStreams.test() and read the buffers.
+import { isatty } from 'node:tty';
 import { PassThrough, type Writable, type Readable } from 'node:stream';
 
 export interface IOOptions {
-  stdin: Readable & { isTTY?: boolean };
+  /** a function so that process.stdin (costly to set up) is only created when something reads it */
+  stdin: () => Readable & { isTTY?: boolean };
   stdout: Writable & { isTTY?: boolean };
   stderr: Writable & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
 }
 
+const stdinOfProcess = () => process.stdin;
+
 export class IOStreams {
-  readonly stdin: IOOptions['stdin'];
+  private readonly stdinFactory: IOOptions['stdin'];
   readonly stdout: IOOptions['stdout'];
   readonly stderr: IOOptions['stderr'];
   stdinIsTTY: boolean;
@@ -24,17 +28,21 @@ export class IOStreams {
   private readonly env: NodeJS.ProcessEnv;
 
   constructor(o: IOOptions) {
-    this.stdin = o.stdin;
+    this.stdinFactory = o.stdin;
     this.stdout = o.stdout;
     this.stderr = o.stderr;
     this.env = o.env;
-    this.stdinIsTTY = Boolean(o.stdin.isTTY);
+    this.stdinIsTTY = o.stdin === stdinOfProcess ? isatty(0) : Boolean(o.stdin().isTTY);
     this.stdoutIsTTY = Boolean(o.stdout.isTTY);
     this.stderrIsTTY = Boolean(o.stderr.isTTY);
   }
 
+  get stdin(): Readable & { isTTY?: boolean } {
+    return this.stdinFactory();
+  }
+
   static system(env: NodeJS.ProcessEnv = process.env): IOStreams {
-    return new IOStreams({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env });
+    return new IOStreams({ stdin: stdinOfProcess, stdout: process.stdout, stderr: process.stderr, env });
   }
 
   /** In-memory streams for tests; `tty` makes all three look like a terminal. */
@@ -47,7 +55,7 @@ export class IOStreams {
     const stderr = new PassThrough();
     stdout.on('data', (c: Buffer) => out.push(c));
     stderr.on('data', (c: Buffer) => err.push(c));
-    const io = new IOStreams({ stdin, stdout, stderr, env: opts.env ?? {} });
+    const io = new IOStreams({ stdin: () => stdin, stdout, stderr, env: opts.env ?? {} });
     io.stdinIsTTY = io.stdoutIsTTY = io.stderrIsTTY = Boolean(opts.tty);
     return Object.assign(io, {
       outText: () => Buffer.concat(out).toString('utf8'),
