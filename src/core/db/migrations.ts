@@ -2,13 +2,15 @@
 // never drop or alter an existing table, so an installation with the upstream tables is left as it is.
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
+import { HEARTBEAT_MIGRATION } from './tables-heartbeat.js';
 
 export interface TableDef {
   name: string;
   /** the columns labops needs; `db status` names any that an existing table lacks */
   columns: readonly string[];
-  /** owned by another system: created only on SQLite (embedded default) and in tests */
+  /** owned by another system (named here): created only on SQLite (embedded default) and in tests */
   foreign?: boolean;
+  owner?: string;
   mysql: string;
   sqlite: readonly string[];
 }
@@ -155,6 +157,7 @@ const OPS_TABLES: readonly TableDef[] = [
 
 export const MIGRATIONS: readonly Migration[] = [
   { id: '0001_labstation_ops', description: 'Lab Gateway ops tables (lab_hosts, lab_host_heartbeat, lab_host_events, reservation_operations)', tables: OPS_TABLES },
+  HEARTBEAT_MIGRATION,
 ];
 
 const BOOKKEEPING = {
@@ -183,6 +186,8 @@ export async function tableColumns(db: Kysely<DB>, dialect: Dialect, table: stri
 export interface TableStatus {
   table: string;
   exists: boolean;
+  /** the system that owns the table when it is not labops' */
+  owner?: string;
   missingColumns: string[];
   /** created by this run */
   created?: boolean;
@@ -211,7 +216,7 @@ export async function migrationStatus(db: Kysely<DB>, dialect: Dialect): Promise
     for (const t of m.tables) {
       const exists = tables.has(t.name);
       const cols = exists ? await tableColumns(db, dialect, t.name) : new Set<string>();
-      ts.push({ table: t.name, exists, missingColumns: exists ? t.columns.filter((c) => !cols.has(c)) : [] });
+      ts.push({ table: t.name, exists, owner: t.foreign ? (t.owner ?? 'another system') : undefined, missingColumns: exists ? t.columns.filter((c) => !cols.has(c)) : [] });
     }
     out.push({ id: m.id, description: m.description, applied: applied.has(m.id), appliedAt: applied.get(m.id) ?? null, tables: ts });
   }
@@ -222,13 +227,18 @@ function utcNow(): string {
   return new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
 }
 
-export async function migrate(db: Kysely<DB>, dialect: Dialect): Promise<MigrationStatus[]> {
+/** Whether a status shows everything labops needs: its own tables present, no needed column missing. */
+export function isComplete(status: MigrationStatus[]): boolean {
+  return status.every((m) => m.applied && m.tables.every((t) => (t.exists || t.owner) && t.missingColumns.length === 0));
+}
+
+export async function migrate(db: Kysely<DB>, dialect: Dialect, opts: { createForeign?: boolean } = {}): Promise<MigrationStatus[]> {
   await sql.raw(BOOKKEEPING[dialect]).execute(db);
   const before = await existingTables(db, dialect);
   for (const m of MIGRATIONS) {
     for (const t of m.tables) {
       if (before.has(t.name)) continue;
-      if (t.foreign && dialect === 'mysql') continue;
+      if (t.foreign && dialect === 'mysql' && !opts.createForeign) continue;
       if (dialect === 'mysql') await sql.raw(t.mysql).execute(db);
       else for (const stmt of t.sqlite) await sql.raw(stmt).execute(db);
     }

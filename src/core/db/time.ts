@@ -1,0 +1,16 @@
+// DATETIME columns hold UTC as 'YYYY-MM-DD HH:MM:SS' (the upstream columns have no fractional seconds).
+
+export function toDbDateTime(v: string | number | Date): string {
+  const d = v instanceof Date ? v : new Date(v);
+  return d.toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** A DATETIME value read back (string or Date) as ISO-8601 UTC. */
+export function fromDbDateTime(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v.toISOString();
+  const s = String(v);
+  const iso = /[zZ]|[+-]\d{2}:?\d{2}$/.test(s) ? s : `${s.replace(' ', 'T')}Z`;
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}

@@ -1,0 +1,168 @@
+// Heartbeat polling: read each host's heartbeat.json (and optionally its events and service-state.ini)
+// from a source (WinRM or a file share), normalise, store. One host's failure never stops the others.
+import { mapPool } from '../../domain/pool.js';
+import { HeartbeatFormatError, normalizeHeartbeat, parseHeartbeat, type HeartbeatSnapshot } from '../../domain/heartbeat/normalize.js';
+import { parseGuardEvents, type GuardEvent } from '../../domain/heartbeat/events.js';
+import { operationsFromServiceState, parseServiceStateIni } from '../../domain/heartbeat/service-state.js';
+import type { InventoryHost } from '../../core/config/inventory.js';
+
+export type StationFile = 'heartbeat' | 'events' | 'service-state';
+
+export interface HeartbeatSource {
+  readonly kind: 'winrm' | 'file';
+  /** the file's bytes, or null when it does not exist */
+  read(host: InventoryHost, file: StationFile, signal?: AbortSignal): Promise<Uint8Array | null>;
+  /** where the file is read from, for messages */
+  describe(host: InventoryHost, file: StationFile): string;
+}
+
+export interface HeartbeatSink {
+  store(input: { host: InventoryHost; snapshot: HeartbeatSnapshot; events: GuardEvent[]; pollTime: string }): Promise<{ heartbeatStored: boolean; eventsStored: number; forcedLogoffs: unknown[] }>;
+}
+
+export interface PollPorts {
+  source: HeartbeatSource;
+  /** absent with --no-store */
+  sink?: HeartbeatSink;
+  now(): number;
+}
+
+export type PollErrorKind = 'format' | 'missing' | 'unreachable' | 'auth' | 'other-station' | 'error';
+
+export interface HostPollResult {
+  host: string;
+  ok: boolean;
+  source: string;
+  durationMs: number;
+  timestamp: string | null;
+  reportedHost: string | null;
+  ready: boolean | null;
+  localMode: boolean | null;
+  localSession: boolean | null;
+  schemaVersion: string | null;
+  repaired: boolean;
+  /** the heartbeat names a different station than the inventory (flagged, still stored) */
+  hostMismatch: string | null;
+  heartbeatStored: boolean;
+  eventsStored: number;
+  lastEvent: Record<string, unknown> | null;
+  warnings: string[];
+  error: { kind: PollErrorKind; message: string; line?: number; column?: number } | null;
+  /** the parsed heartbeat as written by the station (for the ops-worker API shape) */
+  heartbeat?: Record<string, unknown>;
+}
+
+export interface PollResult {
+  hosts: HostPollResult[];
+  ok: number;
+  failed: number;
+}
+
+export interface PollRequest {
+  hosts: InventoryHost[];
+  allHosts: InventoryHost[];
+  events: boolean;
+  concurrency: number;
+  /** keep the parsed heartbeat in each result */
+  includeRaw?: boolean;
+}
+
+function classify(e: unknown): PollErrorKind {
+  const k = (e as { kind?: string }).kind;
+  if (k === 'unreachable') return 'unreachable';
+  if (k === 'auth') return 'auth';
+  return 'error';
+}
+
+function sameStation(reported: string, host: InventoryHost): boolean {
+  const r = reported.trim().toLowerCase();
+  return r === host.name.toLowerCase() || r === host.address.toLowerCase() || r === host.address.toLowerCase().split('.')[0];
+}
+
+export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?: AbortSignal, onResult?: (r: HostPollResult) => void): Promise<PollResult> {
+  const one = async (host: InventoryHost): Promise<HostPollResult> => {
+    const started = ports.now();
+    const base: HostPollResult = {
+      host: host.name, ok: false, source: ports.source.describe(host, 'heartbeat'), durationMs: 0, timestamp: null, reportedHost: null, ready: null,
+      localMode: null, localSession: null, schemaVersion: null, repaired: false, hostMismatch: null, heartbeatStored: false, eventsStored: 0, lastEvent: null,
+      warnings: [], error: null,
+    };
+    const done = (r: Partial<HostPollResult>): HostPollResult => ({ ...base, ...r, durationMs: Math.round(ports.now() - started) });
+    let snapshot: HeartbeatSnapshot;
+    try {
+      const bytes = await ports.source.read(host, 'heartbeat', signal);
+      if (bytes === null) return done({ error: { kind: 'missing', message: `heartbeat.json not found at ${base.source}` } });
+      snapshot = parseHeartbeat(bytes);
+    } catch (e) {
+      if (e instanceof HeartbeatFormatError) {
+        const pos = e.position && e.position.line > 0 ? { line: e.position.line, column: e.position.column } : {};
+        return done({ error: { kind: 'format', message: `${base.source}: ${e.message}`, ...pos } });
+      }
+      return done({ error: { kind: classify(e), message: (e as Error).message } });
+    }
+    const warnings: string[] = [];
+    if (snapshot.host && !sameStation(snapshot.host, host)) {
+      const other = req.allHosts.find((h) => h !== host && sameStation(snapshot.host!, h));
+      if (other) {
+        return done({ reportedHost: snapshot.host, error: { kind: 'other-station', message: `${base.source} is the heartbeat of another station ('${snapshot.host}', inventory host '${other.name}'); not stored` } });
+      }
+    }
+    const hostMismatch = snapshot.host && !sameStation(snapshot.host, host) ? `heartbeat names host '${snapshot.host}', inventory name is '${host.name}'` : null;
+    if (hostMismatch) warnings.push(hostMismatch);
+    try {
+      const hasOperations = 'operations' in snapshot.raw || (snapshot.raw.status && typeof snapshot.raw.status === 'object' && 'operations' in (snapshot.raw.status as object));
+      if (!hasOperations) {
+        const ini = await ports.source.read(host, 'service-state', signal);
+        if (ini) {
+          try {
+            const operations = operationsFromServiceState(parseServiceStateIni(ini));
+            snapshot = { ...normalizeHeartbeat({ ...snapshot.raw, operations }, snapshot.repaired), raw: snapshot.raw };
+          } catch (e) {
+            warnings.push(`${ports.source.describe(host, 'service-state')}: ${(e as Error).message}`);
+          }
+        }
+      }
+      let events: GuardEvent[] = [];
+      if (req.events) {
+        const ev = await ports.source.read(host, 'events', signal);
+        if (ev) {
+          try {
+            const parsed = parseGuardEvents(ev);
+            events = parsed.events;
+            for (const b of parsed.bad) warnings.push(`${ports.source.describe(host, 'events')}: line ${b.line}: ${b.error}`);
+          } catch (e) {
+            warnings.push(`${ports.source.describe(host, 'events')}: ${(e as Error).message}`);
+          }
+        }
+      }
+      const pollTime = new Date(ports.now()).toISOString();
+      const stored = ports.sink ? await ports.sink.store({ host, snapshot, events, pollTime }) : { heartbeatStored: false, eventsStored: 0, forcedLogoffs: [] };
+      return done({
+        ok: true,
+        timestamp: snapshot.timestamp,
+        reportedHost: snapshot.host,
+        ready: snapshot.ready,
+        localMode: snapshot.localMode,
+        localSession: snapshot.localSession,
+        schemaVersion: snapshot.schemaVersion,
+        repaired: snapshot.repaired,
+        hostMismatch,
+        heartbeatStored: stored.heartbeatStored,
+        eventsStored: stored.eventsStored,
+        lastEvent: events.length ? events[events.length - 1]!.payload : null,
+        warnings,
+        heartbeat: req.includeRaw ? snapshot.raw : undefined,
+      });
+    } catch (e) {
+      return done({ warnings, error: { kind: classify(e), message: (e as Error).message } });
+    }
+  };
+  const hosts = await mapPool(req.hosts, req.concurrency, async (h) => {
+    const r = await one(h);
+    onResult?.(r);
+    return r;
+  }, signal);
+  const done = hosts.filter(Boolean);
+  const ok = done.filter((h) => h.ok).length;
+  return { hosts: done, ok, failed: done.length - ok };
+}
