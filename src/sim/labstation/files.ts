@@ -2,9 +2,8 @@
 // (reference NOTES §3.1, §3.2, §3.5): heartbeat.json and status.json (UTF-8 BOM, one line, no newline),
 // session-guard-events.jsonl (BOM when created, one compact object per LF-terminated line, appended),
 // service-state.ini (UTF-16LE with BOM, CRLF). Whole-file writes are atomic: temp file, fsync, rename.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, appendFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { toStationJson, type JsonDialect } from './serializer.js';
 import { IniDocument } from './ini.js';
 import type { ForcedLogoffEvent } from './machine.js';
@@ -14,10 +13,16 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** 'current': 3.2.0's labstation\data plus the legacy mirror of heartbeat/status; 'legacy': data\ only (before 3816f8f). */
 export type StationLayout = 'current' | 'legacy';
 
-export function atomicWrite(path: string, data: Buffer, fsync = true): void {
-  mkdirSync(dirname(path), { recursive: true });
-  // the station's own temp naming: heartbeat.json.tmp-<tick>-<rand>
-  const tmp = `${path}.tmp-${Date.now()}-${randomBytes(4).toString('hex')}`;
+let tmpCounter = 0;
+
+export function atomicWrite(path: string, data: Buffer, fsync = true, knownDirs?: Set<string>): void {
+  const dir = dirname(path);
+  if (!knownDirs?.has(dir)) {
+    mkdirSync(dir, { recursive: true });
+    knownDirs?.add(dir);
+  }
+  // the station's own temp naming is heartbeat.json.tmp-<tick>-<rand>; pid and a counter keep ours unique
+  const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
   const fd = openSync(tmp, 'w');
   try {
     let off = 0;
@@ -50,11 +55,21 @@ export class StationFiles {
   /** C:\LabStation\data, where 3.2.0 mirrors heartbeat.json and status.json */
   readonly legacyDataDir: string;
 
+  private readonly dirs = new Set<string>();
+
+  /**
+   * fsync: service-state.ini and the events file are fsynced (state that must survive a restart of the
+   * simulator); heartbeat.json and status.json, rewritten every simulated minute by hundreds of stations,
+   * only when `fsyncHeartbeat` is set: the rename alone already keeps readers from seeing a partial file.
+   */
   constructor(
     readonly hostDir: string,
     readonly layout: StationLayout = 'current',
     readonly dialect: JsonDialect = '3.2.0',
     private readonly fsync = true,
+    private readonly fsyncHeartbeat = false,
+    /** 3.2.0 mirrors heartbeat.json and status.json into C:\LabStation\data; off halves the write cost of a tick */
+    private readonly legacyMirror = true,
   ) {
     this.legacyDataDir = join(hostDir, 'data');
     this.dataDir = layout === 'current' ? join(hostDir, 'labstation', 'data') : this.legacyDataDir;
@@ -79,23 +94,31 @@ export class StationFiles {
   writeHeartbeat(heartbeat: Record<string, unknown>): void {
     const hb = encodeStationJson(heartbeat, this.dialect);
     const st = encodeStationJson(heartbeat.status, this.dialect);
-    atomicWrite(this.heartbeatPath, hb, this.fsync);
-    atomicWrite(this.statusPath, st, this.fsync);
-    if (this.layout === 'current') {
-      atomicWrite(join(this.legacyDataDir, 'telemetry', 'heartbeat.json'), hb, this.fsync);
-      atomicWrite(join(this.legacyDataDir, 'status.json'), st, this.fsync);
+    const f = this.fsync && this.fsyncHeartbeat;
+    atomicWrite(this.heartbeatPath, hb, f, this.dirs);
+    atomicWrite(this.statusPath, st, f, this.dirs);
+    if (this.layout === 'current' && this.legacyMirror) {
+      atomicWrite(join(this.legacyDataDir, 'telemetry', 'heartbeat.json'), hb, f, this.dirs);
+      atomicWrite(join(this.legacyDataDir, 'status.json'), st, f, this.dirs);
     }
   }
 
   writeIni(ini: IniDocument): void {
-    atomicWrite(this.iniPath, ini.encode(), this.fsync);
+    atomicWrite(this.iniPath, ini.encode(), this.fsync, this.dirs);
   }
 
   /** Append one event; the BOM goes in only when the file is created. */
   appendEvent(e: ForcedLogoffEvent): void {
     mkdirSync(dirname(this.eventsPath), { recursive: true });
     const line = encodeEventLine(e);
-    appendFileSync(this.eventsPath, existsSync(this.eventsPath) ? line : Buffer.concat([BOM, line]));
+    const data = existsSync(this.eventsPath) ? line : Buffer.concat([BOM, line]);
+    const fd = openSync(this.eventsPath, 'a');
+    try {
+      writeSync(fd, data);
+      if (this.fsync) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** service-state.ini from an earlier run, if there is one. */

@@ -48,8 +48,12 @@ export interface StationRuntimeOptions {
   writeOnChange?: boolean;
   /** phase of the 60 s tick; default derived from the name so that many stations do not write at once */
   tickOffsetMs?: number;
-  /** fsync whole-file writes (default true) */
+  /** fsync service-state.ini, exported files and the events file (default true) */
   fsync?: boolean;
+  /** mirror heartbeat.json and status.json into C:\LabStation\data as 3.2.0 does (default true) */
+  legacyMirror?: boolean;
+  /** also fsync heartbeat.json and status.json on every tick (default false: rename is enough for readers) */
+  fsyncHeartbeat?: boolean;
   /** passed through to the machine */
   machine?: Omit<LabStationMachineOptions, 'clock' | 'name' | 'config' | 'ini' | 'power' | 'bootDelayMs' | 'localModeFlag' | 'writeFile' | 'withoutReady' | 'withoutSchemaVersion'>;
 }
@@ -92,7 +96,7 @@ export function createStationRuntime(o: StationRuntimeOptions): StationRuntime {
   const dir = stationDir(o.stateDir, o.name);
   const shape = o.heartbeatShape ?? '3.2.0';
   const layout = o.layout ?? (shape === 'nov-2025' ? 'legacy' : 'current');
-  const files = new StationFiles(dir, layout, shape === 'nov-2025' ? 'nov-2025' : '3.2.0', o.fsync ?? true);
+  const files = new StationFiles(dir, layout, shape === 'nov-2025' ? 'nov-2025' : '3.2.0', o.fsync ?? true, o.fsyncHeartbeat ?? false, o.legacyMirror ?? true);
   const config: Partial<StationConfig> = { computerName: o.name.toUpperCase().slice(0, 15), ...(shape === 'nov-2025' ? { version: '1.0.0-alpha' } : {}), ...o.config };
   const writeOnChange = o.writeOnChange ?? true;
   let closed = false;

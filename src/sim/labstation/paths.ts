@@ -2,7 +2,7 @@
 // <hostDir> stands for C:\LabStation; other paths on a drive go to <hostDir>/_drives/<letter>/….
 // Windows is case-insensitive and tolerates doubled separators (the upstream hosts.json samples carry
 // C:\\LabStation\\… after decoding), so both are accepted here; ".." may not climb out of the drive.
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const LABSTATION_DIR = 'C:\\LabStation';
@@ -43,6 +43,8 @@ export function windowsPathToHostPath(hostDir: string, windowsPath: string): str
     base = join(hostDir, '_drives', drive);
     rest = segments;
   }
+  const exact = join(base, ...rest);
+  if (existsSync(exact)) return exact;
   let cur = base;
   for (const seg of rest) cur = join(cur, matchCase(cur, seg));
   return cur;
