@@ -302,3 +302,70 @@ describe('Windows path mapping', () => {
     assert.deepEqual(doc.readSection('prepare-session').user, '');
   });
 });
+
+describe('runtime: commands, power and files together', () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+
+  test('a guard eviction is appended to the JSONL (sessionId a string) and shows in heartbeat operations.lastForcedLogoff (sessionId 1 → true)', async () => {
+    const clock = new ManualClock('2026-08-24T08:00:00Z');
+    // without autologon nobody holds session 1, so the local user gets it
+    const rt = createStationRuntime({ name: 'evict-ws', stateDir: dir.path, clock, fsync: false, config: { autoLogon: { enabled: false, passwordSet: false, user: 'LABUSER' } } });
+    assert.equal(rt.machine.logon('alumno'), 1);
+    const r = await clock.drive(rt.execute(['prepare-session', '--guard-grace=60']));
+    assert.equal(r.exitCode, 0);
+    const jsonl = rt.readFile(EVENTS)!.toString('utf8');
+    assert.ok(jsonl.startsWith('\ufeff{"force":true,"grace":60,'));
+    assert.ok(jsonl.includes('"sessionId":"1"'));
+    assert.ok(jsonl.endsWith('"user":"alumno"}\n'));
+    const hb = JSON.parse(rt.readFile(HB)!.toString('utf8').slice(1));
+    assert.equal(hb.operations.lastForcedLogoff.sessionId, true);
+    assert.equal(hb.operations.lastForcedLogoff.user, 'alumno');
+    assert.equal(hb.operations.lastForcedLogoff.timestamp, '2026-08-24T08:01:00Z');
+    assert.deepEqual(hb.status.lastForcedLogoff, hb.operations.lastForcedLogoff);
+    // a second eviction appends a line without a second BOM
+    rt.machine.logon('otro');
+    await clock.drive(rt.execute(['session', 'guard', '--grace=30']));
+    const lines = rt.readFile(EVENTS)!.toString('utf8').split('\n');
+    assert.equal(lines.length, 3);
+    assert.ok(lines[1]!.startsWith('{"force":true,"grace":30,'));
+    assert.equal(lines[2], '');
+    rt.close();
+  });
+
+  test('power shutdown through the runtime: power events, commands refused while off, files still readable, heartbeat resumes on power-on', async () => {
+    const clock = new ManualClock('2026-08-24T18:00:00Z');
+    const rt = createStationRuntime({ name: 'power-ws', stateDir: dir.path, clock, fsync: false, machine: { workMs: { power: 0 }, shutdownMs: 2_000 } });
+    const events: string[] = [];
+    rt.onPower((s, c) => events.push(`${s}:${c}`));
+    assert.equal((await clock.drive(rt.execute(['power', 'shutdown', '--delay=30']))).stdout, 'Power action scheduled\n');
+    await clock.advance(32_000);
+    assert.deepEqual(events, ['off:shutdown']);
+    assert.equal(rt.power, 'off');
+    assert.equal(rt.wakeOnLanWorks, true);
+    await assert.rejects(rt.execute(['status-json']), /is off/);
+    const stale = JSON.parse(rt.readFile(HB)!.toString('utf8').slice(1));
+    assert.equal(stale.operations.lastPowerAction.mode, 'shutdown');
+    await clock.advance(600_000);
+    assert.equal(JSON.parse(rt.readFile(HB)!.toString('utf8').slice(1)).timestamp, stale.timestamp, 'no heartbeat while off');
+    rt.powerOn();
+    await clock.advance(0);
+    assert.deepEqual(events, ['off:shutdown', 'on:power-on']);
+    assert.equal(JSON.parse(rt.readFile(HB)!.toString('utf8').slice(1)).timestamp, '2026-08-24T18:10:32Z');
+    rt.close();
+  });
+
+  test('release-session --reboot through the runtime: down, booting, up again after bootDelayMs', async () => {
+    const clock = new ManualClock('2026-08-24T18:00:00Z');
+    const rt = createStationRuntime({ name: 'reboot-ws', stateDir: dir.path, clock, bootDelayMs: 45_000, fsync: false, machine: { workMs: { release: 0 }, shutdownMs: 1_000 } });
+    const events: string[] = [];
+    rt.onPower((s, c) => events.push(`${s}:${c}`));
+    await clock.drive(rt.execute(['release-session', '--reboot']));
+    await clock.advance(1_000);
+    assert.equal(rt.power, 'booting');
+    await clock.advance(45_000);
+    assert.equal(rt.power, 'on');
+    assert.deepEqual(events, ['off:reboot', 'booting:reboot', 'on:boot']);
+    rt.close();
+  });
+});

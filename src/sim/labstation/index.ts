@@ -69,6 +69,8 @@ export interface StationRuntime {
   readonly wakeOnLanWorks: boolean;
   /** every argv the station received */
   readonly receivedArgv: string[][];
+  /** why the last heartbeat write failed, until one succeeds again */
+  readonly lastWriteError: Error | undefined;
   /** `LabStation.exe <argv>`; rejects with StationUnavailableError when the station is not running */
   execute(argv: string[]): Promise<ExecResult>;
   /** the bytes of a Windows path on this station (e.g. C:\LabStation\labstation\data\telemetry\heartbeat.json) */
@@ -116,10 +118,17 @@ export function createStationRuntime(o: StationRuntimeOptions): StationRuntime {
     writeFile: (p, bytes) => writeStationFile(p, bytes),
   });
 
+  let lastWriteError: Error | undefined;
   function writeHeartbeat(): void {
     dirty = false;
     if (closed || machine.power !== 'on') return;
-    files.writeHeartbeat(machine.heartbeat());
+    try {
+      files.writeHeartbeat(machine.heartbeat());
+      lastWriteError = undefined;
+    } catch (e) {
+      // a full or vanished state dir must not crash the simulator from a timer; the next tick retries
+      lastWriteError = e as Error;
+    }
   }
 
   function writeStationFile(windowsPath: string, data: Buffer): boolean {
@@ -170,6 +179,9 @@ export function createStationRuntime(o: StationRuntimeOptions): StationRuntime {
     },
     get wakeOnLanWorks() {
       return machine.wakeOnLanWorks;
+    },
+    get lastWriteError() {
+      return lastWriteError;
     },
     receivedArgv: machine.receivedArgv,
     execute: (argv) => machine.execute(argv),
