@@ -8,6 +8,7 @@ import { registerWol } from './commands/wol.js';
 import { registerConfig } from './commands/config.js';
 import { registerDb } from './commands/db.js';
 import { registerSim } from './commands/sim.js';
+import { registerHeartbeat } from './commands/heartbeat.js';
 import { registerCompleteHook, registerCompletion } from './commands/completion.js';
 
 export const GLOBAL_HELP_FOOTER = [
@@ -46,6 +47,7 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   helpAfter(program, GLOBAL_HELP_FOOTER);
 
   registerWol(program, f);
+  registerHeartbeat(program, f);
   registerConfig(program, f);
   registerDb(program, f);
   registerSim(program, f);

@@ -4,6 +4,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIPv4 } from 'node:net';
 import { SimStation } from './station.js';
+import { createStationRuntime, ScaledClock, type SimClock } from './labstation/index.js';
 import { WolListener } from './wol-listener.js';
 
 export interface SimulatorOptions {
@@ -18,6 +19,12 @@ export interface SimulatorOptions {
   /** start with every station running */
   poweredOn?: boolean;
   namePrefix?: string;
+  /** simulated seconds per real second for the stations' clocks (session guard grace, heartbeat tick) */
+  timeScale?: number;
+  /** a shared clock for every station (tests pass a manual one) */
+  clock?: SimClock;
+  /** without LabStation.exe behaviour and station files: only power, WoL and TCP */
+  networkOnly?: boolean;
 }
 
 export interface Simulator {
@@ -26,6 +33,8 @@ export interface Simulator {
   wolAddress: string;
   inventoryPath: string;
   stateDir: string;
+  /** file-source template for `labops heartbeat poll --source file` */
+  heartbeatPathTemplate: string;
   station(name: string): SimStation | undefined;
   close(): Promise<void>;
 }
@@ -57,12 +66,21 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     (address, i) =>
       new SimStation({ name: `${prefix}${String(i + 1).padStart(width, '0')}`, address, mac: simMac(i + 1), port: o.port ?? 5985, bootDelayMs: o.bootDelayMs ?? 2000 }),
   );
+  if (!o.networkOnly) {
+    const clock = o.clock ?? new ScaledClock(o.timeScale ?? 1);
+    for (const s of stations) {
+      s.attachRuntime(
+        createStationRuntime({ name: s.name, stateDir: o.stateDir, clock, power: o.poweredOn ? 'on' : 'off', bootDelayMs: o.bootDelayMs ?? 2000, fsync: false, legacyMirror: false }),
+      );
+    }
+  }
   const byMac = new Map(stations.map((s) => [s.spec.mac, s]));
   const wol = new WolListener((mac) => byMac.get(mac)?.wake());
   const wolAddress = '127.0.0.1';
   const cleanup = async () => {
     await wol.stop();
     await Promise.all(stations.map((s) => s.powerOff()));
+    for (const s of stations) s.runtime?.close();
   };
   try {
     await wol.start(wolAddress, o.wolPort ?? 0);
@@ -98,6 +116,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     wolAddress,
     inventoryPath,
     stateDir: o.stateDir,
+    heartbeatPathTemplate: join(o.stateDir, 'stations', '{host}', 'labstation', 'data', 'telemetry', 'heartbeat.json'),
     station: (name) => stations.find((s) => s.name.toLowerCase() === name.toLowerCase()),
     close: cleanup,
   };

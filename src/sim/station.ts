@@ -1,6 +1,7 @@
 // One simulated Lab Station host: powered off it answers nothing; a magic packet for its MAC boots it,
 // and after the boot delay it accepts TCP on its service port (the WinRM port, used by TCP probes).
 import { createServer, type Server, type Socket } from 'node:net';
+import type { StationRuntime } from './labstation/index.js';
 
 export type PowerState = 'off' | 'booting' | 'on';
 
@@ -23,8 +24,23 @@ export class SimStation {
   private readonly sockets = new Set<Socket>();
   private bootTimer: NodeJS.Timeout | undefined;
 
+  /** the LabStation.exe behaviour and files; power changes it makes (shutdown, reboot) reach the network side */
+  runtime: StationRuntime | undefined;
+
   constructor(readonly spec: StationSpec) {
     this.port = spec.port;
+  }
+
+  attachRuntime(runtime: StationRuntime): void {
+    this.runtime = runtime;
+    runtime.onPower((state) => {
+      if (state === 'on') {
+        void this.listen().catch(() => {});
+      } else if (this.state !== 'off') {
+        // shutdown, hibernate, or the down phase of a reboot: the host stops answering
+        void this.powerOff({ fromRuntime: true });
+      }
+    });
   }
 
   get name(): string {
@@ -35,9 +51,17 @@ export class SimStation {
   wake(): void {
     this.packets++;
     if (this.state !== 'off') return;
+    // A NIC left without Wake on Magic Packet ignores the packet, as on real hardware.
+    if (this.runtime && (!this.runtime.wakeOnLanWorks || this.runtime.power === 'booting')) return;
     this.state = 'booting';
     this.bootTimer = setTimeout(() => {
       this.bootTimer = undefined;
+      if (this.runtime) {
+        // the runtime's 'on' event starts the listener
+        this.runtime.powerOn();
+        if (this.runtime.power === 'on') void this.listen().catch(() => (this.state = 'off'));
+        return;
+      }
       void this.listen().catch(() => {
         this.state = 'off';
       });
@@ -53,10 +77,22 @@ export class SimStation {
 
   async powerOn(): Promise<void> {
     if (this.state === 'on') return;
+    if (this.runtime && this.runtime.power !== 'on') this.runtime.powerOn();
     await this.listen();
   }
 
-  private async listen(): Promise<void> {
+  private listening: Promise<void> | undefined;
+
+  /** Start accepting connections; concurrent calls share one attempt. */
+  private listen(): Promise<void> {
+    if (this.server) return Promise.resolve();
+    this.listening ??= this.startServer().finally(() => {
+      this.listening = undefined;
+    });
+    return this.listening;
+  }
+
+  private async startServer(): Promise<void> {
     const server = createServer((s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -78,7 +114,9 @@ export class SimStation {
     s.end();
   }
 
-  async powerOff(): Promise<void> {
+  /** Cut the power (tests, the simulator shutting down) or follow the runtime going down. */
+  async powerOff(o: { fromRuntime?: boolean } = {}): Promise<void> {
+    if (!o.fromRuntime && this.runtime && this.runtime.power !== 'off') this.runtime.machine.powerCut();
     if (this.bootTimer) clearTimeout(this.bootTimer);
     this.bootTimer = undefined;
     this.state = 'off';

@@ -60,6 +60,22 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'wol.timeout', type: 'duration', env: [], default: () => '10s', description: 'probe timeout' },
   { key: 'wol.concurrency', type: 'int', env: [], default: () => '64', description: 'hosts woken at once' },
   { key: 'wol.probe', type: 'string', env: [], default: () => 'icmp', description: 'boot probe for hosts whose inventory names none: icmp or tcp:<port>' },
+  { key: 'heartbeat.source', type: 'string', env: ['LABOPS_HEARTBEAT_SOURCE'], default: () => 'winrm', description: 'where heartbeats are read: winrm, or file (a mounted share, see heartbeat.path)' },
+  {
+    key: 'heartbeat.path',
+    type: 'string',
+    env: ['LABOPS_HEARTBEAT_PATH'],
+    default: () => '/mnt/labstation/{host}/labstation/data/telemetry/heartbeat.json',
+    description: 'file-source path template: {host}, {address}, {winpath} (the inventory heartbeat_path as C/LabStation/…)',
+  },
+  { key: 'heartbeat.interval', type: 'duration', env: ['OPS_POLL_INTERVAL'], default: () => '60s', description: 'poll interval (a bare number is seconds, as OPS_POLL_INTERVAL)' },
+  { key: 'heartbeat.concurrency', type: 'int', env: [], default: () => '32', description: 'hosts polled at once' },
+  { key: 'heartbeat.timeout', type: 'duration', env: ['OPS_WINRM_READ_TIMEOUT'], default: () => '30s', description: 'per-host read timeout' },
+  { key: 'alerts.not_ready', type: 'duration', env: [], default: () => '2m', description: 'alert when summary.ready is false for longer than this' },
+  { key: 'alerts.local_session_lead', type: 'duration', env: [], default: () => '15m', description: 'alert on a local session this close to a reservation start' },
+  { key: 'alerts.local_mode_lookahead', type: 'duration', env: [], default: () => '24h', description: 'alert on local mode while a reservation starts within this window' },
+  { key: 'alerts.stale_eviction', type: 'duration', env: [], default: () => '15m', description: 'alert when the last forced logoff is older than this at a reservation start' },
+  { key: 'alerts.missing_intervals', type: 'int', env: [], default: () => '3', description: 'alert when the heartbeat is missing or unchanged for more than this many intervals' },
 ];
 
 /** Environment variables that are not settings but change behaviour; documented with the settings. */

@@ -35,6 +35,9 @@ export interface StoreHeartbeatResult {
 
 type Tx = Kysely<DB> | Transaction<DB>;
 
+/** Booleans as 0/1: SQLite binds no booleans, and MySQL BOOLEAN is TINYINT(1) anyway. */
+const bit = (v: boolean | null | undefined): number | null => (v === null || v === undefined ? null : v ? 1 : 0);
+
 async function ensureHost(tx: Tx, dialect: Database['dialect'], h: StoreHeartbeatInput['host']): Promise<number> {
   const values = { name: h.name, address: h.address, mac: h.mac ?? null };
   if (dialect === 'mysql') await tx.insertInto('lab_hosts').ignore().values(values).execute();
@@ -93,9 +96,9 @@ export async function storeHeartbeat(db: Database, input: StoreHeartbeatInput): 
         .values({
           host_id: hostId,
           timestamp_utc: ts,
-          ready: s.ready,
-          local_mode: s.localMode,
-          local_session: s.localSession,
+          ready: bit(s.ready),
+          local_mode: bit(s.localMode),
+          local_session: bit(s.localSession),
           last_forced_logoff_ts: s.lastForcedLogoff?.timestamp ? toDbDateTime(s.lastForcedLogoff.timestamp) : null,
           last_forced_logoff_user: s.lastForcedLogoff?.user ?? null,
           last_power_action_ts: s.lastPowerAction?.timestamp ? toDbDateTime(s.lastPowerAction.timestamp) : null,
@@ -129,7 +132,7 @@ export async function storeHeartbeat(db: Database, input: StoreHeartbeatInput): 
         session_id: e.sessionId,
         grace: e.grace,
         message: e.message,
-        force_logoff: e.force,
+        force_logoff: bit(e.force),
       };
       if (db.dialect === 'mysql') await tx.insertInto('reservation_forced_logoffs').ignore().values(row).execute();
       else await tx.insertInto('reservation_forced_logoffs').values(row).onConflict((oc) => oc.doNothing()).execute();

@@ -8,8 +8,6 @@ export class LenientJsonError extends Error {
   }
 }
 
-const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
-
 export function parseLenientJson(text: string): unknown {
   let i = 0;
   const ws = () => {

@@ -84,15 +84,6 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 /** An empty AHK Map arrives as []; treat it as an empty object. */
 const obj = (v: unknown): Obj | null => (isObj(v) ? v : Array.isArray(v) && v.length === 0 ? {} : null);
-const at = (o: unknown, ...path: string[]): unknown => {
-  let cur: unknown = o;
-  for (const p of path) {
-    const x = obj(cur);
-    if (!x) return undefined;
-    cur = x[p];
-  }
-  return cur;
-};
 const firstDefined = (...vs: unknown[]) => vs.find((v) => v !== undefined);
 
 export function asBool(v: unknown): boolean | null {

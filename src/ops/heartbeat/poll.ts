@@ -27,7 +27,7 @@ export interface PollPorts {
   now(): number;
 }
 
-export type PollErrorKind = 'format' | 'missing' | 'unreachable' | 'auth' | 'other-station' | 'error';
+export type PollErrorKind = 'format' | 'missing' | 'unreachable' | 'auth' | 'other-station' | 'store' | 'error';
 
 export interface HostPollResult {
   host: string;
@@ -136,7 +136,16 @@ export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?
         }
       }
       const pollTime = new Date(ports.now()).toISOString();
-      const stored = ports.sink ? await ports.sink.store({ host, snapshot, events, pollTime }) : { heartbeatStored: false, eventsStored: 0, forcedLogoffs: [] };
+      let stored = { heartbeatStored: false, eventsStored: 0, forcedLogoffs: [] as unknown[] };
+      if (ports.sink) {
+        try {
+          stored = await ports.sink.store({ host, snapshot, events, pollTime });
+        } catch (e) {
+          const msg = (e as Error).message;
+          const hint = /no such table|doesn't exist/i.test(msg) ? ' (run labops db migrate)' : '';
+          return done({ warnings, error: { kind: 'store', message: `storing failed: ${msg}${hint}` } });
+        }
+      }
       return done({
         ok: true,
         timestamp: snapshot.timestamp,
