@@ -45,7 +45,7 @@ export class NtlmInitiator {
   }
 
   /** Builds the AUTHENTICATE for a CHALLENGE and sets up `session`. */
-  authenticate(challengeMsg: Buffer): Buffer {
+  authenticate(challengeMsg: Buffer, extra: { channelBindingData?: Buffer } = {}): Buffer {
     if (!this.negotiateMsg) throw new Error('negotiate() must come first');
     const ch = decodeChallenge(challengeMsg);
     if (this.opts.requireEncryption && !hasFlag(ch.flags, ENCRYPTION_FLAGS)) {
@@ -65,7 +65,8 @@ export class NtlmInitiator {
       f.writeUInt32LE((serverAvFlags | AV_FLAG_MIC_PRESENT) >>> 0);
       pairs.push({ id: AvId.Flags, value: f });
     }
-    if (this.opts.channelBindingData) pairs.push({ id: AvId.ChannelBindings, value: channelBindingsHash(this.opts.channelBindingData) });
+    const cbData = extra.channelBindingData ?? this.opts.channelBindingData;
+    if (cbData) pairs.push({ id: AvId.ChannelBindings, value: channelBindingsHash(cbData) });
     if (this.opts.spn) pairs.push({ id: AvId.TargetName, value: utf16(this.opts.spn) });
 
     const temp = ntlmv2Temp(timestamp, clientChallenge, encodeAvPairs(pairs));
@@ -74,7 +75,7 @@ export class NtlmInitiator {
 
     const flags = ch.flags;
     let exportedSessionKey = sessionBaseKey;
-    let encryptedKey = Buffer.alloc(0);
+    let encryptedKey: Buffer = Buffer.alloc(0);
     if (hasFlag(flags, Flags.KEY_EXCH) && (hasFlag(flags, Flags.SIGN) || hasFlag(flags, Flags.SEAL))) {
       exportedSessionKey = this.random(16);
       encryptedKey = rc4(sessionBaseKey, exportedSessionKey);
