@@ -173,6 +173,7 @@ export class WinRMTransport {
     return new Promise((resolve, reject) => {
       if (opts.signal?.aborted) return reject(new Interrupted());
       let settled = false;
+      let socket: Socket | undefined;
       const fail = (e: unknown) => {
         if (settled) return;
         settled = true;
@@ -187,6 +188,7 @@ export class WinRMTransport {
           headers: { ...headers, 'Content-Length': String(body.length), 'User-Agent': 'labops WinRM client', Connection: 'Keep-Alive' },
         },
         (res) => {
+          socket ??= res.socket as Socket;
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', fail);
@@ -194,7 +196,7 @@ export class WinRMTransport {
             if (settled) return;
             settled = true;
             cleanup();
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), socket: res.socket as Socket });
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), socket: socket! });
           });
         },
       );
@@ -209,6 +211,7 @@ export class WinRMTransport {
           }, this.opts.connectTimeoutMs)
         : undefined;
       req.on('socket', (s: Socket) => {
+        socket = s;
         if (!connectTimer) return;
         if (!s.connecting) clearTimeout(connectTimer);
         else s.once(this.opts.ssl ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
