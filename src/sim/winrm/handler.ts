@@ -43,7 +43,7 @@ export class TrivialHandler implements CommandHandler {
     });
     if (verb === 'exit') return { exitCode: Number(arg), stdout: Buffer.from(`exiting ${arg}\n`), stderr: Buffer.from('some error text\n') };
     if (verb === 'unicode') return { exitCode: 0, stdout: Buffer.from('Grüße – 日本語 ✓\n'), stderr: Buffer.alloc(0) };
-    if (verb === 'big') return { exitCode: 0, stdout: Buffer.from('é'.repeat(Number(arg))), stderr: Buffer.alloc(0) };
+    if (verb === 'big') return { exitCode: 0, stdout: Buffer.from('x' + 'é'.repeat(Number(arg))), stderr: Buffer.alloc(0) };
     return { exitCode: 0, stdout: Buffer.from(JSON.stringify({ command: req.command, args: req.args }) + '\n'), stderr: Buffer.alloc(0) };
   }
   async readFile(path: string): Promise<Buffer | undefined> {
