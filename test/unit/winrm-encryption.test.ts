@@ -32,7 +32,7 @@ test('unframe works without the closing boundary, and rejects truncation and bad
   assert.deepEqual(unframeEncrypted(noTrailer, new SessionSecurity(SPEC.randomSessionKey, FLAGS, 'server')), SPEC.plaintext);
   assert.throws(() => unframeEncrypted(full.subarray(0, 240), new SessionSecurity(SPEC.randomSessionKey, FLAGS, 'server')), /truncated/);
   const tampered = Buffer.from(full);
-  tampered[tampered.length - 30] ^= 1;
+  tampered[tampered.length - 30] = tampered[tampered.length - 30]! ^ 1;
   assert.throws(() => unframeEncrypted(tampered, new SessionSecurity(SPEC.randomSessionKey, FLAGS, 'server')), /signature mismatch/);
   assert.throws(() => unframeEncrypted(Buffer.from('<soap/>'), new SessionSecurity(SPEC.randomSessionKey, FLAGS, 'server')), /without any encrypted part/);
 });

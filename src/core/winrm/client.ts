@@ -200,7 +200,8 @@ export class WinRMClient {
         }
       }
     } catch (e) {
-      if (e instanceof Unreachable && remaining() <= 0 && /within/.test(e.message) && !/did not finish/.test(e.message)) throw timeoutError();
+      // an HTTP timeout that ran into the caller's deadline is the deadline, not a network problem
+      if (e instanceof Unreachable && remaining() <= 0 && !/did not finish/.test(e.message)) throw timeoutError();
       throw e;
     } finally {
       if (shellId) await this.cleanup(shellId, commandId);
