@@ -37,7 +37,7 @@ export function pythonEnv(dir: string): NodeJS.ProcessEnv {
     conf,
     'openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n[provider_sect]\ndefault = default_sect\nlegacy = legacy_sect\n[default_sect]\nactivate = 1\n[legacy_sect]\nactivate = 1\n',
   );
-  const env = { ...process.env, OPENSSL_CONF: conf, NO_PROXY: '*', no_proxy: '*' };
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENSSL_CONF: conf, NO_PROXY: '*', no_proxy: '*' };
   delete env.REQUESTS_CA_BUNDLE;
   delete env.CURL_CA_BUNDLE;
   return env;
