@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""The seed's way of polling: pywinrm, one host after another (baseline for labops' WinRM benchmarks).
+
+stdin: JSON list of {"address", "port", "user", "password"[, "ssl": bool, "transport": "ntlm"|"basic"]}
+argv:  [LabStation command and args], default: status-json
+stdout: one JSON line {"hosts", "ok", "failed", "seconds"}; run with /usr/bin/python3 (Debian's python3-winrm).
+"""
+import json
+import os
+import sys
+import tempfile
+import time
+
+# ntlm-auth needs hashlib MD4, which OpenSSL 3 keeps in its legacy provider; enable it before hashlib loads.
+if "OPENSSL_CONF" not in os.environ:
+    conf = tempfile.NamedTemporaryFile("w", suffix=".cnf", delete=False)
+    conf.write("openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n[provider_sect]\n"
+               "default = default_sect\nlegacy = legacy_sect\n[default_sect]\nactivate = 1\n[legacy_sect]\nactivate = 1\n")
+    conf.close()
+    os.environ["OPENSSL_CONF"] = conf.name
+# the requests CA-bundle variables override server_cert_validation='ignore' in pywinrm 0.3
+os.environ.pop("REQUESTS_CA_BUNDLE", None)
+os.environ.pop("CURL_CA_BUNDLE", None)
+
+import winrm  # noqa: E402
+
+EXE = r"C:\LabStation\LabStation.exe"
+command = sys.argv[1:] or ["status-json"]
+hosts = json.load(sys.stdin)
+ok = failed = 0
+start = time.monotonic()
+for h in hosts:
+    ssl = h.get("ssl", False)
+    endpoint = "%s://%s:%d/wsman" % ("https" if ssl else "http", h["address"], h["port"])
+    kwargs = {"auth": (h["user"], h["password"]), "transport": h.get("transport", "ntlm")}
+    if ssl:
+        kwargs["server_cert_validation"] = "ignore"
+    try:
+        r = winrm.Session(endpoint, **kwargs).run_cmd(EXE, command)
+        if r.status_code == 0:
+            json.loads(r.std_out.decode("utf-8", "ignore") or "null") if command[0] == "status-json" else None
+            ok += 1
+        else:
+            failed += 1
+    except Exception as e:  # noqa: BLE001 - a benchmark counts failures, it does not stop
+        failed += 1
+        print("%s: %s" % (h["address"], e), file=sys.stderr)
+print(json.dumps({"hosts": len(hosts), "ok": ok, "failed": failed, "seconds": round(time.monotonic() - start, 3)}))

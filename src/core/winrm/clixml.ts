@@ -1,0 +1,43 @@
+// PowerShell CLIXML stderr -> plain text. Better than pywinrm's cleaner (NOTES §1.11): works on decoded text,
+// handles several concatenated documents, decodes every _xHHHH_ escape, and drops progress records.
+
+const HEADER = '#< CLIXML';
+
+function decodeEntities(s: string): string {
+  return s.replace(/&(lt|gt|amp|quot|apos|#x[0-9a-fA-F]+|#\d+);/g, (_m, e: string) => {
+    if (e === 'lt') return '<';
+    if (e === 'gt') return '>';
+    if (e === 'amp') return '&';
+    if (e === 'quot') return '"';
+    if (e === 'apos') return "'";
+    return String.fromCodePoint(e.startsWith('#x') ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+  });
+}
+
+function decodePsEscapes(s: string): string {
+  // _xHHHH_ encodes one UTF-16 code unit; surrogate pairs come as two escapes
+  const units = s.replace(/_x([0-9A-Fa-f]{4})_/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+  return units.replace(/\r\n/g, '\n');
+}
+
+/** Returns plain text; input that is not CLIXML comes back unchanged. */
+export function clixmlToText(stderr: string): string {
+  if (!stderr.includes(HEADER)) return stderr;
+  const pieces: string[] = [];
+  const docs = stderr.split(HEADER);
+  const before = docs.shift() ?? '';
+  if (before.trim()) pieces.push(before.trim());
+  for (const doc of docs) {
+    const xml = doc.replace(/^\r?\n/, '');
+    const end = xml.lastIndexOf('</Objs>');
+    const inside = end >= 0 ? xml.slice(0, end + 7) : xml;
+    const tail = end >= 0 ? xml.slice(end + 7).trim() : '';
+    // top-level records are <S S="Error">text</S> (also Warning, Verbose, Debug, Information); progress is <Obj S="progress">
+    const records = [...inside.matchAll(/<S S="([^"]*)">([\s\S]*?)<\/S>/g)];
+    let text = '';
+    for (const r of records) text += decodePsEscapes(decodeEntities(r[2] ?? ''));
+    if (text.trim()) pieces.push(text.replace(/\s+$/, ''));
+    if (tail) pieces.push(tail);
+  }
+  return pieces.join('\n');
+}

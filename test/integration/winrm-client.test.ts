@@ -1,0 +1,239 @@
+// labops' WinRM client against the simulated WinRM server on a random loopback address: HTTP + NTLM + message
+// encryption, HTTPS + Basic / NTLM (with channel binding), and every failure mode with its typed error.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { AuthFailed, Interrupted, OperationFailed, Unreachable, UsageError } from '../../src/domain/errors.js';
+import { NtlmInitiator } from '../../src/core/ntlm/initiator.js';
+import { WinRMClient, type WinRMClientOptions } from '../../src/core/winrm/client.js';
+import { envelope, createShellBody, ACTION } from '../../src/core/winrm/soap.js';
+import { negotiateToken } from '../../src/core/winrm/transport.js';
+import { SimWinRMServer, TrivialHandler, ensureSimCertificates, type SimCertificates } from '../../src/sim/winrm/index.js';
+import { freePort, randomLoopbackBase, requireBinary, waitFor } from '../support/services.js';
+import { tempDir } from '../support/tmp.js';
+
+const USER = 'labadmin';
+const PASSWORD = 'S3cret!pa55';
+let address: string;
+let certs: SimCertificates;
+let server: SimWinRMServer;
+let handler: TrivialHandler;
+const dir = tempDir('labops-winrm-');
+
+before(async () => {
+  address = randomLoopbackBase();
+  requireBinary(undefined, 'openssl', ['/usr/bin/openssl']);
+  certs = await ensureSimCertificates(dir.path, [address]);
+  handler = new TrivialHandler();
+  handler.files.set('c:\\labstation\\data\\heartbeat.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"host":"Grüße ✓","ok":true}\r\n')]));
+  server = new SimWinRMServer({ address, httpPort: 0, httpsPort: 0, tls: { cert: certs.cert, key: certs.key }, users: { [USER]: PASSWORD }, handler });
+  await server.start();
+});
+after(async () => {
+  await server.stop();
+  dir.cleanup();
+});
+
+function client(over: Partial<WinRMClientOptions> = {}): WinRMClient {
+  const ssl = over.ssl ?? false;
+  return new WinRMClient({ host: address, port: ssl ? server.httpsPort : server.httpPort, ssl, transport: 'ntlm', user: USER, password: PASSWORD, ca: certs.ca, ...over });
+}
+
+const TRICKY = ['--reason=Remote order & calc', 'it\'s "quoted"', '$(Stop-Computer)', 'ünïcødé 日本語 ✓', '', '%PATH% ^& | > <'];
+
+for (const [name, opts] of [
+  ['HTTP + NTLM + message encryption', {}],
+  ['HTTPS + NTLM (channel binding)', { ssl: true }],
+  ['HTTPS + Basic', { ssl: true, transport: 'basic' as const }],
+] as Array<[string, Partial<WinRMClientOptions>]>) {
+  test(`${name}: LabStation.exe arguments arrive exactly, one each; shell cleaned up`, async () => {
+    const c = client(opts);
+    try {
+      const r = await c.runCommand('C:\\LabStation\\LabStation.exe', ['power', 'shutdown', ...TRICKY]);
+      assert.equal(r.exitCode, 0);
+      const last = server.received.at(-1)!;
+      assert.equal(last.via, 'powershell-wrapper');
+      assert.equal(last.command, 'C:\\LabStation\\LabStation.exe');
+      assert.deepEqual(last.args, ['power', 'shutdown', ...TRICKY]);
+      assert.deepEqual(JSON.parse(r.stdout).args, ['power', 'shutdown', ...TRICKY]);
+      // a second command reuses the authenticated connection
+      const r2 = await c.runCommand('x.exe', ['exit', '2']);
+      assert.equal(r2.exitCode, 2);
+      assert.equal(r2.stdout, 'exiting 2\n');
+      assert.equal(r2.stderr, 'some error text\n');
+      assert.equal(server.openShells, 0);
+    } finally {
+      c.close();
+    }
+  });
+}
+
+test('non-ASCII output and output split over several stream chunks decode intact', async () => {
+  const c = client();
+  try {
+    assert.equal((await c.runCommand('x.exe', ['unicode'])).stdout, 'Grüße – 日本語 ✓\n');
+    const big = await c.runCommand('x.exe', ['big', '60000']);
+    assert.equal(big.stdout, 'x' + 'é'.repeat(60000));
+  } finally {
+    c.close();
+  }
+});
+
+test('readFileBytes returns the exact bytes (BOM and UTF-8 kept)', async () => {
+  const c = client();
+  try {
+    const bytes = await c.readFileBytes('C:\\LabStation\\data\\heartbeat.json');
+    assert.deepEqual(bytes, handler.files.get('c:\\labstation\\data\\heartbeat.json'));
+    await assert.rejects(c.readFileBytes('C:\\missing.json'), (e: unknown) => e instanceof OperationFailed && /Could not find file 'C:\\missing.json'/.test((e as Error).message));
+  } finally {
+    c.close();
+  }
+});
+
+test('wrong password: AuthFailed listing the usual causes, password never in the message', async () => {
+  for (const opts of [{}, { ssl: true, transport: 'basic' as const }]) {
+    const c = client({ ...opts, password: 'Wr0ng-Secret' });
+    try {
+      await assert.rejects(c.runCommand('x.exe', []), (e: unknown) => {
+        assert.ok(e instanceof AuthFailed, String(e));
+        assert.match(e.message, /HTTP 401/);
+        assert.match(e.message, /LocalAccountTokenFilterPolicy/);
+        assert.ok(!e.message.includes('Wr0ng-Secret') && !JSON.stringify(e.context).includes('Wr0ng-Secret'));
+        return true;
+      });
+    } finally {
+      c.close();
+    }
+  }
+});
+
+test('untrusted certificate: AuthFailed with a --ca hint; --insecure connects', async () => {
+  const c = client({ ssl: true, ca: undefined });
+  try {
+    await assert.rejects(c.runCommand('x.exe', []), (e: unknown) => e instanceof AuthFailed && /not trusted/.test(e.message) && /--ca/.test(e.message));
+  } finally {
+    c.close();
+  }
+  const insecure = client({ ssl: true, ca: undefined, insecure: true });
+  try {
+    assert.equal((await insecure.runCommand('x.exe', ['exit', '0'])).exitCode, 0);
+  } finally {
+    insecure.close();
+  }
+});
+
+test('Basic over plain HTTP is refused by the client (usage) and by the server (401)', async () => {
+  assert.throws(() => client({ transport: 'basic' }), UsageError);
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = http.request({ host: address, port: server.httpPort, path: '/wsman', method: 'POST', headers: { Authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`, 'Content-Length': '0' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 401);
+});
+
+test('unencrypted SOAP after a successful NTLM handshake on HTTP is refused (401)', async () => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const post = (headers: Record<string, string>, body = '') =>
+    new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request({ host: address, port: server.httpPort, path: '/wsman', method: 'POST', agent, headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  try {
+    const ini = new NtlmInitiator({ username: USER, password: PASSWORD });
+    const r1 = await post({ Authorization: `Negotiate ${ini.negotiate().toString('base64')}` });
+    const auth = ini.authenticate(negotiateToken(r1.headers['www-authenticate'])!);
+    const r2 = await post({ Authorization: `Negotiate ${auth.toString('base64')}` });
+    assert.equal(r2.statusCode, 200);
+    const { xml } = envelope({ to: 'x', action: ACTION.create, operationTimeoutMs: 20_000 }, createShellBody());
+    const r3 = await post({ 'Content-Type': 'application/soap+xml;charset=UTF-8' }, xml);
+    assert.equal(r3.statusCode, 401);
+  } finally {
+    agent.destroy();
+  }
+});
+
+test('slow command: Receive retries on OperationTimeout until the command finishes', async () => {
+  const c = client({ operationTimeoutMs: 200 });
+  try {
+    const before = server.events.length;
+    const r = await c.runCommand('x.exe', ['sleep', '900'], { deadlineMs: 30_000 });
+    assert.equal(r.exitCode, 0);
+    const receives = server.events.slice(before).filter((e) => e.action === 'Receive').length;
+    assert.ok(receives >= 2, `expected several Receive calls, got ${receives}`);
+  } finally {
+    c.close();
+  }
+});
+
+test('host hangs mid-command: deadline error (Unreachable) and the shell is signalled and deleted', async () => {
+  const c = client({ operationTimeoutMs: 300 });
+  try {
+    const before = server.events.length;
+    await assert.rejects(c.runCommand('x.exe', ['hang'], { deadlineMs: 1200 }), (e: unknown) => e instanceof Unreachable && /did not finish within 1\.2 s/.test(e.message));
+    const ev = server.events.slice(before);
+    const shellId = ev.find((e) => e.action === 'Create')!.shellId;
+    assert.ok(ev.some((e) => e.action === 'Signal' && e.shellId === shellId), 'Signal received');
+    assert.ok(ev.some((e) => e.action === 'Delete' && e.shellId === shellId), 'Delete received');
+    assert.equal(server.openShells, 0);
+  } finally {
+    c.close();
+  }
+});
+
+test('abort via AbortSignal: Interrupted, and the shell is still signalled and deleted', async () => {
+  const c = client({ operationTimeoutMs: 5_000 });
+  const ac = new AbortController();
+  try {
+    const before = server.events.length;
+    const p = c.runCommand('x.exe', ['hang'], { signal: ac.signal, deadlineMs: 60_000 });
+    await waitFor(() => server.events.slice(before).some((e) => e.action === 'Receive'), 'the first Receive');
+    ac.abort();
+    await assert.rejects(p, Interrupted);
+    const ev = server.events.slice(before);
+    assert.ok(ev.some((e) => e.action === 'Signal'));
+    assert.ok(ev.some((e) => e.action === 'Delete'));
+    assert.equal(server.openShells, 0);
+  } finally {
+    c.close();
+  }
+});
+
+test('malformed SOAP from the server: OperationFailed with a clear message; shell cleaned up', async () => {
+  const tampered = new SimWinRMServer({
+    address,
+    httpPort: 0,
+    users: { [USER]: PASSWORD },
+    handler,
+    tamper: (action, xml) => (action === 'Receive' ? '<s:Envelope><s:Body><rsp:ReceiveResponse>' : xml),
+  });
+  await tampered.start();
+  const c = new WinRMClient({ host: address, port: tampered.httpPort, transport: 'ntlm', user: USER, password: PASSWORD });
+  try {
+    await assert.rejects(c.runCommand('x.exe', []), (e: unknown) => e instanceof OperationFailed && /malformed SOAP from .*not well-formed XML/.test(e.message));
+    assert.deepEqual(
+      tampered.events.map((e) => e.action),
+      ['Create', 'Command', 'Receive', 'Signal', 'Delete'],
+    );
+  } finally {
+    c.close();
+    await tampered.stop();
+  }
+});
+
+test('connection refused: Unreachable', async () => {
+  const port = await freePort(address);
+  const c = new WinRMClient({ host: address, port, transport: 'ntlm', user: USER, password: PASSWORD });
+  try {
+    await assert.rejects(c.runCommand('x.exe', []), (e: unknown) => e instanceof Unreachable && /connection refused/.test(e.message));
+  } finally {
+    c.close();
+  }
+});
