@@ -5,6 +5,11 @@ import { join } from 'node:path';
 import { isIPv4 } from 'node:net';
 import { SimStation } from './station.js';
 import { createStationRuntime, ScaledClock, type SimClock } from './labstation/index.js';
+import { SimWinRMServer } from './winrm/server.js';
+import { ensureSimCertificates } from './winrm/certs.js';
+import { StationCommandHandler } from './station-handler.js';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { WolListener } from './wol-listener.js';
 
 export interface SimulatorOptions {
@@ -23,8 +28,12 @@ export interface SimulatorOptions {
   timeScale?: number;
   /** a shared clock for every station (tests pass a manual one) */
   clock?: SimClock;
-  /** without LabStation.exe behaviour and station files: only power, WoL and TCP */
+  /** without LabStation.exe behaviour, WinRM and station files: only power, WoL and TCP */
   networkOnly?: boolean;
+  /** HTTPS WinRM port of every station (0 = a free port each); default 5986, or 0 when port is 0 */
+  httpsPort?: number;
+  /** the WinRM account the stations accept */
+  winrmUser?: string;
 }
 
 export interface Simulator {
@@ -35,6 +44,13 @@ export interface Simulator {
   stateDir: string;
   /** file-source template for `labops heartbeat poll --source file` */
   heartbeatPathTemplate: string;
+  /** the CA of the stations' HTTPS certificate (pass it with --ca) */
+  caFile: string | undefined;
+  /** the file holding the WinRM password (the inventory refers to it as file:<path>) */
+  passwordFile: string | undefined;
+  winrmUser: string;
+  /** WinRM servers by station name (tests inspect received argv and shell events) */
+  winrmServers: Map<string, SimWinRMServer>;
   station(name: string): SimStation | undefined;
   close(): Promise<void>;
 }
@@ -66,12 +82,36 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     (address, i) =>
       new SimStation({ name: `${prefix}${String(i + 1).padStart(width, '0')}`, address, mac: simMac(i + 1), port: o.port ?? 5985, bootDelayMs: o.bootDelayMs ?? 2000 }),
   );
+  const winrmUser = o.winrmUser ?? 'labops';
+  const winrmServers = new Map<string, SimWinRMServer>();
+  let caFile: string | undefined;
+  let passwordFile: string | undefined;
   if (!o.networkOnly) {
+    mkdirSync(o.stateDir, { recursive: true });
+    passwordFile = join(o.stateDir, 'winrm-password');
+    if (!existsSync(passwordFile)) {
+      writeFileSync(passwordFile, `${randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
+      chmodSync(passwordFile, 0o600);
+    }
+    const password = readFileSync(passwordFile, 'utf8').trim();
+    const certs = await ensureSimCertificates(o.stateDir, addresses);
+    caFile = certs.caFile;
     const clock = o.clock ?? new ScaledClock(o.timeScale ?? 1);
+    const httpsPort = o.httpsPort ?? (o.port === 0 ? 0 : 5986);
     for (const s of stations) {
-      s.attachRuntime(
-        createStationRuntime({ name: s.name, stateDir: o.stateDir, clock, power: o.poweredOn ? 'on' : 'off', bootDelayMs: o.bootDelayMs ?? 2000, fsync: false, legacyMirror: false }),
-      );
+      const runtime = createStationRuntime({ name: s.name, stateDir: o.stateDir, clock, power: o.poweredOn ? 'on' : 'off', bootDelayMs: o.bootDelayMs ?? 2000, fsync: false, legacyMirror: false });
+      s.attachRuntime(runtime);
+      const server = new SimWinRMServer({
+        address: s.spec.address,
+        httpPort: s.port,
+        httpsPort,
+        tls: { cert: certs.cert, key: certs.key },
+        users: { [winrmUser]: password },
+        handler: new StationCommandHandler(runtime),
+        computerName: s.name.toUpperCase().slice(0, 15),
+      });
+      winrmServers.set(s.name, server);
+      s.winrm = server;
     }
   }
   const byMac = new Map(stations.map((s) => [s.spec.mac, s]));
@@ -92,13 +132,13 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     await cleanup();
     throw e;
   }
-  mkdirSync(o.stateDir, { recursive: true });
   const inventoryPath = join(o.stateDir, 'hosts.json');
   const inventory = {
     hosts: stations.map((s, i) => ({
       name: s.name,
       address: s.spec.address,
       mac: s.spec.mac,
+      ...(o.networkOnly ? {} : { winrm_user: winrmUser, winrm_pass: `file:${passwordFile}` }),
       winrm_transport: 'ntlm',
       winrm_port: s.port,
       broadcast: wolAddress,
@@ -117,6 +157,10 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     inventoryPath,
     stateDir: o.stateDir,
     heartbeatPathTemplate: join(o.stateDir, 'stations', '{host}', 'labstation', 'data', 'telemetry', 'heartbeat.json'),
+    caFile,
+    passwordFile,
+    winrmUser,
+    winrmServers,
     station: (name) => stations.find((s) => s.name.toLowerCase() === name.toLowerCase()),
     close: cleanup,
   };

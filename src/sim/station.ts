@@ -5,6 +5,9 @@ import type { StationRuntime } from './labstation/index.js';
 
 export type PowerState = 'off' | 'booting' | 'on';
 
+/** Stands in for the net server while the WinRM server owns the ports. */
+const WINRM_MARKER = createServer();
+
 export interface StationSpec {
   name: string;
   address: string;
@@ -26,6 +29,9 @@ export class SimStation {
 
   /** the LabStation.exe behaviour and files; power changes it makes (shutdown, reboot) reach the network side */
   runtime: StationRuntime | undefined;
+  /** WinRM (HTTP on `port`, HTTPS on `httpsPort`) replaces the bare TCP listener when attached */
+  winrm: { start(): Promise<void>; stop(): Promise<void>; httpPort: number; httpsPort: number } | undefined;
+  httpsPort = 0;
 
   constructor(readonly spec: StationSpec) {
     this.port = spec.port;
@@ -93,6 +99,15 @@ export class SimStation {
   }
 
   private async startServer(): Promise<void> {
+    if (this.winrm) {
+      await this.winrm.start();
+      this.port = this.winrm.httpPort;
+      this.httpsPort = this.winrm.httpsPort;
+      this.server = WINRM_MARKER;
+      this.state = 'on';
+      this.boots++;
+      return;
+    }
     const server = createServer((s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -122,6 +137,10 @@ export class SimStation {
     this.state = 'off';
     const server = this.server;
     this.server = undefined;
+    if (server === WINRM_MARKER) {
+      await this.winrm!.stop();
+      return;
+    }
     for (const s of this.sockets) s.destroy();
     if (server) await new Promise<void>((r) => server.close(() => r()));
   }

@@ -98,12 +98,15 @@ export class SimWinRMServer {
       this.http = http.createServer((req, res) => void this.handle(req, res, false));
       track(this.http);
       this.httpPort = await listen(this.http, this.opts.httpPort);
+      // a port picked by the OS is kept across restarts (a rebooted station keeps its port)
+      this.opts.httpPort = this.httpPort;
     }
     if (this.opts.httpsPort !== undefined) {
       if (!this.opts.tls) throw new Error('HTTPS needs a certificate');
       this.https = https.createServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, (req, res) => void this.handle(req, res, true));
       track(this.https);
       this.httpsPort = await listen(this.https, this.opts.httpsPort);
+      this.opts.httpsPort = this.httpsPort;
     }
   }
 

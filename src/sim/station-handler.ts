@@ -1,0 +1,35 @@
+// Connects the simulated WinRM server to a station's LabStation.exe runtime: commands for the exe go to the
+// state machine, file reads to the station's files, anything else fails as cmd.exe would.
+import type { CommandHandler, CommandRequest, CommandResult } from './winrm/handler.js';
+import type { StationRuntime } from './labstation/index.js';
+import { StationUnavailableError } from './labstation/index.js';
+
+const norm = (p: string) => p.replace(/\\+/g, '\\').replace(/^"|"$/g, '').toLowerCase();
+
+export class StationCommandHandler implements CommandHandler {
+  constructor(
+    private readonly runtime: StationRuntime,
+    private readonly exe = 'C:\\LabStation\\LabStation.exe',
+  ) {}
+
+  async run(req: CommandRequest, ctx: { signal: AbortSignal }): Promise<CommandResult> {
+    const cmd = norm(req.command);
+    if (cmd !== norm(this.exe) && cmd !== 'labstation.exe' && cmd !== 'labstation') {
+      return { exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from(`'${req.command}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n`) };
+    }
+    try {
+      const r = await Promise.race([
+        this.runtime.execute(req.args),
+        new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true })),
+      ]);
+      return { exitCode: r.exitCode, stdout: Buffer.from(r.stdout, 'utf8'), stderr: Buffer.from(r.stderr, 'utf8') };
+    } catch (e) {
+      if (e instanceof StationUnavailableError) throw e; // the host went down: the connection drops
+      throw e;
+    }
+  }
+
+  async readFile(path: string): Promise<Buffer | undefined> {
+    return this.runtime.readFile(path);
+  }
+}
