@@ -168,7 +168,11 @@ export async function provisionLoop(
       beforeTick: async () => {
         const { recovered, unknownLab } = await preTick(deps, cfg);
         for (const id of recovered) events.onNotice(`session ${id}: released a stale PROVISIONING claim`);
-        for (const u of unknownLab) if (!reported.has(u.sessionId)) (reported.add(u.sessionId), events.onNotice(u.message));
+        for (const u of unknownLab) {
+          if (reported.has(u.sessionId)) continue;
+          reported.add(u.sessionId);
+          events.onNotice(u.message);
+        }
       },
     },
     signal,
