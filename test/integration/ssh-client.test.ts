@@ -153,6 +153,31 @@ describe('SshRunner against a real OpenSSH sshd', () => {
     assert.match(r.stdout, /^127\.0\.0\.1 \d+ 127\.0\.0\.1 \d+/);
   });
 
+  test('pooled connections multiplex channels, and fall back to a new connection when the server refuses one', async (t) => {
+    if (!sshd) return t.skip('no sshd');
+    const pooled = runner({ channelsPerConnection: 4 });
+    try {
+      const rs = await Promise.all(Array.from({ length: 12 }, () => pooled.run(target(), 'sleep 0.3; echo "$SSH_CLIENT"', { timeoutMs: 10_000 })));
+      const ports = new Set(rs.map((r) => r.stdout.split(' ')[1]));
+      assert.ok(rs.every((r) => r.code === 0));
+      assert.ok(ports.size <= 3, `12 commands over ${ports.size} connections`);
+    } finally {
+      pooled.close();
+    }
+    const tight = await startSshd(t as never, { extraConfig: ['MaxSessions 2'] });
+    if (!tight) return;
+    try {
+      const file = join(tmp.path, 'known_hosts_tight');
+      writeFileSync(file, `${tight.knownHostsLine}\n`);
+      const r2 = runner({ knownHostsFile: file, channelsPerConnection: 6 });
+      const rs = await Promise.all(Array.from({ length: 6 }, () => r2.run({ host: tight.host, port: tight.port, username: tight.user, password: tight.password }, 'sleep 0.3; echo ok', { timeoutMs: 10_000 })));
+      assert.deepEqual(rs.map((r) => r.stdout), Array(6).fill('ok\n'));
+      r2.close();
+    } finally {
+      await tight.stop();
+    }
+  });
+
   test('connection refused is unreachable', async (t) => {
     if (!sshd) return t.skip('no sshd');
     const port = await freePort();

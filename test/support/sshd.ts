@@ -62,7 +62,9 @@ export async function startSshd(t?: TestContext, opts: { extraConfig?: string[] 
   const authorizedKeysFile = join(dir, 'authorized_keys');
   writeFileSync(authorizedKeysFile, '', { mode: 0o644 });
   const port = await freePort();
+  // sshd keeps the first value of a keyword, so the caller's lines go first.
   const base = [
+    ...(opts.extraConfig ?? []),
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
     `HostKey ${hostKey}`,
@@ -84,7 +86,6 @@ export async function startSshd(t?: TestContext, opts: { extraConfig?: string[] 
     'PrintMotd no',
     'PrintLastLog no',
     'LogLevel ERROR',
-    ...(opts.extraConfig ?? []),
   ];
   const cfg = join(dir, 'sshd_config');
   // OpenSSH >= 9.8 penalises sources with failed logins, which a wrong-password test would trigger.

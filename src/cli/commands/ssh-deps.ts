@@ -57,9 +57,11 @@ export async function sshSetup(f: Factory, flags: SshFlags) {
     hostKeyMode,
     connectTimeoutMs: cfg.durationMs('ssh.connect-timeout')!,
     maxOutputBytes: cfg.int('ssh.max-output')!,
+    channelsPerConnection: cfg.int('ssh.channels-per-connection')!,
     jump,
     onHostKeyAccepted: (e) => f.io.warn(`accepted new host key for ${e.host}:${e.port}: ${e.keyType} ${e.fingerprint} (recorded in ${e.file})`),
   });
+  f.onClose(() => ssh.close());
   const db = await f.database();
   const repo = new CollectorRepo(db.kysely, db.dialect, `${hostname()}:${process.pid}`);
   return { cfg, ssh, repo, auth };

@@ -69,6 +69,7 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'ssh.jump', type: 'string', env: ['LABOPS_SSH_JUMP'], description: 'explicit jump host user@host[:port]; every provisioning and check connection goes through it (direct-tcpip)' },
   { key: 'ssh.jump-password', type: 'secret', env: ['LABOPS_SSH_JUMP_PASSWORD'], description: 'password for the jump host (a reference: env:NAME or file:/path); key/agent settings apply too' },
   { key: 'ssh.connect-timeout', type: 'duration', env: [], default: () => '10s', description: 'TCP connect plus SSH handshake and login' },
+  { key: 'ssh.channels-per-connection', type: 'int', env: [], default: () => '8', description: 'commands run at once over one SSH connection to the same host and user (OpenSSH MaxSessions defaults to 10); 1 = a connection per command' },
   { key: 'ssh.max-output', type: 'int', env: [], default: () => '1048576', description: 'bytes of stdout and of stderr kept per remote command (head and tail); the rest is drained and dropped' },
   { key: 'provision.contract', type: 'string', env: ['LABOPS_PROVISION_CONTRACT'], default: () => 'collector', description: "script arguments: 'collector' = bash <script> <username> <namespace>; 'provision-worker' = sudo <script> <username> <minutes> <namespace> (cleanup: sudo <script> <username>)" },
   { key: 'provision.timeout', type: 'duration', env: [], default: () => '2m', description: 'overall time a provision or cleanup script may run before it is killed' },

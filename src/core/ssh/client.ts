@@ -4,6 +4,8 @@
 import ssh2 from 'ssh2';
 import type { Client as Ssh2Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { BoundedCapture } from './capture.js';
 import { SshAuthFailed, SshHostKeyRejected, SshUnreachable } from './errors.js';
 import { appendKnownHost, fingerprint, KnownHosts, keyTypeOf, knownHostName, preferredHostKeyAlgorithms } from './known-hosts.js';
@@ -32,6 +34,11 @@ export interface SshOptions {
   maxOutputBytes: number;
   /** an explicit jump host; every connection goes through it */
   jump?: SshEndpoint;
+  /**
+   * Channels run at once over one pooled connection (OpenSSH's MaxSessions defaults to 10). 0 or 1
+   * opens a connection per command. Pooled connections are closed by close().
+   */
+  channelsPerConnection?: number;
   /** called when accept-new records a key */
   onHostKeyAccepted?: (e: { host: string; port: number; keyType: string; fingerprint: string; file: string }) => void;
 }
@@ -184,18 +191,110 @@ export class SshRunner {
     }
   }
 
+  private readonly pool = new Map<string, PooledConnection[]>();
+  private closed = false;
+
+  private poolKey(t: SshEndpoint): string {
+    const secret = createHash('sha256').update(`${t.password ?? ''}\0${t.privateKey ?? ''}\0${t.agent ?? ''}`).digest('hex');
+    return `${t.username}@${t.host}:${t.port}#${secret}`;
+  }
+
+  private async acquire(target: SshEndpoint): Promise<PooledConnection> {
+    const max = this.opts.channelsPerConnection ?? 0;
+    if (max <= 1 || this.closed) {
+      const conn = await this.open(target);
+      return { ...conn, inUse: 1, max: 1, alive: true, pooled: false };
+    }
+    const key = this.poolKey(target);
+    const list = this.pool.get(key) ?? [];
+    this.pool.set(key, list);
+    const free = list.find((c) => c.alive && c.inUse < c.max);
+    if (free) {
+      clearTimeout(free.idleTimer);
+      free.inUse++;
+      return free;
+    }
+    // Reserve the slot before connecting so concurrent callers share the new connection.
+    const pending: PooledConnection = { client: undefined as never, close: () => {}, inUse: 1, max, alive: true, pooled: true, ready: undefined };
+    list.push(pending);
+    pending.ready = this.open(target).then(
+      (conn) => {
+        pending.client = conn.client;
+        pending.close = conn.close;
+        conn.client.on('close', () => {
+          pending.alive = false;
+          const i = list.indexOf(pending);
+          if (i >= 0) list.splice(i, 1);
+        });
+      },
+      (e) => {
+        pending.alive = false;
+        const i = list.indexOf(pending);
+        if (i >= 0) list.splice(i, 1);
+        throw e;
+      },
+    );
+    await pending.ready;
+    return pending;
+  }
+
+  private release(c: PooledConnection): void {
+    c.inUse--;
+    if (!c.pooled || this.closed) return c.close();
+    if (c.inUse === 0) {
+      // An idle pooled connection is not kept for long: the next pass may be minutes away.
+      clearTimeout(c.idleTimer);
+      c.idleTimer = setTimeout(() => {
+        if (c.inUse > 0) return;
+        c.alive = false;
+        c.close();
+      }, 2000);
+      c.idleTimer.unref();
+    }
+  }
+
+  /** Ends every pooled connection. */
+  close(): void {
+    this.closed = true;
+    for (const list of this.pool.values()) for (const c of list) if (c.client) c.close();
+    this.pool.clear();
+  }
+
   /** Runs `command` (already quoted) and returns its exit status and bounded output. */
   async run(target: SshEndpoint, command: string, ro: RunOptions): Promise<RemoteResult> {
     if (ro.signal?.aborted) return emptyInterrupted();
-    const conn = await this.open(target);
+    // One listener per command in flight; concurrency is bounded by the callers.
+    if (ro.signal) setMaxListeners(0, ro.signal);
+    let conn = await this.acquire(target);
+    if (conn.ready) await conn.ready;
     const started = Date.now();
     try {
       return await execOn(conn.client, command, ro, this.opts.maxOutputBytes, started);
+    } catch (e) {
+      // The server refused another channel on this connection (its MaxSessions): use a fresh one.
+      if (!(e instanceof ChannelRefused) || !conn.pooled) throw e;
+      conn.max = Math.max(1, conn.inUse - 1);
+      this.release(conn);
+      conn = await this.open(target).then((c) => ({ ...c, inUse: 1, max: 1, alive: true, pooled: false }));
+      return await execOn(conn.client, command, ro, this.opts.maxOutputBytes, started);
     } finally {
-      conn.close();
+      this.release(conn);
     }
   }
 }
+
+interface PooledConnection {
+  client: Ssh2Client;
+  close(): void;
+  inUse: number;
+  max: number;
+  alive: boolean;
+  pooled: boolean;
+  ready?: Promise<void>;
+  idleTimer?: NodeJS.Timeout;
+}
+
+class ChannelRefused extends SshUnreachable {}
 
 function emptyInterrupted(): RemoteResult {
   return { code: null, signal: null, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false, timedOut: false, interrupted: true, durationMs: 0 };
@@ -204,7 +303,7 @@ function emptyInterrupted(): RemoteResult {
 function execOn(client: Ssh2Client, command: string, ro: RunOptions, maxBytes: number, started: number): Promise<RemoteResult> {
   return new Promise<RemoteResult>((resolve, reject) => {
     client.exec(command, (err, stream) => {
-      if (err) return reject(new SshUnreachable(`cannot start the remote command: ${err.message}`));
+      if (err) return reject(/open failed|administratively prohibited|Channel open failure/i.test(err.message) ? new ChannelRefused(err.message) : new SshUnreachable(`cannot start the remote command: ${err.message}`));
       const out = new BoundedCapture(maxBytes);
       const errOut = new BoundedCapture(maxBytes);
       let timedOut = false;
