@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { createConnection } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2';
 import { startSshd, type TestSshd } from '../support/sshd.js';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
 import { tempDir } from '../support/tmp.js';
@@ -111,7 +112,7 @@ describe('provisioning against a real MariaDB', () => {
     const oldWorker = (async () => {
       while (!stop) {
         await conn.beginTransaction();
-        const [rows] = await conn.query<import('mysql2').RowDataPacket[]>(
+        const [rows] = await conn.query<RowDataPacket[]>(
           "SELECT ls.id, ls.username, ls.namespace FROM lab_sessions ls JOIN labs l ON ls.lab_id = l.id JOIN servers s ON l.server_id = s.id WHERE ls.status = 'REQUESTED' ORDER BY ls.id LIMIT 1 FOR UPDATE",
         );
         const row = rows[0];
