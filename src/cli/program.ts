@@ -9,6 +9,8 @@ import { registerConfig } from './commands/config.js';
 import { registerDb } from './commands/db.js';
 import { registerSim } from './commands/sim.js';
 import { registerHeartbeat } from './commands/heartbeat.js';
+import { registerProvision } from './commands/provision.js';
+import { registerServers } from './commands/servers.js';
 import { registerCompleteHook, registerCompletion } from './commands/completion.js';
 
 export const GLOBAL_HELP_FOOTER = [
@@ -51,6 +53,8 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerConfig(program, f);
   registerDb(program, f);
   registerSim(program, f);
+  registerProvision(program, f);
+  registerServers(program, f);
   registerCompletion(program, f);
   registerCompleteHook(program, f);
   copyGlobalOptions(program);

@@ -3,6 +3,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
 import { HEARTBEAT_MIGRATION } from './tables-heartbeat.js';
+import { COLLECTOR_MIGRATION } from './tables-collector.js';
 
 export interface TableDef {
   name: string;
@@ -158,6 +159,7 @@ const OPS_TABLES: readonly TableDef[] = [
 export const MIGRATIONS: readonly Migration[] = [
   { id: '0001_labstation_ops', description: 'Lab Gateway ops tables (lab_hosts, lab_host_heartbeat, lab_host_events, reservation_operations)', tables: OPS_TABLES },
   HEARTBEAT_MIGRATION,
+  COLLECTOR_MIGRATION,
 ];
 
 const BOOKKEEPING = {

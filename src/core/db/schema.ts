@@ -1,6 +1,7 @@
 // Kysely table types for the tables labops reads and writes. Names follow reference/ exactly.
 import type { ColumnType, Generated } from 'kysely';
 import type { HeartbeatTables } from './schema-heartbeat.js';
+import type { CollectorDB } from './schema-collector.js';
 
 type Timestamp = ColumnType<string | Date, string | undefined, string>;
 
@@ -59,7 +60,7 @@ export interface LabopsMigrationsTable {
   applied_at: string;
 }
 
-export interface DB extends HeartbeatTables {
+export interface DB extends HeartbeatTables, CollectorDB {
   lab_hosts: LabHostsTable;
   lab_host_heartbeat: LabHostHeartbeatTable;
   lab_host_events: LabHostEventsTable;
