@@ -2,6 +2,7 @@
 // never drop or alter an existing table, so an installation with the upstream tables is left as it is.
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
+import { CML_MIGRATION } from './tables-cml.js';
 
 export interface TableDef {
   name: string;
@@ -155,6 +156,7 @@ const OPS_TABLES: readonly TableDef[] = [
 
 export const MIGRATIONS: readonly Migration[] = [
   { id: '0001_labstation_ops', description: 'Lab Gateway ops tables (lab_hosts, lab_host_heartbeat, lab_host_events, reservation_operations)', tables: OPS_TABLES },
+  CML_MIGRATION,
 ];
 
 const BOOKKEEPING = {

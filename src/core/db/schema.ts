@@ -1,5 +1,6 @@
 // Kysely table types for the tables labops reads and writes. Names follow reference/ exactly.
 import type { ColumnType, Generated } from 'kysely';
+import type { CmlTables } from './schema-cml.js';
 
 type Timestamp = ColumnType<string | Date, string | undefined, string>;
 
@@ -58,7 +59,7 @@ export interface LabopsMigrationsTable {
   applied_at: string;
 }
 
-export interface DB {
+export interface DB extends CmlTables {
   lab_hosts: LabHostsTable;
   lab_host_heartbeat: LabHostHeartbeatTable;
   lab_host_events: LabHostEventsTable;
