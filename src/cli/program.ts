@@ -8,6 +8,7 @@ import { registerWol } from './commands/wol.js';
 import { registerConfig } from './commands/config.js';
 import { registerDb } from './commands/db.js';
 import { registerSim } from './commands/sim.js';
+import { registerLabs } from './commands/labs.js';
 import { registerCompleteHook, registerCompletion } from './commands/completion.js';
 
 export const GLOBAL_HELP_FOOTER = [
@@ -49,6 +50,7 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerConfig(program, f);
   registerDb(program, f);
   registerSim(program, f);
+  registerLabs(program, f);
   registerCompletion(program, f);
   registerCompleteHook(program, f);
   copyGlobalOptions(program);

@@ -60,6 +60,10 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'wol.timeout', type: 'duration', env: [], default: () => '10s', description: 'probe timeout' },
   { key: 'wol.concurrency', type: 'int', env: [], default: () => '64', description: 'hosts woken at once' },
   { key: 'wol.probe', type: 'string', env: [], default: () => 'icmp', description: 'boot probe for hosts whose inventory names none: icmp or tcp:<port>' },
+  { key: 'cml.concurrency', type: 'int', env: ['LABOPS_CML_CONCURRENCY'], default: () => '5', description: 'CML servers synced at once' },
+  { key: 'cml.lab_concurrency', type: 'int', env: ['LABOPS_CML_LAB_CONCURRENCY'], default: () => '8', description: 'lab details fetched at once per CML server (also its keep-alive connection pool size)' },
+  { key: 'cml.timeout', type: 'duration', env: ['LABOPS_CML_TIMEOUT'], default: () => '30s', description: 'deadline of one CML API request, connect to last byte' },
+  { key: 'cml.refresh_interval', type: 'duration', env: ['LABS_REFRESH_INTERVAL'], default: () => '30m', description: 'daemon: interval of the CML labs refresh loop (seed LABS_REFRESH_INTERVAL, seconds)' },
 ];
 
 /** Environment variables that are not settings but change behaviour; documented with the settings. */
