@@ -111,6 +111,12 @@ export async function runLabsSync(f: Factory, o: LabsSyncOptions): Promise<void>
   const byId = new Map(servers.map((s) => [s.id, s]));
   const notifier = notifyCfg ? createNotifier(notifyCfg, f.env) : undefined;
   const line = (v: unknown) => f.io.out(JSON.stringify(v));
+  // Every in-flight request listens for Ctrl-C; a child signal without the listener cap keeps Node quiet.
+  const { EventEmitter } = await import('node:events');
+  const abort = new AbortController();
+  EventEmitter.setMaxListeners(0, abort.signal);
+  if (f.signal.aborted) abort.abort();
+  else f.signal.addEventListener('abort', () => abort.abort(), { once: true });
   const progress = await startProgress(f.io, `syncing ${servers.length} CML server(s)`);
   let done = 0;
   let result: LabsSyncResult;
@@ -128,7 +134,7 @@ export async function runLabsSync(f: Factory, o: LabsSyncOptions): Promise<void>
         newId: randomUUID,
         notify: notifier ? (events) => notifier.send('cml.labs', events) : undefined,
       },
-      f.signal,
+      abort.signal,
       {
         onEvent: f.io.json ? (e) => line({ type: 'lab', ...e }) : undefined,
         onServer: (r) => {
