@@ -11,7 +11,8 @@ const CML_TABLES: readonly TableDef[] = [
   {
     name: 'cml_lab_records',
     columns: RECORD_COLUMNS,
-    // lab_notes may be 32768 characters: MEDIUMTEXT, since TEXT holds 65535 bytes of utf8mb4.
+    // lab_notes may be 32768 characters: MEDIUMTEXT, since TEXT holds 65535 bytes of utf8mb4. No index on
+    // last_synced_at (upstream has one that nothing reads): every sync rewrites that column on every row.
     mysql: `CREATE TABLE IF NOT EXISTS cml_lab_records (
   server_id VARCHAR(64) NOT NULL,
   lab_id VARCHAR(64) NOT NULL,
@@ -36,8 +37,7 @@ const CML_TABLES: readonly TableDef[] = [
   state_version INT NOT NULL DEFAULT 0,
   PRIMARY KEY (server_id, lab_id),
   UNIQUE KEY uk_cml_lab_records_record_id (record_id),
-  KEY idx_cml_lab_records_lab_id (lab_id),
-  KEY idx_cml_lab_records_last_synced (last_synced_at)
+  KEY idx_cml_lab_records_lab_id (lab_id)
 )`,
     sqlite: [
       `CREATE TABLE IF NOT EXISTS cml_lab_records (
@@ -66,7 +66,6 @@ const CML_TABLES: readonly TableDef[] = [
   CONSTRAINT uk_cml_lab_records_record_id UNIQUE (record_id)
 )`,
       'CREATE INDEX IF NOT EXISTS idx_cml_lab_records_lab_id ON cml_lab_records (lab_id)',
-      'CREATE INDEX IF NOT EXISTS idx_cml_lab_records_last_synced ON cml_lab_records (last_synced_at)',
     ],
   },
   {

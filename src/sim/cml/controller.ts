@@ -32,7 +32,8 @@ export interface SimUser {
   admin: boolean;
 }
 
-export type FailureKind = 'html' | 'timeout' | '500' | '404' | 'empty-list' | 'invalid-detail';
+/** expire-token: every issued token expires at this request, which is answered 401 */
+export type FailureKind = 'html' | 'timeout' | '500' | '404' | 'empty-list' | 'expire-token';
 export type FailureTarget = 'auth' | 'list' | 'detail' | 'system' | 'any';
 
 export interface Failure {
@@ -241,6 +242,11 @@ export class SimCmlController {
         return true;
       case '404':
         this.error(res, 404, 'Not found');
+        return true;
+      case 'expire-token':
+        this.expireTokens();
+        this.stats.unauthorized++;
+        this.error(res, 401, 'Unauthorized: the token is missing, invalid or expired');
         return true;
       default:
         return false;
