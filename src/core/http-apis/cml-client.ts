@@ -4,6 +4,7 @@
 // Agent (not a dependency) to take a CA, so node:https it is.
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import { AuthFailed, OperationFailed, Unreachable, type LabopsError } from '../../domain/errors.js';
 
@@ -89,7 +90,9 @@ export class CmlClient {
     const maxSockets = o.maxSockets ?? 8;
     if (this.base.protocol === 'https:') {
       this.mod = https;
-      this.agent = new https.Agent({ keepAlive: true, maxSockets, ca: o.ca, rejectUnauthorized: !o.insecure });
+      // One secure context per client: passing `ca` alone makes Node parse it again for every connection.
+      const secureContext = tls.createSecureContext(o.ca ? { ca: o.ca } : {});
+      this.agent = new https.Agent({ keepAlive: true, maxSockets, secureContext, rejectUnauthorized: !o.insecure });
     } else {
       this.mod = http;
       this.agent = new http.Agent({ keepAlive: true, maxSockets });
