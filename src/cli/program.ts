@@ -11,6 +11,7 @@ import { registerSim } from './commands/sim.js';
 import { registerHeartbeat } from './commands/heartbeat.js';
 import { registerProvision } from './commands/provision.js';
 import { registerServers } from './commands/servers.js';
+import { registerLabs } from './commands/labs.js';
 import { registerCompleteHook, registerCompletion } from './commands/completion.js';
 
 export const GLOBAL_HELP_FOOTER = [
@@ -55,6 +56,7 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerSim(program, f);
   registerProvision(program, f);
   registerServers(program, f);
+  registerLabs(program, f);
   registerCompletion(program, f);
   registerCompleteHook(program, f);
   copyGlobalOptions(program);

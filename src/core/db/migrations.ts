@@ -4,6 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
 import { HEARTBEAT_MIGRATION } from './tables-heartbeat.js';
 import { COLLECTOR_MIGRATION } from './tables-collector.js';
+import { CML_MIGRATION } from './tables-cml.js';
 
 export interface TableDef {
   name: string;
@@ -160,6 +161,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { id: '0001_labstation_ops', description: 'Lab Gateway ops tables (lab_hosts, lab_host_heartbeat, lab_host_events, reservation_operations)', tables: OPS_TABLES },
   HEARTBEAT_MIGRATION,
   COLLECTOR_MIGRATION,
+  CML_MIGRATION,
 ];
 
 const BOOKKEEPING = {

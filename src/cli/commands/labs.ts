@@ -1,0 +1,252 @@
+// labops labs sync | list | history: the CML lab cache.
+import { Option, type Command } from 'commander';
+import type { Factory } from '../factory.js';
+import { durationArg, intArg } from '../args.js';
+import { helpAfter } from '../help.js';
+import type { LabsSyncResult, ServerSyncResult } from '../../ops/labs-sync.js';
+import type { LabRecord, HistoryEntry } from '../../domain/labs/record.js';
+import type { CmlLabStore } from '../../core/db/cml-lab-store.js';
+
+export interface LabsSyncOptions {
+  server?: string[];
+  purge?: boolean;
+  concurrency?: number;
+  labConcurrency?: number;
+  timeout?: number;
+  acceptEmptyList?: boolean;
+}
+
+export interface LabsListOptions {
+  server?: string[];
+  all?: boolean;
+  format?: 'table' | 'api' | 'lab-record';
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerLabs(parent: Command, f: Factory): Command {
+  const labs = parent
+    .command('labs')
+    .summary('cache Cisco Modeling Labs (CML) labs and their change history')
+    .description(
+      'Keep a SQL cache of the labs on the CML controllers named in the config file (cml.servers), so UIs need not ' +
+        'call the CML API on every request, with a history of the last 50 changes per lab.',
+    );
+
+  const sync = labs
+    .command('sync')
+    .description(
+      'Log in to each CML controller, list every lab (show_all=true) and fetch each lab\'s detail over a few ' +
+        'kept-alive TLS connections, then store what changed. Labs gone from a controller are marked orphaned, never ' +
+        'when the list failed, answered 404 or came back unexpectedly empty; --purge removes the marked ones. ' +
+        'With --json, lab events (created, state_changed, orphaned), one line per server and a summary stream as NDJSON. ' +
+        'Events also go to the notification hook (config "notify": {"command": [...], "webhook": "..."}).',
+    )
+    .option('--server <id>', 'only this server (repeatable)', collect)
+    .option('--purge', 'delete the records of labs marked orphaned, with their history')
+    .option('--concurrency <n>', 'servers synced at once (default: cml.concurrency, 5)', intArg(1, 256))
+    .option('--lab-concurrency <n>', 'lab details fetched at once per server (default: cml.lab-concurrency, 8)', intArg(1, 64))
+    .option('--timeout <dur>', 'deadline of one API request (default: cml.timeout, 30s)', durationArg)
+    .option('--accept-empty-list', 'trust an empty lab list: mark every stored lab of that server orphaned')
+    .action((o: LabsSyncOptions) => runLabsSync(f, o));
+  helpAfter(
+    sync,
+    'Examples:\n  labops labs sync\n  labops labs sync --server cml-1 --json | jq -c \'select(.type=="lab")\'\n  labops labs sync --purge\n\n' +
+      'Exit: 0 all synced, 2 bad config (nothing contacted), 3 all unreachable, 4 wrong credentials or untrusted certificate,\n' +
+      '5 some servers or labs failed.',
+  );
+
+  const list = labs
+    .command('list')
+    .description('Show the cached labs. --json prints the CML Cloud Manager API shape; --format lab-record prints its lab_records documents (with history).')
+    .option('--server <id>', 'only this server (repeatable)', collect)
+    .option('--all', 'include labs marked orphaned')
+    .addOption(new Option('--format <format>', 'table, api (the Cloud Manager API JSON; same as --json) or lab-record (lab_records documents)').choices(['table', 'api', 'lab-record']))
+    .action((o: LabsListOptions) => runLabsList(f, o));
+  helpAfter(list, 'Examples:\n  labops labs list\n  labops labs list --server cml-1 --json\n  labops labs list --format lab-record > lab_records.json');
+
+  const history = labs
+    .command('history')
+    .description('Show the change history of one lab (newest last): state, title, node count and link count changes.')
+    .argument('<labId>', 'the CML lab id')
+    .option('--server <id>', 'the server, when the lab id exists on several')
+    .action((labId: string, o: { server?: string }) => runLabsHistory(f, labId, o));
+  helpAfter(history, 'Example:\n  labops labs history 444a78d1-575c-4746-8469-696e580f17b6');
+  return labs;
+}
+
+/** The store, with the CML tables created on the embedded SQLite database when missing. */
+async function openStore(f: Factory): Promise<CmlLabStore> {
+  const db = await f.database();
+  const [{ existingTables, migrate }, { CmlLabStore }] = await Promise.all([import('../../core/db/migrations.js'), import('../../core/db/cml-lab-store.js')]);
+  const tables = await existingTables(db.kysely, db.dialect);
+  if (!tables.has('cml_lab_records') || !tables.has('cml_lab_history')) {
+    if (db.dialect === 'sqlite') await migrate(db.kysely, db.dialect);
+    else {
+      const { UsageError } = await import('../../domain/errors.js');
+      throw new UsageError(`database ${db.url}: the CML tables do not exist`, { suggestion: 'run labops db migrate' });
+    }
+  }
+  return new CmlLabStore(db.kysely, db.dialect);
+}
+
+export async function runLabsSync(f: Factory, o: LabsSyncOptions): Promise<void> {
+  const cfg = await f.config();
+  const [{ parseCmlServers, selectCmlServers, resolveCmlServer }, { parseNotifyConfig, createNotifier }] = await Promise.all([
+    import('../../core/config/cml.js'),
+    import('../../core/notify.js'),
+  ]);
+  // Every input is checked before any controller is contacted.
+  const servers = selectCmlServers(parseCmlServers(cfg.raw, cfg.file), o.server, cfg.file).map((s) => resolveCmlServer(s, cfg.file, f.env));
+  const notifyCfg = parseNotifyConfig(cfg.raw, cfg.file);
+  const labConcurrency = o.labConcurrency ?? cfg.int('cml.lab-concurrency')!;
+  const timeoutMs = o.timeout ?? cfg.durationMs('cml.timeout')!;
+  const store = await openStore(f);
+  const [{ syncLabs, syncExitKind }, { CmlClient }, { randomUUID }, { startProgress }] = await Promise.all([
+    import('../../ops/labs-sync.js'),
+    import('../../core/http-apis/cml-client.js'),
+    import('node:crypto'),
+    import('../io/spinner.js'),
+  ]);
+  const byId = new Map(servers.map((s) => [s.id, s]));
+  const notifier = notifyCfg ? createNotifier(notifyCfg, f.env) : undefined;
+  const line = (v: unknown) => f.io.out(JSON.stringify(v));
+  // Every in-flight request listens for Ctrl-C; a child signal without the listener cap keeps Node quiet.
+  const { EventEmitter } = await import('node:events');
+  const abort = new AbortController();
+  EventEmitter.setMaxListeners(0, abort.signal);
+  if (f.signal.aborted) abort.abort();
+  else f.signal.addEventListener('abort', () => abort.abort(), { once: true });
+  const progress = await startProgress(f.io, `syncing ${servers.length} CML server(s)`);
+  let done = 0;
+  let result: LabsSyncResult;
+  try {
+    result = await syncLabs(
+      servers,
+      { concurrency: o.concurrency ?? cfg.int('cml.concurrency')!, labConcurrency, purge: Boolean(o.purge), acceptEmptyList: o.acceptEmptyList },
+      {
+        connect: (s) => {
+          const r = byId.get(s.id)!;
+          return new CmlClient({ url: r.url, username: r.username, password: r.passwordValue, ca: r.caPem, insecure: r.insecure, timeoutMs, maxSockets: labConcurrency });
+        },
+        store,
+        now: f.clock.now,
+        newId: randomUUID,
+        notify: notifier ? (events) => notifier.send('cml.labs', events) : undefined,
+      },
+      abort.signal,
+      {
+        onEvent: f.io.json ? (e) => line({ type: 'lab', ...e }) : undefined,
+        onServer: (r) => {
+          done++;
+          progress.update(`syncing ${servers.length} CML server(s): ${done} done`);
+          if (f.io.json) line({ type: 'server', ...r });
+        },
+      },
+    );
+  } finally {
+    progress.stop();
+  }
+  if (f.io.json) line({ type: 'summary', ...result.totals, events: result.events, notify_error: result.notifyError });
+  else await renderSync(f, result, byId);
+  if (f.signal.aborted) return;
+  const kind = syncExitKind(result);
+  if (kind === 'ok') return;
+  const { Silent } = await import('../../domain/errors.js');
+  throw new Silent(kind);
+}
+
+async function renderSync(f: Factory, result: LabsSyncResult, byId: Map<string, { path: string }>): Promise<void> {
+  const { renderTable, stderrColors } = await import('../io/render.js');
+  const status = (r: ServerSyncResult) => (r.status === 'synced' ? (r.labErrors.length ? 'partial' : 'synced') : `failed (${r.error?.reason ?? 'error'})`);
+  renderTable<ServerSyncResult>(
+    f.io,
+    [
+      { header: 'SERVER', value: (r) => r.server },
+      { header: 'STATUS', value: status, pretty: (r, c) => (r.status === 'failed' ? c.red : r.labErrors.length ? c.yellow : c.green)(status(r)) },
+      { header: 'LABS', value: (r) => String(r.listed) },
+      { header: 'SYNCED', value: (r) => String(r.synced) },
+      { header: 'CREATED', value: (r) => String(r.created) },
+      { header: 'UPDATED', value: (r) => String(r.updated) },
+      { header: 'ORPHANED', value: (r) => String(r.orphaned) },
+      { header: 'PURGED', value: (r) => String(r.purged) },
+      { header: 'ERRORS', value: (r) => String(r.labErrors.length) },
+      { header: 'VERSION', value: (r) => (r.health.ok ? r.health.version : '-') },
+    ],
+    result.servers,
+  );
+  const c = stderrColors(f.io);
+  for (const r of result.servers) {
+    if (r.error) {
+      f.io.error(`${c.red(r.server)}: ${r.error.message}`);
+      if (r.error.suggestion) f.io.error(`hint: ${r.error.suggestion.replace('for this server', `(${byId.get(r.server)?.path ?? r.server})`)}`);
+    }
+    for (const e of r.labErrors) f.io.error(`${r.server}: ${e.error}`);
+    for (const w of r.warnings) f.io.warn(`${r.server}: ${w}`);
+  }
+  if (result.notifyError) f.io.warn(`notification hook: ${result.notifyError}`);
+  const t = result.totals;
+  f.io.info(`${t.servers - t.failed}/${t.servers} server(s) synced: ${t.synced} lab(s), ${t.created} created, ${t.updated} updated, ${t.orphaned} orphaned${t.purged ? `, ${t.purged} purged` : ''}`);
+}
+
+export async function runLabsList(f: Factory, o: LabsListOptions): Promise<void> {
+  const store = await openStore(f);
+  const records = await store.list({ serverIds: o.server, includeOrphans: o.all });
+  const format = o.format ?? (f.io.json ? 'api' : 'table');
+  if (format === 'lab-record') {
+    const [{ toLabRecordDocument }, { historyKey }] = await Promise.all([import('../../domain/labs/shapes.js'), import('../../core/db/cml-lab-store.js')]);
+    const history = await store.history(records);
+    return f.io.printJson(records.map((r) => toLabRecordDocument(r, history.get(historyKey(r.serverId, r.labId)) ?? [])));
+  }
+  if (format === 'api') {
+    const { toCloudManagerLab } = await import('../../domain/labs/shapes.js');
+    return f.io.printJson(records.map(toCloudManagerLab));
+  }
+  const { renderTable, relativeTime } = await import('../io/render.js');
+  const now = new Date(f.clock.now());
+  const when = (iso: string | null) => (iso === null ? '-' : iso);
+  const pretty = (iso: string | null) => (iso === null ? '-' : relativeTime(new Date(iso), now));
+  renderTable<LabRecord>(
+    f.io,
+    [
+      { header: 'SERVER', value: (r) => r.serverId },
+      { header: 'LAB ID', value: (r) => r.labId },
+      { header: 'TITLE', value: (r) => r.title },
+      { header: 'STATE', value: (r) => (r.orphanedAt ? `${r.state} (orphaned)` : r.state), pretty: (r, c) => (r.orphanedAt ? c.dim(`${r.state} (orphaned)`) : r.state === 'STARTED' ? c.green(r.state) : r.state) },
+      { header: 'OWNER', value: (r) => r.ownerUsername ?? '-' },
+      { header: 'NODES', value: (r) => String(r.nodeCount) },
+      { header: 'LINKS', value: (r) => String(r.linkCount) },
+      { header: 'LAST CHANGE', value: (r) => when(r.modifiedAt), pretty: (r) => pretty(r.modifiedAt) },
+      { header: 'LAST SYNCED', value: (r) => when(r.lastSyncedAt), pretty: (r) => pretty(r.lastSyncedAt) },
+    ],
+    records,
+  );
+  if (f.io.stdoutIsTTY && records.length === 0) f.io.info('no cached labs; run labops labs sync');
+}
+
+export async function runLabsHistory(f: Factory, labId: string, o: { server?: string }): Promise<void> {
+  const store = await openStore(f);
+  const found = await store.findLab(labId, o.server);
+  const errors = await import('../../domain/errors.js');
+  if (found.length === 0) throw new errors.OperationFailed(`no cached lab ${labId}${o.server ? ` on ${o.server}` : ''}`, { suggestion: 'see labops labs list --all' });
+  if (found.length > 1) throw new errors.UsageError(`lab ${labId} is cached for several servers (${found.map((r) => r.serverId).join(', ')})`, { suggestion: 'pass --server <id>' });
+  const rec = found[0]!;
+  const { historyKey } = await import('../../core/db/cml-lab-store.js');
+  const entries = (await store.history([rec])).get(historyKey(rec.serverId, rec.labId)) ?? [];
+  if (f.io.json) {
+    return f.io.printJson({ server: rec.serverId, lab_id: rec.labId, title: rec.title, state: rec.state, orphaned_at: rec.orphanedAt, operation_history: entries.map(({ seq: _seq, ...e }) => e) });
+  }
+  const { renderTable } = await import('../io/render.js');
+  const changes = (h: HistoryEntry) => Object.entries(h.changed_fields).map(([k, v]) => `${k}: ${JSON.stringify(v.old)} → ${JSON.stringify(v.new)}`).join('; ') || '-';
+  renderTable<HistoryEntry>(
+    f.io,
+    [
+      { header: 'TIME', value: (h) => h.timestamp },
+      { header: 'PREVIOUS', value: (h) => h.previous_state ?? '-' },
+      { header: 'NEW', value: (h) => h.new_state },
+      { header: 'CHANGES', value: changes },
+    ],
+    entries,
+  );
+  if (f.io.stdoutIsTTY) f.io.info(`${rec.serverId} / ${rec.title}: ${entries.length} change(s) kept (last 50)`);
+}

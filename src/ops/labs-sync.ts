@@ -1,0 +1,339 @@
+// labops labs sync: per CML server, log in, list labs, fetch each lab's detail with bounded concurrency
+// over one keep-alive connection pool, merge into the SQL cache in batches, mark orphans only on a
+// trustworthy list, and report synced/created/updated/orphaned per server. One server failing never
+// stops the others. Returns typed results; never prints.
+import { isLabopsError, type ErrorKind } from '../domain/errors.js';
+import { mapPool } from '../domain/pool.js';
+import { applySnapshot, orphanEvent, parseLabDetail, type HistoryEntry, type LabEvent, type LabRecord } from '../domain/labs/record.js';
+import { planOrphans, type ListOutcome } from '../domain/labs/orphans.js';
+import type { LabChanges } from '../core/db/cml-lab-store.js';
+
+export interface CmlServerRef {
+  id: string;
+  name: string;
+  url: string;
+}
+
+/** What the sync needs from a controller (CmlClient satisfies it). */
+export interface LabsApi {
+  systemInformation(signal?: AbortSignal): Promise<{ version: string; ready: boolean }>;
+  listLabIds(signal?: AbortSignal): Promise<string[] | null>;
+  labDetail(labId: string, signal?: AbortSignal): Promise<unknown | null>;
+  close(): void;
+}
+
+/** What the sync needs from the store (CmlLabStore satisfies it). */
+export interface LabsStorePort {
+  loadServer(serverId: string): Promise<LabRecord[]>;
+  apply(serverId: string, changes: LabChanges): Promise<number>;
+  purgeOrphans(serverId: string): Promise<string[]>;
+}
+
+export interface LabsSyncPorts {
+  connect(server: CmlServerRef): LabsApi;
+  store: LabsStorePort;
+  now(): number;
+  newId(): string;
+  /** the notification hook; called once with every event of the run */
+  notify?(events: LabEvent[]): Promise<void>;
+}
+
+export interface LabsSyncOptions {
+  /** servers synced at once */
+  concurrency: number;
+  /** lab details fetched at once per server (also the connection pool size) */
+  labConcurrency: number;
+  purge: boolean;
+  /** trust an empty lab list enough to orphan every stored lab */
+  acceptEmptyList?: boolean;
+}
+
+export interface ServerError {
+  kind: ErrorKind;
+  /** the client's classification: auth, tls, timeout, unreachable, html, http, protocol, store */
+  reason: string;
+  message: string;
+  suggestion?: string;
+}
+
+export interface ServerSyncResult {
+  server: string;
+  name: string;
+  url: string;
+  status: 'synced' | 'failed';
+  error: ServerError | null;
+  health: { ok: true; version: string; ready: boolean } | { ok: false; error: string };
+  listed: number;
+  synced: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  orphaned: number;
+  restored: number;
+  purged: number;
+  history: number;
+  labErrors: { lab_id: string; error: string }[];
+  warnings: string[];
+  /** database statements written for this server */
+  statements: number;
+  durationMs: number;
+}
+
+export interface LabsSyncTotals {
+  servers: number;
+  failed: number;
+  synced: number;
+  created: number;
+  updated: number;
+  orphaned: number;
+  purged: number;
+  labErrors: number;
+}
+
+export interface LabsSyncResult {
+  servers: ServerSyncResult[];
+  totals: LabsSyncTotals;
+  events: number;
+  notifyError: string | null;
+}
+
+/** Transport-level failures: after one, the remaining details of that server are not tried. */
+const FATAL_REASONS = new Set(['auth', 'tls', 'timeout', 'unreachable']);
+
+function toServerError(e: unknown, fallbackReason: string): ServerError {
+  if (isLabopsError(e)) {
+    const reason = typeof e.context?.reason === 'string' ? e.context.reason : fallbackReason;
+    return { kind: e.kind === 'silent' ? 'failed' : e.kind, reason, message: e.message, suggestion: e.suggestion };
+  }
+  return { kind: 'failed', reason: fallbackReason, message: (e as Error)?.message ?? String(e) };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+async function syncServer(
+  server: CmlServerRef,
+  opts: LabsSyncOptions,
+  ports: LabsSyncPorts,
+  signal: AbortSignal | undefined,
+  emit: (e: LabEvent) => void,
+): Promise<ServerSyncResult> {
+  const started = ports.now();
+  const r: ServerSyncResult = {
+    server: server.id,
+    name: server.name,
+    url: server.url,
+    status: 'synced',
+    error: null,
+    health: { ok: false, error: 'not checked' },
+    listed: 0,
+    synced: 0,
+    created: 0,
+    updated: 0,
+    unchanged: 0,
+    orphaned: 0,
+    restored: 0,
+    purged: 0,
+    history: 0,
+    labErrors: [],
+    warnings: [],
+    statements: 0,
+    durationMs: 0,
+  };
+  const api = ports.connect(server);
+  try {
+    // The health check needs no login and must not depend on it (upstream's stuck-"unavailable" bug).
+    const health = api.systemInformation(signal).then(
+      (s) => ({ ok: true as const, version: s.version, ready: s.ready }),
+      (e: unknown) => ({ ok: false as const, error: (e as Error).message }),
+    );
+    const stored = ports.store.loadServer(server.id);
+    stored.catch(() => {});
+    let list: ListOutcome;
+    let ids: string[] = [];
+    try {
+      const got = await api.listLabIds(signal);
+      if (got === null) {
+        list = { kind: 'not-found' };
+        r.status = 'failed';
+        r.error = { kind: 'failed', reason: 'http', message: 'GET /labs answered 404; is the URL the CML controller?' };
+      } else {
+        ids = [...new Set(got)];
+        list = { kind: 'ok', ids };
+      }
+    } catch (e) {
+      r.status = 'failed';
+      r.error = toServerError(e, 'unreachable');
+      list = { kind: 'failed', reason: r.error.message };
+    }
+    r.health = await health;
+    if (r.health.ok && !r.health.ready) r.warnings.push('controller reports ready=false (no compute can start nodes)');
+    r.listed = ids.length;
+
+    let records: LabRecord[];
+    try {
+      records = await stored;
+    } catch (e) {
+      r.status = 'failed';
+      r.error ??= toServerError(e, 'store');
+      return r;
+    }
+    const byId = new Map(records.map((x) => [x.labId, x]));
+    const nowIso = iso(ports.now());
+    const changes: LabChanges = { upserts: [], history: [], touched: [], syncedAt: nowIso, orphaned: [] };
+    const events: LabEvent[] = [];
+    let fatal: ServerError | null = null;
+
+    await mapPool(ids, opts.labConcurrency, async (labId) => {
+      if (fatal || signal?.aborted) return;
+      let body: unknown;
+      try {
+        body = await api.labDetail(labId, signal);
+      } catch (e) {
+        const err = toServerError(e, 'http');
+        if (FATAL_REASONS.has(err.reason)) fatal ??= err;
+        else r.labErrors.push({ lab_id: labId, error: err.message });
+        return;
+      }
+      if (body === null) {
+        r.warnings.push(`lab ${labId} vanished between the list and its detail (404); skipped`);
+        return;
+      }
+      const parsed = parseLabDetail(body, labId);
+      if (!parsed.ok) {
+        r.labErrors.push({ lab_id: labId, error: parsed.error });
+        return;
+      }
+      const d = applySnapshot(byId.get(labId), parsed.snapshot, { serverId: server.id, now: nowIso, newRecordId: ports.newId });
+      r.synced++;
+      if (d.kind === 'unchanged') {
+        r.unchanged++;
+        changes.touched.push(labId);
+        return;
+      }
+      changes.upserts.push(d.record);
+      events.push(...d.events);
+      if (d.kind === 'created') {
+        r.created++;
+        return;
+      }
+      r.updated++;
+      if (d.changed.includes('orphanedAt')) r.restored++;
+      if (d.history) changes.history.push({ labId, entry: d.history as HistoryEntry });
+    });
+    r.history = changes.history.length;
+    if (fatal) {
+      const f: ServerError = fatal;
+      r.status = 'failed';
+      r.error ??= f;
+      r.warnings.push(`stopped fetching lab details after: ${f.message}`);
+    }
+
+    const plan = planOrphans(records, list, { acceptEmptyList: opts.acceptEmptyList });
+    if (plan.skipped && list.kind === 'ok') r.warnings.push(plan.skipped);
+    changes.orphaned = plan.orphan;
+    for (const labId of plan.orphan) events.push(orphanEvent(byId.get(labId)!, nowIso));
+    r.orphaned = plan.orphan.length;
+
+    try {
+      r.statements += await ports.store.apply(server.id, changes);
+    } catch (e) {
+      r.status = 'failed';
+      r.error = toServerError(e, 'store');
+      r.synced = r.created = r.updated = r.unchanged = r.orphaned = r.restored = r.history = 0;
+      return r;
+    }
+    // Events only for what is stored.
+    for (const e of events) emit(e);
+
+    if (opts.purge) {
+      try {
+        r.purged = (await ports.store.purgeOrphans(server.id)).length;
+      } catch (e) {
+        r.warnings.push(`purge failed: ${(e as Error).message}`);
+      }
+    }
+    return r;
+  } finally {
+    api.close();
+    r.durationMs = Math.round(ports.now() - started);
+  }
+}
+
+export async function syncLabs(
+  servers: readonly CmlServerRef[],
+  opts: LabsSyncOptions,
+  ports: LabsSyncPorts,
+  signal?: AbortSignal,
+  hooks: { onEvent?: (e: LabEvent) => void; onServer?: (r: ServerSyncResult) => void } = {},
+): Promise<LabsSyncResult> {
+  const all: LabEvent[] = [];
+  const emit = (e: LabEvent) => {
+    all.push(e);
+    hooks.onEvent?.(e);
+  };
+  const results = await mapPool(
+    servers,
+    opts.concurrency,
+    async (s) => {
+      let res: ServerSyncResult;
+      try {
+        res = await syncServer(s, opts, ports, signal, emit);
+      } catch (e) {
+        // A bug in one server's sync must not take the others down.
+        res = { ...emptyResult(s), status: 'failed', error: toServerError(e, 'internal') };
+      }
+      hooks.onServer?.(res);
+      return res;
+    },
+    signal,
+  );
+  const done = results.filter(Boolean);
+  let notifyError: string | null = null;
+  if (ports.notify && all.length) {
+    try {
+      await ports.notify(all);
+    } catch (e) {
+      notifyError = (e as Error).message;
+    }
+  }
+  const sum = (k: 'synced' | 'created' | 'updated' | 'orphaned' | 'purged') => done.reduce((n, x) => n + x[k], 0);
+  return {
+    servers: done,
+    totals: {
+      servers: done.length,
+      failed: done.filter((x) => x.status === 'failed').length,
+      synced: sum('synced'),
+      created: sum('created'),
+      updated: sum('updated'),
+      orphaned: sum('orphaned'),
+      purged: sum('purged'),
+      labErrors: done.reduce((n, x) => n + x.labErrors.length, 0),
+    },
+    events: all.length,
+    notifyError,
+  };
+}
+
+function emptyResult(s: CmlServerRef): ServerSyncResult {
+  return {
+    server: s.id, name: s.name, url: s.url, status: 'failed', error: null, health: { ok: false, error: 'not checked' },
+    listed: 0, synced: 0, created: 0, updated: 0, unchanged: 0, orphaned: 0, restored: 0, purged: 0, history: 0,
+    labErrors: [], warnings: [], statements: 0, durationMs: 0,
+  };
+}
+
+/**
+ * The exit kind of a sync: ok when every server synced every lab; partial when some servers (or labs)
+ * failed; when every server failed, their common kind (auth 4, unreachable 3), else failed.
+ */
+export function syncExitKind(r: LabsSyncResult): 'ok' | Exclude<ErrorKind, 'silent'> {
+  const failed = r.servers.filter((s) => s.status === 'failed');
+  if (failed.length === 0) return r.totals.labErrors ? 'partial' : 'ok';
+  if (failed.length < r.servers.length) return 'partial';
+  const kinds = new Set(failed.map((s) => s.error?.kind ?? 'failed'));
+  if (kinds.size === 1) {
+    const k = [...kinds][0]!;
+    return k === 'silent' ? 'failed' : k;
+  }
+  return 'failed';
+}
