@@ -24,6 +24,8 @@ export interface Factory {
   readonly clock: Clock;
   /** aborted on the first SIGINT; every op receives it */
   readonly signal: AbortSignal;
+  /** the command line as given (after the program name); `exec` finds its `--` here */
+  readonly rawArgs: readonly string[];
   globals(): GlobalOptions;
   config(): Promise<LabopsConfig>;
   inventory(): Promise<HostIndex>;
@@ -40,6 +42,7 @@ export interface FactoryInit {
   env: NodeJS.ProcessEnv;
   clock: Clock;
   signal: AbortSignal;
+  rawArgs?: readonly string[];
   globals: () => GlobalOptions;
 }
 
@@ -54,6 +57,7 @@ export function createFactory(init: FactoryInit): Factory & { close(): Promise<v
     env: init.env,
     clock: init.clock,
     signal: init.signal,
+    rawArgs: init.rawArgs ?? [],
     globals: init.globals,
     config() {
       config ??= (async () => {

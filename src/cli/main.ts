@@ -32,7 +32,7 @@ export async function run(args: string[], ctx: RunContext): Promise<number> {
   // One signal is shared by every concurrent host operation of a run.
   setMaxListeners(0, controller.signal);
   let globals: GlobalOptions = {};
-  const f = createFactory({ io, env, clock: ctx.clock ?? systemClock, signal: controller.signal, globals: () => globals });
+  const f = createFactory({ io, env, clock: ctx.clock ?? systemClock, signal: controller.signal, rawArgs: args, globals: () => globals });
   const program = buildProgram(f, labopsVersion());
   program.hook('preAction', (_root, action) => {
       globals = collectGlobals(action) as GlobalOptions;

@@ -5,6 +5,7 @@ import type { Factory } from './factory.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { helpAfter } from './help.js';
 import { registerWol } from './commands/wol.js';
+import { registerExec } from './commands/exec.js';
 import { registerConfig } from './commands/config.js';
 import { registerDb } from './commands/db.js';
 import { registerSim } from './commands/sim.js';
@@ -50,6 +51,7 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   helpAfter(program, GLOBAL_HELP_FOOTER);
 
   registerWol(program, f);
+  registerExec(program, f);
   registerHeartbeat(program, f);
   registerConfig(program, f);
   registerDb(program, f);

@@ -3,6 +3,7 @@ import { UsageError } from '../domain/errors.js';
 import type { LabopsConfig } from './config/load.js';
 import type { InventoryHost } from './config/inventory.js';
 import { FileHeartbeatSource } from './heartbeat-file-source.js';
+import type { WinRMClient } from './winrm/client.js';
 
 type StationFile = 'heartbeat' | 'events' | 'service-state';
 
@@ -13,10 +14,54 @@ export interface ClosableHeartbeatSource {
   close?(): Promise<void> | void;
 }
 
-export async function createHeartbeatSource(kind: 'winrm' | 'file', o: { template: string; cfg: LabopsConfig; timeoutMs: number }): Promise<ClosableHeartbeatSource> {
+function windowsPath(host: InventoryHost, file: StationFile): string {
+  if (file === 'heartbeat') return host.heartbeatPath;
+  if (file === 'events') return host.eventsPath;
+  return `${host.heartbeatPath.replace(/\\[^\\]*\\[^\\]*$/, '')}\\service-state.ini`;
+}
+
+/**
+ * Reads the station files over WinRM as bytes (base64 of [IO.File]::ReadAllBytes), so UTF-8 text, the BOM and
+ * UTF-16LE survive, unlike Get-Content through the OEM code page. One client per host, kept alive across files.
+ */
+export class WinRMHeartbeatSource {
+  readonly kind = 'winrm' as const;
+  private readonly clients = new Map<string, WinRMClient>();
+  constructor(
+    private readonly connect: (host: InventoryHost) => WinRMClient,
+    private readonly timeoutMs: number,
+  ) {}
+
+  describe(host: InventoryHost, file: StationFile): string {
+    return `winrm://${host.address}/${windowsPath(host, file)}`;
+  }
+
+  async read(host: InventoryHost, file: StationFile, signal?: AbortSignal): Promise<Uint8Array | null> {
+    let client = this.clients.get(host.name);
+    if (!client) {
+      client = this.connect(host);
+      this.clients.set(host.name, client);
+    }
+    try {
+      return await client.readFileBytes(windowsPath(host, file), { signal, deadlineMs: this.timeoutMs });
+    } catch (e) {
+      if (/Could not find (file|a part of the path)|does not exist/i.test((e as Error).message)) return null;
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.close()));
+    this.clients.clear();
+  }
+}
+
+export async function createHeartbeatSource(kind: 'winrm' | 'file', o: { template: string; cfg: LabopsConfig; timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<ClosableHeartbeatSource> {
   if (kind === 'file') {
     if (!/\{(host|address|winpath)\}/.test(o.template)) throw new UsageError(`file source path template '${o.template}' names no host: use {host}, {address} or {winpath}`);
     return new FileHeartbeatSource(o.template);
   }
-  throw new UsageError('the WinRM heartbeat source is not available in this build; use --source file');
+  const { credentialSources, winrmClientFor } = await import('./winrm/for-host.js');
+  const sources = credentialSources(o.cfg, o.env ?? process.env);
+  return new WinRMHeartbeatSource((h) => winrmClientFor(h, { timeoutMs: o.timeoutMs }, sources), o.timeoutMs);
 }

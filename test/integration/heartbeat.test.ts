@@ -161,6 +161,11 @@ describe('alerts', () => {
   });
 
   test('opened once, kept while the condition holds, resolved when it clears; exit 1 while open', async () => {
+    // The notify hook receives the events as NDJSON on stdin.
+    const hookOut = join(env.dir.path, 'notified.ndjson');
+    const config = join(env.dir.path, 'config.json');
+    writeFileSync(config, JSON.stringify({ notify: { command: ['sh', '-c', `cat >> ${hookOut}`] } }));
+    base.push('--config', config);
     assert.equal((await cli([...base, 'db', 'migrate'])).code, 0);
     const sessionId = env.stations[0]!.machine.logon('teacher');
     env.stations[0]!.writeHeartbeat();
@@ -184,6 +189,8 @@ describe('alerts', () => {
     const r3 = JSON.parse(third.stdout);
     assert.deepEqual(r3.resolved.map((a: { rule: string }) => a.rule), ['local-session-before-reservation']);
     assert.equal(third.code, 0);
+    const notified = readFileSync(hookOut, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(notified.map((e: { event: string; rule: string }) => `${e.event}:${e.rule}`), ['alert.opened:local-session-before-reservation', 'alert.resolved:local-session-before-reservation']);
     // Heartbeats stop: missing for more than three intervals.
     await env.clock.advance(4 * 60_000);
     const stale = JSON.parse((await cli([...base, '--json', 'heartbeat', 'alerts'], env.clock)).stdout);

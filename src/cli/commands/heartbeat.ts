@@ -72,7 +72,7 @@ export async function runPoll(f: Factory, o: PollOptions): Promise<void> {
   const sourceKind = o.source ?? (cfg.get('heartbeat.source') as 'winrm' | 'file');
   if (sourceKind !== 'winrm' && sourceKind !== 'file') throw new UsageError(`heartbeat.source must be winrm or file, not '${sourceKind}'`);
   const { createHeartbeatSource } = await import('../../core/heartbeat-sources.js');
-  const source = await createHeartbeatSource(sourceKind, { template: o.path ?? cfg.get('heartbeat.path')!, cfg, timeoutMs: cfg.durationMs('heartbeat.timeout')! });
+  const source = await createHeartbeatSource(sourceKind, { template: o.path ?? cfg.get('heartbeat.path')!, cfg, timeoutMs: cfg.durationMs('heartbeat.timeout')!, env: f.env });
   let sink;
   if (o.store) {
     const db = await f.database();
@@ -187,8 +187,9 @@ async function runShow(f: Factory, names: string[], events: boolean): Promise<vo
 async function runAlerts(f: Factory): Promise<void> {
   const [cfg, index, db] = await Promise.all([f.config(), f.inventory(), f.database()]);
   const { evaluateAndStoreAlerts } = await import('../../ops/heartbeat/alerts.js');
-  const { createNotifier } = await import('../../core/notifier.js');
-  const notifier = createNotifier(cfg);
+  const { createNotifier, parseNotifyConfig } = await import('../../core/notify.js');
+  const notifyCfg = parseNotifyConfig(cfg.raw, cfg.file);
+  const notifier = notifyCfg ? createNotifier(notifyCfg, f.env) : undefined;
   const result = await evaluateAndStoreAlerts(
     db,
     index.hosts.filter((h) => !h.quarantined),

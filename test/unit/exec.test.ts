@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ALLOWED_COMMANDS, isAllowedCommandWord, parseLabStationCommand, stationOutcome } from '../../src/domain/labstation-commands.js';
+import { execOnHosts } from '../../src/ops/exec.js';
+import { splitOperands } from '../../src/cli/commands/exec.js';
+import { HostIndex, parseInventory } from '../../src/core/config/inventory.js';
+import { AuthFailed, Unreachable } from '../../src/domain/errors.js';
+import { ManualClock } from '../support/fakes.js';
+
+const hosts = new HostIndex(parseInventory(JSON.stringify({ hosts: ['a', 'b', 'c', 'd'].map((n) => ({ name: n, address: `${n}.lab` })) }), 'h.json')).hosts;
+
+test('the allow-list and what counts as destructive', () => {
+  assert.deepEqual(ALLOWED_COMMANDS.map((c) => c.name), ['prepare-session', 'release-session', 'session guard', 'power shutdown', 'power hibernate', 'status-json', 'recovery reboot-if-needed', 'status']);
+  const cases: [string[], string | { name: string; destructive: boolean; json: boolean }][] = [
+    [['status-json'], { name: 'status-json', destructive: false, json: true }],
+    [['status-json', 'C:\\x.json'], { name: 'status-json', destructive: false, json: false }],
+    [['release-session'], { name: 'release-session', destructive: false, json: false }],
+    [['release-session', '--reboot'], { name: 'release-session', destructive: true, json: false }],
+    [['power', 'shutdown', '--delay=60'], { name: 'power shutdown', destructive: true, json: false }],
+    [['recovery', 'reboot-if-needed'], { name: 'recovery reboot-if-needed', destructive: true, json: false }],
+    [['power'], "'power' needs one of: shutdown, hibernate"],
+    [['account', 'create'], /not an allowed LabStation command/.source],
+    [[], 'no LabStation command given'],
+  ];
+  for (const [argv, want] of cases) {
+    const got = parseLabStationCommand(argv);
+    if (typeof want === 'string') assert.match(String(got), new RegExp(want), argv.join(' '));
+    else assert.deepEqual({ name: (got as { name: string }).name, destructive: (got as { destructive: boolean }).destructive, json: (got as { json: boolean }).json }, want);
+  }
+  assert.equal(stationOutcome(0), 'ok');
+  assert.equal(stationOutcome(1), 'failed');
+  assert.equal(stationOutcome(2), 'rejected');
+});
+
+test('hosts before --, the command after it; without --, the first allowed word starts the command', () => {
+  assert.deepEqual(splitOperands(['a', 'b', 'power', 'shutdown', '--delay=1'], ['exec', 'a', 'b', '--json', '--', 'power', 'shutdown', '--delay=1'], isAllowedCommandWord), { hosts: ['a', 'b'], command: ['power', 'shutdown', '--delay=1'] });
+  assert.deepEqual(splitOperands(['status', 'status'], ['exec', 'status', '--', 'status'], isAllowedCommandWord), { hosts: ['status'], command: ['status'] });
+  assert.deepEqual(splitOperands(['a', 'status-json'], ['exec', 'a', 'status-json'], isAllowedCommandWord), { hosts: ['a'], command: ['status-json'] });
+  assert.deepEqual(splitOperands(['a'], ['exec', 'a'], isAllowedCommandWord), { hosts: ['a'], command: [] });
+});
+
+test('per-host outcomes: ok, station failure, rejection, unreachable, auth; each runner closed', async () => {
+  const clock = new ManualClock();
+  let closed = 0;
+  const replies: Record<string, () => { exitCode: number; stdout: string; stderr: string; durationMs: number }> = {
+    a: () => ({ exitCode: 0, stdout: 'Session prepared successfully\n', stderr: '', durationMs: 5 }),
+    b: () => ({ exitCode: 1, stdout: 'Session guard finished with warnings (see log)\n', stderr: '', durationMs: 5 }),
+    c: () => ({ exitCode: 2, stdout: 'Unknown power mode\n', stderr: '', durationMs: 5 }),
+  };
+  const r = await execOnHosts(hosts, parseLabStationCommand(['prepare-session']) as never, { concurrency: 2, timeoutMs: 1000 }, {
+    now: clock.now,
+    connect: (h) => {
+      if (h.name === 'd') throw new AuthFailed('WinRM rejected the credentials');
+      return {
+        run: async () => {
+          if (!replies[h.name]) throw new Unreachable('refused');
+          return replies[h.name]!();
+        },
+        close: () => {
+          closed++;
+        },
+      };
+    },
+  });
+  assert.deepEqual(r.hosts.map((h) => [h.host, h.outcome, h.exitCode, h.message]), [
+    ['a', 'ok', 0, 'Session prepared successfully'],
+    ['b', 'failed', 1, 'Session guard finished with warnings (see log)'],
+    ['c', 'rejected', 2, 'LabStation rejected the command: Unknown power mode'],
+    ['d', 'auth', null, 'WinRM rejected the credentials'],
+  ]);
+  assert.equal(closed, 3);
+});
