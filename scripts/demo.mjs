@@ -19,27 +19,43 @@ const labops = (...args) => {
 };
 
 step(`starting ${hosts} simulated Lab Stations (powered off) on 127.0.1.x`);
-const sim = spawn(process.execPath, [bin, 'sim', '--hosts', String(hosts), '--state-dir', join(dir, 'sim'), '--port', '0', '--boot-delay', '1500ms'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-const inventory = await new Promise((resolve, reject) => {
+const sim = spawn(process.execPath, [bin, 'sim', '--hosts', String(hosts), '--cml', '2', '--cml-labs', '10', '--time-scale', '60', '--state-dir', join(dir, 'sim'), '--port', '0', '--boot-delay', '1500ms'], {
+  env,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const config = await new Promise((resolve, reject) => {
   let out = '';
   sim.stdout.on('data', (c) => {
     out += c;
-    if (out.includes('\n')) resolve(out.split('\n')[0].trim());
+    const lines = out.split('\n');
+    if (lines.length > 2) resolve(lines[1].trim());
   });
   sim.once('exit', (code) => reject(new Error(`simulator exited (${code})`)));
 });
+const results = [];
+const run = (title, ...args) => {
+  step(title);
+  const code = labops('--config', config, ...args);
+  results.push([title, code]);
+  return code;
+};
 let code = 1;
 try {
-  step('creating the embedded SQLite store');
-  labops('db', 'migrate');
-  step('waking the whole fleet and validating the boot');
-  code = labops('--hosts', inventory, 'wol', '--all', '--interval', '1s', '--timeout', '1s');
-  step('waking it again: every station is already up');
-  labops('--hosts', inventory, 'wol', '--all', '--interval', '1s', '--timeout', '1s');
+  run('creating the embedded SQLite store', 'db', 'migrate');
+  run('waking the whole fleet and validating the boot', 'wol', '--all', '--interval', '1s', '--timeout', '1s');
+  run('preparing a clean session on every station (WinRM, NTLM with message encryption)', 'exec', '--all', '--', 'prepare-session', '--guard-grace=30');
+  run('polling the heartbeats into the store', 'heartbeat', 'poll', '--all');
+  run('the fleet as the store sees it', 'heartbeat', 'show');
+  run('syncing the labs of two simulated CML controllers', 'labs', 'sync');
+  run('releasing the sessions', 'exec', '--all', '--', 'release-session');
+  run('powering the fleet down', '--yes', 'exec', '--all', '--', 'power', 'shutdown', '--delay=0');
+  code = results.every(([, c]) => c === 0) ? 0 : 1;
+  step('summary');
+  for (const [title, c] of results) process.stderr.write(`  ${c === 0 ? 'ok  ' : `FAIL (exit ${c})`}  ${title}\n`);
 } finally {
   sim.kill('SIGTERM');
   await new Promise((r) => sim.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
 }
-process.stderr.write(code === 0 ? '\ndemo finished: every simulated station woke\n' : `\ndemo finished with exit code ${code}\n`);
+process.stderr.write(code === 0 ? '\ndemo finished: the whole cycle ran against the simulated lab\n' : `\ndemo finished with exit code ${code}\n`);
 process.exit(code);

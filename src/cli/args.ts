@@ -29,3 +29,9 @@ export function ipArg(v: string): string {
   if (!isIP(v.trim())) throw new InvalidArgumentError('expected an IPv4 or IPv6 address');
   return v.trim();
 }
+
+export function floatArg(v: string): number {
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v.trim()) || !(n > 0)) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
