@@ -9,6 +9,7 @@ import { registerConfig } from './commands/config.js';
 import { registerDb } from './commands/db.js';
 import { registerSim } from './commands/sim.js';
 import { registerCompleteHook, registerCompletion } from './commands/completion.js';
+import { registerDhcpPatch } from './commands/dhcp-patch.js';
 
 export const GLOBAL_HELP_FOOTER = [
   'Exit codes:',
@@ -49,6 +50,7 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerConfig(program, f);
   registerDb(program, f);
   registerSim(program, f);
+  registerDhcpPatch(program, f);
   registerCompletion(program, f);
   registerCompleteHook(program, f);
   copyGlobalOptions(program);
