@@ -68,6 +68,7 @@ export function validateDevices(file: DevicesFile): DeviceProblem[] {
     // Perl's split drops trailing empty fields: an empty pxe flag is as fatal as a missing one.
     if (f.length < 11) {
       err(n, `too few fields: ${f.length}, a device row needs at least 11 (up to the pxe flag); sophomorix-device exits 88`);
+      continue; // the columns of a short row are not what they seem; one clear problem per row
     }
     const [room = '', host = '', group = '', mac = '', ip = ''] = f;
     const role = f[8] ?? '';
@@ -111,7 +112,7 @@ export function validateDevices(file: DevicesFile): DeviceProblem[] {
       }
     }
     if (role !== '' && !ROLES.has(role)) err(n, `unknown sophomorix role (field 9) '${role}'`);
-    if (f.length >= 11 && !(pxe !== undefined && (/^\d+$/.test(pxe) || pxe === 'ml'))) {
+    if (!(pxe !== undefined && (/^\d+$/.test(pxe) || pxe === 'ml'))) {
       err(n, `invalid pxe flag (field 11) '${pxe ?? ''}': a number or 'ml'; sophomorix-device exits 88`);
     }
   }
