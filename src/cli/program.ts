@@ -10,6 +10,7 @@ import { registerDb } from './commands/db.js';
 import { registerSim } from './commands/sim.js';
 import { registerCompleteHook, registerCompletion } from './commands/completion.js';
 import { registerDhcpPatch } from './commands/dhcp-patch.js';
+import { registerProvisionHosts } from './commands/provision-hosts.js';
 
 export const GLOBAL_HELP_FOOTER = [
   'Exit codes:',
@@ -51,6 +52,7 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerDb(program, f);
   registerSim(program, f);
   registerDhcpPatch(program, f);
+  registerProvisionHosts(program.commands.find((c) => c.name() === 'provision') ?? program.command('provision').summary('provision lab sessions and DC hosts'), f);
   registerCompletion(program, f);
   registerCompleteHook(program, f);
   copyGlobalOptions(program);
