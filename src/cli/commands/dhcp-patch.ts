@@ -1,6 +1,6 @@
 // labops dhcp-patch: drop-in for the 50-linbo-docker-dhcp import hook. Imports nothing heavy: no
 // database, SSH, WinRM or zod; it runs on every device import.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { helpAfter } from '../help.js';
 import { ipArg } from '../args.js';
@@ -8,7 +8,7 @@ import type { DhcpPatchResult } from '../../ops/dhcp-patch.js';
 
 export interface DhcpPatchOptions {
   school?: string;
-  conf: string;
+  conf?: string;
   delta?: string;
   devicesDhcp?: string;
   nextServer?: string;
@@ -33,7 +33,7 @@ export function registerDhcpPatch(parent: Command, f: Factory, run: (f: Factory,
         'without --next-server there is nothing to do (exit 0), as with the hook.',
     )
     .option('-s, --school <school>', 'school (default: SCHOOL from the config file, else default-school)')
-    .addOption(new Option('--conf <file>', "the hook's KEY=VALUE config").default('/etc/linbo-docker-dhcp.conf').env('LINBO_DOCKER_DHCP_CONF'))
+    .option('--conf <file>', "the hook's KEY=VALUE config (env LINBO_DOCKER_DHCP_CONF; default /etc/linbo-docker-dhcp.conf)")
     .option('--delta <file>', 'delta CSV (DELTA_CSV; default /etc/linuxmuster/sophomorix/{school}/linbo-docker.devices.csv)')
     .option('--devices-dhcp <file>', 'DHCP devices file (DEVICES_DHCP; default /etc/dhcp/devices/{school}.conf)')
     .option('--next-server <ip>', 'TFTP server address (LINBO_DOCKER_IP)', ipArg)
@@ -65,7 +65,7 @@ export async function runDhcpPatch(f: Factory, o: DhcpPatchOptions): Promise<voi
     import('../../core/config/linbo-docker-dhcp-conf.js'),
     import('../../ops/dhcp-patch.js'),
   ]);
-  const config = loadDhcpHookConfig(o.conf, {
+  const config = loadDhcpHookConfig(o.conf ?? f.env.LINBO_DOCKER_DHCP_CONF ?? '/etc/linbo-docker-dhcp.conf', {
     school: o.school,
     nextServer: o.nextServer,
     delta: o.delta,

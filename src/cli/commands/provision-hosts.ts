@@ -1,6 +1,6 @@
 // labops provision hosts <create|update|delete> <hostname>: one host into linuxmuster's devices.csv
 // (via the LINBO Docker delta), import-devices, verify. Adds the `hosts` subcommand to `provision`.
-import { Argument, Option, type Command } from 'commander';
+import { Argument, type Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { helpAfter } from '../help.js';
 import { durationArg, intArg } from '../args.js';
@@ -17,7 +17,7 @@ export interface ProvisionHostsOptions {
   pxe?: number;
   renameFrom?: string;
   school?: string;
-  workerConf: string;
+  workerConf?: string;
   master?: string;
   delta?: string;
   importScript?: string;
@@ -54,7 +54,7 @@ export function registerProvisionHosts(provisionGroup: Command, f: Factory, run:
     .option('--pxe <n>', 'PXE flag (default 1 with --config, else 0)', intArg(0, 9))
     .option('--rename-from <old>', 'update: the host\'s previous name')
     .option('-s, --school <school>', 'school (default SCHOOL from the worker config, else default-school)')
-    .addOption(new Option('--worker-conf <file>', 'DC worker config').default('/etc/macct-worker.conf').env('MACCT_WORKER_CONF'))
+    .option('--worker-conf <file>', 'DC worker config (env MACCT_WORKER_CONF; default /etc/macct-worker.conf)')
     .option('--master <file>', 'master devices.csv (DEVICES_CSV_MASTER)')
     .option('--delta <file>', 'delta CSV (DEVICES_CSV_DELTA)')
     .option('--import-script <path>', 'import command (IMPORT_SCRIPT; default /usr/sbin/linuxmuster-import-devices)')
@@ -89,7 +89,7 @@ export async function runProvisionHosts(f: Factory, o: ProvisionHostsOptions): P
     import('../../core/config/macct-worker-conf.js'),
     import('../../ops/provision-hosts.js'),
   ]);
-  const wc = loadMacctWorkerConfig(o.workerConf, f.env, {
+  const wc = loadMacctWorkerConfig(o.workerConf ?? f.env.MACCT_WORKER_CONF ?? '/etc/macct-worker.conf', f.env, {
     school: o.school,
     devices_csv_master: o.master,
     devices_csv_delta: o.delta,
@@ -144,7 +144,10 @@ function showPlan(f: Factory, plan: ProvisionPlan, to: 'stdout' | 'stderr'): voi
     `    after:  ${plan.masterAfter ?? '(none)'}`,
     `  merge: ${s.total_master_lines} master rows + ${s.total_delta_lines} delta rows -> ${s.total_merged_lines} rows; deleted: ${s.deleted_hosts.join(', ') || '-'}`,
   ];
-  for (const l of lines) (to === 'stdout' ? f.io.out(l) : f.io.info(l));
+  for (const l of lines) {
+    if (to === 'stdout') f.io.out(l);
+    else f.io.info(l);
+  }
 }
 
 function render(f: Factory, r: ProvisionHostResult): void {
