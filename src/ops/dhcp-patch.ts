@@ -112,8 +112,17 @@ export function isIncluded(ports: DhcpPatchPorts, dhcpdConf: string, target: str
 
 export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean }, ports: DhcpPatchPorts): Promise<DhcpPatchResult> {
   const log: string[] = [];
+  // One Date formatting per second, not per line: a big import logs one line per host.
+  let stampSecond = -1;
+  let stampPrefix = '';
   const say = (msg: string) => {
-    const line = hookLogLine(ports.now(), msg);
+    const now = ports.now();
+    const sec = Math.floor(now.getTime() / 1000);
+    if (sec !== stampSecond) {
+      stampSecond = sec;
+      stampPrefix = hookLogLine(now, '');
+    }
+    const line = stampPrefix + msg;
     log.push(line);
     ports.emit?.(line);
   };
