@@ -14,6 +14,8 @@ import { registerProvision } from './commands/provision.js';
 import { registerServers } from './commands/servers.js';
 import { registerLabs } from './commands/labs.js';
 import { registerCompleteHook, registerCompletion } from './commands/completion.js';
+import { registerDhcpPatch } from './commands/dhcp-patch.js';
+import { registerProvisionHosts } from './commands/provision-hosts.js';
 
 export const GLOBAL_HELP_FOOTER = [
   'Exit codes:',
@@ -53,12 +55,14 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerWol(program, f);
   registerExec(program, f);
   registerHeartbeat(program, f);
-  registerConfig(program, f);
-  registerDb(program, f);
-  registerSim(program, f);
   registerProvision(program, f);
+  registerProvisionHosts(program.commands.find((c) => c.name() === 'provision') ?? program.command('provision').summary('provision lab sessions and DC hosts'), f);
   registerServers(program, f);
   registerLabs(program, f);
+  registerDhcpPatch(program, f);
+  registerSim(program, f);
+  registerDb(program, f);
+  registerConfig(program, f);
   registerCompletion(program, f);
   registerCompleteHook(program, f);
   copyGlobalOptions(program);

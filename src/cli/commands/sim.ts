@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, floatArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
+import type { CmlControllers } from '../../sim/cml/index.js';
 
 export interface SimOptions {
   hosts: number;
@@ -55,7 +56,7 @@ export async function runSim(f: Factory, o: SimOptions): Promise<void> {
     const { UsageError } = await import('../../domain/errors.js');
     throw new UsageError(`cannot start the simulator: ${(e as Error).message}`);
   }
-  let cml: Awaited<ReturnType<typeof import('../../sim/cml/index.js').startCmlControllers>> | undefined;
+  let cml: CmlControllers | undefined;
   if (o.cml > 0) {
     const { startCmlControllers } = await import('../../sim/cml/index.js');
     cml = await startCmlControllers({ count: o.cml, labsPerController: o.cmlLabs, stateDir, changeEveryMs: 60_000 / o.timeScale });

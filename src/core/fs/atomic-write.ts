@@ -1,0 +1,184 @@
+// Atomic file replacement: a crash or `kill -9` at any point leaves either the old or the new file,
+// never a partial one. Temp file on the same file system, fsync, rename, fsync of the directory.
+import {
+  closeSync,
+  copyFileSync,
+  fchmodSync,
+  fchownSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { OperationFailed } from '../../domain/errors.js';
+
+export interface AtomicWriteOptions {
+  /** mode for a new file (an existing file keeps its mode, owner and group) */
+  mode?: number;
+  /**
+   * Where the temp file lives. Default: the target's directory. Must be on the same file system
+   * (checked; otherwise the target's directory is used). /etc/dhcp/devices/ needs this: linuxmuster
+   * includes every file in it, so even a temp file left by `kill -9` must not land there.
+   */
+  tempDir?: string;
+}
+
+const TEMP_MARK = '.labops-tmp-';
+
+/** Name of a temp file for `target`; the pid lets a later run recognise leftovers of dead runs. */
+function tempName(dir: string, target: string): string {
+  return join(dir, `.${basename(target)}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+export function describeFsError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  switch (err.code) {
+    case 'EROFS':
+      return 'read-only file system';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOSPC':
+      return 'no space left on device';
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EISDIR':
+      return 'is a directory';
+    default:
+      return err.message ?? String(e);
+  }
+}
+
+/** fsync a directory so a rename in it survives a power loss. */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Replaces `target` with `data` atomically. Throws OperationFailed (with the path and a plain reason)
+ * when the directory is not writable; the target is then untouched.
+ */
+export function writeFileAtomic(target: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
+  const dir = dirname(target);
+  const existing = statOrUndefined(target);
+  let tmpDir = dir;
+  if (opts.tempDir && opts.tempDir !== dir) {
+    const a = statOrUndefined(opts.tempDir);
+    const b = statOrUndefined(dir);
+    if (a && b && a.dev === b.dev) tmpDir = opts.tempDir;
+  }
+  const tmp = tempName(tmpDir, target);
+  const mode = existing ? existing.mode & 0o7777 : (opts.mode ?? 0o644);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'wx', mode);
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    // open() applies the umask; the final file must have exactly the old mode.
+    fchmodSync(fd, mode);
+    if (existing && process.getuid?.() === 0) fchownSync(fd, existing.uid, existing.gid);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, target);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created, or already renamed
+    }
+    throw new OperationFailed(`cannot write ${target}: ${describeFsError(e)} (file unchanged)`, { cause: e });
+  }
+  fsyncDir(dir);
+}
+
+/** Restores `target` to exactly `original` (bytes), atomically. */
+export function restoreFile(target: string, original: Uint8Array, opts: AtomicWriteOptions = {}): void {
+  writeFileAtomic(target, original, opts);
+}
+
+/**
+ * One backup generation: `<target>.bak` becomes a copy of the current target (atomically, so the
+ * previous backup survives until the new one is complete). Returns the backup path, or undefined when
+ * there was nothing to back up.
+ */
+export function backupFile(target: string, suffix = '.bak'): string | undefined {
+  if (!statOrUndefined(target)) return undefined;
+  const bak = target + suffix;
+  const tmp = tempName(dirname(target), bak);
+  try {
+    copyFileSync(target, tmp);
+    const fd = openSync(tmp, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, bak);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
+    throw new OperationFailed(`cannot write backup ${bak}: ${describeFsError(e)} (nothing changed)`, { cause: e });
+  }
+  fsyncDir(dirname(target));
+  return bak;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes temp files that dead labops runs left for `target` in `dir`. Returns what was removed. */
+export function removeStaleTemps(dir: string, target: string): string[] {
+  const prefix = `.${basename(target)}${TEMP_MARK}`;
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && pidAlive(pid))) continue;
+    if (pid === process.pid) continue;
+    try {
+      unlinkSync(join(dir, name));
+      removed.push(join(dir, name));
+    } catch {
+      // gone already or not ours to remove
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,175 @@
+// Structure of a dhcpd.conf file: host blocks (with their hardware and next-server statements and
+// offsets), include statements, and brace balance. Nesting is understood, so a single-line or nested
+// block is found exactly like a linuxmuster-style multi-line one.
+// The lexer (same rules as tokenize.ts) is fused into the scanner and keeps no token list: this runs
+// on every device import over files with tens of thousands of hosts, and must stay fast.
+import { DhcpdSyntaxError } from './tokenize.js';
+
+export interface Statement {
+  /** offset of the first token */
+  start: number;
+  /** offset just after the terminating `;` */
+  end: number;
+  line: number;
+  /** the tokens after the keyword, joined with single spaces */
+  value: string;
+}
+
+export interface HostBlock {
+  /** the name as written (unquoted) */
+  name: string;
+  line: number;
+  /** offset of the `host` keyword */
+  start: number;
+  /** offset just after the closing `}` */
+  end: number;
+  hardware?: Statement;
+  nextServers: Statement[];
+}
+
+export interface DhcpdScan {
+  hosts: HostBlock[];
+  /** include "<file>"; statements, in order */
+  includes: { path: string; line: number }[];
+}
+
+const WORD = 1;
+const STRING = 2;
+const PUNCT = 3;
+
+const K_NONE = 0;
+const K_HARDWARE = 1;
+const K_NEXT_SERVER = 2;
+const K_INCLUDE = 3;
+const K_HOST = 4;
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11;
+}
+
+/** Case-insensitive keyword test on text[s, e) without slicing. */
+function is(text: string, s: number, e: number, kw: string): boolean {
+  if (e - s !== kw.length) return false;
+  for (let k = 0; k < kw.length; k++) if ((text.charCodeAt(s + k) | 0x20) !== kw.charCodeAt(k)) return false;
+  return true;
+}
+
+function value(text: string, type: number, s: number, e: number): string {
+  return type === STRING ? text.slice(s + 1, e - 1).replace(/\\(.)/g, '$1') : text.slice(s, e);
+}
+
+export function scanDhcpd(text: string): DhcpdScan {
+  const hosts: HostBlock[] = [];
+  const includes: DhcpdScan['includes'] = [];
+  const stack: { host?: HostBlock; line: number }[] = [];
+  // the current statement
+  let count = 0;
+  let kind = K_NONE;
+  let stStart = 0;
+  let stLine = 0;
+  let secondType = 0;
+  let secondStart = 0;
+  let secondEnd = 0;
+  let parts: string[] = [];
+  const reset = () => {
+    count = 0;
+    kind = K_NONE;
+  };
+  const token = (type: number, s: number, e: number, line: number) => {
+    if (count === 0) {
+      stStart = s;
+      stLine = line;
+      const inHost = stack.length > 0 && stack[stack.length - 1]!.host !== undefined;
+      if (type !== WORD) kind = K_NONE;
+      else if (inHost && is(text, s, e, 'hardware')) kind = K_HARDWARE;
+      else if (inHost && is(text, s, e, 'next-server')) kind = K_NEXT_SERVER;
+      else if (is(text, s, e, 'include')) kind = K_INCLUDE;
+      else if (is(text, s, e, 'host')) kind = K_HOST;
+      else kind = K_NONE;
+      if (kind === K_HARDWARE || kind === K_NEXT_SERVER) parts = [];
+    } else {
+      if (count === 1) {
+        secondType = type;
+        secondStart = s;
+        secondEnd = e;
+      }
+      if (kind === K_HARDWARE || kind === K_NEXT_SERVER) parts.push(value(text, type, s, e));
+    }
+    count++;
+  };
+
+  const len = text.length;
+  let i = 0;
+  let ln = 1;
+  while (i < len) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      ln++;
+      i++;
+    } else if (isSpace(c)) {
+      i++;
+    } else if (c === 35 /* # */) {
+      const nl = text.indexOf('\n', i);
+      i = nl < 0 ? len : nl;
+    } else if (c === 123 /* { */) {
+      let host: HostBlock | undefined;
+      if (kind === K_HOST && count === 2 && (secondType === WORD || secondType === STRING)) {
+        host = { name: value(text, secondType, secondStart, secondEnd), line: stLine, start: stStart, end: 0, nextServers: [] };
+        hosts.push(host);
+      }
+      stack.push({ host, line: ln });
+      reset();
+      i++;
+    } else if (c === 125 /* } */) {
+      const open = stack.pop();
+      if (!open) throw new DhcpdSyntaxError("'}' without a matching '{'", ln);
+      if (count !== 0) throw new DhcpdSyntaxError("missing ';' before '}'", ln);
+      if (open.host) open.host.end = i + 1;
+      reset();
+      i++;
+    } else if (c === 59 /* ; */) {
+      if (kind === K_HARDWARE || kind === K_NEXT_SERVER) {
+        const host = stack[stack.length - 1]!.host!;
+        const st: Statement = { start: stStart, end: i + 1, line: stLine, value: parts.join(' ') };
+        if (kind === K_HARDWARE) {
+          if (!host.hardware) host.hardware = st;
+        } else host.nextServers.push(st);
+      } else if (kind === K_INCLUDE && count === 2 && secondType === STRING) {
+        includes.push({ path: value(text, STRING, secondStart, secondEnd), line: stLine });
+      }
+      reset();
+      i++;
+    } else if (c === 44 /* , */ || c === 61 /* = */) {
+      token(PUNCT, i, i + 1, ln);
+      i++;
+    } else if (c === 34 /* " */) {
+      const s = i;
+      const startLine = ln;
+      i++;
+      for (;;) {
+        if (i >= len) throw new DhcpdSyntaxError('unterminated string', startLine);
+        const d = text.charCodeAt(i);
+        if (d === 92 /* \ */) i += 2;
+        else if (d === 34) {
+          i++;
+          break;
+        } else {
+          if (d === 10) ln++;
+          i++;
+        }
+      }
+      token(STRING, s, i, startLine);
+    } else {
+      const s = i;
+      while (i < len) {
+        const d = text.charCodeAt(i);
+        if (isSpace(d) || d === 123 || d === 125 || d === 59 || d === 35 || d === 34 || d === 44 || d === 61) break;
+        i++;
+      }
+      token(WORD, s, i, ln);
+    }
+  }
+  if (stack.length) throw new DhcpdSyntaxError(`block opened here is never closed (missing '}')`, stack[stack.length - 1]!.line);
+  if (count > 0) throw new DhcpdSyntaxError("statement without a terminating ';' at end of file", stLine);
+  return { hosts, includes };
+}

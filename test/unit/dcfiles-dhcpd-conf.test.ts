@@ -1,0 +1,114 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { planNextServerPatch, scanDhcpd, DhcpdSyntaxError } from '../../src/domain/dhcpd-conf/index.js';
+import { fixture } from '../support/dc-tree.js';
+
+const IP = '10.0.0.13';
+const SAMPLE = fixture('dhcp-devices.default-school.conf.sample');
+const PATCHED = fixture('dhcp-devices.default-school.patched.conf.sample');
+
+describe('next-server patch planner', () => {
+  test('sample + sample delta hosts gives the hook output byte for byte', () => {
+    const plan = planNextServerPatch(SAMPLE, ['sgm-pc02', 'pc01'], IP);
+    assert.equal(plan.output, PATCHED);
+    assert.deepEqual(plan.hosts.map((h) => [h.host, h.action]), [['sgm-pc02', 'insert'], ['pc01', 'insert']]);
+  });
+
+  test("the hook's real run: pc01 had a wrong next-server 10.0.0.1 (replace path), same output", () => {
+    const input = SAMPLE.replace('  hardware ethernet AA:BB:CC:DD:EE:FF;\n', '  hardware ethernet AA:BB:CC:DD:EE:FF;\n  next-server 10.0.0.1;\n');
+    assert.notEqual(input, SAMPLE);
+    const plan = planNextServerPatch(input, ['sgm-pc02', 'pc01'], IP);
+    assert.equal(plan.output, PATCHED);
+    assert.deepEqual(plan.hosts.map((h) => [h.host, h.action, h.previous]), [['sgm-pc02', 'insert', undefined], ['pc01', 'replace', ['10.0.0.1']]]);
+  });
+
+  test('idempotent: planning on the output changes nothing', () => {
+    const plan = planNextServerPatch(PATCHED, ['sgm-pc02', 'pc01'], IP);
+    assert.equal(plan.changed, false);
+    assert.equal(plan.output, PATCHED);
+    assert.deepEqual(plan.hosts.map((h) => h.action), ['keep', 'keep']);
+  });
+
+  test('exact address comparison: 10.0.0.13 is not 10.0.0.1 and 10.0.0.1 is not 10.0.0.13 (the hook used a substring test)', () => {
+    const block = (ns: string) => `host a {\n  hardware ethernet 00:11:22:33:44:55;\n  next-server ${ns};\n}\n`;
+    const down = planNextServerPatch(block('10.0.0.13'), ['a'], '10.0.0.1');
+    assert.equal(down.hosts[0]!.action, 'replace');
+    assert.equal(down.output, block('10.0.0.1'));
+    const up = planNextServerPatch(block('10.0.0.1'), ['a'], '10.0.0.13');
+    assert.equal(up.hosts[0]!.action, 'replace');
+    const prefix = planNextServerPatch(block('110.0.0.13'), ['a'], '10.0.0.13');
+    assert.equal(prefix.hosts[0]!.action, 'replace');
+  });
+
+  test('single-line host block is patched inline, not dropped (the hook dropped it)', () => {
+    const text = 'host x { hardware ethernet 00:11:22:33:44:55; fixed-address 10.0.0.5; }\nhost y {\n  hardware ethernet 00:11:22:33:44:56;\n}\n';
+    const plan = planNextServerPatch(text, ['x', 'y'], IP);
+    assert.equal(
+      plan.output,
+      'host x { hardware ethernet 00:11:22:33:44:55; next-server 10.0.0.13; fixed-address 10.0.0.5; }\nhost y {\n  hardware ethernet 00:11:22:33:44:56;\n  next-server 10.0.0.13;\n}\n',
+    );
+    assert.deepEqual(planNextServerPatch(plan.output, ['x', 'y'], IP).changed, false);
+  });
+
+  test('single-line block with a wrong next-server is replaced in place', () => {
+    const plan = planNextServerPatch('host x { hardware ethernet 00:11:22:33:44:55; next-server 1.2.3.4; }', ['x'], IP);
+    assert.equal(plan.output, 'host x { hardware ethernet 00:11:22:33:44:55; next-server 10.0.0.13; }');
+  });
+
+  test('unterminated host block at end of file is a syntax error (never silently dropped)', () => {
+    const text = `${SAMPLE}host broken {\n  hardware ethernet 00:11:22:33:44:57;\n`;
+    assert.throws(() => planNextServerPatch(text, ['broken'], IP), (e: unknown) => e instanceof DhcpdSyntaxError && e.line === SAMPLE.split("\n").length);
+  });
+
+  test('stray closing brace and missing semicolon are syntax errors with line numbers', () => {
+    assert.throws(() => scanDhcpd('host a {\n}\n}\n'), /line 3: '}' without a matching '{'/);
+    assert.throws(() => scanDhcpd('host a {\n  hardware ethernet 00:11:22:33:44:55\n}\n'), /line 3: missing ';' before '}'/);
+    assert.throws(() => scanDhcpd('host a { option host-name "a;\n}\n'), /line 1: unterminated string/);
+  });
+
+  test('a host block without a hardware line is reported, not patched', () => {
+    const text = 'host nohw {\n  fixed-address 10.0.0.9;\n}\n';
+    const plan = planNextServerPatch(text, ['nohw'], IP);
+    assert.deepEqual(plan.hosts.map((h) => h.action), ['no-hardware']);
+    assert.equal(plan.changed, false);
+  });
+
+  test('multi-school names match <school>-<host> exactly', () => {
+    const text = 'host schoolb-pc1 {\n  hardware ethernet 00:11:22:33:44:55;\n}\nhost pc1 {\n  hardware ethernet 00:11:22:33:44:56;\n}\n';
+    const plan = planNextServerPatch(text, ['schoolb-pc1'], IP);
+    assert.deepEqual(plan.hosts.map((h) => h.host), ['schoolb-pc1']);
+    assert.match(plan.output, /host pc1 \{\n {2}hardware ethernet 00:11:22:33:44:56;\n\}/);
+  });
+
+  test('keeps indentation (tabs), uses two spaces when the hardware line has none, keeps CRLF', () => {
+    assert.equal(
+      planNextServerPatch('host a {\n\thardware ethernet 00:11:22:33:44:55;\n}\n', ['a'], IP).output,
+      'host a {\n\thardware ethernet 00:11:22:33:44:55;\n\tnext-server 10.0.0.13;\n}\n',
+    );
+    assert.equal(
+      planNextServerPatch('host a {\nhardware ethernet 00:11:22:33:44:55;\n}\n', ['a'], IP).output,
+      'host a {\nhardware ethernet 00:11:22:33:44:55;\n  next-server 10.0.0.13;\n}\n',
+    );
+    assert.equal(
+      planNextServerPatch('host a {\r\n  hardware ethernet 00:11:22:33:44:55;\r\n}\r\n', ['a'], IP).output,
+      'host a {\r\n  hardware ethernet 00:11:22:33:44:55;\r\n  next-server 10.0.0.13;\r\n}\r\n',
+    );
+  });
+
+  test('braces in comments and strings, nested groups, case-insensitive names', () => {
+    const text = '# } not a brace {\ngroup {\n  host PC-A { # {\n    option host-name "}{";\n    hardware ethernet 00:11:22:33:44:55; # trailing\n  }\n}\n';
+    const plan = planNextServerPatch(text, ['pc-a'], IP);
+    assert.equal(plan.output, '# } not a brace {\ngroup {\n  host PC-A { # {\n    option host-name "}{";\n    hardware ethernet 00:11:22:33:44:55; # trailing\n    next-server 10.0.0.13;\n  }\n}\n');
+  });
+
+  test('hosts that are not wanted pass through; wanted hosts without a block are listed as missing', () => {
+    const plan = planNextServerPatch(SAMPLE, ['pc01', 'ghost'], IP);
+    assert.deepEqual(plan.missing, ['ghost']);
+    assert.equal(plan.hosts.length, 1);
+    assert.equal(plan.output.split('next-server').length - 1, 1);
+  });
+
+  test('include statements are collected', () => {
+    assert.deepEqual(scanDhcpd('group {\n include "/etc/dhcp/devices.conf";\n}\n').includes, [{ path: '/etc/dhcp/devices.conf', line: 2 }]);
+  });
+});
