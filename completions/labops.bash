@@ -9,22 +9,38 @@ _labops() {
     w="${COMP_WORDS[i]}"
     [[ "$w" == -* ]] && continue
     case "$path $w" in
-      "labops wol"|"labops config"|"labops config show"|"labops db"|"labops db migrate"|"labops db status"|"labops sim"|"labops completion") path="$path $w" ;;
+      "labops wol"|"labops exec"|"labops heartbeat"|"labops heartbeat poll"|"labops heartbeat show"|"labops heartbeat alerts"|"labops provision"|"labops provision sessions"|"labops provision cleanup"|"labops provision hosts"|"labops servers"|"labops servers check"|"labops labs"|"labops labs sync"|"labops labs list"|"labops labs history"|"labops dhcp-patch"|"labops sim"|"labops db"|"labops db migrate"|"labops db status"|"labops config"|"labops config show"|"labops completion") path="$path $w" ;;
     esac
   done
   case "$prev" in
-    --config|--hosts|--state-dir) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
-    --attempts|--base-address|--boot-delay|--broadcast|--concurrency|--db|--hosts|--interval|--port|--probe|--repeat|--timeout|--wol-port) COMPREPLY=(); return ;;
+    --ca|--conf|--config|--delta|--devices-dhcp|--dhcp-verify-file|--dhcpd|--dhcpd-conf|--hosts|--import-script|--known-hosts|--log-file|--master|--password-file|--sam-ldb|--state-dir|--worker-conf) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+    --attempts|--base-address|--boot-delay|--broadcast|--cml|--cml-labs|--concurrency|--config|--contract|--db|--dns-server|--domain|--format|--hosts|--import-timeout|--interval|--ip|--jump|--lab-concurrency|--lock-wait|--mac|--next-server|--path|--port|--probe|--pxe|--rename-from|--repeat|--role|--room|--school|--server|--source|--time-scale|--timeout|--transport|--user|--wol-port|-s) COMPREPLY=(); return ;;
   esac
   case "$path" in
-    "labops") opts="wol config db sim completion --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops") opts="wol exec heartbeat provision servers labs dhcp-patch sim db config completion --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops wol") opts="--all --broadcast --port --repeat --no-wait --probe --attempts --interval --timeout --concurrency --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; hosts=1; ;;
+    "labops exec") opts="--all --transport --ssl --port --user --password-file --ca --insecure --timeout --concurrency --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; hosts=1; ;;
+    "labops heartbeat") opts="poll show alerts --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops heartbeat poll") opts="--all --source --path --no-store --events --no-events --concurrency --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; hosts=1; ;;
+    "labops heartbeat show") opts="--events --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; hosts=1; ;;
+    "labops heartbeat alerts") opts="--version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops provision") opts="sessions cleanup hosts --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops provision sessions") opts="--once --concurrency --timeout --interval --contract --accept-new --known-hosts --jump --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops provision cleanup") opts="--once --concurrency --timeout --interval --contract --accept-new --known-hosts --jump --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops provision hosts") opts="--mac --ip --room --config --role --pxe --rename-from --school -s --worker-conf --master --delta --import-script --sam-ldb --dhcp-verify-file --domain --dns-server --lock-wait --import-timeout --dry-run --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q create update delete"; ;;
+    "labops servers") opts="check --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops servers check") opts="--once --concurrency --timeout --interval --accept-new --known-hosts --jump --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops labs") opts="sync list history --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops labs sync") opts="--server --purge --concurrency --lab-concurrency --timeout --accept-empty-list --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops labs list") opts="--server --all --format --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops labs history") opts="--server --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops dhcp-patch") opts="--school -s --conf --delta --devices-dhcp --next-server --dhcpd-conf --dhcpd --log-file --dry-run --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops sim") opts="--hosts --base-address --state-dir --port --wol-port --boot-delay --powered-on --time-scale --cml --cml-labs --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops db") opts="migrate status --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops db migrate") opts="--create-foreign --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops db status") opts="--version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops config") opts="show --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops config show") opts="--version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
-    "labops db") opts="migrate status --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
-    "labops db migrate") opts="--version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
-    "labops db status") opts="--version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
-    "labops sim") opts="--hosts --base-address --state-dir --port --wol-port --boot-delay --powered-on --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops completion") opts="--version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q bash zsh fish"; ;;
   esac
   if [[ "$cur" != -* && -n "$hosts" ]]; then
