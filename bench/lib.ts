@@ -47,3 +47,47 @@ export function round(n: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }
+
+/** Runs `node [--require rss-probe] bin/labops.js …` and reports wall time and the process's peak RSS in MiB. */
+export async function timeLabops(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<TimedRun & { peakRssMiB: number }> {
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'labops-rss-'));
+  const file = join(dir, 'rss');
+  try {
+    const probe = fileURLToPath(new URL('./rss-probe.cjs', import.meta.url));
+    const r = await timeCommand(process.execPath, ['--require', probe, BIN, ...args], { ...env, LABOPS_BENCH_RSS_FILE: file });
+    let kib = NaN;
+    try {
+      kib = Number(readFileSync(file, 'utf8'));
+    } catch {
+      // the process died before writing it
+    }
+    return { ...r, peakRssMiB: kib / 1024 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs bench/winrm-pywinrm.py (Debian's pywinrm, host after host) and returns its wall time in ms. */
+export async function pywinrmSequential(hosts: { address: string; port: number; user: string; password: string }[], command: string[]): Promise<{ ms: number; ok: number; failed: number }> {
+  const { spawn } = await import('node:child_process');
+  const script = fileURLToPath(new URL('./winrm-pywinrm.py', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn('/usr/bin/python3', [script, ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (code !== 0) return reject(new Error(`pywinrm baseline exited ${code}: ${err.trim().slice(-500)}`));
+      const r = JSON.parse(out.trim().split('\n').at(-1)!) as { ok: number; failed: number };
+      resolve({ ms, ok: r.ok, failed: r.failed });
+    });
+    child.stdin.end(JSON.stringify(hosts));
+  });
+}

@@ -2,7 +2,8 @@
 """The seed's way of polling: pywinrm, one host after another (baseline for labops' WinRM benchmarks).
 
 stdin: JSON list of {"address", "port", "user", "password"[, "ssl": bool, "transport": "ntlm"|"basic"]}
-argv:  [LabStation command and args], default: status-json
+argv:  [LabStation command and args], default: status-json; or --heartbeat: read heartbeat.json and the
+       events file with run_ps Get-Content and json.loads them, as the ops-worker's poll does
 stdout: one JSON line {"hosts", "ok", "failed", "seconds"}; run with /usr/bin/python3 (Debian's python3-winrm).
 """
 import json
@@ -25,7 +26,10 @@ os.environ.pop("CURL_CA_BUNDLE", None)
 import winrm  # noqa: E402
 
 EXE = r"C:\LabStation\LabStation.exe"
+HEARTBEAT = r"C:\LabStation\labstation\data\telemetry\heartbeat.json"
+EVENTS = r"C:\LabStation\labstation\data\telemetry\session-guard-events.jsonl"
 command = sys.argv[1:] or ["status-json"]
+heartbeat_mode = command[0] == "--heartbeat"
 hosts = json.load(sys.stdin)
 ok = failed = 0
 start = time.monotonic()
@@ -36,7 +40,20 @@ for h in hosts:
     if ssl:
         kwargs["server_cert_validation"] = "ignore"
     try:
-        r = winrm.Session(endpoint, **kwargs).run_cmd(EXE, command)
+        session = winrm.Session(endpoint, **kwargs)
+        if heartbeat_mode:
+            r = session.run_ps("Get-Content -LiteralPath '%s' -Raw -Encoding UTF8" % HEARTBEAT)
+            if r.status_code == 0:
+                json.loads(r.std_out.decode("utf-8", "ignore"))
+                ev = session.run_ps("if (Test-Path -LiteralPath '%s') { Get-Content -LiteralPath '%s' -Raw -Encoding UTF8 }" % (EVENTS, EVENTS))
+                lines = [l for l in ev.std_out.decode("utf-8", "ignore").splitlines() if l.strip()]
+                if lines:
+                    json.loads(lines[-1])
+                ok += 1
+            else:
+                failed += 1
+            continue
+        r = session.run_cmd(EXE, command)
         if r.status_code == 0:
             json.loads(r.std_out.decode("utf-8", "ignore") or "null") if command[0] == "status-json" else None
             ok += 1

@@ -34,6 +34,8 @@ export interface SimulatorOptions {
   httpsPort?: number;
   /** the WinRM account the stations accept */
   winrmUser?: string;
+  /** per-call latency of a real station (benchmarks): LabStation.exe commands and PowerShell invocations */
+  latency?: { commandMs?: number; powershellMs?: number };
 }
 
 export interface Simulator {
@@ -107,7 +109,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
         httpsPort,
         tls: { cert: certs.cert, key: certs.key },
         users: { [winrmUser]: password },
-        handler: new StationCommandHandler(runtime),
+        handler: new StationCommandHandler(runtime, undefined, o.latency),
         computerName: s.name.toUpperCase().slice(0, 15),
       });
       winrmServers.set(s.name, server);

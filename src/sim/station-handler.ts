@@ -6,13 +6,30 @@ import { StationUnavailableError } from './labstation/index.js';
 
 const norm = (p: string) => p.replace(/\\+/g, '\\').replace(/^"|"$/g, '').toLowerCase();
 
+/** What a real station costs per call, for benchmarks: LabStation.exe collects status with ~10 subprocesses, and
+ * every PowerShell invocation starts powershell.exe. Zero (instant) unless the simulator is asked for it. */
+export interface StationLatency {
+  commandMs?: number;
+  powershellMs?: number;
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  if (!ms) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+}
+
 export class StationCommandHandler implements CommandHandler {
   constructor(
     private readonly runtime: StationRuntime,
     private readonly exe = 'C:\\LabStation\\LabStation.exe',
+    private readonly latency: StationLatency = {},
   ) {}
 
   async run(req: CommandRequest, ctx: { signal: AbortSignal }): Promise<CommandResult> {
+    await delay((req.via === 'cmd' ? 0 : (this.latency.powershellMs ?? 0)) + (this.latency.commandMs ?? 0), ctx.signal);
     const cmd = norm(req.command);
     if (cmd !== norm(this.exe) && cmd !== 'labstation.exe' && cmd !== 'labstation') {
       return { exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from(`'${req.command}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n`) };
@@ -30,6 +47,7 @@ export class StationCommandHandler implements CommandHandler {
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {
+    await delay(this.latency.powershellMs ?? 0);
     return this.runtime.readFile(path);
   }
 }

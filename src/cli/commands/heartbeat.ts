@@ -76,8 +76,8 @@ export async function runPoll(f: Factory, o: PollOptions): Promise<void> {
   let sink;
   if (o.store) {
     const db = await f.database();
-    const { storeHeartbeat } = await import('../../core/db/heartbeat-store.js');
-    sink = { store: (i: Parameters<typeof storeHeartbeat>[1] & { host: InventoryHost }) => storeHeartbeat(db, i) };
+    const { batchingHeartbeatSink } = await import('../../core/db/heartbeat-store.js');
+    sink = batchingHeartbeatSink(db);
   }
   const { startProgress } = await import('../io/spinner.js');
   const progress = await startProgress(f.io, `polling ${hosts.length} host(s)`);

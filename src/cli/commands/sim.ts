@@ -16,6 +16,8 @@ export interface SimOptions {
   timeScale: number;
   cml: number;
   cmlLabs: number;
+  commandLatency: number;
+  powershellLatency: number;
 }
 
 export function registerSim(parent: Command, f: Factory, run: (f: Factory, o: SimOptions) => Promise<void> = runSim): Command {
@@ -36,6 +38,8 @@ export function registerSim(parent: Command, f: Factory, run: (f: Factory, o: Si
     .option('--boot-delay <dur>', 'time from magic packet to a running station', durationArg, 2000)
     .option('--powered-on', 'start with every station running')
     .option('--time-scale <n>', 'simulated seconds per real second on the stations (session guard grace, power delays, heartbeat tick)', floatArg, 1)
+    .option('--command-latency <dur>', 'time each LabStation.exe command takes, as on a real station (default 0)', durationArg, 0)
+    .option('--powershell-latency <dur>', 'start-up time of each PowerShell call, as powershell.exe on Windows (default 0)', durationArg, 0)
     .option('--cml <n>', 'also start this many simulated CML controllers (HTTPS, self-signed)', intArg(0, 100), 0)
     .option('--cml-labs <n>', 'labs per simulated CML controller', intArg(0, 10000), 20)
     .action((o: SimOptions) => run(f, o));
@@ -51,7 +55,7 @@ export async function runSim(f: Factory, o: SimOptions): Promise<void> {
   const stateDir = o.stateDir ?? join(xdgStateHome(f.env), 'labops', 'sim');
   let sim;
   try {
-    sim = await startSimulator({ hosts: o.hosts, baseAddress: o.baseAddress, stateDir, port: o.port, wolPort: o.wolPort, bootDelayMs: o.bootDelay, poweredOn: o.poweredOn, timeScale: o.timeScale });
+    sim = await startSimulator({ hosts: o.hosts, baseAddress: o.baseAddress, stateDir, port: o.port, wolPort: o.wolPort, bootDelayMs: o.bootDelay, poweredOn: o.poweredOn, timeScale: o.timeScale, latency: { commandMs: o.commandLatency, powershellMs: o.powershellLatency } });
   } catch (e) {
     const { UsageError } = await import('../../domain/errors.js');
     throw new UsageError(`cannot start the simulator: ${(e as Error).message}`);

@@ -7,6 +7,7 @@ import type { Dialect } from './migrations.js';
 import type { CmlLabRecordsTable } from './schema-cml.js';
 import { historyCutoff, type HistoryEntry, type LabRecord } from '../../domain/labs/record.js';
 import { fromSqlTime, toSqlTime } from '../../domain/labs/timestamps.js';
+import { withTxRetry } from './retry.js';
 
 /** Rows per multi-row INSERT; keeps SQLite under its bound-parameter limit (21 columns × 200). */
 const INSERT_CHUNK = 200;
@@ -99,23 +100,6 @@ const UPDATABLE = [
   'effective_permissions', 'cml_created_at', 'modified_at', 'last_synced_at', 'orphaned_at', 'history_seq', 'state_version',
 ] as const;
 
-/** InnoDB deadlock or lock wait timeout: the server asks for the transaction to be restarted. */
-function isRetryable(e: unknown): boolean {
-  const err = e as { errno?: number; code?: string };
-  return err?.errno === 1213 || err?.errno === 1205 || err?.code === 'ER_LOCK_DEADLOCK' || err?.code === 'ER_LOCK_WAIT_TIMEOUT' || err?.code === 'SQLITE_BUSY';
-}
-
-/** Runs a transaction, restarting it (a few times) when the database reports a deadlock. */
-async function withRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (i >= attempts || !isRetryable(e)) throw e;
-      await new Promise((r) => setTimeout(r, 10 * i + Math.random() * 20));
-    }
-  }
-}
 
 export class CmlLabStore {
   constructor(
@@ -133,7 +117,7 @@ export class CmlLabStore {
   async apply(serverId: string, c: LabChanges): Promise<number> {
     if (!c.upserts.length && !c.history.length && !c.touched.length && !c.orphaned.length) return 0;
     // Syncs of several servers write concurrently; InnoDB may pick one as a deadlock victim.
-    return withRetry(() => this.db.transaction().execute(async (trx) => {
+    return withTxRetry(() => this.db.transaction().execute(async (trx) => {
       let statements = 0;
       for (const part of chunks(c.upserts, INSERT_CHUNK)) {
         await this.upsert(trx, part);
@@ -195,7 +179,7 @@ export class CmlLabStore {
 
   /** Removes records marked orphaned (history goes with them, ON DELETE CASCADE). Returns the lab ids removed. */
   async purgeOrphans(serverId: string): Promise<string[]> {
-    return withRetry(() => this.db.transaction().execute(async (trx) => {
+    return withTxRetry(() => this.db.transaction().execute(async (trx) => {
       const rows = await trx.selectFrom('cml_lab_records').select('lab_id').where('server_id', '=', serverId).where('orphaned_at', 'is not', null).execute();
       const ids = rows.map((r) => r.lab_id);
       for (const part of chunks(ids, IN_CHUNK)) {

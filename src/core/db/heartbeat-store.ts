@@ -3,6 +3,7 @@
 // and better than it: an unchanged heartbeat adds no row, an event is stored once, times are UTC, and two
 // pollers never duplicate rows (the host row is locked for the length of the transaction).
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { withTxRetry } from './retry.js';
 import type { DB } from './schema.js';
 import type { Database } from './database.js';
 import { fromDbDateTime, toDbDateTime } from './time.js';
@@ -38,16 +39,6 @@ type Tx = Kysely<DB> | Transaction<DB>;
 /** Booleans as 0/1: SQLite binds no booleans, and MySQL BOOLEAN is TINYINT(1) anyway. */
 const bit = (v: boolean | null | undefined): number | null => (v === null || v === undefined ? null : v ? 1 : 0);
 
-async function ensureHost(tx: Tx, dialect: Database['dialect'], h: StoreHeartbeatInput['host']): Promise<number> {
-  const values = { name: h.name, address: h.address, mac: h.mac ?? null };
-  if (dialect === 'mysql') await tx.insertInto('lab_hosts').ignore().values(values).execute();
-  else await tx.insertInto('lab_hosts').values(values).onConflict((oc) => oc.column('name').doNothing()).execute();
-  let q = tx.selectFrom('lab_hosts').select('id').where('name', '=', h.name);
-  if (dialect === 'mysql') q = q.forUpdate();
-  const row = await q.executeTakeFirstOrThrow();
-  return Number(row.id);
-}
-
 /** The reservation an eviction belongs to: the prepare that ran on this host around it, else the lab's booking. */
 async function findReservation(tx: Tx, host: string, labs: readonly string[], ts: string, graceSec: number): Promise<{ reservationId: string; labId: string | null } | null> {
   const t = new Date(ts).getTime();
@@ -63,7 +54,8 @@ async function findReservation(tx: Tx, host: string, labs: readonly string[], ts
     .orderBy('created_at', 'asc')
     .execute();
   if (prepare.length) {
-    const best = prepare.reduce((a, b) => (Math.abs(new Date(fromDbDateTime(a.created_at)!).getTime() - t) <= Math.abs(new Date(fromDbDateTime(b.created_at)!).getTime() - t) ? a : b));
+    const dist = (r: (typeof prepare)[number]) => Math.abs(new Date(fromDbDateTime(r.created_at)!).getTime() - t);
+    const best = prepare.reduce((a, b) => (dist(a) <= dist(b) ? a : b));
     return { reservationId: best.reservation_id, labId: best.lab_id };
   }
   if (!labs.length) return null;
@@ -80,73 +72,172 @@ async function findReservation(tx: Tx, host: string, labs: readonly string[], ts
   return booking ? { reservationId: booking.transaction_hash, labId: booking.lab_id } : null;
 }
 
+const latestByHost = (rows: { host_id: number | string; ts: unknown }[]) => new Map(rows.map((r) => [Number(r.host_id), r.ts === null ? null : toDbDateTime(fromDbDateTime(r.ts)!)]));
+
+/**
+ * Stores the heartbeats of many hosts in one transaction: one upsert of lab_hosts, one read of the latest
+ * heartbeat and event per host, one multi-row insert of what changed. The host rows are locked (in name
+ * order, so concurrent pollers cannot deadlock each other) for the length of the transaction.
+ */
+export async function storeHeartbeats(db: Database, inputs: readonly StoreHeartbeatInput[]): Promise<StoreHeartbeatResult[]> {
+  if (!inputs.length) return [];
+  const order = inputs.map((input, i) => ({ input, i })).sort((a, b) => (a.input.host.name < b.input.host.name ? -1 : a.input.host.name > b.input.host.name ? 1 : 0));
+  return withTxRetry(() =>
+    db.kysely.transaction().execute(async (tx) => {
+      const hostRows = order.map(({ input }) => ({
+        name: input.host.name,
+        address: input.host.address,
+        mac: input.host.mac ?? null,
+        last_seen: toDbDateTime(input.snapshot.timestamp ?? input.pollTime),
+      }));
+      if (db.dialect === 'mysql') {
+        await tx
+          .insertInto('lab_hosts')
+          .values(hostRows)
+          .onDuplicateKeyUpdate({ address: sql`VALUES(address)`, mac: sql`VALUES(mac)`, last_seen: sql`VALUES(last_seen)` })
+          .execute();
+      } else {
+        await tx
+          .insertInto('lab_hosts')
+          .values(hostRows)
+          .onConflict((oc) => oc.column('name').doUpdateSet({ address: sql`excluded.address`, mac: sql`excluded.mac`, last_seen: sql`excluded.last_seen` }))
+          .execute();
+      }
+      let idq = tx.selectFrom('lab_hosts').select(['id', 'name']).where('name', 'in', hostRows.map((h) => h.name)).orderBy('name');
+      if (db.dialect === 'mysql') idq = idq.forUpdate();
+      const ids = new Map((await idq.execute()).map((r) => [r.name, Number(r.id)]));
+      const hostIds = [...ids.values()];
+      const latestHb = latestByHost(
+        await tx.selectFrom('lab_host_heartbeat').select(['host_id', sql<string>`max(timestamp_utc)`.as('ts')]).where('host_id', 'in', hostIds).groupBy('host_id').execute(),
+      );
+      const latestEv = latestByHost(
+        await tx
+          .selectFrom('lab_host_events')
+          .select(['host_id', sql<string>`max(timestamp_utc)`.as('ts')])
+          .where('host_id', 'in', hostIds)
+          .where('kind', '=', 'session-guard')
+          .groupBy('host_id')
+          .execute(),
+      );
+      const results: StoreHeartbeatResult[] = new Array(inputs.length);
+      const heartbeatRows = [];
+      const stateRows = [];
+      for (const { input, i } of order) {
+        const s = input.snapshot;
+        const hostId = ids.get(input.host.name)!;
+        const ts = toDbDateTime(s.timestamp ?? input.pollTime);
+        const latest = latestHb.get(hostId) ?? null;
+        const heartbeatStored = latest === null || ts > latest;
+        if (heartbeatStored) {
+          heartbeatRows.push({
+            host_id: hostId,
+            timestamp_utc: ts,
+            ready: bit(s.ready),
+            local_mode: bit(s.localMode),
+            local_session: bit(s.localSession),
+            last_forced_logoff_ts: s.lastForcedLogoff?.timestamp ? toDbDateTime(s.lastForcedLogoff.timestamp) : null,
+            last_forced_logoff_user: s.lastForcedLogoff?.user ?? null,
+            last_power_action_ts: s.lastPowerAction?.timestamp ? toDbDateTime(s.lastPowerAction.timestamp) : null,
+            last_power_action_mode: s.lastPowerAction?.mode ?? null,
+            raw_json: pythonJsonDumps(s.raw),
+          });
+        }
+        const lastEventTs = latestEv.get(hostId) ?? null;
+        const fresh = input.events.filter((e) => e.timestamp && (lastEventTs === null || toDbDateTime(e.timestamp) > lastEventTs));
+        const forcedLogoffs: LinkedForcedLogoff[] = [];
+        for (const e of fresh) {
+          const eventTs = toDbDateTime(e.timestamp!);
+          const inserted = await tx.insertInto('lab_host_events').values({ host_id: hostId, kind: 'session-guard', timestamp_utc: eventTs, payload: JSON.stringify(e.payload) }).executeTakeFirst();
+          const match = await findReservation(tx, input.host.name, input.host.labs, e.timestamp!, e.grace ?? 90);
+          const row = {
+            reservation_id: match?.reservationId ?? null,
+            lab_id: match?.labId ?? null,
+            host: input.host.name,
+            event_id: inserted.insertId === undefined ? null : Number(inserted.insertId),
+            timestamp_utc: eventTs,
+            user: e.user,
+            session_id: e.sessionId,
+            grace: e.grace,
+            message: e.message,
+            force_logoff: bit(e.force),
+          };
+          if (db.dialect === 'mysql') await tx.insertInto('reservation_forced_logoffs').ignore().values(row).execute();
+          else await tx.insertInto('reservation_forced_logoffs').values(row).onConflict((oc) => oc.doNothing()).execute();
+          forcedLogoffs.push({ timestamp: e.timestamp!, user: e.user, sessionId: e.sessionId, reservationId: row.reservation_id });
+        }
+        const pollTs = toDbDateTime(input.pollTime);
+        stateRows.push({ host_id: hostId, last_poll_at: pollTs, last_change_at: heartbeatStored ? pollTs : null, last_heartbeat_ts: ts, reported_host: s.host, last_error: null, consecutive_failures: 0 });
+        results[i] = { hostId, heartbeatStored, eventsStored: fresh.length, forcedLogoffs };
+      }
+      if (heartbeatRows.length) await tx.insertInto('lab_host_heartbeat').values(heartbeatRows).execute();
+      // last_change_at keeps its old value when nothing changed (NULL in the VALUES row means "keep").
+      if (db.dialect === 'mysql') {
+        await tx
+          .insertInto('labops_host_poll_state')
+          .values(stateRows)
+          .onDuplicateKeyUpdate({
+            last_poll_at: sql`VALUES(last_poll_at)`,
+            last_change_at: sql`COALESCE(VALUES(last_change_at), last_change_at)`,
+            last_heartbeat_ts: sql`VALUES(last_heartbeat_ts)`,
+            reported_host: sql`VALUES(reported_host)`,
+            last_error: null,
+            consecutive_failures: 0,
+          })
+          .execute();
+      } else {
+        await tx
+          .insertInto('labops_host_poll_state')
+          .values(stateRows)
+          .onConflict((oc) =>
+            oc.column('host_id').doUpdateSet({
+              last_poll_at: sql`excluded.last_poll_at`,
+              last_change_at: sql`COALESCE(excluded.last_change_at, labops_host_poll_state.last_change_at)`,
+              last_heartbeat_ts: sql`excluded.last_heartbeat_ts`,
+              reported_host: sql`excluded.reported_host`,
+              last_error: null,
+              consecutive_failures: 0,
+            }),
+          )
+          .execute();
+      }
+      return results;
+    }),
+  );
+}
+
 export async function storeHeartbeat(db: Database, input: StoreHeartbeatInput): Promise<StoreHeartbeatResult> {
-  const s = input.snapshot;
-  const ts = toDbDateTime(s.timestamp ?? input.pollTime);
-  const pollTs = toDbDateTime(input.pollTime);
-  return db.kysely.transaction().execute(async (tx) => {
-    const hostId = await ensureHost(tx, db.dialect, input.host);
-    await tx.updateTable('lab_hosts').set({ address: input.host.address, mac: input.host.mac ?? null, last_seen: ts }).where('id', '=', hostId).execute();
-    const latest = await tx.selectFrom('lab_host_heartbeat').select('timestamp_utc').where('host_id', '=', hostId).orderBy('timestamp_utc', 'desc').limit(1).executeTakeFirst();
-    const latestTs = latest ? toDbDateTime(fromDbDateTime(latest.timestamp_utc)!) : null;
-    const heartbeatStored = latestTs === null || ts > latestTs;
-    if (heartbeatStored) {
-      await tx
-        .insertInto('lab_host_heartbeat')
-        .values({
-          host_id: hostId,
-          timestamp_utc: ts,
-          ready: bit(s.ready),
-          local_mode: bit(s.localMode),
-          local_session: bit(s.localSession),
-          last_forced_logoff_ts: s.lastForcedLogoff?.timestamp ? toDbDateTime(s.lastForcedLogoff.timestamp) : null,
-          last_forced_logoff_user: s.lastForcedLogoff?.user ?? null,
-          last_power_action_ts: s.lastPowerAction?.timestamp ? toDbDateTime(s.lastPowerAction.timestamp) : null,
-          last_power_action_mode: s.lastPowerAction?.mode ?? null,
-          raw_json: pythonJsonDumps(s.raw),
-        })
-        .execute();
-    }
-    const lastEvent = await tx
-      .selectFrom('lab_host_events')
-      .select('timestamp_utc')
-      .where('host_id', '=', hostId)
-      .where('kind', '=', 'session-guard')
-      .orderBy('timestamp_utc', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    const lastEventTs = lastEvent ? toDbDateTime(fromDbDateTime(lastEvent.timestamp_utc)!) : null;
-    const fresh = input.events.filter((e) => e.timestamp && (lastEventTs === null || toDbDateTime(e.timestamp) > lastEventTs));
-    const forcedLogoffs: LinkedForcedLogoff[] = [];
-    for (const e of fresh) {
-      const eventTs = toDbDateTime(e.timestamp!);
-      const inserted = await tx.insertInto('lab_host_events').values({ host_id: hostId, kind: 'session-guard', timestamp_utc: eventTs, payload: JSON.stringify(e.payload) }).executeTakeFirst();
-      const match = await findReservation(tx, input.host.name, input.host.labs, e.timestamp!, e.grace ?? 90);
-      const row = {
-        reservation_id: match?.reservationId ?? null,
-        lab_id: match?.labId ?? null,
-        host: input.host.name,
-        event_id: inserted.insertId === undefined ? null : Number(inserted.insertId),
-        timestamp_utc: eventTs,
-        user: e.user,
-        session_id: e.sessionId,
-        grace: e.grace,
-        message: e.message,
-        force_logoff: bit(e.force),
-      };
-      if (db.dialect === 'mysql') await tx.insertInto('reservation_forced_logoffs').ignore().values(row).execute();
-      else await tx.insertInto('reservation_forced_logoffs').values(row).onConflict((oc) => oc.doNothing()).execute();
-      forcedLogoffs.push({ timestamp: e.timestamp!, user: e.user, sessionId: e.sessionId, reservationId: row.reservation_id });
-    }
-    const state = { last_poll_at: pollTs, last_heartbeat_ts: ts, reported_host: s.host, last_error: null, consecutive_failures: 0 };
-    const changed = heartbeatStored ? { last_change_at: pollTs } : {};
-    if (db.dialect === 'mysql') {
-      await tx.insertInto('labops_host_poll_state').values({ host_id: hostId, ...state, last_change_at: pollTs }).onDuplicateKeyUpdate({ ...state, ...changed }).execute();
-    } else {
-      await tx.insertInto('labops_host_poll_state').values({ host_id: hostId, ...state, last_change_at: pollTs }).onConflict((oc) => oc.column('host_id').doUpdateSet({ ...state, ...changed })).execute();
-    }
-    return { hostId, heartbeatStored, eventsStored: fresh.length, forcedLogoffs };
-  });
+  return (await storeHeartbeats(db, [input]))[0]!;
+}
+
+/**
+ * A sink that gathers the hosts a poll finishes within a few milliseconds into one transaction, so a poll of
+ * hundreds of stations costs tens of commits, not hundreds. Each caller gets its own host's result.
+ */
+export function batchingHeartbeatSink(db: Database, opts: { maxBatch?: number; maxWaitMs?: number } = {}) {
+  const maxBatch = opts.maxBatch ?? 100;
+  const maxWaitMs = opts.maxWaitMs ?? 5;
+  let pending: { input: StoreHeartbeatInput; resolve(r: StoreHeartbeatResult): void; reject(e: unknown): void }[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    const batch = pending;
+    pending = [];
+    if (!batch.length) return;
+    storeHeartbeats(db, batch.map((b) => b.input)).then(
+      (rs) => batch.forEach((b, i) => b.resolve(rs[i]!)),
+      (e) => batch.forEach((b) => b.reject(e)),
+    );
+  };
+  return {
+    store(input: StoreHeartbeatInput): Promise<StoreHeartbeatResult> {
+      return new Promise((resolve, reject) => {
+        pending.push({ input, resolve, reject });
+        if (pending.length >= maxBatch) flush();
+        else timer ??= setTimeout(flush, maxWaitMs);
+      });
+    },
+  };
 }
 
 export interface HostHeartbeatRow {
