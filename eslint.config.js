@@ -19,6 +19,11 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['src/domain/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: pattern([...terminalLibs, ...sideEffectModules]), patterns: [{ group: ['**/ops/**', '**/cli/**', '**/core/**'], message: 'domain is pure' }] }],
