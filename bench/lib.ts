@@ -49,22 +49,22 @@ export function round(n: number, digits = 3): number {
 }
 
 /** Runs `node [--require rss-probe] bin/labops.js …` and reports wall time and the process's peak RSS in MiB. */
-export async function timeLabops(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<TimedRun & { peakRssMiB: number }> {
+export async function timeLabops(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<TimedRun & { peakRssMiB: number; cpuMs: number }> {
   const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const dir = mkdtempSync(join(tmpdir(), 'labops-rss-'));
   const file = join(dir, 'rss');
   try {
-    const probe = fileURLToPath(new URL('./rss-probe.cjs', import.meta.url));
-    const r = await timeCommand(process.execPath, ['--require', probe, BIN, ...args], { ...env, LABOPS_BENCH_RSS_FILE: file });
-    let kib = NaN;
+    const preload = fileURLToPath(new URL('./rss-probe.cjs', import.meta.url));
+    const r = await timeCommand(process.execPath, ['--require', preload, BIN, ...args], { ...env, LABOPS_BENCH_RSS_FILE: file });
+    let probe = { rssKiB: NaN, userMs: NaN, systemMs: NaN };
     try {
-      kib = Number(readFileSync(file, 'utf8'));
+      probe = JSON.parse(readFileSync(file, 'utf8'));
     } catch {
       // the process died before writing it
     }
-    return { ...r, peakRssMiB: kib / 1024 };
+    return { ...r, peakRssMiB: probe.rssKiB / 1024, cpuMs: probe.userMs + probe.systemMs };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
