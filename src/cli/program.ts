@@ -65,26 +65,28 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerConfig(program, f);
   registerCompletion(program, f);
   registerCompleteHook(program, f);
-  copyGlobalOptions(program);
+  copyGlobalOptionsOnDispatch(program, program);
   return program;
 }
 
 const GLOBAL_COPIES = new WeakSet<Option>();
 
-function copyGlobalOptions(program: Command): void {
-  const globals = program.options.filter((o) => o.long !== '--version' && o.long !== '--help');
-  const visit = (cmd: Command) => {
-    for (const sub of cmd.commands) {
-      for (const g of globals) {
-        if (sub.options.some((o) => o.long === g.long || (g.short && o.short === g.short))) continue;
-        const copy = new Option(g.flags, g.description).hideHelp();
-        GLOBAL_COPIES.add(copy);
-        sub.addOption(copy);
-      }
-      visit(sub);
+/**
+ * Gives each command on the path being run hidden copies of the global options, just before commander hands
+ * it the rest of the command line. Done on dispatch rather than for the whole tree, so start-up does not
+ * build hundreds of options nobody uses.
+ */
+function copyGlobalOptionsOnDispatch(root: Command, cmd: Command): void {
+  cmd.hook('preSubcommand', (_parent, sub) => {
+    const globals = root.options.filter((o) => o.long !== '--version' && o.long !== '--help');
+    for (const g of globals) {
+      if (sub.options.some((o) => o.long === g.long || (g.short && o.short === g.short))) continue;
+      const copy = new Option(g.flags, g.description).hideHelp();
+      GLOBAL_COPIES.add(copy);
+      sub.addOption(copy);
     }
-  };
-  visit(program);
+    copyGlobalOptionsOnDispatch(root, sub);
+  });
 }
 
 /**
