@@ -14,6 +14,7 @@ import { registerProvision } from './commands/provision.js';
 import { registerServers } from './commands/servers.js';
 import { registerLabs } from './commands/labs.js';
 import { registerCompleteHook, registerCompletion } from './commands/completion.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerDhcpPatch } from './commands/dhcp-patch.js';
 import { registerProvisionHosts } from './commands/provision-hosts.js';
 
@@ -63,6 +64,7 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerSim(program, f);
   registerDb(program, f);
   registerConfig(program, f);
+  registerDoctor(program, f);
   registerCompletion(program, f);
   registerCompleteHook(program, f);
   copyGlobalOptionsOnDispatch(program, program);

@@ -2,7 +2,7 @@
 // HTTP webhook named in the config's `notify` section. One call per batch, so a first sync of 1000 labs
 // is one webhook request, not 1000. Delivery failures are reported, never fatal to the caller.
 import { spawn } from 'node:child_process';
-import { z } from 'zod';
+import * as z from 'zod'; // a namespace import lets the bundler drop zod's locales
 import { parseDuration } from '../domain/duration.js';
 import { parseSection } from './config/structured.js';
 import { resolveSecret } from './config/secrets.js';

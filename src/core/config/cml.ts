@@ -3,7 +3,7 @@
 //            "password": "env:CML1_PASSWORD", "ca": "/etc/labops/cml1-ca.pem" } ] }
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod'; // a namespace import lets the bundler drop zod's locales
 import { UsageError } from '../../domain/errors.js';
 import { configError, parseSection } from './structured.js';
 import { resolveSecret } from './secrets.js';

@@ -2,7 +2,7 @@
 // the separate credentials file (head form: keyed by credential_ref, name or address), else the
 // `winrm.user` / `winrm.password` settings. Passwords are resolved from references only here, when used.
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod'; // a namespace import lets the bundler drop zod's locales
 import { UsageError } from '../../domain/errors.js';
 import type { InventoryHost } from './inventory.js';
 import { resolveSecret } from './secrets.js';

@@ -1,7 +1,7 @@
 // The host inventory: the seed hosts.json in all its historical forms (plaintext credentials,
 // env:VAR references, no credentials), validated with zod and normalised.
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod'; // a namespace import lets the bundler drop zod's locales
 import { UsageError } from '../../domain/errors.js';
 import { parseMac } from '../../domain/mac.js';
 import { parseProbeSpec, type ProbeSpec } from '../../domain/probe-spec.js';

@@ -15,18 +15,25 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(url: string, _opts: { signal?: AbortSignal } = {}): Promise<Database> {
+export async function openDatabase(url: string, opts: { signal?: AbortSignal; readOnly?: boolean } = {}): Promise<Database> {
   const target = parseDbUrl(url);
   const shown = redactDbUrl(url);
   if (target.dialect === 'sqlite') {
     const { default: BetterSqlite3 } = await import('better-sqlite3');
     let handle: InstanceType<typeof BetterSqlite3>;
     try {
+      if (opts.readOnly) {
+        // Read-only callers (doctor) must not create the file or its directory.
+        handle = new BetterSqlite3(target.path, { readonly: true, fileMustExist: true, timeout: 10_000 });
+        const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: handle }) });
+        return { kysely, dialect: 'sqlite', url: shown, close: () => kysely.destroy() };
+      }
       if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
       handle = new BetterSqlite3(target.path, { timeout: 10_000 });
       handle.pragma('journal_mode = WAL');
       handle.pragma('foreign_keys = ON');
     } catch (e) {
+      if (opts.readOnly && (e as { code?: string }).code === 'SQLITE_CANTOPEN') throw new UsageError(`no SQLite database at ${target.path}`, { suggestion: 'run labops db migrate' });
       throw new UsageError(`cannot open SQLite database ${target.path}: ${(e as Error).message}`);
     }
     const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: handle }) });

@@ -1,0 +1,150 @@
+// labops doctor: read-only checks an operator runs first when something is off. Each check reports ok, warn,
+// fail or skip with one line of detail; nothing is written anywhere.
+import { existsSync, accessSync, constants } from 'node:fs';
+import type { LabopsConfig } from '../core/config/load.js';
+import type { HostIndex, InventoryHost } from '../core/config/inventory.js';
+import type { Database } from '../core/db/database.js';
+import type { ProbeSpec } from '../domain/probe-spec.js';
+import { mapPool } from '../domain/pool.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
+
+export interface CheckResult {
+  check: string;
+  status: CheckStatus;
+  detail: string;
+}
+
+export interface DoctorPorts {
+  config(): Promise<LabopsConfig>;
+  inventory(): Promise<HostIndex>;
+  database(): Promise<Database>;
+  probe(spec: ProbeSpec, host: string, timeoutMs: number): Promise<{ up: boolean; reason?: string }>;
+  /** extra checks contributed by other areas (Redis, LINBO API, …) */
+  extra?: (() => Promise<CheckResult[]>)[];
+  env: NodeJS.ProcessEnv;
+}
+
+export interface DoctorOptions {
+  /** inventory hosts probed (a sample; 0 = none) */
+  sampleHosts: number;
+  timeoutMs: number;
+}
+
+const message = (e: unknown) => (e as Error).message.split('\n')[0]!;
+
+async function attempt(check: string, fn: () => Promise<CheckResult | CheckResult[]>): Promise<CheckResult[]> {
+  try {
+    const r = await fn();
+    return Array.isArray(r) ? r : [r];
+  } catch (e) {
+    return [{ check, status: 'fail', detail: message(e) }];
+  }
+}
+
+function which(bin: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (bin.includes('/')) return existsSync(bin) ? bin : undefined;
+  for (const dir of (env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    const p = `${dir}/${bin}`;
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export async function runDoctor(ports: DoctorPorts, o: DoctorOptions): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  let cfg: LabopsConfig | undefined;
+  out.push(
+    ...(await attempt('config', async () => {
+      cfg = await ports.config();
+      return { check: 'config', status: 'ok', detail: cfg.file ? `read ${cfg.file}` : 'no config file; environment and defaults' };
+    })),
+  );
+  let index: HostIndex | undefined;
+  out.push(
+    ...(await attempt('inventory', async () => {
+      index = await ports.inventory();
+      const inv = index.inventory;
+      if (!inv.file) return { check: 'inventory', status: 'warn', detail: inv.warnings[0] ?? 'no inventory; the host list is empty' };
+      return { check: 'inventory', status: inv.warnings.length ? 'warn' : 'ok', detail: `${inv.hosts.length} host(s) in ${inv.file}${inv.warnings.length ? `; ${inv.warnings.join('; ')}` : ''}` };
+    })),
+  );
+  out.push(
+    ...(await attempt('database', async () => {
+      const db = await ports.database();
+      const { migrationStatus, isComplete } = await import('../core/db/migrations.js');
+      const status = await migrationStatus(db.kysely, db.dialect);
+      if (isComplete(status)) return { check: 'database', status: 'ok', detail: `${db.url}: reachable, migrated` };
+      const missing = status.flatMap((m) => m.tables.filter((t) => (!t.exists && !t.owner) || t.missingColumns.length).map((t) => (t.exists ? `${t.table} (columns ${t.missingColumns.join(',')})` : t.table)));
+      return { check: 'database', status: 'fail', detail: `${db.url}: not fully migrated${missing.length ? `: ${missing.join(', ')}` : ''} (run labops db migrate)` };
+    })),
+  );
+  if (cfg) {
+    const c = cfg;
+    out.push(
+      ...(await attempt('cml', async () => {
+        const { parseCmlServers, resolveCmlServer } = await import('../core/config/cml.js');
+        const servers = parseCmlServers(c.raw, c.file);
+        if (!servers.length) return { check: 'cml', status: 'skip', detail: 'no CML servers configured' };
+        const { CmlClient } = await import('../core/http-apis/cml-client.js');
+        return Promise.all(
+          servers.map(async (s) => {
+            const name = `cml ${s.id}`;
+            try {
+              const r = resolveCmlServer(s, c.file, ports.env);
+              const client = new CmlClient({ url: r.url, username: r.username, password: r.passwordValue, ca: r.caPem, insecure: r.insecure, timeoutMs: o.timeoutMs });
+              try {
+                const info = await client.systemInformation();
+                return { check: name, status: info.ready ? 'ok' : 'warn', detail: `${r.url}: CML ${info.version}${info.ready ? '' : ', not ready'}` } as CheckResult;
+              } finally {
+                client.close();
+              }
+            } catch (e) {
+              return { check: name, status: 'fail', detail: message(e) } as CheckResult;
+            }
+          }),
+        );
+      })),
+    );
+  }
+  if (index && o.sampleHosts > 0) {
+    const hosts = index.hosts.filter((h) => !h.quarantined);
+    const sample = hosts.length <= o.sampleHosts ? hosts : Array.from({ length: o.sampleHosts }, (_, i) => hosts[Math.floor((i * hosts.length) / o.sampleHosts)]!);
+    const probeOf = (h: InventoryHost): ProbeSpec => h.probe ?? { kind: 'tcp', port: h.winrmPort ?? (h.winrmUseSsl ? 5986 : 5985) };
+    const results = await mapPool(sample, 16, async (h) => ({ h, r: await ports.probe(probeOf(h), h.pingTarget ?? h.address, o.timeoutMs) }));
+    const down = results.filter((x) => !x.r.up);
+    out.push({
+      check: 'hosts',
+      status: sample.length === 0 ? 'skip' : down.length === 0 ? 'ok' : down.length === sample.length ? 'fail' : 'warn',
+      detail: sample.length === 0 ? 'no hosts' : `${sample.length - down.length}/${sample.length} sampled host(s) reachable${down.length ? `; not: ${down.map((x) => `${x.h.name} (${x.r.reason ?? 'down'})`).join(', ')}` : ''}`,
+    });
+  }
+  out.push(
+    ...(await attempt('dhcp hook', async () => {
+      const { LINBO_DOCKER_DHCP_CONF, loadDhcpHookConfig } = await import('../core/config/linbo-docker-dhcp-conf.js');
+      const path = ports.env.LINBO_DOCKER_DHCP_CONF ?? LINBO_DOCKER_DHCP_CONF;
+      if (!existsSync(path)) return { check: 'dhcp hook', status: 'skip', detail: `${path} not present (not a DC)` };
+      const c = loadDhcpHookConfig(path, {});
+      const problems: string[] = [];
+      if (!existsSync(c.devicesDhcp)) problems.push(`${c.devicesDhcp} missing`);
+      if (!which(c.dhcpd ?? 'dhcpd', ports.env)) problems.push('dhcpd not found (dhcpd -t validation)');
+      return { check: 'dhcp hook', status: problems.length ? 'warn' : 'ok', detail: problems.length ? problems.join('; ') : `${path}: next-server ${c.linboDockerIp ?? "(unset)"}, ${c.devicesDhcp}` };
+    })),
+  );
+  out.push(
+    ...(await attempt('dc worker', async () => {
+      const { MACCT_WORKER_CONF } = await import('../core/config/macct-worker-conf.js');
+      const path = ports.env.MACCT_WORKER_CONF ?? MACCT_WORKER_CONF;
+      if (!existsSync(path)) return { check: 'dc worker', status: 'skip', detail: `${path} not present (not a DC)` };
+      const tools = ['ldbsearch', 'ldbmodify'].filter((t) => !which(t, ports.env));
+      return { check: 'dc worker', status: tools.length ? 'warn' : 'ok', detail: tools.length ? `missing tools: ${tools.join(', ')}` : `${path} present; ldbsearch and ldbmodify found` };
+    })),
+  );
+  for (const extra of ports.extra ?? []) out.push(...(await attempt('extra', extra)));
+  return out;
+}

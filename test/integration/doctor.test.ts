@@ -1,0 +1,63 @@
+// labops doctor against a simulated lab: every check ok, then failures named; and it writes nothing.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startSimulator, type Simulator } from '../../src/sim/simulator.js';
+import { startCmlControllers, type CmlControllers } from '../../src/sim/cml/index.js';
+import { run } from '../../src/cli/main.js';
+import { IOStreams } from '../../src/cli/io/iostreams.js';
+import { randomLoopbackBase } from '../support/services.js';
+import { tempDir } from '../support/tmp.js';
+
+const dir = tempDir('labops-doctor-');
+let sim: Simulator;
+let cml: CmlControllers;
+let config: string;
+
+async function cli(args: string[]) {
+  const io = IOStreams.test();
+  const code = await run(args, { io, env: { HOME: dir.path, PATH: process.env.PATH, LINBO_DOCKER_DHCP_CONF: join(dir.path, 'none.conf'), MACCT_WORKER_CONF: join(dir.path, 'none.conf') } });
+  return { code, stdout: io.outText(), stderr: io.errText() };
+}
+
+before(async () => {
+  sim = await startSimulator({ hosts: 3, baseAddress: randomLoopbackBase(), stateDir: join(dir.path, 'sim'), port: 0, poweredOn: true, bootDelayMs: 10 });
+  cml = await startCmlControllers({ count: 1, labsPerController: 2, stateDir: join(dir.path, 'sim') });
+  config = join(dir.path, 'config.json');
+  writeFileSync(config, JSON.stringify({ hosts: sim.inventoryPath, db: `sqlite:${join(dir.path, 'labops.db')}`, cml: { servers: cml.servers } }));
+});
+after(async () => {
+  await cml.close();
+  await sim.close();
+  dir.cleanup();
+});
+
+test('a database that does not exist fails the check and is not created', async () => {
+  const r = await cli(['--config', config, '--json', 'doctor']);
+  assert.equal(r.code, 1);
+  const db = JSON.parse(r.stdout).checks.find((c: { check: string }) => c.check === 'database');
+  assert.equal(db.status, 'fail');
+  assert.match(db.detail, /no SQLite database at .*labops\.db/);
+  assert.equal(existsSync(join(dir.path, 'labops.db')), false, 'doctor is read-only');
+});
+
+test('everything configured and up: every check ok, exit 0', async () => {
+  assert.equal((await cli(['--config', config, 'db', 'migrate'])).code, 0);
+  const r = await cli(['--config', config, '--json', 'doctor']);
+  assert.equal(r.code, 0, r.stdout);
+  const checks = JSON.parse(r.stdout).checks as { check: string; status: string }[];
+  assert.deepEqual(
+    checks.map((c) => `${c.check}:${c.status}`),
+    ['config:ok', 'inventory:ok', 'database:ok', `cml ${cml.servers[0]!.id}:ok`, 'hosts:ok', 'dhcp hook:skip', 'dc worker:skip'],
+  );
+});
+
+test('a host down and a controller gone are named; exit 1 when a check fails', async () => {
+  await sim.stations[1]!.powerOff();
+  await cml.close();
+  const r = await cli(['--config', config, 'doctor', '--timeout', '1s']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^warn\thosts\t2\/3 sampled host\(s\) reachable; not: sim-ws-002 \(refused\)$/m);
+  assert.match(r.stdout, /^fail\tcml sim-cml-01\t/m);
+});
