@@ -52,14 +52,16 @@ async function ingestBench(dir: string) {
     const inventory = join(dir, 'hosts.json');
     writeFileSync(inventory, JSON.stringify({ hosts: hosts.map((h) => ({ name: h.name, address: h.address })) }));
     const labopsUrl = maria.createDatabase('labops_ingest');
-    if ((await timeLabops(['--db', labopsUrl, 'db', 'migrate'])).code !== 0) throw new Error('migrate failed');
+    const m1 = await timeLabops(['--db', labopsUrl, 'db', 'migrate']);
+    if (m1.code !== 0) throw new Error(`migrate failed: ${m1.stderr}`);
     const labops = await timeLabops(['--hosts', inventory, '--db', labopsUrl, 'heartbeat', 'poll', '--all', '--no-events', '--source', 'file', '--path', join(share, '{host}', 'heartbeat.json'), '--concurrency', '64']);
     if (labops.code !== 0) throw new Error(`labops ingest failed (${labops.code}): ${labops.stderr.slice(0, 500)}`);
     const stored = Number(maria.sql('SELECT COUNT(*) FROM labops_ingest.lab_host_heartbeat').trim());
 
     // The ops-worker's way: for each heartbeat one transaction (select host, insert or update it, insert the row).
     const baseUrl = maria.createDatabase('baseline_ingest');
-    if ((await timeLabops(['--db', baseUrl, 'db', 'migrate'])).code !== 0) throw new Error('migrate failed');
+    const m2 = await timeLabops(['--db', baseUrl, 'db', 'migrate']);
+    if (m2.code !== 0) throw new Error(`migrate failed: ${m2.stderr}`);
     const pool = createPool({ host: '127.0.0.1', port: maria.port, user: maria.user, password: maria.password, database: 'baseline_ingest', connectionLimit: 1, timezone: 'Z' });
     const started = performance.now();
     try {
