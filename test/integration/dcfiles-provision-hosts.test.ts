@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cli, fixture, fixturePath } from '../support/dc-tree.js';
-import { requireBinary } from '../support/services.js';
+import { provisionSamba } from '../support/samba.js';
 import { tempDir } from '../support/tmp.js';
 import { processStartTicks, bootId } from '../../src/core/fs/lock.js';
 import { hostname } from 'node:os';
@@ -20,13 +20,9 @@ let samLdb = '';
 let ready = false;
 
 before(async () => {
-  const samba = requireBinary(undefined, 'samba-tool', ['/usr/bin/samba-tool']);
-  const ldb = requireBinary(undefined, 'ldbsearch', ['/usr/bin/ldbsearch']);
-  if (!samba || !ldb) return;
-  const target = join(work.path, 'samba');
-  mkdirSync(target);
-  execFileSync(samba, ['domain', 'provision', '--targetdir', target, '--realm=LAB.TEST', '--domain=LAB', '--adminpass=Lab-Test-Pw-1!', '--use-rfc2307', '--server-role=dc', '--dns-backend=NONE'], { stdio: 'ignore' });
-  samLdb = join(target, 'private', 'sam.ldb');
+  const ldb = provisionSamba(work.path);
+  if (!ldb) return;
+  samLdb = ldb;
   ready = true;
 });
 
