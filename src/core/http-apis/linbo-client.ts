@@ -1,7 +1,8 @@
 // The three internal LINBO API calls of the DC worker (NOTES §3.1), with `X-Internal-Key`, a time limit
 // per request and retries of transient failures (connection errors, timeouts, 5xx) with a capped
 // exponential delay. The key is sent only as a header: it never appears in errors or logs.
-import { AuthFailed, LabopsError, OperationFailed, Unreachable } from '../../domain/errors.js';
+import type { LabopsError} from '../../domain/errors.js';
+import { AuthFailed, OperationFailed, Unreachable } from '../../domain/errors.js';
 import { backoffDelayMs } from '../../domain/backoff.js';
 import type { OperationRecord } from '../../domain/dc-jobs.js';
 
