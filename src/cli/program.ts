@@ -16,6 +16,8 @@ import { registerLabs } from './commands/labs.js';
 import { registerCompleteHook, registerCompletion } from './commands/completion.js';
 import { registerDhcpPatch } from './commands/dhcp-patch.js';
 import { registerProvisionHosts } from './commands/provision-hosts.js';
+import { registerDc } from './commands/dc.js';
+import { registerMacctRepair } from './commands/macct-repair.js';
 
 export const GLOBAL_HELP_FOOTER = [
   'Exit codes:',
@@ -60,6 +62,8 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerServers(program, f);
   registerLabs(program, f);
   registerDhcpPatch(program, f);
+  registerDc(program, f);
+  registerMacctRepair(program, f);
   registerSim(program, f);
   registerDb(program, f);
   registerConfig(program, f);

@@ -33,7 +33,7 @@ import { AuthFailed, Interrupted, TempFail } from '../domain/errors.js';
 import { backoffDelayMs } from '../domain/backoff.js';
 import type { StreamEntry } from '../core/streams/redis-streams.js';
 import { ApiUnavailable, OperationNotFound, type RetryAnswer, type StatusUpdate } from '../core/http-apis/linbo-client.js';
-import type { BatchJobInput, ProvisionBatchResult } from './provision-hosts.js';
+import type { BatchJobInput, ProvisionBatchResult, ProvisionPorts } from './provision-hosts.js';
 import { workerVerify } from './provision-hosts.js';
 
 export interface DcJobsSettings {
@@ -516,5 +516,145 @@ export async function consumeDcJobs(s: DcJobsSettings, p: DcJobsPorts, o: { sign
     return sum;
   } finally {
     signal.removeEventListener('abort', onAbort);
+  }
+}
+
+export interface RunDcJobConsumerOptions {
+  env: NodeJS.ProcessEnv;
+  /** default: $MACCT_WORKER_CONF, else /etc/macct-worker.conf (read only when it exists, like the worker) */
+  workerConf?: string;
+  /** worker config keys (lowercase) that win over the file and the environment */
+  overrides?: Partial<Record<string, string>>;
+  signal: AbortSignal;
+  /** one pass: take what is pending and queued now, process it, return */
+  once?: boolean;
+  log(level: LogLevel, message: string): void;
+  /** settings that win over the config (tests, benchmark) */
+  settings?: Partial<DcJobsSettings>;
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** wraps the provision ports (benchmark: counting, a verify without sam.ldb) */
+  wrapProvisionPorts?: (p: ProvisionPorts) => ProvisionPorts;
+}
+
+const num = (v: string | undefined, what: string): number => {
+  const n = Number(v);
+  if (v === undefined || v.trim() === '' || !Number.isFinite(n) || n < 0) throw new Error(`invalid ${what}: '${v}'`);
+  return n;
+};
+
+/**
+ * The long-running consumer as `labops dc jobs` and `labops daemon --only dc-jobs` run it: reads the
+ * worker config, connects to Redis (a wrong password or an unreachable Redis at startup throws
+ * AuthFailed / Unreachable) and consumes until `signal` aborts (or one pass with `once`).
+ */
+export async function runDcJobConsumer(o: RunDcJobConsumerOptions): Promise<DcJobsSummary> {
+  const [{ loadMacctWorkerConfig, MACCT_WORKER_CONF }, { RedisJobStream }, { LinboApiClient }, prov, macct, { UsageError }, { DLQ_STREAM, JOB_GROUP, JOB_STREAM }] = await Promise.all([
+    import('../core/config/macct-worker-conf.js'),
+    import('../core/streams/redis-streams.js'),
+    import('../core/http-apis/linbo-client.js'),
+    import('./provision-hosts.js'),
+    import('./macct-repair.js'),
+    import('../domain/errors.js'),
+    import('../domain/dc-jobs.js'),
+  ]);
+  const wc = loadMacctWorkerConfig(o.workerConf ?? o.env.MACCT_WORKER_CONF ?? MACCT_WORKER_CONF, o.env, o.overrides ?? {});
+  const v = wc.values;
+  let settings: DcJobsSettings;
+  let redisPort: number;
+  let redisDb: number;
+  try {
+    redisPort = num(v.redis_port, 'REDIS_PORT');
+    redisDb = num(v.redis_db, 'REDIS_DB');
+    const claimIdleMs = num(v.claim_idle_sec, 'CLAIM_IDLE_SEC') * 1000;
+    settings = {
+      ...defaultDcJobsSettings(v.consumer_name!),
+      batchSize: Math.max(1, num(v.provision_batch_size, 'PROVISION_BATCH_SIZE')),
+      debounceMs: num(v.provision_debounce_sec, 'PROVISION_DEBOUNCE_SEC') * 1000,
+      claimIdleMs,
+      claimIntervalMs: num(v.claim_interval_sec, 'CLAIM_INTERVAL_SEC') * 1000,
+      keepaliveMs: Math.max(50, Math.min(60_000, claimIdleMs / 3)),
+      retry: { maxAttempts: Math.max(1, num(v.max_retries, 'MAX_RETRIES')), baseMs: num(v.retry_backoff_sec, 'RETRY_BACKOFF_SEC') * 1000, maxMs: num(v.retry_backoff_max_sec, 'RETRY_BACKOFF_MAX_SEC') * 1000 },
+      macctConcurrency: Math.max(1, num(v.macct_concurrency, 'MACCT_CONCURRENCY')),
+      ...o.settings,
+    };
+  } catch (e) {
+    throw new UsageError(`${wc.file ?? 'worker config'}: ${(e as Error).message}`);
+  }
+  if (!v.consumer_name) throw new UsageError('CONSUMER_NAME is empty');
+  const now = o.now ?? Date.now;
+  const sleep =
+    o.sleep ??
+    ((ms: number, signal?: AbortSignal) =>
+      new Promise<void>((resolve) => {
+        if (signal?.aborted) return resolve();
+        const t = setTimeout(done, ms);
+        function done() {
+          clearTimeout(t);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+      }));
+  const stream = await RedisJobStream.connect(
+    {
+      host: v.redis_host!,
+      port: redisPort,
+      password: v.redis_password || undefined,
+      db: redisDb,
+      onConnectionError: (m) => o.log('warn', `Redis ${v.redis_host}:${redisPort}: ${m}; reconnecting`),
+      onReady: () => o.log('info', `Redis ${v.redis_host}:${redisPort}: connected again`),
+    },
+    { stream: JOB_STREAM, group: JOB_GROUP, consumer: settings.consumer, dlq: DLQ_STREAM },
+  );
+  try {
+    const api = new LinboApiClient({ apiUrl: v.api_url!, apiKey: v.api_key!, timeoutMs: num(v.api_timeout_sec, 'API_TIMEOUT_SEC') * 1000, sleep: (ms) => sleep(ms, o.signal) });
+    let provisionPorts = await prov.systemProvisionPorts({
+      env: o.env,
+      lockWaitMs: num(v.provision_lock_wait_sec, 'PROVISION_LOCK_WAIT_SEC') * 1000,
+      sleep: (ms) => sleep(ms, o.signal),
+      progress: (m) => o.log('info', m),
+      confirm: async () => true,
+    });
+    if (o.wrapProvisionPorts) provisionPorts = o.wrapProvisionPorts(provisionPorts);
+    const macctPorts = await macct.systemMacctPorts(o.env);
+    const repairMode = v.repair_mode === 'native' || v.repair_mode === 'script' ? v.repair_mode : 'auto';
+    const macctCfg = {
+      samLdb: wc.samLdb,
+      school: wc.school,
+      devicesCsv: wc.devicesCsvMaster,
+      linboDir: v.linbo_dir!,
+      imageDir: v.image_dir!,
+      repairScript: v.repair_script!,
+      repairMode: repairMode as 'auto' | 'native' | 'script',
+      logDir: v.log_dir!,
+    };
+    const baseProvisionCfg = {
+      master: wc.devicesCsvMaster,
+      delta: wc.devicesCsvDelta,
+      importScript: wc.importScript,
+      lockFile: wc.lockFile,
+      samLdb: wc.samLdb,
+      dhcpVerifyFile: wc.dhcpVerifyFile,
+      // as `provision hosts`: DNS is checked only when LINBO_DOMAIN was set (the worker's default domain rarely resolves)
+      dnsDomain: wc.sources.linbo_domain !== 'default' && v.linbo_domain !== 'auto' ? wc.linboDomain : undefined,
+      importTimeoutMs: num(v.import_timeout_sec, 'IMPORT_TIMEOUT_SEC') * 1000,
+    };
+    o.log('info', `DC job consumer ${settings.consumer}: ${JOB_STREAM} group ${JOB_GROUP} on ${v.redis_host}:${redisPort}, API ${v.api_url}${o.once ? ' (one pass)' : ''}`);
+    return await consumeDcJobs(
+      settings,
+      {
+        stream,
+        api,
+        repairMacct: (job) => macct.repairForJob(job, macctCfg, macctPorts),
+        provisionBatch: (jobs, bo) => prov.provisionBatch(jobs, { ...baseProvisionCfg, school: bo.school }, provisionPorts, { dryRun: bo.dryRun }),
+        now,
+        sleep,
+        log: o.log,
+      },
+      { signal: o.signal, once: o.once },
+    );
+  } finally {
+    stream.close();
   }
 }
