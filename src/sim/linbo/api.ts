@@ -82,6 +82,7 @@ export interface LinboApi {
   addRaw(fields: Record<string, string>): Promise<string>;
   dlq(): Promise<Record<string, string>[]>;
   injectFault(f: Fault): void;
+  clearFaults(): void;
   deleteOperation(id: string): void;
   requests: number;
   close(): Promise<void>;
@@ -320,7 +321,8 @@ export async function startLinboApi(o: LinboApiOptions): Promise<LinboApi> {
         return out;
       });
     },
-    injectFault: (f) => faults.push({ ...f }),
+    injectFault: (f) => void faults.push({ ...f }),
+    clearFaults: () => void faults.splice(0),
     deleteOperation: (id) => void operations.delete(id),
     requests: 0,
     async close() {
