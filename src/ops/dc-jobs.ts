@@ -402,7 +402,9 @@ export async function consumeDcJobs(s: DcJobsSettings, p: DcJobsPorts, o: { sign
     if (deleted.length) await p.stream.ack(deleted);
   }
 
-  const idle = () => (draining ? Promise.resolve() : Promise.race([bell.wait(), new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })))]));
+  // one listener for the whole run (a listener per wait would pile up on the signal)
+  const stopped = new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
+  const idle = () => (draining ? Promise.resolve() : Promise.race([bell.wait(), stopped]));
 
   async function macctLane(): Promise<void> {
     for (;;) {

@@ -49,6 +49,9 @@ export function isAuthError(message: string): boolean {
 }
 
 /** Connection options shared by both sockets: RESP2 like redis-py, reconnect forever with a capped delay. */
+/** connections being closed on purpose: their close is not a problem to report */
+const closing = new WeakSet<Redis>();
+
 function redisOptions(o: RedisConnectOptions): RedisOptions {
   return {
     host: o.host,
@@ -85,11 +88,15 @@ async function connectChecked(o: RedisConnectOptions, what: string): Promise<Red
   // From now on it reconnects by itself.
   r.options.retryStrategy = redisOptions(o).retryStrategy;
   let lastReported = '';
-  r.on('error', (e: Error) => {
-    const m = describeRedisError(e);
+  const report = (m: string) => {
     // One line per distinct problem, not one per reconnect attempt.
     if (m !== lastReported) o.onConnectionError?.(m);
     lastReported = m;
+  };
+  r.on('error', (e: Error) => report(describeRedisError(e)));
+  // A server shutdown closes the socket without an error event.
+  r.on('close', () => {
+    if (r.status !== 'end' && !closing.has(r)) report('connection lost');
   });
   r.on('ready', () => {
     if (lastReported) o.onReady?.();
@@ -224,6 +231,8 @@ export class RedisJobStream {
   }
 
   close(): void {
+    closing.add(this.cmd);
+    closing.add(this.blocking);
     this.blocking.disconnect();
     this.cmd.disconnect();
   }
