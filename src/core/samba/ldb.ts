@@ -3,7 +3,7 @@
 // two Samba-private controls that let a stored password hash be written as it is
 // (1.3.6.1.4.1.7165.4.3.7 and 1.3.6.1.4.1.7165.4.3.12). The LDIF goes in over stdin: the hashes never
 // touch a temp file or the command line.
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { AuthFailed, OperationFailed, UsageError } from '../../domain/errors.js';
 
@@ -73,13 +73,18 @@ function run(cmd: string, args: string[], o: LdbOptions, input?: string): Promis
 
 /** Missing file → UsageError (2), no read/write permission → AuthFailed (4). */
 export function checkSamLdb(samLdb: string): void {
-  if (!existsSync(samLdb)) {
+  const denied = () => new AuthFailed(`no permission to read and write ${samLdb}`, { suggestion: 'run as root on the AD DC' });
+  try {
+    statSync(samLdb);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw denied();
     throw new UsageError(`sam.ldb not found: ${samLdb}`, { suggestion: 'run this on the linuxmuster.net AD DC, or set SAM_LDB / --sam-ldb' });
   }
   try {
     accessSync(samLdb, constants.R_OK | constants.W_OK);
   } catch {
-    throw new AuthFailed(`no permission to read and write ${samLdb}`, { suggestion: 'run as root on the AD DC' });
+    throw denied();
   }
 }
 
