@@ -17,6 +17,8 @@ import { registerCompleteHook, registerCompletion } from './commands/completion.
 import { registerDoctor } from './commands/doctor.js';
 import { registerDhcpPatch } from './commands/dhcp-patch.js';
 import { registerProvisionHosts } from './commands/provision-hosts.js';
+import { registerDc } from './commands/dc.js';
+import { registerMacctRepair } from './commands/macct-repair.js';
 
 export const GLOBAL_HELP_FOOTER = [
   'Exit codes:',
@@ -61,6 +63,8 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerServers(program, f);
   registerLabs(program, f);
   registerDhcpPatch(program, f);
+  registerDc(program, f);
+  registerMacctRepair(program, f);
   registerSim(program, f);
   registerDb(program, f);
   registerConfig(program, f);

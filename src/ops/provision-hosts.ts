@@ -25,6 +25,7 @@ import {
   type MergeStats,
 } from '../domain/devices-csv/index.js';
 import { scanDhcpd } from '../domain/dhcpd-conf/scan.js';
+import { pythonJsonDumps } from '../domain/python-json.js';
 
 export interface ProvisionHostRequest {
   action: DeltaAction;
@@ -226,63 +227,190 @@ export async function provisionHost(req: ProvisionHostRequest, cfg: ProvisionHos
       return result;
     }
 
-    // Write: backups first, then the delta, then the master; a failed master write puts the delta back.
-    for (const p of [cfg.master, cfg.delta]) {
-      const b = ports.backup(p);
-      if (b) result.backups.push(b);
-    }
-    ports.writeAtomic(cfg.delta, serializeDevicesCsv(delta));
-    try {
-      ports.writeAtomic(cfg.master, mergedText);
-    } catch (e) {
-      if (deltaBytes) ports.writeAtomic(cfg.delta, deltaBytes);
-      else ports.remove(cfg.delta);
-      throw e;
-    }
+    result.backups.push(...writeDeviceFiles(cfg, ports, serializeDevicesCsv(delta), mergedText, deltaBytes));
     ports.progress?.(`wrote ${cfg.delta} and ${cfg.master}; running ${cfg.importScript} -s ${cfg.school}`);
 
-    const imp = await ports.runImport(cfg.importScript, ['-s', cfg.school], cfg.importTimeoutMs);
+    const imp = await runImportChecked(cfg, ports);
     result.importOutput = imp.output.slice(0, 4000);
-    const failure = imp.error
-      ? imp.error
-      : imp.timedOut
-        ? `timed out after ${Math.round(cfg.importTimeoutMs / 1000)} s`
-        : imp.code !== 0
-          ? `exit code ${imp.code}`
-          : IMPORT_ERROR_PATTERNS.find((p) => imp.output.includes(p));
-    if (failure) {
-      const last = imp.output.trim().split('\n').slice(-1)[0];
-      throw new OperationFailed(`import-devices failed: ${failure}${last ? ` (${last.slice(0, 200)})` : ''}`, {
+    if (imp.failure) {
+      throw new OperationFailed(`import-devices failed: ${imp.failure}`, {
         suggestion: `devices.csv was changed; the previous version is in ${cfg.master}.bak`,
       });
     }
 
-    result.verify = await verify(plan, job.role ?? '');
+    result.verify = await verifyHost(plan.action, plan.qualifiedName, job.role ?? '', cfg, ports);
     result.status = 'done';
     return result;
   }
+}
 
-  async function verify(plan: ProvisionPlan, role: string): Promise<VerifyResult> {
-    const absent = plan.action === 'delete';
-    ports.progress?.(`verifying ${plan.qualifiedName}`);
-    const ad = absent || roleHasComputerAccount(role) ? await ports.adComputerExists(cfg.samLdb, plan.qualifiedName) : null;
-    let dhcp: boolean | null = null;
-    if (cfg.dhcpVerifyFile) {
-      const bytes = ports.readFile(cfg.dhcpVerifyFile);
-      if (bytes) {
-        const want = plan.qualifiedName.toLowerCase();
-        try {
-          dhcp = scanDhcpd(Buffer.from(bytes).toString('utf8')).hosts.some((h) => h.name.toLowerCase() === want);
-        } catch {
-          dhcp = false;
-        }
+/** Backups first, then the delta, then the master; a failed master write puts the delta back. */
+function writeDeviceFiles(cfg: ProvisionHostConfig, ports: ProvisionPorts, deltaText: string, mergedText: string, deltaBefore: Uint8Array | undefined): string[] {
+  const backups: string[] = [];
+  for (const p of [cfg.master, cfg.delta]) {
+    const b = ports.backup(p);
+    if (b) backups.push(b);
+  }
+  ports.writeAtomic(cfg.delta, deltaText);
+  try {
+    ports.writeAtomic(cfg.master, mergedText);
+  } catch (e) {
+    if (deltaBefore) ports.writeAtomic(cfg.delta, deltaBefore);
+    else ports.remove(cfg.delta);
+    throw e;
+  }
+  return backups;
+}
+
+/** Runs `IMPORT_SCRIPT -s <school>` once; `failure` says why it counts as failed (exit code or an error pattern). */
+async function runImportChecked(cfg: ProvisionHostConfig, ports: ProvisionPorts): Promise<{ output: string; failure?: string }> {
+  const imp = await ports.runImport(cfg.importScript, ['-s', cfg.school], cfg.importTimeoutMs);
+  const failure = imp.error
+    ? imp.error
+    : imp.timedOut
+      ? `timed out after ${Math.round(cfg.importTimeoutMs / 1000)} s`
+      : imp.code !== 0
+        ? `exit code ${imp.code}`
+        : IMPORT_ERROR_PATTERNS.find((p) => imp.output.includes(p));
+  if (!failure) return { output: imp.output };
+  const last = imp.output.trim().split('\n').slice(-1)[0];
+  return { output: imp.output, failure: `${failure}${last ? ` (${last.slice(0, 200)})` : ''}` };
+}
+
+/** Checks the host after an import: AD computer object, DHCP host block, DNS A record (each when configured). */
+async function verifyHost(action: DeltaAction, qualifiedName: string, role: string, cfg: ProvisionHostConfig, ports: ProvisionPorts): Promise<VerifyResult> {
+  const absent = action === 'delete';
+  ports.progress?.(`verifying ${qualifiedName}`);
+  const ad = absent || roleHasComputerAccount(role) ? await ports.adComputerExists(cfg.samLdb, qualifiedName) : null;
+  let dhcp: boolean | null = null;
+  if (cfg.dhcpVerifyFile) {
+    const bytes = ports.readFile(cfg.dhcpVerifyFile);
+    if (bytes) {
+      const want = qualifiedName.toLowerCase();
+      try {
+        dhcp = scanDhcpd(Buffer.from(bytes).toString('utf8')).hosts.some((h) => h.name.toLowerCase() === want);
+      } catch {
+        dhcp = false;
       }
     }
-    const dns = cfg.dnsDomain && ports.dnsResolves ? await ports.dnsResolves(`${plan.qualifiedName}.${cfg.dnsDomain}`) : null;
-    const want = !absent;
-    const ok = [ad, dhcp, dns].every((v) => v === null || v === want);
-    return { ad_object_exists: ad, dhcp_configured: dhcp, dns_a_exists: dns, expected_absent: absent, ok };
   }
+  const dns = cfg.dnsDomain && ports.dnsResolves ? await ports.dnsResolves(`${qualifiedName}.${cfg.dnsDomain}`) : null;
+  const want = !absent;
+  const ok = [ad, dhcp, dns].every((v) => v === null || v === want);
+  return { ad_object_exists: ad, dhcp_configured: dhcp, dns_a_exists: dns, expected_absent: absent, ok };
+}
+
+/** One job of a provision batch (a provision_host operation's options, already read). */
+export interface BatchJobInput {
+  /** the caller's key (the operation id) */
+  key: string;
+  job: DeltaJob;
+}
+
+export interface BatchJobOutcome {
+  key: string;
+  hostname: string;
+  ok: boolean;
+  error?: string;
+  verify?: VerifyResult;
+}
+
+export interface ProvisionBatchResult {
+  outcomes: BatchJobOutcome[];
+  mergeStats?: MergeStats;
+  /** the first 500 characters of the import's output, as the worker reports it */
+  importOutput?: string;
+  imported: boolean;
+  dryRun: boolean;
+  brokeStaleLock?: string;
+}
+
+/**
+ * The worker's provision batch (NOTES §2.4) on the same path as `provision hosts`: under the lock,
+ * apply every job to the delta (create and update replace the host's row, as the worker does), merge,
+ * drop the jobs whose rows conflict with another host or would make sophomorix-device fail (the worker
+ * wrote them anyway), write both files atomically once, run the import ONCE, then verify each host.
+ * A missing master or a held lock throws (nothing written); an import failure fails every job.
+ */
+export async function provisionBatch(jobs: BatchJobInput[], cfg: ProvisionHostConfig, ports: ProvisionPorts, opts: { dryRun: boolean }): Promise<ProvisionBatchResult> {
+  const lock = await ports.lock(cfg.lockFile);
+  try {
+    const masterBytes = ports.readFile(cfg.master);
+    if (!masterBytes) throw new UsageError(`master devices file not found: ${cfg.master}`, { suggestion: 'check DEVICES_CSV_MASTER in the worker config' });
+    const master = parseDevicesCsv(decodeOrFail(masterBytes, cfg.master));
+    const deltaBytes = ports.readFile(cfg.delta);
+    const deltaText = deltaBytes ? decodeOrFail(deltaBytes, cfg.delta) : undefined;
+    const result: ProvisionBatchResult = { outcomes: [], imported: false, dryRun: opts.dryRun, brokeStaleLock: lock.brokeStale };
+    const rejected = new Map<string, string>();
+    const nameOf = (j: BatchJobInput) => j.job.hostname.trim().toLowerCase();
+    let accepted = jobs.slice();
+    let delta = emptyDelta();
+    let merged: ReturnType<typeof mergeDevices> | undefined;
+    let mergedText = '';
+    // Each round drops the jobs behind a conflict or an invalid row; a few rounds settle any batch.
+    for (let round = 0; round < 5; round++) {
+      delta = deltaText !== undefined ? parseDevicesCsv(deltaText) : emptyDelta();
+      const deleted = new Set<string>();
+      for (const j of accepted) applyDeltaJob(delta, j.job, deleted);
+      merged = mergeDevices(master, delta, deleted, { batchSize: jobs.length });
+      const bad = new Map<string, string>();
+      for (const c of merged.conflicts) if (!bad.has(c.hostname.toLowerCase())) bad.set(c.hostname.toLowerCase(), c.message);
+      if (bad.size === 0) {
+        mergedText = serializeDevicesCsv(merged.file);
+        const reparsed = parseDevicesCsv(mergedText);
+        const byLine = new Map(reparsed.lines.map((l) => [l.lineNo, l]));
+        const orphans: string[] = [];
+        for (const p of validateDevices(reparsed)) {
+          if (p.severity !== 'error') continue;
+          const name = byLine.get(p.line)?.fields[1]?.trim().toLowerCase() ?? '';
+          if (accepted.some((j) => j.job.action !== 'delete' && nameOf(j) === name)) {
+            if (!bad.has(name)) bad.set(name, `devices.csv row would make sophomorix-device fail: ${p.message}`);
+          } else orphans.push(`${cfg.master}:${p.line}: ${p.message}`);
+        }
+        if (bad.size === 0 && orphans.length) {
+          throw new UsageError(`the merged devices file would make sophomorix-device fail (exit 88); nothing changed: ${orphans.slice(0, 5).join('; ')}`);
+        }
+      }
+      if (bad.size === 0) break;
+      accepted = accepted.filter((j) => {
+        const why = j.job.action === 'delete' ? undefined : bad.get(nameOf(j));
+        if (why) rejected.set(j.key, why);
+        return !why;
+      });
+    }
+    result.mergeStats = merged!.stats;
+    const outcome = (j: BatchJobInput, ok: boolean, error?: string, verify?: VerifyResult): BatchJobOutcome => ({ key: j.key, hostname: nameOf(j), ok, error, verify });
+    for (const j of jobs) if (rejected.has(j.key)) result.outcomes.push(outcome(j, false, rejected.get(j.key)));
+    if (accepted.length === 0) return result;
+    if (opts.dryRun) {
+      for (const j of accepted) result.outcomes.push(outcome(j, true));
+      return result;
+    }
+
+    writeDeviceFiles(cfg, ports, serializeDevicesCsv(delta), mergedText, deltaBytes);
+    ports.progress?.(`[Provision] Wrote merged devices.csv (${merged!.stats.total_merged_lines} lines); running ${cfg.importScript} -s ${cfg.school} for ${accepted.length} job(s)`);
+    const imp = await runImportChecked(cfg, ports);
+    result.imported = true;
+    result.importOutput = imp.output.slice(0, 500);
+    if (imp.failure) {
+      for (const j of accepted) result.outcomes.push(outcome(j, false, `import-devices failed: ${imp.failure}`));
+      return result;
+    }
+    for (const j of accepted) {
+      const v = await verifyHost(j.job.action, qualifiedHostname(cfg.school, nameOf(j)), j.job.role ?? '', cfg, ports);
+      result.outcomes.push(outcome(j, v.ok, v.ok ? undefined : `Verify failed: ${pythonJsonDumps(workerVerify(v))}`, v));
+    }
+    return result;
+  } finally {
+    lock.release();
+  }
+}
+
+/** The verify object in the worker's shape (§2.4 step 14): dns_ptr_exists is not checked by labops. */
+export function workerVerify(v: VerifyResult): Record<string, boolean | null> {
+  const out: Record<string, boolean | null> = { ad_object_exists: v.ad_object_exists, dns_a_exists: v.dns_a_exists, dhcp_configured: v.dhcp_configured, dns_ptr_exists: null };
+  if (v.expected_absent) out.expected_absent = true;
+  return out;
 }
 
 function conflictError(conflicts: MergeConflict[]): UsageError {

@@ -4,97 +4,28 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { cli, fixture, fixturePath } from '../support/dc-tree.js';
-import { requireBinary } from '../support/services.js';
+import { cli, fixture } from '../support/dc-tree.js';
+import { provisionSamba } from '../support/samba.js';
+import { makeSite, type Site, type SiteOptions } from '../support/dc-site.js';
 import { tempDir } from '../support/tmp.js';
 import { processStartTicks, bootId } from '../../src/core/fs/lock.js';
 import { hostname } from 'node:os';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const work = tempDir('labops-prov-');
 after(() => work.cleanup());
 let samLdb = '';
 let ready = false;
 
 before(async () => {
-  const samba = requireBinary(undefined, 'samba-tool', ['/usr/bin/samba-tool']);
-  const ldb = requireBinary(undefined, 'ldbsearch', ['/usr/bin/ldbsearch']);
-  if (!samba || !ldb) return;
-  const target = join(work.path, 'samba');
-  mkdirSync(target);
-  execFileSync(samba, ['domain', 'provision', '--targetdir', target, '--realm=LAB.TEST', '--domain=LAB', '--adminpass=Lab-Test-Pw-1!', '--use-rfc2307', '--server-role=dc', '--dns-backend=NONE'], { stdio: 'ignore' });
-  samLdb = join(target, 'private', 'sam.ldb');
+  const ldb = provisionSamba(work.path);
+  if (!ldb) return;
+  samLdb = ldb;
   ready = true;
 });
 
-interface Site {
-  root: string;
-  master: string;
-  delta: string;
-  dhcpFile: string;
-  lock: string;
-  env: NodeJS.ProcessEnv;
-}
-
-let siteNo = 0;
-/** A DC tree: sophomorix dir, /etc/dhcp, the hooks dir with the real wrapper, both config files. */
-function site(o: { school?: string; master?: string; importScript?: string } = {}): Site {
-  const school = o.school ?? 'default-school';
-  const root = join(work.path, `site${siteNo++}`);
-  const sop = join(root, 'sophomorix');
-  const dhcp = join(root, 'dhcp');
-  const hooks = join(root, 'hooks');
-  const bin = join(root, 'bin');
-  for (const d of [join(sop, school), join(dhcp, 'devices'), hooks, bin]) mkdirSync(d, { recursive: true });
-  const master = join(sop, school, school === 'default-school' ? 'devices.csv' : `${school}.devices.csv`);
-  writeFileSync(master, o.master ?? fixture('devices.csv.sample'));
-  copyFileSync(join(ROOT, 'examples', '50-linbo-docker-dhcp'), join(hooks, '50-linbo-docker-dhcp'));
-  chmodSync(join(hooks, '50-linbo-docker-dhcp'), 0o755);
-  writeFileSync(join(bin, 'labops'), `#!/bin/sh\ncd "${ROOT}" && exec "${process.execPath}" --import tsx "${fixturePath('labops-src.ts')}" "$@"\n`, { mode: 0o755 });
-  writeFileSync(join(dhcp, 'dhcpd.conf'), `subnet 10.0.0.0 netmask 255.255.0.0 {\n}\ngroup {\n  include "${join(dhcp, 'devices.conf')}";\n}\n`);
-  const hookConf = join(root, 'linbo-docker-dhcp.conf');
-  writeFileSync(hookConf, [
-    'LINBO_DOCKER_IP=10.0.0.13',
-    `DELTA_CSV=${sop}/{school}/linbo-docker.devices.csv`,
-    `DEVICES_DHCP=${dhcp}/devices/{school}.conf`,
-    `LOGFILE=${root}/linbo-docker-dhcp.log`,
-    `DHCPD_CONF=${dhcp}/dhcpd.conf`,
-    '',
-  ].join('\n'));
-  const workerConf = join(root, 'macct-worker.conf');
-  const lock = join(root, 'lock', 'linbo-provision.lock');
-  writeFileSync(workerConf, [
-    `SCHOOL=${school}`,
-    `DEVICES_CSV_MASTER=${sop}/{school}/devices.csv`,
-    `DEVICES_CSV_DELTA=${sop}/{school}/linbo-docker.devices.csv`,
-    `IMPORT_SCRIPT=${o.importScript ?? fixturePath('fake-import-devices.mjs')}`,
-    `PROVISION_LOCK_FILE=${lock}`,
-    `DHCP_VERIFY_FILE=${dhcp}/devices/{school}.conf`,
-    `SAM_LDB=${samLdb}`,
-    'SAMBA_TOOL_AUTH=-U administrator%secret',
-    '',
-  ].join('\n'));
-  return {
-    root,
-    master,
-    delta: join(sop, school, 'linbo-docker.devices.csv'),
-    dhcpFile: join(dhcp, 'devices', `${school}.conf`),
-    lock,
-    env: {
-      PATH: `${bin}:${process.env.PATH}`,
-      MACCT_WORKER_CONF: workerConf,
-      LINBO_DOCKER_DHCP_CONF: hookConf,
-      FAKE_LMN_SOPHOMORIX: sop,
-      FAKE_LMN_DHCP: dhcp,
-      FAKE_LMN_HOOKS: hooks,
-      FAKE_SAM_LDB: samLdb,
-      NO_COLOR: '1',
-    },
-  };
-}
+const site = (o: SiteOptions = {}): Site => makeSite(work.path, samLdb, o);
 
 const prov = (s: Site, ...args: string[]) => cli(['provision', 'hosts', ...args], s.env);
 const adHas = (name: string) => /^dn: /m.test(execFileSync('ldbsearch', ['-H', samLdb, `(sAMAccountName=${name.toUpperCase()}$)`, 'dn'], { encoding: 'utf8' }));

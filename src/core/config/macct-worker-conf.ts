@@ -3,7 +3,9 @@
 // labops fixes the quirks: REDIS_DB is read from the file too, REPAIR_SCRIPT from the environment too,
 // `{school}` is filled after the whole file is read (SCHOOL= may come later) and the school given on
 // the command line wins; a non-default school's master is `<school>.devices.csv`.
-// SAM_LDB and DHCPD_CONF are labops additions (the worker ignores unknown keys).
+// SAM_LDB and DHCPD_CONF are labops additions (the worker ignores unknown keys), and so are the consumer's
+// CLAIM_IDLE_SEC, CLAIM_INTERVAL_SEC, MAX_RETRIES, RETRY_BACKOFF_SEC, RETRY_BACKOFF_MAX_SEC, MACCT_CONCURRENCY,
+// API_TIMEOUT_SEC, PROVISION_LOCK_WAIT_SEC, IMPORT_TIMEOUT_SEC and macct-repair's REPAIR_MODE, LINBO_DIR, IMAGE_DIR.
 import { hostname } from 'node:os';
 import { fillSchool, fixMasterPath, DEFAULT_SCHOOL } from '../../domain/devices-csv/paths.js';
 import { readKvFile } from './kv-file.js';
@@ -32,6 +34,19 @@ const DEFAULTS: Record<string, string | ((env: NodeJS.ProcessEnv) => string)> = 
   provision_batch_size: '50',
   provision_debounce_sec: '5',
   sam_ldb: '/var/lib/samba/private/sam.ldb',
+  // labops additions for the job consumer and macct-repair (the worker ignores unknown keys)
+  claim_idle_sec: '300',
+  claim_interval_sec: '60',
+  max_retries: '3',
+  retry_backoff_sec: '10',
+  retry_backoff_max_sec: '300',
+  macct_concurrency: '4',
+  api_timeout_sec: '10',
+  provision_lock_wait_sec: '300',
+  import_timeout_sec: '600',
+  repair_mode: 'auto',
+  linbo_dir: '/srv/linbo',
+  image_dir: '/srv/linbo/images',
 };
 
 /** Keys whose values are secrets: never printed, logged or put in --json. */

@@ -1,0 +1,225 @@
+// The DC job protocol (parse, attempts, backoff, batches) and the consumer's lanes with fake ports.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseJobMessage, parseRepairScriptOutput, retryDecision, takeBatch, type OperationRecord } from '../../src/domain/dc-jobs.js';
+import { consumeDcJobs, defaultDcJobsSettings, type DcJobsPorts, type DcJobsSettings } from '../../src/ops/dc-jobs.js';
+import type { StreamEntry } from '../../src/core/streams/redis-streams.js';
+import { OperationNotFound } from '../../src/core/http-apis/linbo-client.js';
+import type { BatchJobInput } from '../../src/ops/provision-hosts.js';
+
+describe('job messages', () => {
+  test('macct and provision entries parse; bad ones say why', () => {
+    const m = parseJobMessage('1-0', { type: 'macct_repair', operation_id: 'op1', host: 'pc01', school: 'default-school', attempt: '2', created_at: 'x' });
+    assert.equal(m.type, 'macct_repair');
+    assert.equal(m.type === 'macct_repair' && m.attempt, 2);
+    const p = parseJobMessage('2-0', { type: 'provision_host', operation_id: 'op2', action: 'delete', attempt: '0' });
+    assert.equal(p.type === 'provision_host' && p.school, 'default-school', 'a missing school is default-school');
+    const reason = (f: Record<string, string>) => {
+      const r = parseJobMessage('3-0', f);
+      return r.type === 'invalid' ? r.reason : 'valid';
+    };
+    assert.equal(reason({ type: 'x', operation_id: 'a' }), "unknown job type 'x'");
+    assert.equal(reason({ operation_id: 'a' }), 'missing field type');
+    assert.equal(reason({ type: 'macct_repair', host: 'h' }), 'missing field operation_id');
+    assert.equal(reason({ type: 'macct_repair', operation_id: 'a' }), 'missing field host');
+    assert.equal(reason({ type: 'macct_repair', operation_id: 'a', host: 'h', attempt: 'one' }), "invalid attempt 'one'");
+    assert.equal(reason({ type: 'provision_host', operation_id: 'a', action: 'move' }), "unknown provision action 'move'");
+  });
+
+  test('retries: three runs in all, exponential delays with a cap', () => {
+    const p = { maxAttempts: 3, baseMs: 10_000, maxMs: 15_000 };
+    assert.deepEqual(retryDecision(0, p), { final: false, delayMs: 10_000 });
+    assert.deepEqual(retryDecision(1, p), { final: false, delayMs: 15_000 }, '20 s capped at 15 s');
+    assert.deepEqual(retryDecision(2, p), { final: true });
+    assert.deepEqual(retryDecision(0, { ...p, maxAttempts: 5, maxMs: 1e9 }), { final: false, delayMs: 10_000 });
+    assert.deepEqual(retryDecision(3, { ...p, maxAttempts: 5, maxMs: 1e9 }), { final: false, delayMs: 80_000 });
+    assert.deepEqual(retryDecision(0, { ...p, maxAttempts: 1 }), { final: true });
+  });
+
+  test('batches: the oldest job\'s school, in order, up to the size; others stay queued', () => {
+    const q = [{ school: 'a', n: 1 }, { school: 'b', n: 2 }, { school: 'a', n: 3 }, { school: 'a', n: 4 }, { school: 'b', n: 5 }];
+    assert.deepEqual(takeBatch(q, 2).map((x) => x.n), [1, 3]);
+    assert.deepEqual(q.map((x) => x.n), [2, 4, 5]);
+    assert.deepEqual(takeBatch(q, 10).map((x) => x.n), [2, 5]);
+    assert.deepEqual(takeBatch([], 3), []);
+  });
+
+  test('the repair script\'s stdout, read as the worker reads it', () => {
+    assert.deepEqual(parseRepairScriptOutput('Updated unicodePwd\nfixed pwdLastSet\n\n'), { processed: true, stdout_lines: 2, unicodePwd_updated: true, pwdLastSet_fixed: true });
+    assert.deepEqual(parseRepairScriptOutput('Host pc01 SKIPPED: No changes'), { processed: true, stdout_lines: 1, skipped: true, no_changes: true });
+  });
+});
+
+/** An in-memory stream, API and clock; records the order of reports and ACKs. */
+function fakes(o: { repair?: DcJobsPorts['repairMacct']; provision?: DcJobsPorts['provisionBatch'] } = {}) {
+  const entries: StreamEntry[] = [];
+  let readPos = 0;
+  let seq = 0;
+  const acked: string[] = [];
+  const dlq: Record<string, string>[] = [];
+  const events: string[] = [];
+  const sleeps: number[] = [];
+  const ops = new Map<string, OperationRecord>();
+  const add = (fields: Record<string, string>) => {
+    const id = `${++seq}-0`;
+    entries.push({ id, fields });
+    return id;
+  };
+  const addOp = (type: 'macct_repair' | 'provision_host', extra: Record<string, string> = {}, options: Record<string, unknown> = {}) => {
+    const id = `op${seq + 1}`;
+    ops.set(id, { id, type, status: 'pending', attempt: 0, targetHost: extra.host ?? null, options });
+    add({ type, operation_id: id, school: 'default-school', attempt: '0', ...extra });
+    return id;
+  };
+  const ports: DcJobsPorts = {
+    stream: {
+      ensureGroup: async () => {},
+      read: async (count) => {
+        const out = entries.slice(readPos, readPos + count);
+        readPos += out.length;
+        return out;
+      },
+      readOwnPending: async () => [],
+      autoclaim: async () => ({ entries: [], deleted: [] }),
+      ack: async (ids) => {
+        acked.push(...ids);
+        for (const id of ids) events.push(`ack ${id}`);
+        return ids.length;
+      },
+      touch: async () => {},
+      deadLetter: async (f) => {
+        dlq.push(f);
+        return 'd';
+      },
+    },
+    api: {
+      getOperation: async (id) => {
+        const op = ops.get(id);
+        if (!op) throw new OperationNotFound(`404 ${id}`);
+        return { ...op };
+      },
+      updateStatus: async (id, u) => {
+        const op = ops.get(id);
+        if (!op) throw new OperationNotFound(`404 ${id}`);
+        op.status = u.status;
+        if (u.attempt !== undefined) op.attempt = u.attempt;
+        events.push(`${u.status} ${id}${u.attempt !== undefined ? ` a=${u.attempt}` : ''}`);
+      },
+      // the real API: at the limit → DLQ + 400, else attempt+1 and a new entry
+      retry: async (id) => {
+        const op = ops.get(id)!;
+        if (op.attempt >= 3) return { requeued: false, code: 'RETRY_FAILED', message: 'Max retries exceeded, moved to DLQ' };
+        op.attempt++;
+        op.status = 'retrying';
+        add({ type: op.type, operation_id: id, host: String(op.targetHost), school: 'default-school', attempt: String(op.attempt) });
+        events.push(`requeue ${id} a=${op.attempt}`);
+        return { requeued: true, attempt: op.attempt };
+      },
+    },
+    repairMacct: o.repair ?? (async () => ({ ok: true, result: { processed: true } })),
+    provisionBatch:
+      o.provision ??
+      (async (jobs) => ({ outcomes: jobs.map((j) => ({ key: j.key, hostname: j.job.hostname, ok: true })), imported: true, dryRun: false, mergeStats: undefined })),
+    now: () => 1_700_000_000_000,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    log: () => {},
+  };
+  return { ports, add, addOp, acked, dlq, events, sleeps, ops };
+}
+
+const settings = (x: Partial<DcJobsSettings> = {}): DcJobsSettings => ({ ...defaultDcJobsSettings('t'), debounceMs: 0, ...x });
+const run = (f: ReturnType<typeof fakes>, s = settings()) => consumeDcJobs(s, f.ports, { signal: new AbortController().signal, once: true });
+
+describe('consumer (fake ports)', () => {
+  test('a failing macct job: attempts counted once, real backoff between runs, DLQ after the third run', async () => {
+    const f = fakes({ repair: async () => ({ ok: false, error: 'boom' }) });
+    const id = f.addOp('macct_repair', { host: 'pc01' });
+    for (let pass = 0; pass < 3; pass++) await run(f, settings({ retry: { maxAttempts: 3, baseMs: 1000, maxMs: 1500 } }));
+    assert.deepEqual(
+      f.events.filter((e) => !e.startsWith('ack')),
+      [`running ${id} a=0`, `retrying ${id} a=0`, `requeue ${id} a=1`, `running ${id} a=1`, `retrying ${id} a=1`, `requeue ${id} a=2`, `running ${id} a=2`, `failed ${id}`],
+    );
+    assert.deepEqual(f.sleeps.filter((ms) => ms >= 1000), [1000, 1500], 'the delays grow and are capped');
+    assert.equal(f.dlq.length, 1);
+    assert.equal(f.dlq[0]!.last_error, 'boom');
+    assert.equal(f.dlq[0]!.host, 'pc01');
+    assert.deepEqual(f.acked, ['1-0', '2-0', '3-0']);
+  });
+
+  test('ACK only after the outcome is reported', async () => {
+    const f = fakes();
+    const id = f.addOp('macct_repair', { host: 'pc01' });
+    await run(f);
+    assert.deepEqual(f.events, [`running ${id} a=0`, `completed ${id}`, 'ack 1-0']);
+  });
+
+  test('macct jobs are not held back by a provision batch (separate lanes)', { timeout: 5000 }, async () => {
+    let release!: () => void;
+    const provisionGate = new Promise<void>((r) => (release = r));
+    let batchEnded = false;
+    const f = fakes({
+      provision: async (jobs) => {
+        await provisionGate;
+        batchEnded = true;
+        return { outcomes: jobs.map((j) => ({ key: j.key, hostname: j.job.hostname, ok: true })), imported: true, dryRun: false };
+      },
+      repair: async () => {
+        // the provision batch is still waiting; the macct job runs anyway, then lets the batch go
+        assert.equal(batchEnded, false);
+        setTimeout(release, 0);
+        return { ok: true, result: { processed: true } };
+      },
+    });
+    f.addOp('provision_host', { action: 'create' }, { action: 'create', hostname: 'pc01', mac: 'aa:bb:cc:dd:ee:01', dryRun: false });
+    const m = f.addOp('macct_repair', { host: 'pc02' });
+    const sum = await run(f);
+    assert.equal(sum.completed, 2);
+    assert.ok(f.events.indexOf(`completed ${m}`) < f.events.indexOf('completed op1'));
+  });
+
+  test('batching: 120 provision jobs with batch size 50 → three batches, three imports', async () => {
+    const sizes: number[] = [];
+    const f = fakes({
+      provision: async (jobs: BatchJobInput[]) => {
+        sizes.push(jobs.length);
+        return { outcomes: jobs.map((j) => ({ key: j.key, hostname: j.job.hostname, ok: true })), imported: true, dryRun: false };
+      },
+    });
+    for (let i = 0; i < 120; i++) f.addOp('provision_host', { action: 'create' }, { action: 'create', hostname: `pc${i}`, mac: 'aa:bb:cc:dd:ee:01', dryRun: false });
+    const sum = await run(f, settings({ batchSize: 50 }));
+    assert.deepEqual(sizes, [50, 50, 20]);
+    assert.equal(sum.importRuns, 3);
+    assert.equal(sum.completed, 120);
+    assert.equal(f.acked.length, 120);
+  });
+
+  test('dry-run and real jobs are separate runs; an invalid hostname fails alone', async () => {
+    const calls: { dryRun: boolean; hosts: string[] }[] = [];
+    const f = fakes({
+      provision: async (jobs, o) => {
+        calls.push({ dryRun: o.dryRun, hosts: jobs.map((j) => j.job.hostname) });
+        return { outcomes: jobs.map((j) => ({ key: j.key, hostname: j.job.hostname, ok: true })), imported: !o.dryRun, dryRun: o.dryRun };
+      },
+    });
+    f.addOp('provision_host', { action: 'create' }, { action: 'create', hostname: 'pc1', dryRun: true });
+    f.addOp('provision_host', { action: 'create' }, { action: 'create', hostname: 'pc2', dryRun: false });
+    const bad = f.addOp('provision_host', { action: 'create' }, { action: 'create', hostname: 'waytoolonghostname', dryRun: false });
+    const sum = await run(f);
+    assert.deepEqual(calls, [{ dryRun: true, hosts: ['pc1'] }, { dryRun: false, hosts: ['pc2'] }]);
+    assert.equal(sum.importRuns, 1);
+    assert.equal(f.ops.get(bad)!.status, 'failed');
+  });
+
+  test('a redelivered entry of a finished operation is only ACKed; a superseded attempt too', async () => {
+    const f = fakes();
+    const id = f.addOp('macct_repair', { host: 'pc01' });
+    f.ops.get(id)!.status = 'completed';
+    const old = f.addOp('macct_repair', { host: 'pc02' });
+    f.ops.get(old)!.attempt = 1; // the entry says attempt 0
+    const sum = await run(f);
+    assert.equal(sum.duplicates, 2);
+    assert.deepEqual(f.events, ['ack 1-0', 'ack 2-0']);
+  });
+});
