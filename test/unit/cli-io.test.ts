@@ -1,4 +1,5 @@
 // IOStreams decisions and the two renderings of every table.
+/* eslint-disable no-control-regex -- the assertions look for ANSI colour escapes */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
