@@ -6,6 +6,8 @@
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 
+const BUNDLED = new Set(['commander', 'zod', 'fast-xml-parser', 'kysely']);
+
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 await build({
   entryPoints: { 'cli/main': 'src/cli/main.ts' },
@@ -16,9 +18,21 @@ await build({
   platform: 'node',
   target: 'node20',
   chunkNames: 'cli/chunks/[name]-[hash]',
-  // Native addons and packages with optional native parts stay in node_modules.
-  external: ['better-sqlite3', 'ssh2', 'cpu-features'],
-  // CommonJS dependencies inside an ES module bundle need a real require.
+  // Only pure ES/TypeScript-friendly packages on the start-up path are bundled; everything else (native
+  // addons, CommonJS drivers whose named exports a bundle would change) is loaded from node_modules as is.
+  plugins: [
+    {
+      name: 'bundle-only-listed-packages',
+      setup(b) {
+        b.onResolve({ filter: /^[^./]/ }, (args) => {
+          if (args.path.startsWith('node:')) return { external: true };
+          const pkg = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0];
+          return BUNDLED.has(pkg) ? undefined : { external: true };
+        });
+      },
+    },
+  ],
+  // commander is CommonJS; inside an ES module bundle it needs a real require for node: built-ins.
   banner: { js: "import { createRequire as __labopsCreateRequire } from 'node:module'; const require = __labopsCreateRequire(import.meta.url);" },
   legalComments: 'none',
   logLevel: 'warning',

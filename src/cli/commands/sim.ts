@@ -4,6 +4,7 @@ import type { Factory } from '../factory.js';
 import { durationArg, floatArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
 import type { CmlControllers } from '../../sim/cml/index.js';
+import type { LinboApi } from '../../sim/linbo/api.js';
 
 export interface SimOptions {
   hosts: number;
@@ -18,6 +19,8 @@ export interface SimOptions {
   cmlLabs: number;
   commandLatency: number;
   powershellLatency: number;
+  linboApi?: boolean;
+  redisUrl?: string;
 }
 
 export function registerSim(parent: Command, f: Factory, run: (f: Factory, o: SimOptions) => Promise<void> = runSim): Command {
@@ -40,6 +43,8 @@ export function registerSim(parent: Command, f: Factory, run: (f: Factory, o: Si
     .option('--time-scale <n>', 'simulated seconds per real second on the stations (session guard grace, power delays, heartbeat tick)', floatArg, 1)
     .option('--command-latency <dur>', 'time each LabStation.exe command takes, as on a real station (default 0)', durationArg, 0)
     .option('--powershell-latency <dur>', 'start-up time of each PowerShell call, as powershell.exe on Windows (default 0)', durationArg, 0)
+    .option('--linbo-api', 'also start the simulated LINBO Docker internal API (needs --redis-url)')
+    .option('--redis-url <url>', 'Redis the simulated LINBO API queues its jobs on (redis://127.0.0.1:6379)')
     .option('--cml <n>', 'also start this many simulated CML controllers (HTTPS, self-signed)', intArg(0, 100), 0)
     .option('--cml-labs <n>', 'labs per simulated CML controller', intArg(0, 10000), 20)
     .action((o: SimOptions) => run(f, o));
@@ -65,6 +70,17 @@ export async function runSim(f: Factory, o: SimOptions): Promise<void> {
     const { startCmlControllers } = await import('../../sim/cml/index.js');
     cml = await startCmlControllers({ count: o.cml, labsPerController: o.cmlLabs, stateDir, changeEveryMs: 60_000 / o.timeScale });
   }
+  let linbo: LinboApi | undefined;
+  if (o.linboApi) {
+    const { UsageError } = await import('../../domain/errors.js');
+    if (!o.redisUrl) throw new UsageError('--linbo-api needs --redis-url');
+    const { startLinboApi } = await import('../../sim/linbo/api.js');
+    const { randomBytes } = await import('node:crypto');
+    const key = randomBytes(16).toString('hex');
+    const { writeFileSync: write } = await import('node:fs');
+    write(join(stateDir, 'linbo-internal-key'), `${key}\n`, { mode: 0o600 });
+    linbo = await startLinboApi({ redisUrl: o.redisUrl, internalKey: key });
+  }
   // One config file for everything the simulator runs: `labops --config <it> …` reaches stations and controllers.
   const { writeFileSync, renameSync } = await import('node:fs');
   const configPath = join(stateDir, 'config.json');
@@ -80,6 +96,7 @@ export async function runSim(f: Factory, o: SimOptions): Promise<void> {
       winrm: { user: sim.winrmUser, passwordFile: sim.passwordFile ?? null, caFile: sim.caFile ?? null },
       heartbeatPathTemplate: sim.heartbeatPathTemplate,
       cml: cml ? cml.servers.map((s) => ({ id: s.id, url: s.url })) : [],
+      linboApi: linbo ? { apiUrl: linbo.apiUrl, keyFile: join(stateDir, 'linbo-internal-key') } : null,
       wol: { address: sim.wolAddress, port: sim.wolPort },
       hosts: sim.stations.map((s) => ({ name: s.name, address: s.spec.address, mac: s.spec.mac, port: s.port, httpsPort: s.httpsPort, state: s.state })),
     });
@@ -88,6 +105,7 @@ export async function runSim(f: Factory, o: SimOptions): Promise<void> {
     f.io.out(configPath);
     f.io.info(`${sim.stations.length} simulated station(s) on ${first}–${last}, magic packets to ${sim.wolAddress}:${sim.wolPort}; WinRM user ${sim.winrmUser}, HTTPS CA ${sim.caFile}`);
     if (cml) f.io.info(`${cml.controllers.length} simulated CML controller(s): ${cml.servers.map((s) => s.url).join(', ')}`);
+    if (linbo) f.io.info(`simulated LINBO API: API_URL=${linbo.apiUrl}, key in ${join(stateDir, 'linbo-internal-key')}`);
     f.io.info(`try: labops --config ${configPath} wol --all --interval 1s`);
   }
   await new Promise<void>((resolve) => {
@@ -95,6 +113,7 @@ export async function runSim(f: Factory, o: SimOptions): Promise<void> {
     f.signal.addEventListener('abort', () => resolve(), { once: true });
     process.once('SIGTERM', () => resolve());
   });
+  await linbo?.close();
   await cml?.close();
   await sim.close();
 }
