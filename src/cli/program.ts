@@ -13,6 +13,8 @@ import { registerHeartbeat } from './commands/heartbeat.js';
 import { registerProvision } from './commands/provision.js';
 import { registerServers } from './commands/servers.js';
 import { registerLabs } from './commands/labs.js';
+import { registerReserve } from './commands/reserve.js';
+import { registerDaemon } from './commands/daemon.js';
 import { registerCompleteHook, registerCompletion } from './commands/completion.js';
 
 export const GLOBAL_HELP_FOOTER = [
@@ -59,6 +61,8 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerProvision(program, f);
   registerServers(program, f);
   registerLabs(program, f);
+  registerReserve(program, f);
+  registerDaemon(program, f);
   registerCompletion(program, f);
   registerCompleteHook(program, f);
   copyGlobalOptions(program);

@@ -10,7 +10,7 @@ import type { HostIndex, InventoryHost } from '../../core/config/inventory.js';
 import type { Database } from '../../core/db/database.js';
 import { wake, type WakeTarget } from '../wake.js';
 import { pollHeartbeats, type HeartbeatSink, type HeartbeatSource } from '../heartbeat/poll.js';
-import { endReservation, startReservation, type ReservationPorts, type ReservationSettings, type WakeOverrides } from '../reservations/run.js';
+import { endReservation, guardGraceOf, startReservation, type ReservationPorts, type ReservationSettings, type WakeOverrides } from '../reservations/run.js';
 import { reservationTimeline } from '../reservations/timeline.js';
 
 export interface ApiRequest {
@@ -144,8 +144,7 @@ function reservationIds(body: Record<string, unknown>): { reservationId?: string
 
 function deadlineFor(deps: OpsApiDeps, command: string, args: readonly string[]): number {
   if (command !== 'prepare-session') return deps.settings.commandTimeoutMs;
-  const g = args.find((a) => a.toLowerCase().startsWith('--guard-grace='));
-  return deps.settings.commandTimeoutMs + Math.max(30, Number(g?.split('=')[1]) || 90) * 1000;
+  return deps.settings.commandTimeoutMs + guardGraceOf(args) * 1000;
 }
 
 async function routeWol(req: ApiRequest, deps: OpsApiDeps): Promise<ApiResponse> {

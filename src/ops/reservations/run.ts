@@ -97,7 +97,9 @@ function errorKind(e: unknown): StepFailure {
   return 'failed';
 }
 
-function guardGraceOf(args: readonly string[]): number {
+/** Seconds the guard may wait inside prepare-session (none when the guard is off). */
+export function guardGraceOf(args: readonly string[]): number {
+  if (args.some((a) => /^--(no-guard|guard=(no|false|0|off))$/i.test(a))) return 0;
   const g = args.find((a) => a.toLowerCase().startsWith('--guard-grace='));
   const n = g ? Number(g.split('=')[1]) : 90;
   return Number.isFinite(n) ? Math.max(30, n) : 90;
