@@ -184,7 +184,8 @@ class Runner {
     return this.take(
       wakeOutcome(this.ctx, {
         success: w.success,
-        message: w.message,
+        // The ops-worker's texts: the journal and the Lab Manager UI show them (labops' own wol reports the probe).
+        message: w.success ? 'Host reachable' : w.status === 'no-response' ? 'Host did not respond to ping' : w.message,
         durationMs: w.durationMs,
         configError: w.status === 'error' && Boolean(target.configError),
         aborted: w.status === 'aborted',
