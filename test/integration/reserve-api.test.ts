@@ -270,3 +270,26 @@ describe('API security', () => {
     assert.deepEqual([junk.status, junk.json], [400, { error: 'host and command are required' }]);
   });
 });
+
+describe('X-Ops-Internal-Token from a file', () => {
+  test('labops daemon with OPS_INTERNAL_AUTH_TOKEN_FILE: 401 without the header, 200 with it, /health open', async () => {
+    const tokenFile = join(dir.path, 'ops-token');
+    writeFileSync(tokenFile, 'tok-123456\n', { mode: 0o600 });
+    const ctl = new AbortController();
+    const io = IOStreams.test();
+    const d = run(['--hosts', inventoryPath, '--db', dbUrl, '--json', 'daemon', '--only', 'api', '--listen', '127.0.0.1:0'], { io, env: { HOME: '/nonexistent', XDG_CONFIG_HOME: dir.path, OPS_INTERNAL_AUTH_TOKEN_FILE: tokenFile }, controller: ctl });
+    await waitFor(() => /listening/.test(io.outText()), 'the API to listen', 20_000);
+    const url = JSON.parse(io.outText().trim().split('\n')[0]!).listening;
+    try {
+      const no = await http(url, 'POST', '/api/hosts/reload');
+      assert.deepEqual([no.status, no.json], [401, EXAMPLES['auth errors (head, any /api/*)']![0]!.response]);
+      assert.equal((await http(url, 'POST', '/api/hosts/reload', {}, { 'X-Ops-Internal-Token': 'tok-12345' })).status, 401);
+      assert.equal((await http(url, 'POST', '/api/hosts/reload', {}, { 'X-Ops-Internal-Token': 'tok-123456' })).status, 200);
+      assert.equal((await http(url, 'GET', '/health')).status, 200);
+      assert.doesNotMatch(io.errText() + io.outText(), /tok-123456/);
+    } finally {
+      ctl.abort();
+      await d;
+    }
+  });
+});

@@ -189,6 +189,43 @@ describe('labops reserve end', () => {
   });
 });
 
+describe('the heartbeat and forced logoffs in the timeline; the orchestrator loop', () => {
+  test('an eviction during prepare is linked to the reservation; reserve log shows it and the latest heartbeat', async () => {
+    const st = sim.station('sim-ws-002')!;
+    await st.powerOn();
+    // The simulated clock runs 100x: the eviction is linked through the booking's window (heartbeat-store rules).
+    const fmt = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+    await db.kysely.insertInto('lab_reservations').values({ transaction_hash: '0xe1', lab_id: '2', status: 'ACTIVE', start_time: fmt(Date.now() - 3_600_000), end_time: fmt(Date.now() + 30 * 86_400_000) }).execute();
+    st.runtime!.machine.logon('teacher', { sessionName: 'rdp-tcp#7' });
+    const r = await cli('reserve', 'start', '0xe1', '--host', 'sim-ws-002', '--no-wake', '--guard-grace', '30');
+    assert.equal(r.code, 0, r.stderr);
+    const poll = await cli('heartbeat', 'poll', 'sim-ws-002');
+    assert.equal(poll.code, 0, poll.stderr);
+    const t = JSON.parse((await cli('--json', 'reserve', 'log', '0xe1')).stdout);
+    assert.deepEqual(t.forcedLogoffs.map((l: { user: string; reservationId: string }) => [l.user, l.reservationId]), [['teacher', '0xe1']]);
+    assert.match(t.heartbeat.timestamp, /\+00:00$/);
+    assert.equal(t.heartbeat.lastForcedLogoff.user, 'teacher');
+    const table = await cli('reserve', 'log', '0xe1');
+    assert.match(table.stderr, /forced logoffs:\n.*teacher/);
+  });
+
+  test('labops daemon --only reservations: the scan loop starts a due reservation, stops on interrupt', async () => {
+    const now = Date.now();
+    const fmt = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+    await db.kysely.insertInto('lab_reservations').values({ transaction_hash: '0xloop', lab_id: '3', status: 'CONFIRMED', start_time: fmt(now + 10_000), end_time: fmt(now + 3_600_000) }).execute();
+    const loopConfig = join(dir.path, 'loop.json');
+    writeFileSync(loopConfig, JSON.stringify({ wol: { interval: '300ms', timeout: '300ms', attempts: 5 }, reservations: { 'scan-interval': '200ms' } }));
+    const controller = new AbortController();
+    const io = IOStreams.test();
+    const daemon = run(['--config', loopConfig, '--hosts', inventory, '--db', dbUrl, 'daemon', '--only', 'reservations'], { io, env: { HOME: '/nonexistent', XDG_CONFIG_HOME: dir.path }, controller });
+    const status = async () => (await db.kysely.selectFrom('lab_reservations').select('status').where('transaction_hash', '=', '0xloop').executeTakeFirstOrThrow()).status;
+    await waitFor(async () => (await status()) === 'ACTIVE', 'the loop to start the reservation', 30_000, 100);
+    controller.abort();
+    assert.equal(await daemon, 130, io.errText());
+    assert.deepEqual((await rows('0xloop')).map((x) => x.action), ['wake', 'prepare', 'scheduler:start']);
+  });
+});
+
 describe('labops reserve log', () => {
   test('--json: the timeline shape plus the forced logoffs; the table lists every step', async () => {
     const j = await cli('--json', 'reserve', 'log', '0xa1');
@@ -205,6 +242,3 @@ describe('labops reserve log', () => {
   });
 });
 
-test('waits for nothing left running', async () => {
-  await waitFor(() => true, 'noop');
-});

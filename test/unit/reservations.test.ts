@@ -213,3 +213,47 @@ describe('start and end with fakes', () => {
     assert.deepEqual(busy.runs.map((a) => a[0]), ['release-session']);
   });
 });
+
+describe('API authentication and validation (handleApi with fakes)', async () => {
+  const { handleApi, tokenMatches, validPingTarget } = await import('../../src/ops/api/routes.js');
+  const { HostIndex } = await import('../../src/core/config/inventory.js');
+  const examples = JSON.parse(readFileSync(new URL('../fixtures/labgateway/ops-worker.http-examples.json', import.meta.url), 'utf8'));
+  const f = fakes({});
+  const index = new HostIndex({ file: undefined, hosts: [HOST], warnings: [] });
+  const deps = {
+    index: () => index,
+    reloadHosts: async () => 1,
+    ports: f.ports,
+    settings: SETTINGS,
+    guardGrace: 90,
+    rebootTimeout: 15,
+    heartbeat: { source: { kind: 'file' as const, read: async () => null, describe: () => 'x' } },
+    token: 's3cret-token',
+  };
+  const call = (method: string, path: string, headers: Record<string, string> = {}, body: unknown = {}) =>
+    handleApi({ method, path, query: new URLSearchParams(), headers, body: Buffer.from(JSON.stringify(body)) }, deps);
+
+  test('with a token configured, /api/* needs X-Ops-Internal-Token (the head 401 body); /health stays open', async () => {
+    const r = await call('POST', '/api/hosts/reload');
+    assert.equal(r.status, 401);
+    assert.deepEqual(r.body, examples['auth errors (head, any /api/*)'][0].response);
+    assert.equal((await call('POST', '/api/hosts/reload', { 'x-ops-internal-token': 's3cret-toke' })).status, 401);
+    assert.deepEqual(await call('POST', '/api/hosts/reload', { 'x-ops-internal-token': 's3cret-token' }), { status: 200, body: { hosts: 1, reloaded: true } });
+    assert.equal((await call('GET', '/health')).status, 200);
+  });
+  test('constant-time token comparison handles any length and a missing header', () => {
+    assert.equal(tokenMatches('abc', 'abc'), true);
+    assert.equal(tokenMatches('abcd', 'abc'), false);
+    assert.equal(tokenMatches(undefined, 'abc'), false);
+  });
+  test('ping targets: names and addresses only', () => {
+    assert.ok(validPingTarget('lab-ws-01') && validPingTarget('127.0.0.1') && validPingTarget('::1') && validPingTarget('a.b-c.example'));
+    assert.ok(!validPingTarget('127.0.0.1; whoami') && !validPingTarget('-x') && !validPingTarget('$(id)'));
+  });
+  test('unknown path 404, wrong method 405, start without an id 400', async () => {
+    const h = { 'x-ops-internal-token': 's3cret-token' };
+    assert.equal((await call('GET', '/api/nope', h)).status, 404);
+    assert.equal((await call('GET', '/api/wol', h)).status, 405);
+    assert.deepEqual(await call('POST', '/api/reservations/start', h, { host: 'lab-ws-01' }), { status: 400, body: { error: 'reservationId and host are required' } });
+  });
+});
