@@ -68,7 +68,7 @@ describe('reservation orchestrator on MariaDB', () => {
 
     const [a, b] = await Promise.all([labops(['--json', 'reserve', 'scan', '--once', '--concurrency', '16'], { ...env(), LABOPS_INSTANCE: 'a' }), labops(['--json', 'reserve', 'scan', '--once', '--concurrency', '16'], { ...env(), LABOPS_INSTANCE: 'b' })]);
     // exit 1 or 5: the unmapped reservation failed in whichever process claimed it
-    for (const r of [a, b]) assert.ok([0, 1, 5].includes(r.code), r.stderr);
+    for (const r of [a, b]) assert.ok([0, 1, 5].includes(r.code), `exit ${r.code}: ${r.stderr} ${r.stdout.slice(0, 3000)}`);
     const ra = JSON.parse(a.stdout);
     const rb = JSON.parse(b.stdout);
     assert.equal(ra.items.length + rb.items.length, N + 1, 'every due reservation dispatched once across both instances');

@@ -116,6 +116,23 @@ export async function findReservation(db: Database, reservationId: string): Prom
 
 export type Phase = 'start' | 'end';
 
+/** InnoDB deadlock or lock wait timeout (two instances claiming and finishing side by side): restart the statement. */
+function isRetryable(e: unknown): boolean {
+  const err = e as { errno?: number; code?: string };
+  return err?.errno === 1213 || err?.errno === 1205 || err?.code === 'ER_LOCK_DEADLOCK' || err?.code === 'ER_LOCK_WAIT_TIMEOUT' || err?.code === 'SQLITE_BUSY';
+}
+
+async function withRetry<T>(fn: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= attempts || !isRetryable(e)) throw e;
+      await new Promise((r) => setTimeout(r, 10 * i + Math.random() * 40));
+    }
+  }
+}
+
 export interface Candidate {
   reservationId: string;
   labId: string | null;
@@ -194,6 +211,10 @@ export interface ClaimRequest {
  * phase starts from; exactly one instance sees one affected row.
  */
 export async function claim(db: Database, c: ClaimRequest): Promise<boolean> {
+  return withRetry(() => claimOnce(db, c));
+}
+
+async function claimOnce(db: Database, c: ClaimRequest): Promise<boolean> {
   const now = toDbDateTime(c.nowMs);
   const seed = { reservation_id: c.reservationId, phase: c.phase, attempts: 0, updated_at: now };
   if (db.dialect === 'mysql') await db.kysely.insertInto('labops_reservation_claims').ignore().values(seed).execute();
@@ -243,7 +264,7 @@ export interface FinishResult {
  */
 export async function finishClaim(db: Database, f: FinishRequest): Promise<FinishResult> {
   const now = toDbDateTime(f.nowMs);
-  return db.kysely.transaction().execute(async (tx) => {
+  return withRetry(() => db.kysely.transaction().execute(async (tx) => {
     // Only the holder of the claim may finish it; a lease that expired and was taken over is not ours.
     const held = await tx
       .updateTable('labops_reservation_claims')
@@ -296,17 +317,17 @@ export async function finishClaim(db: Database, f: FinishRequest): Promise<Finis
         .execute();
     }
     return { moved };
-  });
+  }));
 }
 
 /** Gives a claim back without recording anything (shutdown, a database error before any work). */
 export async function releaseClaim(db: Database, reservationId: string, phase: Phase, instance: string, nowMs: number): Promise<void> {
-  await db.kysely
+  await withRetry(() => db.kysely
     .updateTable('labops_reservation_claims')
     .set({ claimed_by: null, claimed_at: null, lease_until: null, updated_at: toDbDateTime(nowMs) })
     .where('reservation_id', '=', reservationId)
     .where('phase', '=', phase)
     .where('claimed_by', '=', instance)
     .where('done_at', 'is', null)
-    .execute();
+    .execute());
 }
