@@ -295,10 +295,16 @@ async function runScan(f: Factory, o: { once?: boolean; concurrency?: number; ba
   const { Silent } = await import('../../domain/errors.js');
   if (!o.once) {
     f.io.info(`orchestrator ${deps.instance}: scanning every ${config.intervalMs / 1000}s (Ctrl-C to stop)`);
-    await scanLoop(deps, config, f.signal, {
+    // SIGTERM (systemd stop) like Ctrl-C: stop claiming, finish what is in flight.
+    const stop = new AbortController();
+    const onTerm = () => stop.abort();
+    process.once('SIGTERM', onTerm);
+    f.signal.addEventListener('abort', onTerm, { once: true });
+    await scanLoop(deps, config, stop.signal, {
       onItem: (i) => (f.io.json ? f.io.out(JSON.stringify(i)) : f.io.out(scanLine(i))),
       onError: (e) => f.io.warn(`scan: ${(e as Error).message}`),
     });
+    process.removeListener('SIGTERM', onTerm);
     return;
   }
   const r: ScanResult = await scanOnce(deps, config, f.signal);
