@@ -13,6 +13,8 @@ import { registerHeartbeat } from './commands/heartbeat.js';
 import { registerProvision } from './commands/provision.js';
 import { registerServers } from './commands/servers.js';
 import { registerLabs } from './commands/labs.js';
+import { registerReserve } from './commands/reserve.js';
+import { registerDaemon } from './commands/daemon.js';
 import { registerCompleteHook, registerCompletion } from './commands/completion.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerDhcpPatch } from './commands/dhcp-patch.js';
@@ -58,6 +60,7 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerWol(program, f);
   registerExec(program, f);
   registerHeartbeat(program, f);
+  registerReserve(program, f);
   registerProvision(program, f);
   registerProvisionHosts(program.commands.find((c) => c.name() === 'provision') ?? program.command('provision').summary('provision lab sessions and DC hosts'), f);
   registerServers(program, f);
@@ -65,6 +68,7 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
   registerDhcpPatch(program, f);
   registerDc(program, f);
   registerMacctRepair(program, f);
+  registerDaemon(program, f);
   registerSim(program, f);
   registerDb(program, f);
   registerConfig(program, f);

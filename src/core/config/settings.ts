@@ -107,6 +107,21 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'cml.lab-concurrency', type: 'int', env: ['LABOPS_CML_LAB_CONCURRENCY'], default: () => '8', description: 'lab details fetched at once per CML server (also its keep-alive connection pool size)' },
   { key: 'cml.timeout', type: 'duration', env: ['LABOPS_CML_TIMEOUT'], default: () => '30s', description: 'deadline of one CML API request, connect to last byte' },
   { key: 'cml.refresh-interval', type: 'duration', env: ['LABS_REFRESH_INTERVAL'], default: () => '30m', description: 'daemon: interval of the CML labs refresh loop (seed LABS_REFRESH_INTERVAL, seconds)' },
+  { key: 'reservations.scan-interval', type: 'duration', env: ['OPS_RESERVATION_SCAN_INTERVAL'], default: () => '30s', description: 'orchestrator: pause between scans of lab_reservations (a bare number is seconds)' },
+  { key: 'reservations.start-lead', type: 'duration', env: ['OPS_RESERVATION_START_LEAD'], default: () => '120s', description: 'orchestrator: start a CONFIRMED reservation this long before its start_time' },
+  { key: 'reservations.end-delay', type: 'duration', env: ['OPS_RESERVATION_END_DELAY'], default: () => '60s', description: 'orchestrator: end a reservation this long after its end_time' },
+  { key: 'reservations.lookback', type: 'duration', env: ['OPS_RESERVATION_LOOKBACK'], default: () => '6h', description: 'orchestrator: ignore reservations that started or ended longer ago than this' },
+  { key: 'reservations.batch', type: 'int', env: ['OPS_RESERVATION_MAX_BATCH'], default: () => '200', description: 'orchestrator: reservations selected per scan' },
+  { key: 'reservations.concurrency', type: 'int', env: ['LABOPS_RESERVATION_CONCURRENCY'], default: () => '64', description: 'orchestrator: reservations started or ended at once by one instance' },
+  { key: 'reservations.lease', type: 'duration', env: [], default: () => '15m', description: 'orchestrator: a claim older than this belongs to a dead instance and is taken over' },
+  { key: 'reservations.backoff-base', type: 'duration', env: ['OPS_RESERVATION_RETRY_COOLDOWN'], default: () => '60s', description: 'orchestrator: first retry delay of a failed start or end; doubles per failure' },
+  { key: 'reservations.backoff-max', type: 'duration', env: [], default: () => '30m', description: 'orchestrator: longest retry delay' },
+  { key: 'reservations.guard-grace', type: 'int', env: [], default: () => '90', description: 'seconds of session-guard grace for prepare-session (--guard-grace=<s>)' },
+  { key: 'reservations.reboot-timeout', type: 'int', env: [], default: () => '15', description: "seconds before the reboot the default release asks for (release-session --reboot --reboot-timeout=<s>; upstream's bare --reboot reboots at once)" },
+  { key: 'reservations.command-timeout', type: 'duration', env: [], default: () => '2m', description: 'WinRM deadline of a LabStation command in a reservation step, on top of the guard grace for prepare-session' },
+  { key: 'api.listen', type: 'string', env: ['LABOPS_LISTEN'], default: () => '127.0.0.1:8081', description: 'daemon: address:port of the ops-worker HTTP API (the ops-worker used OPS_BIND:OPS_PORT, 0.0.0.0:8081)' },
+  { key: 'api.token', type: 'secret', env: ['OPS_INTERNAL_AUTH_TOKEN'], description: 'daemon: when set, /api/* requires the X-Ops-Internal-Token header to equal it (a reference env:NAME or file:/path; OPS_INTERNAL_AUTH_TOKEN_FILE also works)' },
+  { key: 'api.max-body', type: 'int', env: [], default: () => '65536', description: 'daemon: largest accepted request body in bytes' },
 ];
 
 /** Environment variables that are not settings but change behaviour; documented with the settings. */

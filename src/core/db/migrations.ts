@@ -5,6 +5,7 @@ import type { DB } from './schema.js';
 import { HEARTBEAT_MIGRATION } from './tables-heartbeat.js';
 import { COLLECTOR_MIGRATION } from './tables-collector.js';
 import { CML_MIGRATION } from './tables-cml.js';
+import { RESERVATIONS_MIGRATION } from './tables-reservations.js';
 
 export interface TableDef {
   name: string;
@@ -162,6 +163,7 @@ export const MIGRATIONS: readonly Migration[] = [
   HEARTBEAT_MIGRATION,
   COLLECTOR_MIGRATION,
   CML_MIGRATION,
+  RESERVATIONS_MIGRATION,
 ];
 
 const BOOKKEEPING = {

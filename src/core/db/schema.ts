@@ -3,6 +3,7 @@ import type { ColumnType, Generated } from 'kysely';
 import type { HeartbeatTables } from './schema-heartbeat.js';
 import type { CollectorDB } from './schema-collector.js';
 import type { CmlTables } from './schema-cml.js';
+import type { ReservationTables } from './schema-reservations.js';
 
 type Timestamp = ColumnType<string | Date, string | undefined, string>;
 
@@ -61,7 +62,7 @@ export interface LabopsMigrationsTable {
   applied_at: string;
 }
 
-export interface DB extends HeartbeatTables, CollectorDB, CmlTables {
+export interface DB extends HeartbeatTables, CollectorDB, CmlTables, ReservationTables {
   lab_hosts: LabHostsTable;
   lab_host_heartbeat: LabHostHeartbeatTable;
   lab_host_events: LabHostEventsTable;
