@@ -9,21 +9,26 @@ _labops() {
     w="${COMP_WORDS[i]}"
     [[ "$w" == -* ]] && continue
     case "$path $w" in
-      "labops wol"|"labops exec"|"labops heartbeat"|"labops heartbeat poll"|"labops heartbeat show"|"labops heartbeat alerts"|"labops provision"|"labops provision sessions"|"labops provision cleanup"|"labops provision hosts"|"labops servers"|"labops servers check"|"labops labs"|"labops labs sync"|"labops labs list"|"labops labs history"|"labops dhcp-patch"|"labops sim"|"labops db"|"labops db migrate"|"labops db status"|"labops config"|"labops config show"|"labops completion") path="$path $w" ;;
+      "labops wol"|"labops exec"|"labops heartbeat"|"labops heartbeat poll"|"labops heartbeat show"|"labops heartbeat alerts"|"labops reserve"|"labops reserve start"|"labops reserve end"|"labops reserve log"|"labops reserve scan"|"labops provision"|"labops provision sessions"|"labops provision cleanup"|"labops provision hosts"|"labops servers"|"labops servers check"|"labops labs"|"labops labs sync"|"labops labs list"|"labops labs history"|"labops dhcp-patch"|"labops dc"|"labops dc jobs"|"labops dc setup"|"labops dc check"|"labops macct-repair"|"labops daemon"|"labops sim"|"labops db"|"labops db migrate"|"labops db status"|"labops config"|"labops config show"|"labops doctor"|"labops completion") path="$path $w" ;;
     esac
   done
   case "$prev" in
-    --ca|--conf|--config|--delta|--devices-dhcp|--dhcp-verify-file|--dhcpd|--dhcpd-conf|--hosts|--import-script|--known-hosts|--log-file|--master|--password-file|--sam-ldb|--state-dir|--worker-conf) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
-    --attempts|--base-address|--boot-delay|--broadcast|--cml|--cml-labs|--concurrency|--config|--contract|--db|--dns-server|--domain|--format|--hosts|--import-timeout|--interval|--ip|--jump|--lab-concurrency|--lock-wait|--mac|--next-server|--path|--port|--probe|--pxe|--rename-from|--repeat|--role|--room|--school|--server|--source|--time-scale|--timeout|--transport|--user|--wol-port|-s) COMPREPLY=(); return ;;
+    --api-key-file|--ca|--conf|--config|--delta|--devices-csv|--devices-dhcp|--dhcp-verify-file|--dhcpd|--dhcpd-conf|--hook-conf|--hook-dir|--hosts|--image-dir|--import-script|--known-hosts|--linbo-dir|--log-file|--macct-file|--master|--password-file|--redis-password-file|--root|--sam-ldb|--state-dir|--systemd-dir|--worker-conf) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+    --api-port|--attempts|--base-address|--batch|--batch-size|--boot-delay|--broadcast|--claim-idle|--claim-interval|--cml|--cml-labs|--command-latency|--concurrency|--config|--consumer|--contract|--db|--debounce|--dns-server|--domain|--format|--guard-grace|--host|--hosts|--import-timeout|--interval|--ip|--jump|--lab|--lab-concurrency|--limit|--linbo-ip|--listen|--lock-wait|--mac|--next-server|--offset|--only|--path|--port|--power|--power-arg|--powershell-latency|--prepare-arg|--probe|--pxe|--redis-port|--redis-url|--release-arg|--rename-from|--repeat|--role|--room|--sample|--school|--server|--source|--time-scale|--timeout|--transport|--user|--wol-port|-s) COMPREPLY=(); return ;;
   esac
   case "$path" in
-    "labops") opts="wol exec heartbeat provision servers labs dhcp-patch sim db config completion --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops") opts="wol exec heartbeat reserve provision servers labs dhcp-patch dc macct-repair daemon sim db config doctor completion --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops wol") opts="--all --broadcast --port --repeat --no-wait --probe --attempts --interval --timeout --concurrency --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; hosts=1; ;;
     "labops exec") opts="--all --transport --ssl --port --user --password-file --ca --insecure --timeout --concurrency --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; hosts=1; ;;
     "labops heartbeat") opts="poll show alerts --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops heartbeat poll") opts="--all --source --path --no-store --events --no-events --concurrency --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; hosts=1; ;;
     "labops heartbeat show") opts="--events --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; hosts=1; ;;
     "labops heartbeat alerts") opts="--version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops reserve") opts="start end log scan --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops reserve start") opts="--host --lab --no-wake --no-prepare --prepare-arg --guard-grace --force --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops reserve end") opts="--host --lab --no-release --release-arg --power --power-arg --force --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops reserve log") opts="--limit --offset --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops reserve scan") opts="--once --concurrency --batch --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops provision") opts="sessions cleanup hosts --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops provision sessions") opts="--once --concurrency --timeout --interval --contract --accept-new --known-hosts --jump --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops provision cleanup") opts="--once --concurrency --timeout --interval --contract --accept-new --known-hosts --jump --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
@@ -35,12 +40,19 @@ _labops() {
     "labops labs list") opts="--server --all --format --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops labs history") opts="--server --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops dhcp-patch") opts="--school -s --conf --delta --devices-dhcp --next-server --dhcpd-conf --dhcpd --log-file --dry-run --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
-    "labops sim") opts="--hosts --base-address --state-dir --port --wol-port --boot-delay --powered-on --time-scale --cml --cml-labs --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops dc") opts="jobs setup check --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops dc jobs") opts="--once --worker-conf --consumer --batch-size --debounce --claim-idle --claim-interval --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops dc setup") opts="--uninstall --linbo-ip --api-key-file --school --domain --redis-port --api-port --redis-password-file --root --worker-conf --hook-conf --hook-dir --systemd-dir --no-enable --force --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops dc check") opts="--root --worker-conf --hook-conf --hook-dir --systemd-dir --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops macct-repair") opts="--school -s --worker-conf --sam-ldb --macct-file --devices-csv --linbo-dir --image-dir --script --native --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops daemon") opts="--listen --only --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops sim") opts="--hosts --base-address --state-dir --port --wol-port --boot-delay --powered-on --time-scale --command-latency --powershell-latency --linbo-api --redis-url --cml --cml-labs --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops db") opts="migrate status --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops db migrate") opts="--create-foreign --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops db status") opts="--version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops config") opts="show --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops config show") opts="--version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops doctor") opts="--sample --timeout --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops completion") opts="--version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q bash zsh fish"; ;;
   esac
   if [[ "$cur" != -* && -n "$hosts" ]]; then
