@@ -36,7 +36,7 @@ export async function startMariaDb(t?: TestContext): Promise<MariaDb | undefined
   writeFileSync(
     cnf,
     ['[mysqld]', `datadir=${data}`, `socket=${socket}`, `port=${port}`, 'bind-address=127.0.0.1', `pid-file=${join(dir.path, 'mysqld.pid')}`,
-      'user=root', 'skip-name-resolve', 'innodb_buffer_pool_size=32M', 'innodb_log_file_size=8M', 'performance_schema=OFF', 'skip-log-bin',
+      'user=root', 'skip-name-resolve', 'innodb_buffer_pool_size=128M', 'innodb_log_file_size=48M', 'performance_schema=OFF', 'skip-log-bin',
       'default-time-zone=+02:00', ''].join('\n'),
   );
   execFileSync(installDb, [`--defaults-file=${cnf}`, '--auth-root-authentication-method=socket', '--skip-test-db'], { stdio: 'ignore' });
