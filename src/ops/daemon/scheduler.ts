@@ -3,6 +3,7 @@
 // (fixed rate), never overlapping themselves; a run past its deadline is aborted (and still awaited).
 // Service loops (reservation orchestrator, provisioning, DC jobs) run until stopped and are restarted with
 // backoff when they fail; they report their passes through hooks.
+import { setMaxListeners } from 'node:events';
 import { delayUntilNextRun, jitteredInterval, restartDelayMs } from '../../domain/daemon.js';
 
 export interface DaemonLogger {
@@ -135,6 +136,8 @@ export async function runPeriodic(loop: PeriodicLoop, stats: LoopStats, ports: S
     stats.started(started);
     stats.nextRunAt = null;
     const run = new AbortController();
+    // every host operation of a run listens on this signal
+    setMaxListeners(0, run.signal);
     const onStop = () => run.abort();
     signal.addEventListener('abort', onStop, { once: true });
     let timedOut = false;
