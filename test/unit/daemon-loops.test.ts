@@ -216,7 +216,12 @@ class FakeStore implements MembershipStore {
   }
   async prune(before: number) {
     let n = 0;
-    for (const [k, r] of this.rows) if (r.expiresAtMs < before) (this.rows.delete(k), n++);
+    for (const [k, r] of this.rows) {
+      if (r.expiresAtMs < before) {
+        this.rows.delete(k);
+        n++;
+      }
+    }
     return n;
   }
 }
