@@ -318,7 +318,12 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   // heartbeat gaps only around the outages
   const rows = (await sql<{ name: string; created_at: string }>`SELECT h.name, hb.created_at FROM lab_host_heartbeat hb JOIN lab_hosts h ON h.id = hb.host_id ORDER BY h.name, hb.created_at`.execute(db.kysely)).rows;
   const byHost = new Map<string, number[]>();
-  for (const r of rows) byHost.get(r.name)?.push(Date.parse(`${r.created_at.replace(' ', 'T')}Z`)) ?? byHost.set(r.name, [Date.parse(`${r.created_at.replace(' ', 'T')}Z`)]);
+  for (const r of rows) {
+    const ts = Date.parse(`${String(r.created_at).replace(' ', 'T')}Z`);
+    const list = byHost.get(r.name);
+    if (list) list.push(ts);
+    else byHost.set(r.name, [ts]);
+  }
   assert.equal(byHost.size, STATIONS, 'every station has heartbeats');
   const limitMs = 2000 * 1.1 + 4000; // one jittered interval plus slack (second-resolution created_at, a slow poll)
   const margin = 4000 + 2000 * 2; // a lease and two intervals after an outage
