@@ -193,6 +193,9 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   const owned1 = h1!.body.leases.heartbeat.owned as number;
   const owned2 = h2!.body.leases.heartbeat.owned as number;
   note(`heartbeat shares: d1 ${owned1}, d2 ${owned2}`);
+  // steady state from here: both instances know each other (the first polls, when both still polled the
+  // whole fleet and created the lab_hosts rows side by side, are warm-up)
+  const steadyFrom = Date.now() + 2500;
 
   let sessionNo = 0;
   let reservationNo = 0;
@@ -332,13 +335,17 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   for (const [host, ts] of byHost) {
     for (let i = 1; i < ts.length; i++) {
       const gap = ts[i]! - ts[i - 1]!;
-      if (gap <= limitMs) continue;
+      if (gap <= limitMs || ts[i - 1]! < steadyFrom - 1000) continue;
       const explained = outages.some((o) => ts[i - 1]! <= o.to + margin && ts[i]! >= o.from - 2000);
       if (explained) gapsAroundOutages++;
       else unexplained.push(`${host}: ${gap} ms after ${new Date(ts[i - 1]!).toISOString()}`);
     }
   }
   note(`heartbeat rows ${rows.length}; gaps > ${limitMs} ms: ${gapsAroundOutages} around outages, ${unexplained.length} elsewhere`);
+  if (unexplained.length) {
+    const warns = (daemons.d1!.stderr + daemons.d2!.stderr).split('\n').filter((l) => /"loop":"heartbeat"/.test(l) && /"level":"(warn|error)"/.test(l));
+    note(`heartbeat warnings: ${warns.slice(0, 5).join('\n')}`);
+  }
   assert.deepEqual(unexplained.slice(0, 10), [], 'heartbeat gaps outside the outages');
 
   // RSS of the daemon that ran all along: flat after warm-up
