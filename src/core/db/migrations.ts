@@ -6,6 +6,7 @@ import { HEARTBEAT_MIGRATION } from './tables-heartbeat.js';
 import { COLLECTOR_MIGRATION } from './tables-collector.js';
 import { CML_MIGRATION } from './tables-cml.js';
 import { RESERVATIONS_MIGRATION } from './tables-reservations.js';
+import { DAEMON_MIGRATION } from './tables-daemon.js';
 
 export interface TableDef {
   name: string;
@@ -164,6 +165,7 @@ export const MIGRATIONS: readonly Migration[] = [
   COLLECTOR_MIGRATION,
   CML_MIGRATION,
   RESERVATIONS_MIGRATION,
+  DAEMON_MIGRATION,
 ];
 
 const BOOKKEEPING = {

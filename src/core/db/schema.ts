@@ -4,6 +4,7 @@ import type { HeartbeatTables } from './schema-heartbeat.js';
 import type { CollectorDB } from './schema-collector.js';
 import type { CmlTables } from './schema-cml.js';
 import type { ReservationTables } from './schema-reservations.js';
+import type { DaemonTables } from './schema-daemon.js';
 
 type Timestamp = ColumnType<string | Date, string | undefined, string>;
 
@@ -62,7 +63,7 @@ export interface LabopsMigrationsTable {
   applied_at: string;
 }
 
-export interface DB extends HeartbeatTables, CollectorDB, CmlTables, ReservationTables {
+export interface DB extends HeartbeatTables, CollectorDB, CmlTables, ReservationTables, DaemonTables {
   lab_hosts: LabHostsTable;
   lab_host_heartbeat: LabHostHeartbeatTable;
   lab_host_events: LabHostEventsTable;

@@ -42,6 +42,10 @@ export interface OpsApiDeps {
   token?: string;
   log?(level: 'info' | 'warn' | 'error', message: string): void;
   signal?: AbortSignal;
+  /** labops daemon: fields added to /health (loops, leases) and whether it is degraded (503, as the head ops-worker) */
+  health?(): Promise<{ extra: Record<string, unknown>; degraded: boolean }>;
+  /** labops daemon: the Prometheus text served at /metrics */
+  metrics?(): Promise<string>;
 }
 
 const err = (status: number, error: string): ApiResponse => ({ status, body: { error } });
@@ -303,7 +307,10 @@ type Route = (req: ApiRequest, deps: OpsApiDeps) => Promise<ApiResponse>;
 const ROUTES: Record<string, { method: string; run: Route }> = {
   '/health': {
     method: 'GET',
-    run: async (_req, deps) => ({ status: 200, body: { db: Boolean(deps.db), hosts_loaded: deps.index().hosts.length, status: 'ok' } }),
+    run: async (_req, deps) => {
+      const h = (await deps.health?.()) ?? { extra: {}, degraded: false };
+      return { status: h.degraded ? 503 : 200, body: { ...h.extra, db: Boolean(deps.db), hosts_loaded: deps.index().hosts.length, status: h.degraded ? 'degraded' : 'ok' } };
+    },
   },
   '/api/wol': { method: 'POST', run: routeWol },
   '/api/winrm': { method: 'POST', run: routeWinrm },

@@ -73,6 +73,12 @@ export async function startOpsApi(o: OpsApiOptions): Promise<OpsApi> {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (o.metrics && url.pathname === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const text = await o.metrics().catch((e: Error) => `# error: ${e.message}\n`);
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : text);
+      return;
+    }
     const r = await handleApi({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body }, o);
     send(r.status, r.body);
   });

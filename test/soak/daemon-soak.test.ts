@@ -1,0 +1,374 @@
+// Soak and fault injection for `labops daemon` (issue 11): two daemon processes share MariaDB, Redis, 200
+// simulated stations (clocks ×60), 2 CML controllers, an sshd for provisioning and server checks and the
+// LINBO API peer, for a few minutes. Faults: one daemon SIGKILLed and restarted, MariaDB restarted, Redis
+// restarted, a station whose first LabStation command hangs, a CML controller answering 500s. Work is queued
+// in waves between the faults. At the end: no reservation step succeeded twice, every DC job completed once
+// (reported once, repair run once), every session provisioned once, heartbeat gaps only around the
+// outages, both daemons healthy, SIGTERM exits 0, and daemon RSS flat after warm-up (figures printed).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import { startMariaDb, type MariaDb } from '../support/mariadb.js';
+import { startRedis, type TestRedis } from '../support/redis.js';
+import { startSshd, type TestSshd } from '../support/sshd.js';
+import { freePort, randomLoopbackBase, waitFor } from '../support/services.js';
+import { tempDir } from '../support/tmp.js';
+import { makeSite } from '../support/dc-site.js';
+import { addLab, addServer, addSession } from '../support/collector.js';
+import { startSimulator, type Simulator } from '../../src/sim/simulator.js';
+import { startCmlControllers, type CmlControllers } from '../../src/sim/cml/index.js';
+import { startLinboApi, type LinboApi } from '../../src/sim/linbo/index.js';
+import { openDatabase, type Database } from '../../src/core/db/database.js';
+import { migrate } from '../../src/core/db/migrations.js';
+import { toDbDateTime } from '../../src/core/db/time.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const STATIONS = 200;
+const KEY = 'soak-internal-key-5d1c';
+const tmp = tempDir('labops-soak-');
+const cleanups: (() => Promise<void> | void)[] = [];
+
+let maria: MariaDb | undefined;
+let redis: TestRedis;
+let sshd: TestSshd | undefined;
+let sim: Simulator;
+let cml: CmlControllers;
+let linbo: LinboApi;
+let db: Database;
+let url: string;
+let repairLog: string;
+let provisionLog: string;
+let labId: number;
+let config: string;
+let workerConf: string;
+let inventory: string;
+const ports: Record<string, number> = {};
+
+before(async (t) => {
+  maria = await startMariaDb(t as never);
+  sshd = await startSshd(t as never);
+  if (!maria || !sshd) return;
+  cleanups.push(() => maria!.stop(), () => sshd!.stop());
+  redis = await startRedis();
+  cleanups.push(() => redis.stop());
+  sim = await startSimulator({ hosts: STATIONS, baseAddress: randomLoopbackBase(), stateDir: join(tmp.path, 'sim'), port: 0, httpsPort: 0, bootDelayMs: 100, poweredOn: true, timeScale: 60 });
+  cleanups.push(() => sim.close());
+  cml = await startCmlControllers({ count: 2, labsPerController: 5, stateDir: join(tmp.path, 'cml') });
+  cleanups.push(() => cml.close());
+  linbo = await startLinboApi({ redisUrl: redis.url, internalKey: KEY, provisioningDryRun: true });
+  cleanups.push(() => linbo.close());
+
+  url = maria.createDatabase('soak');
+  db = await openDatabase(url);
+  cleanups.push(() => db.close());
+  await migrate(db.kysely, db.dialect, { createForeign: true });
+
+  // provisioning and server checks go to the test sshd
+  const knownHosts = join(tmp.path, 'known_hosts');
+  writeFileSync(knownHosts, `${sshd.knownHostsLine}\n`);
+  provisionLog = join(sshd.dir, 'out', 'provisioned.log');
+  const script = sshd.script('provision.sh', `echo "$2" >> ${provisionLog}\nsleep 0.05`);
+  const server = await addServer(db.kysely, { ip_address: sshd.host, ssh_port: sshd.port, ssh_user: sshd.user, ssh_password: sshd.password });
+  await addServer(db.kysely, { ip_address: sshd.host, ssh_port: sshd.port, ssh_user: sshd.user, ssh_password: sshd.password });
+  labId = await addLab(db.kysely, { server_id: server, provision_script_path: script });
+
+  // DC jobs: macct repairs through a stand-in repair script that logs each call
+  repairLog = join(tmp.path, 'repair.log');
+  const repair = join(tmp.path, 'repair_macct.py');
+  writeFileSync(repair, ['import sys, json', `open(${JSON.stringify(repairLog)}, "a").write(json.dumps(sys.argv[1:]) + "\\n")`, 'print("Fixing unicodePwd for host"); print("done")', ''].join('\n'));
+  const site = makeSite(tmp.path, join(tmp.path, 'no-sam.ldb'), {
+    workerExtra: ['REDIS_HOST=127.0.0.1', `REDIS_PORT=${redis.port}`, `API_URL=${linbo.apiUrl}`, `API_KEY=${KEY}`, 'CLAIM_IDLE_SEC=3', 'CLAIM_INTERVAL_SEC=1', 'RETRY_BACKOFF_SEC=0.2', 'RETRY_BACKOFF_MAX_SEC=1', 'API_TIMEOUT_SEC=2', 'REPAIR_MODE=script', `REPAIR_SCRIPT=${repair}`, `LOG_DIR=${join(tmp.path, 'dclog')}`],
+  });
+  workerConf = site.env.MACCT_WORKER_CONF!;
+
+  inventory = sim.inventoryPath;
+  config = join(tmp.path, 'config.json');
+  const cmlServers = JSON.parse(readFileSync(cml.configPath, 'utf8')).cml.servers;
+  writeFileSync(
+    config,
+    JSON.stringify({
+      heartbeat: { interval: '2s', timeout: '3s', concurrency: 64 },
+      alerts: { 'missing-intervals': 5 },
+      reservations: { 'scan-interval': '1s', 'start-lead': '2s', lease: '20s', 'backoff-base': '2s', 'backoff-max': '4s', 'guard-grace': 1, 'command-timeout': '4s' },
+      wol: { interval: '300ms', timeout: '300ms', attempts: 3 },
+      provision: { interval: '1s', 'cleanup-interval': '2s' },
+      servers: { interval: '3s', timeout: '5s', 'cpu-sample': '100ms' },
+      cml: { 'refresh-interval': '3s', timeout: '3s', servers: cmlServers },
+      daemon: { lease: '4s', 'stop-timeout': '15s' },
+      api: {},
+    }),
+  );
+  ports.d1 = await freePort();
+  ports.d2 = await freePort();
+  mkdirSync(join(tmp.path, 'home'), { recursive: true });
+  (globalThis as { __soakEnv?: NodeJS.ProcessEnv }).__soakEnv = { LABOPS_SSH_KNOWN_HOSTS: knownHosts };
+});
+
+after(async () => {
+  for (const d of Object.values(daemons)) if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
+  for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
+  tmp.cleanup();
+});
+
+interface Daemon {
+  name: string;
+  proc: ChildProcess;
+  stderr: string;
+  exit: Promise<number | null>;
+}
+const daemons: Record<string, Daemon> = {};
+
+function startDaemon(name: 'd1' | 'd2'): Daemon {
+  const built = existsSync(join(ROOT, 'dist', 'cli', 'main.js'));
+  const entry = built ? [join(ROOT, 'bin', 'labops.js')] : ['--import', 'tsx', join(ROOT, 'test', 'support', 'labops-src.ts')];
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: join(tmp.path, 'home'),
+    XDG_CONFIG_HOME: join(tmp.path, 'home'),
+    LABOPS_DB: url,
+    LABOPS_INSTANCE: name,
+    CONSUMER_NAME: name,
+    MACCT_WORKER_CONF: workerConf,
+    ...(globalThis as { __soakEnv?: NodeJS.ProcessEnv }).__soakEnv,
+  };
+  const proc = spawn(process.execPath, [...entry, '--config', config, '--hosts', inventory, 'daemon', '--listen', `127.0.0.1:${ports[name]}`], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const d: Daemon = { name, proc, stderr: '', exit: new Promise((res) => proc.on('exit', (code) => res(code))) };
+  proc.stderr!.on('data', (c: Buffer) => {
+    d.stderr += c.toString();
+    if (d.stderr.length > 4_000_000) d.stderr = d.stderr.slice(-2_000_000);
+  });
+  daemons[name] = d;
+  return d;
+}
+
+async function health(name: string): Promise<{ status: number; body: Record<string, any> } | undefined> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  try {
+    const r = await fetch(`http://127.0.0.1:${ports[name]}/health`, { signal: AbortSignal.timeout(3000) });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  } catch {
+    return undefined;
+  }
+}
+
+const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+
+test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around outages, flat RSS', { timeout: 420_000 }, async (t) => {
+  if (!maria || !sshd) return t.skip('MariaDB or sshd not available');
+  const t0 = Date.now();
+  const at = () => ((Date.now() - t0) / 1000).toFixed(1);
+  const note = (m: string) => t.diagnostic(`[${at()}s] ${m}`);
+  const outages: { what: string; from: number; to: number }[] = [];
+  const rss: { t: number; kib: number }[] = [];
+
+  // the hanging station: its first LabStation command never answers (until the caller gives up)
+  const hung = sim.stations[2]!;
+  const hungHandler = (sim.winrmServers.get(hung.name) as unknown as { opts: { handler: { run: (r: unknown, c: { signal: AbortSignal }) => Promise<unknown> } } }).opts.handler;
+  const realRun = hungHandler.run.bind(hungHandler);
+  let hangs = 0;
+  hungHandler.run = (req, ctx) => {
+    if (hangs++ === 0) return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+    return realRun(req, ctx);
+  };
+  // the failing controller: 500s on every request for a while
+  cml.controllers[1]!.inject({ target: 'any', kind: '500' });
+
+  const d1 = startDaemon('d1');
+  startDaemon('d2');
+  await waitFor(async () => (await health('d1'))?.status === 200 && (await health('d2'))?.status === 200, 'both daemons to answer /health', 60_000, 250);
+  const sampler = setInterval(() => {
+    try {
+      rss.push({ t: Date.now() - t0, kib: rssKiB(d1.proc.pid!) });
+    } catch {
+      // exited
+    }
+  }, 2000);
+  cleanups.push(() => clearInterval(sampler));
+  note('both daemons up');
+  await waitFor(async () => (await health('d1'))?.body.leases?.heartbeat?.members?.length === 2, 'd1 to see two heartbeat shard members', 20_000, 250);
+  const [h1, h2] = [await health('d1'), await health('d2')];
+  const owned1 = h1!.body.leases.heartbeat.owned as number;
+  const owned2 = h2!.body.leases.heartbeat.owned as number;
+  note(`heartbeat shares: d1 ${owned1}, d2 ${owned2}`);
+  // steady state from here: both instances know each other (the first polls, when both still polled the
+  // whole fleet and created the lab_hosts rows side by side, are warm-up)
+  const steadyFrom = Date.now() + 2500;
+
+  let sessionNo = 0;
+  let reservationNo = 0;
+  const dcOps: string[] = [];
+  const wave = async (label: string, o: { sessions: number; reservations: number; dcJobs: number }) => {
+    for (let i = 0; i < o.sessions; i++) await addSession(db.kysely, { lab_id: labId, username: 'student', namespace: `ns-${++sessionNo}` });
+    const now = Date.now();
+    const rows = Array.from({ length: o.reservations }, (_, i) => {
+      const n = ++reservationNo;
+      // lab n maps to station n; start within the next few seconds, end far away
+      return { transaction_hash: `0xsoak${n}`, lab_id: String(n), status: 'CONFIRMED' as const, start_time: toDbDateTime(now + 3000 + (i % 5) * 500), end_time: toDbDateTime(now + 3_600_000) };
+    });
+    if (rows.length) await db.kysely.insertInto('lab_reservations').values(rows).execute();
+    for (let i = 0; i < o.dcJobs; i++) dcOps.push((await linbo.queueMacct(`pc-soak-${dcOps.length + 1}`)).operationId);
+    note(`${label}: ${o.sessions} sessions, ${o.reservations} reservations, ${o.dcJobs} DC jobs queued`);
+  };
+  const count = async (q: string) => Number(((await sql.raw<{ n: number }>(q).execute(db.kysely)).rows[0] as { n: number }).n);
+  const settled = async (label: string) => {
+    await waitFor(
+      async () => {
+        const pendingSessions = await count(`SELECT COUNT(*) AS n FROM lab_sessions WHERE status <> 'ACTIVE'`);
+        const pendingRes = await count(`SELECT COUNT(*) AS n FROM lab_reservations WHERE status <> 'ACTIVE'`);
+        const pendingDc = dcOps.filter((id) => linbo.operations.get(id)?.status !== 'completed').length;
+        return pendingSessions === 0 && pendingRes === 0 && pendingDc === 0;
+      },
+      `${label} to be done (sessions ACTIVE, reservations ACTIVE, DC jobs completed)`,
+      90_000,
+      500,
+    );
+    note(`${label}: done`);
+  };
+
+  await wave('wave 1', { sessions: 20, reservations: 15, dcJobs: 10 });
+  await settled('wave 1');
+
+  // SIGKILL one daemon; the other takes over its share within one lease (4 s) plus a renewal
+  const killedAt = Date.now();
+  daemons.d2!.proc.kill('SIGKILL');
+  await daemons.d2!.exit;
+  note('d2 SIGKILLed');
+  await waitFor(async () => (await health('d1'))?.body.leases?.heartbeat?.members?.join() === 'd1', 'd1 to own the whole fleet', 15_000, 200);
+  const takeoverMs = Date.now() - killedAt;
+  await waitFor(async () => (await health('d1'))?.body.leases?.heartbeat?.owned === STATIONS, 'd1 to poll all stations', 10_000, 200);
+  note(`d1 took over d2's share after ${takeoverMs} ms (lease 4 s)`);
+  assert.ok(takeoverMs <= 4000 + 4000 / 3 + 1500, `takeover within one lease plus a renewal: ${takeoverMs} ms`);
+  startDaemon('d2');
+  await waitFor(async () => (await health('d2'))?.status === 200 && (await health('d1'))?.body.leases?.heartbeat?.members?.length === 2, 'd2 back and sharing', 60_000, 250);
+  outages.push({ what: 'd2 killed', from: killedAt, to: Date.now() });
+  note('d2 restarted');
+
+  await wave('wave 2', { sessions: 20, reservations: 15, dcJobs: 10 });
+  await settled('wave 2');
+
+  // MariaDB restart
+  const dbFrom = Date.now();
+  await maria.restart();
+  outages.push({ what: 'MariaDB restart', from: dbFrom, to: Date.now() });
+  note(`MariaDB restarted (${Date.now() - dbFrom} ms down)`);
+  const sinceDb = Date.now();
+  await waitFor(async () => {
+    const hs = [await health('d1'), await health('d2')];
+    return hs.every((h) => h && Date.parse(h.body.loops?.heartbeat?.lastSuccessAt ?? 0) > sinceDb && Date.parse(h.body.loops?.servers?.lastSuccessAt ?? 0) > sinceDb);
+  }, 'heartbeat and server checks to succeed again on both daemons after the MariaDB restart', 60_000, 500);
+  note('both daemons back on MariaDB');
+
+  // Redis restart (append-only file: the stream and the group survive)
+  const redisFrom = Date.now();
+  await redis.restart({ downMs: 1500 });
+  outages.push({ what: 'Redis restart', from: redisFrom, to: Date.now() });
+  note('Redis restarted');
+  (cml.controllers[1] as unknown as { failures: unknown[] }).failures.length = 0;
+
+  await wave('wave 3', { sessions: 20, reservations: 15, dcJobs: 10 });
+  await settled('wave 3');
+
+  // a quiet stretch for the RSS figures and more heartbeat rounds
+  await new Promise((r) => setTimeout(r, 60_000));
+  clearInterval(sampler);
+
+  // ---- assertions ----
+  const finals = [await health('d1'), await health('d2')];
+  for (const [i, h] of finals.entries()) {
+    assert.ok(h, `d${i + 1} answers`);
+    const bad = Object.entries(h.body.loops as Record<string, { healthy: boolean; lastError: string | null }>).filter(([, l]) => !l.healthy);
+    assert.equal(h.status, 200, `d${i + 1} /health: ${h.body.status} ${JSON.stringify(bad)}`);
+    assert.equal(h.body.status, 'ok');
+    for (const l of ['heartbeat', 'servers', 'labs']) assert.equal(h.body.leases[l].valid, true, `d${i + 1} ${l} lease`);
+  }
+  const metrics = await (await fetch(`http://127.0.0.1:${ports.d1}/metrics`)).text();
+  assert.match(metrics, /^labops_loop_runs_total\{loop="heartbeat",result="success"\} \d+$/m);
+  assert.match(metrics, /^labops_queue_depth\{queue="lab_sessions_requested"\} 0$/m);
+
+  // every session provisioned exactly once
+  const runs = readFileSync(provisionLog, 'utf8').trim().split('\n');
+  const perNs = new Map<string, number>();
+  for (const ns of runs) perNs.set(ns, (perNs.get(ns) ?? 0) + 1);
+  assert.equal(perNs.size, sessionNo, 'every session provisioned');
+  assert.deepEqual([...perNs].filter(([, n]) => n !== 1), [], 'no session provisioned twice');
+
+  // no reservation step succeeded twice; every reservation started once
+  const steps = (await sql<{ reservation_id: string; action: string; n: number }>`SELECT reservation_id, action, COUNT(*) AS n FROM reservation_operations WHERE success = 1 GROUP BY reservation_id, action`.execute(db.kysely)).rows;
+  // the hung station's start failed (prepare timed out) and was retried as a whole: its wake probe ran again
+  const twice = steps.filter((r) => Number(r.n) > 1 && !(r.reservation_id === '0xsoak3' && r.action === 'wake'));
+  assert.deepEqual(twice, [], 'a step that succeeded twice');
+  const failedThenRetried = (await sql<{ action: string; success: number }>`SELECT action, success FROM reservation_operations WHERE reservation_id = '0xsoak3' ORDER BY id`.execute(db.kysely)).rows;
+  note(`hung station's reservation: ${failedThenRetried.map((r) => `${r.action}:${Number(r.success) ? 'ok' : 'failed'}`).join(' ')}`);
+  assert.equal(failedThenRetried.filter((r) => r.action === 'wake').length, 2, 'the start whose prepare hung was tried again');
+  assert.equal(steps.filter((r) => r.action === 'scheduler:start').length, reservationNo);
+  const prepares = sim.stations.slice(0, reservationNo).map((s) => s.runtime!.receivedArgv.filter((a) => a[0] === 'prepare-session').length);
+  assert.deepEqual(prepares.map((n, i) => [i + 1, n]).filter(([i, n]) => (i === 3 ? n !== 1 && n !== 0 : n !== 1)), [], 'each station prepared once (the hung one: its hung try never reached the station)');
+  assert.ok(hangs >= 2, 'the hung station was retried after its command timed out');
+
+  // every DC job completed once: one terminal report, one repair run
+  for (const id of dcOps) assert.deepEqual((linbo.patches.get(id) ?? []).map((p) => p.body.status).filter((s) => s === 'completed' || s === 'failed'), ['completed'], id);
+  const repaired = readFileSync(repairLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l)[1] as string);
+  assert.equal(repaired.length, dcOps.length, 'one repair run per job');
+  assert.equal(new Set(repaired).size, dcOps.length);
+
+  // CML: both controllers' labs cached once the failing one recovered; its failures were logged
+  assert.equal(await count('SELECT COUNT(*) AS n FROM cml_lab_records WHERE orphaned_at IS NULL'), 10);
+  assert.match(daemons.d1!.stderr + daemons.d2!.stderr, /sim-cml-02/);
+
+  // heartbeat gaps only around the outages
+  const rows = (await sql<{ name: string; created_at: string }>`SELECT h.name, hb.created_at FROM lab_host_heartbeat hb JOIN lab_hosts h ON h.id = hb.host_id ORDER BY h.name, hb.created_at`.execute(db.kysely)).rows;
+  const byHost = new Map<string, number[]>();
+  for (const r of rows) {
+    const ts = Date.parse(`${String(r.created_at).replace(' ', 'T')}Z`);
+    const list = byHost.get(r.name);
+    if (list) list.push(ts);
+    else byHost.set(r.name, [ts]);
+  }
+  assert.equal(byHost.size, STATIONS, 'every station has heartbeats');
+  // a row is stored only when the station's heartbeat changed, and created_at has one-second resolution: a gap
+  // counts as missed polling past three jittered intervals (the alert rule's notion of a missing heartbeat)
+  const limitMs = 3 * 2000 * 1.1 + 2000;
+  const margin = 4000 + 2000 * 2; // a lease and two intervals after an outage
+  const unexplained: string[] = [];
+  let gapsAroundOutages = 0;
+  for (const [host, ts] of byHost) {
+    for (let i = 1; i < ts.length; i++) {
+      const gap = ts[i]! - ts[i - 1]!;
+      if (gap <= limitMs || ts[i - 1]! < steadyFrom - 1000) continue;
+      const explained = outages.some((o) => ts[i - 1]! <= o.to + margin && ts[i]! >= o.from - 2000);
+      if (explained) gapsAroundOutages++;
+      else unexplained.push(`${host}: ${gap} ms after ${new Date(ts[i - 1]!).toISOString()}`);
+    }
+  }
+  note(`heartbeat rows ${rows.length}; gaps > ${limitMs} ms: ${gapsAroundOutages} around outages, ${unexplained.length} elsewhere`);
+  if (unexplained.length) {
+    const warns = (daemons.d1!.stderr + daemons.d2!.stderr).split('\n').filter((l) => /"loop":"heartbeat"/.test(l) && /"level":"(warn|error)"/.test(l));
+    note(`heartbeat warnings: ${warns.slice(0, 5).join('\n')}`);
+  }
+  assert.deepEqual(unexplained.slice(0, 10), [], 'heartbeat gaps outside the outages');
+
+  // RSS of the daemon that ran all along: flat after warm-up
+  const warm = rss.filter((s) => s.t > 45_000);
+  const half = Math.floor(warm.length / 2);
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const early = med(warm.slice(0, half).map((s) => s.kib));
+  const late = med(warm.slice(half).map((s) => s.kib));
+  note(`d1 RSS MiB: start ${(rss[0]!.kib / 1024).toFixed(1)}, warm first half median ${(early / 1024).toFixed(1)}, second half median ${(late / 1024).toFixed(1)}, max ${(Math.max(...rss.map((s) => s.kib)) / 1024).toFixed(1)} (${rss.length} samples)`);
+  assert.ok(late <= early * 1.15 + 8 * 1024, `RSS grew after warm-up: ${early} KiB -> ${late} KiB`);
+
+  // SIGTERM: both exit 0 within the stop timeout
+  for (const d of Object.values(daemons)) d.proc.kill('SIGTERM');
+  const codes = await Promise.all(Object.values(daemons).map((d) => d.exit));
+  assert.deepEqual(codes, [0, 0], daemons.d1!.stderr.slice(-2000));
+  assert.equal(await count('SELECT COUNT(*) AS n FROM labops_instances'), 0, 'leases removed on SIGTERM');
+  // the logs are JSON lines without secrets
+  for (const d of Object.values(daemons)) {
+    const lines = d.stderr.trim().split('\n').filter(Boolean);
+    for (const l of lines.slice(-200)) assert.doesNotThrow(() => JSON.parse(l), l);
+    assert.doesNotMatch(d.stderr, new RegExp(`${maria.password}|${KEY}|${sshd.password}`));
+  }
+  note(`total ${at()} s`);
+});
