@@ -221,6 +221,8 @@ export class SshRunner {
       (conn) => {
         pending.client = conn.client;
         pending.close = conn.close;
+        // up to `max` commands at once each wait for the connection's close
+        conn.client.setMaxListeners(max + 10);
         conn.client.on('close', () => {
           pending.alive = false;
           const i = list.indexOf(pending);
@@ -323,6 +325,8 @@ function execOn(client: Ssh2Client, command: string, ro: RunOptions, maxBytes: n
         clearTimeout(timer);
         clearTimeout(grace);
         ro.signal?.removeEventListener('abort', onAbort);
+        // a pooled connection carries many commands over its life: drop this one's listener
+        client.removeListener('close', finish);
         resolve({
           code: timedOut || interrupted ? null : code,
           signal: sig,
