@@ -35,6 +35,7 @@ import type { StreamEntry } from '../core/streams/redis-streams.js';
 import { ApiUnavailable, OperationNotFound, type RetryAnswer, type StatusUpdate } from '../core/http-apis/linbo-client.js';
 import type { BatchJobInput, ProvisionBatchResult, ProvisionPorts } from './provision-hosts.js';
 import { workerVerify } from './provision-hosts.js';
+import { systemClock } from '../core/clock.js';
 
 export interface DcJobsSettings {
   consumer: string;
@@ -585,19 +586,7 @@ export async function runDcJobConsumer(o: RunDcJobConsumerOptions): Promise<DcJo
   }
   if (!v.consumer_name) throw new UsageError('CONSUMER_NAME is empty');
   const now = o.now ?? Date.now;
-  const sleep =
-    o.sleep ??
-    ((ms: number, signal?: AbortSignal) =>
-      new Promise<void>((resolve) => {
-        if (signal?.aborted) return resolve();
-        const t = setTimeout(done, ms);
-        function done() {
-          clearTimeout(t);
-          signal?.removeEventListener('abort', done);
-          resolve();
-        }
-        signal?.addEventListener('abort', done, { once: true });
-      }));
+  const sleep = o.sleep ?? systemClock.sleep;
   const stream = await RedisJobStream.connect(
     {
       host: v.redis_host!,

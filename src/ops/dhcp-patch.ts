@@ -7,7 +7,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync } fro
 import { dirname } from 'node:path';
 import { isIPv4 } from 'node:net';
 import { OperationFailed, UsageError } from '../domain/errors.js';
-import { DhcpdSyntaxError } from '../domain/dhcpd-conf/tokenize.js';
+import { DhcpdSyntaxError } from '../domain/dhcpd-conf/errors.js';
 import { scanDhcpd } from '../domain/dhcpd-conf/scan.js';
 import { planNextServerPatch, type HostPatch } from '../domain/dhcpd-conf/next-server-patch.js';
 import { decodeUtf8, parseDevicesCsv } from '../domain/devices-csv/parse.js';

@@ -48,25 +48,11 @@ export function registerWol(parent: Command, f: Factory, run: (f: Factory, o: Wo
 }
 
 export async function runWol(f: Factory, o: WolOptions): Promise<void> {
-  const [cfg, index, { resolveWakeTargets, wake }, { parseProbeSpec }] = await Promise.all([
-    f.config(),
-    f.inventory(),
-    import('../../ops/wake.js'),
-    import('../../domain/probe-spec.js'),
-  ]);
+  const [cfg, index, { resolveWakeTargets, wake, wakeDefaultsFromConfig }] = await Promise.all([f.config(), f.inventory(), import('../../ops/wake.js')]);
   const targets = resolveWakeTargets(
     { targets: o.targets, all: o.all, broadcast: o.broadcast, port: o.port, attempts: o.attempts, probe: o.probe },
     index,
-    {
-      broadcast: cfg.get('wol.broadcast')!,
-      port: cfg.int('wol.port')!,
-      repeat: cfg.int('wol.repeat')!,
-      attempts: cfg.int('wol.attempts')!,
-      intervalMs: cfg.durationMs('wol.interval')!,
-      timeoutMs: cfg.durationMs('wol.timeout')!,
-      concurrency: cfg.int('wol.concurrency')!,
-      probe: parseProbeSpec(cfg.get('wol.probe')!) ?? { kind: 'icmp' },
-    },
+    wakeDefaultsFromConfig(cfg),
   );
   const [{ sendMagicPacket }, { probe }, { startProgress }] = await Promise.all([
     import('../../core/net/magic-packet.js'),

@@ -2,7 +2,7 @@
 // station (credentials from the inventory, the credentials file or the settings; never from a request), and the
 // journal in the database. Shared by `labops reserve`, the orchestrator and the HTTP API.
 import { TempFail } from '../../domain/errors.js';
-import { parseProbeSpec } from '../../domain/probe-spec.js';
+import { wakeDefaultsFromConfig } from '../wake.js';
 import type { LabopsConfig } from '../../core/config/load.js';
 import type { Database } from '../../core/db/database.js';
 import type { Clock } from '../../core/clock.js';
@@ -11,15 +11,7 @@ import type { ReservationPorts, ReservationSettings, StationClient } from './run
 
 export function reservationSettings(cfg: LabopsConfig): ReservationSettings {
   return {
-    wake: {
-      broadcast: cfg.get('wol.broadcast')!,
-      port: cfg.int('wol.port')!,
-      repeat: cfg.int('wol.repeat')!,
-      attempts: cfg.int('wol.attempts')!,
-      intervalMs: cfg.durationMs('wol.interval')!,
-      timeoutMs: cfg.durationMs('wol.timeout')!,
-      probe: parseProbeSpec(cfg.get('wol.probe')!) ?? { kind: 'icmp' },
-    },
+    wake: wakeDefaultsFromConfig(cfg),
     commandTimeoutMs: cfg.durationMs('reservations.command-timeout')!,
     journalRetryMs: [500, 1000, 2000, 4000],
   };
