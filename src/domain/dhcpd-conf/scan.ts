@@ -1,9 +1,8 @@
 // Structure of a dhcpd.conf file: host blocks (with their hardware and next-server statements and
 // offsets), include statements, and brace balance. Nesting is understood, so a single-line or nested
 // block is found exactly like a linuxmuster-style multi-line one.
-// Hand-written (no library reads dhcpd.conf host blocks faithfully); the lexer is fused into the scanner and keeps
-// no token list: this runs
-// on every device import over files with tens of thousands of hosts, and must stay fast.
+// Hand-written (no library reads dhcpd.conf host blocks faithfully). The lexer is fused into the scanner and keeps
+// no token list: this runs on every device import over files with tens of thousands of hosts, and must stay fast.
 import { DhcpdSyntaxError } from './errors.js';
 
 export interface Statement {
