@@ -33,7 +33,8 @@ async function seedLoop(hosts: InvHost[]): Promise<number> {
 
 export async function run(): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'labops-bench-wol-'));
-  const sim = await startSimulator({ hosts: HOSTS, baseAddress: '127.0.1.1', stateDir: dir, port: 0, bootDelayMs: BOOT_MS });
+  // Network only: waking is packets and probes; the stations' WinRM and LabStation files play no part in it.
+  const sim = await startSimulator({ hosts: HOSTS, baseAddress: '127.0.1.1', stateDir: dir, port: 0, bootDelayMs: BOOT_MS, networkOnly: true });
   try {
     const hosts = (JSON.parse(readFileSync(sim.inventoryPath, 'utf8')) as { hosts: InvHost[] }).hosts;
     const labops = await timeCommand(process.execPath, [
