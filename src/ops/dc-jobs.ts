@@ -406,6 +406,14 @@ export async function consumeDcJobs(s: DcJobsSettings, p: DcJobsPorts, o: { sign
   // one listener for the whole run (a listener per wait would pile up on the signal)
   const stopped = new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
   const idle = () => (draining ? Promise.resolve() : Promise.race([bell.wait(), stopped]));
+  let macctBusy = 0;
+  /**
+   * How many entries the reader may take now: free macct lanes, plus the rest of a provision batch being
+   * gathered; none while a full batch waits. Reading more would hoard entries that other consumers in the
+   * group could start at once (and that would sit idle until XAUTOCLAIM if this consumer died).
+   */
+  const readRoom = () =>
+    provQ.length >= s.batchSize ? 0 : Math.max(0, s.macctConcurrency - macctBusy - macctQ.length) + (provQ.length ? s.batchSize - provQ.length : 0);
 
   async function macctLane(): Promise<void> {
     for (;;) {
@@ -416,11 +424,15 @@ export async function consumeDcJobs(s: DcJobsSettings, p: DcJobsPorts, o: { sign
         await idle();
         continue;
       }
+      macctBusy++;
       try {
         await handleMacct(job);
       } catch (e) {
         if (e instanceof OperationNotFound) await gone(job).catch((x) => leavePending(job, errText(x)));
         else leavePending(job, errText(e));
+      } finally {
+        macctBusy--;
+        bell.ring(); // a lane is free: the reader may take more
       }
     }
   }
@@ -439,6 +451,7 @@ export async function consumeDcJobs(s: DcJobsSettings, p: DcJobsPorts, o: { sign
         if (signal.aborted) return;
       }
       const batch = takeBatch(provQ, s.batchSize);
+      bell.ring(); // room for the next batch
       try {
         await handleProvisionBatch(batch);
       } catch (e) {
@@ -474,8 +487,13 @@ export async function consumeDcJobs(s: DcJobsSettings, p: DcJobsPorts, o: { sign
     const reader = (async () => {
       let failures = 0;
       while (!signal.aborted) {
+        const room = readRoom();
+        if (room === 0) {
+          await idle();
+          continue;
+        }
         try {
-          const es = await p.stream.read(s.readCount, s.readBlockMs);
+          const es = await p.stream.read(Math.min(s.readCount, room), s.readBlockMs);
           failures = 0;
           if (signal.aborted) {
             // read after the stop: leave them pending for the next start (this consumer's own) or others

@@ -329,6 +329,8 @@ describe('dc jobs: Redis', () => {
     const w = await world({ workerExtra: [`REPAIR_SCRIPT=${repair.script}`, `LOG_DIR=${join(work.path, 'log')}`, 'MACCT_CONCURRENCY=1'] });
     const c1 = startConsumer(w, { consumer: 'dc-1' });
     const c2 = startConsumer(w, { consumer: 'dc-2' });
+    // both in the group (a consumer appears with its first XREADGROUP) before any job arrives
+    await waitFor(async () => ((await w.redisClient.xinfo('CONSUMERS', 'linbo:jobs', 'dc-workers')) as unknown[]).length === 2, 'both consumers to join');
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) ids.push((await w.api.queueMacct(`pc-s${i}`)).operationId);
     await waitFor(() => ids.every((id) => w.api.operations.get(id)!.status === 'completed'), 'all 20 jobs', 60_000);
@@ -345,7 +347,8 @@ describe('dc jobs: crash in the middle of a provision batch', () => {
     if (!samLdb) return ctx.skip('samba not installed');
     const slow = join(work.path, 'slow-import-kill.sh');
     writeFileSync(slow, `#!/bin/sh\nif [ -n "$SLOW_IMPORT_MARKER" ]; then echo started > "$SLOW_IMPORT_MARKER"; sleep 60; fi\nexec "${fixturePath('fake-import-devices.mjs')}" "$@"\n`, { mode: 0o755 });
-    const w = await world({ importScript: slow });
+    // a short debounce gathers all six into one batch (a consumer reads no more than it can start at once)
+    const w = await world({ importScript: slow, workerExtra: ['PROVISION_DEBOUNCE_SEC=1'] });
     const original = readFileSync(w.site.master, 'utf8');
     const ids: string[] = [];
     for (let i = 31; i <= 36; i++) ids.push((await w.api.queueProvision('create', host(i))).operationId);

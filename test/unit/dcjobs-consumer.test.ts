@@ -179,6 +179,46 @@ describe('consumer (fake ports)', () => {
     assert.ok(f.events.indexOf(`completed ${m}`) < f.events.indexOf('completed op1'));
   });
 
+  test('a running consumer takes no more entries than it can start; the rest stay in the stream for the group', { timeout: 5000 }, async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started = 0;
+    const f = fakes({
+      repair: async () => {
+        started++;
+        await gate;
+        return { ok: true, result: { processed: true } };
+      },
+    });
+    for (let i = 0; i < 5; i++) f.addOp('macct_repair', { host: `pc${i}` });
+    const taken: number[] = [];
+    const read = f.ports.stream.read;
+    const tick = () => new Promise<void>((r) => setTimeout(r, 2));
+    f.ports.stream.read = async (count, blockMs) => {
+      const out = await read(count, blockMs);
+      taken.push(out.length);
+      if (!out.length) await tick(); // XREADGROUP BLOCK
+      return out;
+    };
+    f.ports.sleep = () => tick();
+    const ctl = new AbortController();
+    const done = consumeDcJobs(settings({ macctConcurrency: 1, readCount: 10 }), f.ports, { signal: ctl.signal });
+    try {
+      while (started === 0) await tick();
+      for (let i = 0; i < 10; i++) await tick();
+      const total = taken.reduce((a, b) => a + b, 0);
+      assert.equal(total, 1, 'one lane busy: one entry taken, four left for other consumers');
+      release();
+      while (f.acked.length < 5) await tick();
+    } finally {
+      release();
+      ctl.abort();
+    }
+    const sum = await done;
+    assert.equal(sum.completed, 5);
+    assert.ok(taken.every((n) => n <= 1), `never more than the free lane: ${taken.join(',')}`);
+  });
+
   test('batching: 120 provision jobs with batch size 50 → three batches, three imports', async () => {
     const sizes: number[] = [];
     const f = fakes({
