@@ -4,7 +4,11 @@ import { sql, type Kysely } from 'kysely';
 import { UsageError } from '../../domain/errors.js';
 import type { DB } from './schema.js';
 import { existingTables, tableColumns, type Dialect } from './migrations.js';
+import { withTxRetry } from './retry.js';
 import { ALERTS_COLUMNS, LABS_COLUMNS, LAB_SESSIONS_COLUMNS, SERVERS_COLUMNS, SERVER_METRICS_COLUMNS } from './tables-collector.js';
+
+/** One statement InnoDB chose as a deadlock victim (beside an old worker's SELECT … FOR UPDATE) was rolled back: run it again. */
+const retryStatement = <T>(run: () => Promise<T>) => withTxRetry(run, 6);
 
 /** The columns each job needs; a missing one is named before anything is touched. */
 export const NEEDED: Record<'provision' | 'cleanup' | 'servers', Record<string, readonly string[]>> = {
@@ -181,8 +185,8 @@ export class CollectorRepo {
   private async upsertState(sessionId: number, phase: string, set: { attempts?: number; next_attempt_at?: string | null; last_error?: string | null; claimed_by?: string | null; claimed_at?: string | null }, now: string): Promise<void> {
     const values = { session_id: sessionId, phase, attempts: set.attempts ?? 0, next_attempt_at: set.next_attempt_at ?? null, last_error: set.last_error ?? null, claimed_by: set.claimed_by ?? null, claimed_at: set.claimed_at ?? null, updated_at: now };
     const update = { ...set, updated_at: now };
-    if (this.dialect === 'mysql') await this.db.insertInto('labops_session_state').values(values).onDuplicateKeyUpdate(update).execute();
-    else await this.db.insertInto('labops_session_state').values(values).onConflict((oc) => oc.columns(['session_id', 'phase']).doUpdateSet(update)).execute();
+    if (this.dialect === 'mysql') await retryStatement(() => this.db.insertInto('labops_session_state').values(values).onDuplicateKeyUpdate(update).execute());
+    else await retryStatement(() => this.db.insertInto('labops_session_state').values(values).onConflict((oc) => oc.columns(['session_id', 'phase']).doUpdateSet(update)).execute());
   }
 
   async state(sessionId: number, phase: string): Promise<{ attempts: number } | undefined> {
@@ -192,13 +196,13 @@ export class CollectorRepo {
 
   /** REQUESTED -> PROVISIONING; true only for the one instance whose UPDATE changed the row. */
   async claimProvision(id: number, now: string): Promise<boolean> {
-    const r = await this.db
+    const r = await retryStatement(() => this.db
       .updateTable('lab_sessions')
       .set({ status: 'PROVISIONING' })
       .where('id', '=', id)
       .where('status', '=', 'REQUESTED')
       .where((eb) => eb.or([eb('provisioned', '=', 0), eb('provisioned', 'is', null)]))
-      .executeTakeFirst();
+      .executeTakeFirst());
     if (Number(r.numUpdatedRows) !== 1) return false;
     await this.upsertState(id, 'provision', { claimed_by: this.instance, claimed_at: now }, now);
     return true;
@@ -207,13 +211,13 @@ export class CollectorRepo {
   /** PROVISIONING -> ACTIVE (provisioned=1) or FAILED; the retry state is done with. */
   async finishProvision(id: number, status: 'ACTIVE' | 'FAILED'): Promise<void> {
     const set = status === 'ACTIVE' ? { status, provisioned: 1 } : { status };
-    await this.db.updateTable('lab_sessions').set(set).where('id', '=', id).where('status', '=', 'PROVISIONING').execute();
-    await this.db.deleteFrom('labops_session_state').where('session_id', '=', id).where('phase', '=', 'provision').execute();
+    await retryStatement(() => this.db.updateTable('lab_sessions').set(set).where('id', '=', id).where('status', '=', 'PROVISIONING').execute());
+    await retryStatement(() => this.db.deleteFrom('labops_session_state').where('session_id', '=', id).where('phase', '=', 'provision').execute());
   }
 
   /** PROVISIONING -> REQUESTED, optionally not before `nextAttemptAt`. */
   async releaseProvision(id: number, now: string, retry?: { attempts: number; nextAttemptAt: string; error: string }): Promise<void> {
-    await this.db.updateTable('lab_sessions').set({ status: 'REQUESTED' }).where('id', '=', id).where('status', '=', 'PROVISIONING').execute();
+    await retryStatement(() => this.db.updateTable('lab_sessions').set({ status: 'REQUESTED' }).where('id', '=', id).where('status', '=', 'PROVISIONING').execute());
     await this.upsertState(
       id,
       'provision',
@@ -234,7 +238,7 @@ export class CollectorRepo {
       .execute();
     const ids: number[] = [];
     for (const { session_id } of stale) {
-      const r = await this.db.updateTable('lab_sessions').set({ status: 'REQUESTED' }).where('id', '=', session_id).where('status', '=', 'PROVISIONING').executeTakeFirst();
+      const r = await retryStatement(() => this.db.updateTable('lab_sessions').set({ status: 'REQUESTED' }).where('id', '=', session_id).where('status', '=', 'PROVISIONING').executeTakeFirst());
       await this.upsertState(session_id, 'provision', { claimed_by: null, claimed_at: null, last_error: 'claim expired: the labops instance running it stopped' }, now);
       if (Number(r.numUpdatedRows) === 1) ids.push(session_id);
     }
@@ -263,16 +267,16 @@ export class CollectorRepo {
 
   /** Cleanup has no lab_sessions status of its own, so the claim lives in labops_session_state. */
   async claimCleanup(id: number, now: string, staleCutoff: string): Promise<boolean> {
-    if (this.dialect === 'mysql') await this.db.insertInto('labops_session_state').ignore().values({ session_id: id, phase: 'cleanup', attempts: 0, updated_at: now }).execute();
-    else await this.db.insertInto('labops_session_state').values({ session_id: id, phase: 'cleanup', attempts: 0, updated_at: now }).onConflict((oc) => oc.doNothing()).execute();
-    const r = await this.db
+    if (this.dialect === 'mysql') await retryStatement(() => this.db.insertInto('labops_session_state').ignore().values({ session_id: id, phase: 'cleanup', attempts: 0, updated_at: now }).execute());
+    else await retryStatement(() => this.db.insertInto('labops_session_state').values({ session_id: id, phase: 'cleanup', attempts: 0, updated_at: now }).onConflict((oc) => oc.doNothing()).execute());
+    const r = await retryStatement(() => this.db
       .updateTable('labops_session_state')
       .set({ claimed_by: this.instance, claimed_at: now, updated_at: now })
       .where('session_id', '=', id)
       .where('phase', '=', 'cleanup')
       .where((eb) => eb.or([eb('claimed_by', 'is', null), eb('claimed_at', '<', staleCutoff)]))
       .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)]))
-      .executeTakeFirst();
+      .executeTakeFirst());
     if (Number(r.numUpdatedRows) !== 1) return false;
     // Another instance may have finished it between our select and our claim.
     const still = await this.db
@@ -283,7 +287,7 @@ export class CollectorRepo {
       .where((eb) => eb.or([eb('status', '=', 'REVOKED'), eb.and([eb('status', '=', 'ACTIVE'), eb('access_expiry', '<', now)])]))
       .executeTakeFirst();
     if (!still) {
-      await this.db.deleteFrom('labops_session_state').where('session_id', '=', id).where('phase', '=', 'cleanup').execute();
+      await retryStatement(() => this.db.deleteFrom('labops_session_state').where('session_id', '=', id).where('phase', '=', 'cleanup').execute());
       return false;
     }
     return true;
@@ -291,13 +295,13 @@ export class CollectorRepo {
 
   /** ACTIVE -> EXPIRED, REVOKED stays; provisioned=0 either way. */
   async finishCleanup(id: number): Promise<void> {
-    await this.db
+    await retryStatement(() => this.db
       .updateTable('lab_sessions')
       .set({ status: sql<string>`CASE WHEN status = 'ACTIVE' THEN 'EXPIRED' ELSE status END`, provisioned: 0 })
       .where('id', '=', id)
       .where('provisioned', '=', 1)
-      .execute();
-    await this.db.deleteFrom('labops_session_state').where('session_id', '=', id).where('phase', '=', 'cleanup').execute();
+      .execute());
+    await retryStatement(() => this.db.deleteFrom('labops_session_state').where('session_id', '=', id).where('phase', '=', 'cleanup').execute());
   }
 
   async failCleanup(id: number, now: string, retry: { attempts: number; nextAttemptAt: string; error: string } | null): Promise<void> {

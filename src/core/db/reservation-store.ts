@@ -1,6 +1,7 @@
 // Reservations in the database: the `reservation_operations` journal (rows as the ops-worker writes them, with
 // an explicit UTC created_at), `lab_reservations` reads and guarded status moves, and the orchestrator's claims
 // (labops_reservation_claims): won by one conditional UPDATE each, never by read-then-act.
+import { withTxRetry } from './retry.js';
 import { sql } from 'kysely';
 import type { Database } from './database.js';
 import { fromDbDateTime, toDbDateTime } from './time.js';
@@ -117,21 +118,7 @@ export async function findReservation(db: Database, reservationId: string): Prom
 export type Phase = 'start' | 'end';
 
 /** InnoDB deadlock or lock wait timeout (two instances claiming and finishing side by side): restart the statement. */
-function isRetryable(e: unknown): boolean {
-  const err = e as { errno?: number; code?: string };
-  return err?.errno === 1213 || err?.errno === 1205 || err?.code === 'ER_LOCK_DEADLOCK' || err?.code === 'ER_LOCK_WAIT_TIMEOUT' || err?.code === 'SQLITE_BUSY';
-}
-
-async function withRetry<T>(fn: () => Promise<T>, attempts = 6): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (i >= attempts || !isRetryable(e)) throw e;
-      await new Promise((r) => setTimeout(r, 10 * i + Math.random() * 40));
-    }
-  }
-}
+const withRetry = <T>(fn: () => Promise<T>) => withTxRetry(fn, 6);
 
 export interface Candidate {
   reservationId: string;
