@@ -15,7 +15,7 @@ const check = process.argv.includes('--check');
 const root = new URL('..', import.meta.url).pathname;
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 const f = createFactory({ io: IOStreams.test(), env: {}, clock: systemClock, signal: new AbortController().signal, globals: () => ({}) });
-const program = buildProgram(f, version);
+const program = await buildProgram(f, version);
 
 const files = new Map<string, string>();
 for (const [name, text] of manPages(program, version)) files.set(join('man', name), text);

@@ -33,7 +33,7 @@ export async function run(args: string[], ctx: RunContext): Promise<number> {
   setMaxListeners(0, controller.signal);
   let globals: GlobalOptions = {};
   const f = createFactory({ io, env, clock: ctx.clock ?? systemClock, signal: controller.signal, rawArgs: args, globals: () => globals });
-  const program = buildProgram(f, labopsVersion());
+  const program = await buildProgram(f, labopsVersion(), { argv: args });
   program.hook('preAction', (_root, action) => {
       globals = collectGlobals(action) as GlobalOptions;
       io.json = Boolean(globals.json);

@@ -4,23 +4,48 @@ import { Command, Option } from 'commander';
 import type { Factory } from './factory.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { helpAfter } from './help.js';
-import { registerWol } from './commands/wol.js';
-import { registerExec } from './commands/exec.js';
-import { registerConfig } from './commands/config.js';
-import { registerDb } from './commands/db.js';
-import { registerSim } from './commands/sim.js';
-import { registerHeartbeat } from './commands/heartbeat.js';
-import { registerProvision } from './commands/provision.js';
-import { registerServers } from './commands/servers.js';
-import { registerLabs } from './commands/labs.js';
-import { registerReserve } from './commands/reserve.js';
-import { registerDaemon } from './commands/daemon.js';
-import { registerCompleteHook, registerCompletion } from './commands/completion.js';
-import { registerDoctor } from './commands/doctor.js';
-import { registerDhcpPatch } from './commands/dhcp-patch.js';
-import { registerProvisionHosts } from './commands/provision-hosts.js';
-import { registerDc } from './commands/dc.js';
-import { registerMacctRepair } from './commands/macct-repair.js';
+
+type Register = (parent: Command, f: Factory) => unknown;
+
+/**
+ * The top-level commands in help order. Each group's module is imported only when it is needed, so
+ * `labops <command>` parses one group and root help needs none (the summaries here stand in for them;
+ * a unit test keeps them equal to the real ones).
+ */
+export const COMMAND_GROUPS: readonly { name: string; summary: string; hidden?: boolean; load: () => Promise<Register> }[] = [
+  { name: 'wol', summary: 'wake hosts with magic packets and wait until they answer', load: async () => (await import('./commands/wol.js')).registerWol },
+  { name: 'exec', summary: 'run a LabStation.exe command on hosts over WinRM', load: async () => (await import('./commands/exec.js')).registerExec },
+  { name: 'heartbeat', summary: 'read, store and watch Lab Station heartbeats', load: async () => (await import('./commands/heartbeat.js')).registerHeartbeat },
+  { name: 'reserve', summary: 'start and end lab reservations, show their journal, run the orchestrator', load: async () => (await import('./commands/reserve.js')).registerReserve },
+  {
+    name: 'provision',
+    summary: 'provision lab sessions and hosts',
+    load: async () => {
+      const [{ registerProvision }, { registerProvisionHosts }] = await Promise.all([import('./commands/provision.js'), import('./commands/provision-hosts.js')]);
+      return (parent, f) => registerProvisionHosts(registerProvision(parent, f), f);
+    },
+  },
+  { name: 'servers', summary: 'check the collector servers over SSH', load: async () => (await import('./commands/servers.js')).registerServers },
+  { name: 'labs', summary: 'cache Cisco Modeling Labs (CML) labs and their change history', load: async () => (await import('./commands/labs.js')).registerLabs },
+  { name: 'dhcp-patch', summary: "point LINBO Docker's PXE hosts at its TFTP server (the device-import hook)", load: async () => (await import('./commands/dhcp-patch.js')).registerDhcpPatch },
+  { name: 'dc', summary: 'the LINBO Docker DC side: job consumer, setup, checks', load: async () => (await import('./commands/dc.js')).registerDc },
+  {
+    name: 'macct-repair',
+    summary: "restore computers' machine-account passwords in sam.ldb from the image's .macct file",
+    load: async () => (await import('./commands/macct-repair.js')).registerMacctRepair,
+  },
+  {
+    name: 'daemon',
+    summary: 'run every loop (heartbeat, reservations, provisioning, cleanup, servers, labs, DC jobs) and the ops-worker API',
+    load: async () => (await import('./commands/daemon.js')).registerDaemon,
+  },
+  { name: 'sim', summary: 'run simulated Lab Stations on loopback for demos, tests and benchmarks', load: async () => (await import('./commands/sim.js')).registerSim },
+  { name: 'db', summary: 'create and inspect the labops tables', load: async () => (await import('./commands/db.js')).registerDb },
+  { name: 'config', summary: 'inspect the effective configuration', load: async () => (await import('./commands/config.js')).registerConfig },
+  { name: 'doctor', summary: 'check config, inventory, database, peers, hosts and DC files (read-only)', load: async () => (await import('./commands/doctor.js')).registerDoctor },
+  { name: 'completion', summary: 'print a shell completion script', load: async () => (await import('./commands/completion.js')).registerCompletion },
+  { name: '__complete', summary: '', hidden: true, load: async () => (await import('./commands/completion.js')).registerCompleteHook },
+];
 
 export const GLOBAL_HELP_FOOTER = [
   'Exit codes:',
@@ -29,7 +54,12 @@ export const GLOBAL_HELP_FOOTER = [
   'Run `man labops` or `labops <command> --help` for details. Environment variables: see `labops config show`.',
 ].join('\n');
 
-export function buildProgram(f: Factory, version = '0.0.0'): Command {
+/**
+ * Builds the command tree. Without `argv` every command is registered (docs, completion scripts); with the
+ * command line about to be parsed, only the group it names is, or, when it names none (root help,
+ * --version), summary-only stand-ins for root help to list.
+ */
+export async function buildProgram(f: Factory, version = '0.0.0', opts: { argv?: readonly string[] } = {}): Promise<Command> {
   const program = new Command('labops')
     // Root options are read before the subcommand; the same options are copied onto every command
     // (below) so `labops wol --all --json` works too, and `sim --hosts <n>` keeps its own meaning.
@@ -57,26 +87,36 @@ export function buildProgram(f: Factory, version = '0.0.0'): Command {
     });
   helpAfter(program, GLOBAL_HELP_FOOTER);
 
-  registerWol(program, f);
-  registerExec(program, f);
-  registerHeartbeat(program, f);
-  registerReserve(program, f);
-  registerProvision(program, f);
-  registerProvisionHosts(program.commands.find((c) => c.name() === 'provision') ?? program.command('provision').summary('provision lab sessions and DC hosts'), f);
-  registerServers(program, f);
-  registerLabs(program, f);
-  registerDhcpPatch(program, f);
-  registerDc(program, f);
-  registerMacctRepair(program, f);
-  registerDaemon(program, f);
-  registerSim(program, f);
-  registerDb(program, f);
-  registerConfig(program, f);
-  registerDoctor(program, f);
-  registerCompletion(program, f);
-  registerCompleteHook(program, f);
+  const named = opts.argv ? commandNamed(program, opts.argv) : undefined;
+  if (opts.argv && named === null) {
+    for (const g of COMMAND_GROUPS) program.addCommand(new Command(g.name).summary(g.summary), { hidden: g.hidden });
+  } else {
+    const groups = named ? COMMAND_GROUPS.filter((g) => g.name === named) : COMMAND_GROUPS;
+    const registers = await Promise.all(groups.map((g) => g.load()));
+    for (const register of registers) register(program, f);
+  }
+  // Root help lists command names only: the stand-ins have no arguments to show, and nested groups keep theirs.
+  program.configureHelp({ subcommandTerm: (c) => c.name() });
   copyGlobalOptionsOnDispatch(program, program);
   return program;
+}
+
+/**
+ * The top-level command the arguments name: its name, null when they name none, undefined when the first
+ * word is not a known command (then everything is registered, for commander's suggestions and `help`).
+ */
+function commandNamed(program: Command, argv: readonly string[]): string | null | undefined {
+  const takesValue = new Set(program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short].filter((x): x is string => Boolean(x))));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return argv[i + 1] === undefined ? null : undefined;
+    if (a.startsWith('-')) {
+      if (takesValue.has(a)) i++;
+      continue;
+    }
+    return COMMAND_GROUPS.some((g) => g.name === a) ? a : undefined;
+  }
+  return null;
 }
 
 const GLOBAL_COPIES = new WeakSet<Option>();

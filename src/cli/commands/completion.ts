@@ -12,7 +12,7 @@ export function registerCompletion(parent: Command, f: Factory): Command {
     .action(async (shell: 'bash' | 'zsh' | 'fish') => {
       const { completionScript } = await import('../docs/completions.js');
       const { buildProgram } = await import('../program.js');
-      f.io.stdout.write(completionScript(buildProgram(f), shell));
+      f.io.stdout.write(completionScript(await buildProgram(f), shell));
     });
   return helpAfter(
     cmd,
