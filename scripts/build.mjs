@@ -6,7 +6,8 @@
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 
-const BUNDLED = new Set(['commander', 'zod', 'fast-xml-parser', 'kysely']);
+// fast-xml-parser's own dependencies too: left external they are ~30 small ES modules for the loader to resolve.
+const BUNDLED = new Set(['commander', 'zod', 'kysely', 'fast-xml-parser', 'fast-xml-builder', '@nodable/entities', 'is-unsafe', 'path-expression-matcher', 'anynum', 'xml-naming', 'strnum']);
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 await build({
