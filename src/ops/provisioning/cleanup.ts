@@ -6,7 +6,7 @@ import { decideCleanup, resolveTarget, type AttemptResult, type Category } from 
 import { cleanupArgv, type Contract } from '../../domain/provision-contract.js';
 import { shJoin } from '../../domain/shell-quote.js';
 import type { CollectorRepo, SessionRow } from '../../core/db/repo-collector.js';
-import { fromError, fromRemote } from './classify.js';
+import { runLabScript } from './classify.js';
 import type { ExtraAuth, RemoteRunner } from './ports.js';
 import { runLoop, runOnce, type Job } from './work-loop.js';
 
@@ -65,19 +65,9 @@ export function cleanupJob(deps: CleanupDeps, cfg: CleanupConfig, signal: AbortS
       else {
         base.host = `${target.host}:${target.port}`;
         const command = shJoin(cleanupArgv(cfg.contract, row.cleanup_script_path.trim(), { username: row.username, namespace: row.namespace, accessExpiryMs: null }));
-        try {
-          const r = await deps.ssh.run(
-            { host: target.host, port: target.port, username: target.username, password: target.password, privateKey: cfg.auth.privateKey, passphrase: cfg.auth.passphrase, agent: cfg.auth.agent },
-            command,
-            { timeoutMs: cfg.timeoutMs, signal },
-          );
-          attempt = fromRemote(r, cfg.timeoutMs);
-          stdout = r.stdout;
-          stderr = r.stderr;
-          base.exitCode = r.code;
-        } catch (e) {
-          attempt = signal?.aborted ? { kind: 'interrupted' } : fromError(e);
-        }
+        const ran = await runLabScript(deps.ssh, target, cfg.auth, command, { timeoutMs: cfg.timeoutMs, signal });
+        ({ attempt, stdout, stderr } = ran);
+        base.exitCode = ran.exitCode;
       }
       const d = decideCleanup(attempt);
       let outcome: CleanupOutcome['outcome'];

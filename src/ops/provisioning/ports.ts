@@ -1,15 +1,7 @@
 // What the provisioning ops need from the outside; core/ssh's SshRunner and core/db's CollectorRepo fit.
-import type { RemoteResult } from '../../core/ssh/client.js';
+import type { RemoteResult, SshEndpoint } from '../../core/ssh/client.js';
 
-export interface RemoteEndpoint {
-  host: string;
-  port: number;
-  username: string;
-  password?: string | null;
-  privateKey?: string | Buffer;
-  passphrase?: string;
-  agent?: string;
-}
+export type RemoteEndpoint = SshEndpoint;
 
 export interface RemoteRunner {
   run(target: RemoteEndpoint, command: string, o: { timeoutMs: number; signal?: AbortSignal }): Promise<RemoteResult>;

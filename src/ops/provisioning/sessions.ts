@@ -6,7 +6,7 @@ import { decideProvision, resolveTarget, type AttemptResult, type Category } fro
 import { provisionArgv, type Contract } from '../../domain/provision-contract.js';
 import { shJoin } from '../../domain/shell-quote.js';
 import type { CollectorRepo, SessionRow } from '../../core/db/repo-collector.js';
-import { fromError, fromRemote } from './classify.js';
+import { runLabScript } from './classify.js';
 import type { ExtraAuth, RemoteRunner } from './ports.js';
 import { runLoop, runOnce, type Job } from './work-loop.js';
 
@@ -74,19 +74,9 @@ export function provisionJob(deps: ProvisionDeps, cfg: ProvisionConfig, signal: 
       else {
         base.host = `${target.host}:${target.port}`;
         const command = shJoin(provisionArgv(cfg.contract, row.provision_script_path!.trim(), { username: row.username!, namespace: row.namespace, accessExpiryMs: parseDbTime(row.access_expiry) }, deps.now()));
-        try {
-          const r = await deps.ssh.run(
-            { host: target.host, port: target.port, username: target.username, password: target.password, privateKey: cfg.auth.privateKey, passphrase: cfg.auth.passphrase, agent: cfg.auth.agent },
-            command,
-            { timeoutMs: cfg.timeoutMs, signal },
-          );
-          attempt = fromRemote(r, cfg.timeoutMs);
-          stdout = r.stdout;
-          stderr = r.stderr;
-          base.exitCode = r.code;
-        } catch (e) {
-          attempt = signal?.aborted ? { kind: 'interrupted' } : fromError(e);
-        }
+        const ran = await runLabScript(deps.ssh, target, cfg.auth, command, { timeoutMs: cfg.timeoutMs, signal });
+        ({ attempt, stdout, stderr } = ran);
+        base.exitCode = ran.exitCode;
       }
       const d = decideProvision(attempt);
       let message: string;
