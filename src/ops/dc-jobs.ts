@@ -627,17 +627,7 @@ export async function runDcJobConsumer(o: RunDcJobConsumerOptions): Promise<DcJo
     });
     if (o.wrapProvisionPorts) provisionPorts = o.wrapProvisionPorts(provisionPorts);
     const macctPorts = await macct.systemMacctPorts(o.env);
-    const repairMode = v.repair_mode === 'native' || v.repair_mode === 'script' ? v.repair_mode : 'auto';
-    const macctCfg = {
-      samLdb: wc.samLdb,
-      school: wc.school,
-      devicesCsv: wc.devicesCsvMaster,
-      linboDir: v.linbo_dir!,
-      imageDir: v.image_dir!,
-      repairScript: v.repair_script!,
-      repairMode: repairMode as 'auto' | 'native' | 'script',
-      logDir: v.log_dir!,
-    };
+    const macctCfg = macct.macctRepairConfig(wc);
     const baseProvisionCfg = {
       master: wc.devicesCsvMaster,
       delta: wc.devicesCsvDelta,

@@ -7,6 +7,7 @@
 import { OperationFailed, UsageError } from '../domain/errors.js';
 import { parseRepairScriptOutput } from '../domain/dc-jobs.js';
 import { hostKey, parseDevicesCsv, qualifiedHostname } from '../domain/devices-csv/index.js';
+import type { MacctWorkerConfig } from '../core/config/macct-worker-conf.js';
 
 export interface MacctRecord {
   dn: string;
@@ -36,6 +37,21 @@ export interface MacctRepairConfig {
   logDir: string;
   /** an explicit .macct file for every host */
   macctFile?: string;
+}
+
+/** The repair settings of the worker config; `mode` (chosen on the command line) wins over REPAIR_MODE. */
+export function macctRepairConfig(wc: MacctWorkerConfig, mode?: 'native' | 'script'): MacctRepairConfig {
+  const v = wc.values;
+  return {
+    samLdb: wc.samLdb,
+    school: wc.school,
+    devicesCsv: wc.devicesCsvMaster,
+    linboDir: v.linbo_dir!,
+    imageDir: v.image_dir!,
+    repairScript: v.repair_script!,
+    repairMode: mode ?? (v.repair_mode === 'native' || v.repair_mode === 'script' ? v.repair_mode : 'auto'),
+    logDir: v.log_dir!,
+  };
 }
 
 export interface MacctRepairResult {

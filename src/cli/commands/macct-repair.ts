@@ -54,7 +54,7 @@ export function registerMacctRepair(parent: Command, f: Factory): Command {
 }
 
 export async function runMacctRepair(f: Factory, o: MacctRepairOptions): Promise<void> {
-  const [{ loadMacctWorkerConfig, MACCT_WORKER_CONF }, { repairMacct, systemMacctPorts }, { UsageError, Silent }] = await Promise.all([
+  const [{ loadMacctWorkerConfig, MACCT_WORKER_CONF }, { macctRepairConfig, repairMacct, systemMacctPorts }, { UsageError, Silent }] = await Promise.all([
     import('../../core/config/macct-worker-conf.js'),
     import('../../ops/macct-repair.js'),
     import('../../domain/errors.js'),
@@ -68,19 +68,7 @@ export async function runMacctRepair(f: Factory, o: MacctRepairOptions): Promise
     linbo_dir: o.linboDir,
     image_dir: o.imageDir,
   });
-  const v = wc.values;
-  const mode = o.script ? 'script' : o.native ? 'native' : v.repair_mode === 'native' || v.repair_mode === 'script' ? v.repair_mode : 'auto';
-  const cfg = {
-    samLdb: wc.samLdb,
-    school: wc.school,
-    devicesCsv: wc.devicesCsvMaster,
-    linboDir: v.linbo_dir!,
-    imageDir: v.image_dir!,
-    repairScript: v.repair_script!,
-    repairMode: mode as 'auto' | 'native' | 'script',
-    logDir: v.log_dir!,
-    macctFile: o.macctFile,
-  };
+  const cfg = { ...macctRepairConfig(wc, o.script ? 'script' : o.native ? 'native' : undefined), macctFile: o.macctFile };
   const ports = await systemMacctPorts(f.env);
   const results = [];
   for (const host of o.hosts) results.push(await repairMacct(host, cfg, ports));
