@@ -1,8 +1,9 @@
 // OpenSSH known_hosts verification for ssh2, which only hands us the server's key blob. Written here
 // because no maintained npm package verifies known_hosts (hashed names, [host]:port, patterns, markers).
 import { createHash, createHmac } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, chmodSync, statSync } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 export interface KnownHostEntry {
   line: number;
@@ -130,7 +131,7 @@ export function preferredHostKeyAlgorithms(knownTypes: string[]): string[] | und
 let appendChain: Promise<unknown> = Promise.resolve();
 
 /**
- * Appends `host key` to the file atomically (temp file in the same directory, fsync, rename), after
+ * Appends `host key` to the file atomically (core/fs writeFileAtomic), after
  * re-reading it so concurrent accept-new connections in this process never write a line twice.
  */
 export function appendKnownHost(path: string, host: string, port: number, keyBlob: Buffer): Promise<void> {
@@ -139,25 +140,15 @@ export function appendKnownHost(path: string, host: string, port: number, keyBlo
     if (current.check(host, port, keyBlob).status === 'ok') return;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     let text = '';
-    let mode = 0o600;
     try {
       text = readFileSync(path, 'utf8');
-      mode = statSync(path).mode & 0o777;
     } catch {
       // a new file
     }
     if (text && !text.endsWith('\n')) text += '\n';
     text += `${knownHostName(host, port)} ${keyTypeOf(keyBlob)} ${keyBlob.toString('base64')}\n`;
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-    const fd = openSync(tmp, 'w', mode);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    chmodSync(tmp, mode);
-    renameSync(tmp, path);
+    // an existing file keeps its mode; a new one is private
+    writeFileAtomic(path, text, { mode: 0o600 });
   });
   appendChain = next.catch(() => {});
   return next;

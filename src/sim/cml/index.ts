@@ -1,6 +1,7 @@
 // startCmlControllers: several simulated CML controllers on loopback with one self-signed certificate,
 // plus a labops config snippet (cml.servers) and a password file so `labops labs sync` can reach them.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../../core/fs/atomic-write.js';
 import { join } from 'node:path';
 import { simCertificate } from './cert.js';
 import { SimCmlController, type SimCmlOptions } from './controller.js';
@@ -38,18 +39,6 @@ export interface CmlControllers {
   close(): Promise<void>;
 }
 
-function writeAtomic(path: string, text: string, mode = 0o644): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
-
 export async function startCmlControllers(o: CmlControllersOptions): Promise<CmlControllers> {
   const dir = join(o.stateDir, 'cml');
   mkdirSync(dir, { recursive: true });
@@ -84,10 +73,10 @@ export async function startCmlControllers(o: CmlControllersOptions): Promise<Cml
     throw e;
   }
   const passwordFile = join(dir, 'admin-password');
-  writeAtomic(passwordFile, `${password}\n`, 0o600);
+  writeFileAtomic(passwordFile, `${password}\n`, { mode: 0o600 });
   const servers = controllers.map((c) => ({ id: c.id, name: `Simulated CML ${c.id.slice(prefix.length)}`, url: c.url, username: 'admin', password: `file:${passwordFile}`, ca: tls.certFile }));
   const configPath = join(dir, 'config.json');
-  writeAtomic(configPath, `${JSON.stringify({ cml: { servers } }, null, 2)}\n`);
+  writeFileAtomic(configPath, `${JSON.stringify({ cml: { servers } }, null, 2)}\n`);
   return {
     controllers,
     caFile: tls.certFile,
