@@ -2,7 +2,7 @@
 // one journal row per step, and three improvements: a default release that does not reboot under its own
 // WinRM call, a release with nothing to release that is not a failure (the station's heartbeat proves it),
 // and re-runs that skip steps which already succeeded (unless forced).
-import { wake, type WakePorts, type WakeTarget } from '../wake.js';
+import { wake, type WakeDefaults, type WakePorts, type WakeTarget } from '../wake.js';
 import {
   commandOutcome,
   reservationBody,
@@ -16,7 +16,6 @@ import {
   type StepOutcome,
 } from '../../domain/reservations/steps.js';
 import { nothingToRelease, planEnd, planStart, type EndOptions, type PastOperation, type PlannedStep, type StartOptions } from '../../domain/reservations/plan.js';
-import type { ProbeSpec } from '../../domain/probe-spec.js';
 import type { InventoryHost } from '../../core/config/inventory.js';
 
 export interface StationClient {
@@ -41,15 +40,8 @@ export interface ReservationPorts {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export interface WakeSettings {
-  broadcast: string;
-  port: number;
-  repeat: number;
-  attempts: number;
-  intervalMs: number;
-  timeoutMs: number;
-  probe: ProbeSpec;
-}
+/** A reservation wakes one host: the wake defaults without the fleet concurrency. */
+export type WakeSettings = Omit<WakeDefaults, 'concurrency'>;
 
 export interface ReservationSettings {
   wake: WakeSettings;
