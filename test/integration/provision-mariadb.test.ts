@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -14,19 +13,10 @@ import { openDatabase, type Database } from '../../src/core/db/database.js';
 import { migrate, MIGRATIONS } from '../../src/core/db/migrations.js';
 import { SshRunner } from '../../src/core/ssh/client.js';
 import { shJoin } from '../../src/domain/shell-quote.js';
+import { runSrcCli } from '../support/cli.js';
 
-const ENTRY = new URL('../support/labops-src.ts', import.meta.url).pathname;
 
-function labops(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const labops = runSrcCli;
 
 /** Creates the collector's (foreign) tables on MySQL, as the PHP UI's database would have them. */
 async function createCollectorTables(db: Database): Promise<void> {

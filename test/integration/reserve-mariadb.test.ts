@@ -3,7 +3,6 @@
 // database that goes away mid-run leaves the status unchanged and exits 75.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -14,20 +13,11 @@ import { startSimulator, type Simulator } from '../../src/sim/simulator.js';
 import { openDatabase, type Database } from '../../src/core/db/database.js';
 import { migrate } from '../../src/core/db/migrations.js';
 import { toDbDateTime } from '../../src/core/db/time.js';
+import { runSrcCli } from '../support/cli.js';
 
-const ENTRY = new URL('../support/labops-src.ts', import.meta.url).pathname;
 const N = 30;
 
-function labops(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const labops = runSrcCli;
 
 describe('reservation orchestrator on MariaDB', () => {
   let maria: MariaDb | undefined;

@@ -31,3 +31,17 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: 
     });
   });
 }
+
+const SRC_ENTRY = fileURLToPath(new URL('./labops-src.ts', import.meta.url));
+
+/** labops from the sources (tsx) in its own process, with this process's environment plus `env`: for tests that need real processes side by side. */
+export function runSrcCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', SRC_ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
