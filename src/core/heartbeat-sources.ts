@@ -1,5 +1,5 @@
 // Builds the heartbeat source an operator chose: a mounted share (file) or WinRM.
-import { UsageError } from '../domain/errors.js';
+import { OperationFailed, UsageError } from '../domain/errors.js';
 import type { LabopsConfig } from './config/load.js';
 import type { InventoryHost } from './config/inventory.js';
 import { FileHeartbeatSource } from './heartbeat-file-source.js';
@@ -10,6 +10,7 @@ type StationFile = 'heartbeat' | 'events' | 'service-state';
 export interface ClosableHeartbeatSource {
   readonly kind: 'winrm' | 'file';
   read(host: InventoryHost, file: StationFile, signal?: AbortSignal): Promise<Uint8Array | null>;
+  readMany?(host: InventoryHost, files: readonly StationFile[], signal?: AbortSignal): Promise<Array<Uint8Array | null | Error>>;
   describe(host: InventoryHost, file: StationFile): string;
   close?(): Promise<void> | void;
 }
@@ -36,18 +37,26 @@ export class WinRMHeartbeatSource {
     return `winrm://${host.address}/${windowsPath(host, file)}`;
   }
 
-  async read(host: InventoryHost, file: StationFile, signal?: AbortSignal): Promise<Uint8Array | null> {
+  private client(host: InventoryHost): WinRMClient {
     let client = this.clients.get(host.name);
     if (!client) {
       client = this.connect(host);
       this.clients.set(host.name, client);
     }
-    try {
-      return await client.readFileBytes(windowsPath(host, file), { signal, deadlineMs: this.timeoutMs });
-    } catch (e) {
-      if (/Could not find (file|a part of the path)|does not exist/i.test((e as Error).message)) return null;
-      throw e;
-    }
+    return client;
+  }
+
+  async read(host: InventoryHost, file: StationFile, signal?: AbortSignal): Promise<Uint8Array | null> {
+    const [r] = await this.readMany(host, [file], signal);
+    if (r instanceof Error) throw r;
+    return r!;
+  }
+
+  /** The files in one command (one shell and one powershell.exe on the station per poll, not one per file). */
+  async readMany(host: InventoryHost, files: readonly StationFile[], signal?: AbortSignal): Promise<Array<Uint8Array | null | Error>> {
+    const paths = files.map((f) => windowsPath(host, f));
+    const outcomes = await this.client(host).readFiles(paths, { signal, deadlineMs: this.timeoutMs });
+    return outcomes.map((o, i) => ('bytes' in o ? o.bytes : 'missing' in o ? null : new OperationFailed(`reading ${paths[i]} on ${host.name} failed: ${o.error}`)));
   }
 
   async close(): Promise<void> {

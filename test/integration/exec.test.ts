@@ -119,8 +119,11 @@ describe('heartbeat over WinRM', () => {
     assert.equal((await cli(['--db', db, 'db', 'migrate'])).code, 0);
     for (const s of sim.stations) if (s.state !== 'on') await s.powerOn();
     for (const s of sim.stations) s.runtime!.writeHeartbeat();
+    const commandsBefore = sim.stations.map((s) => sim.winrmServers.get(s.name)!.received.length);
     const r = await cli(['--hosts', sim.inventoryPath, '--db', db, '--json', 'heartbeat', 'poll', '--all']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    // heartbeat.json, service-state.ini and the events file in one command: one shell per station, not three
+    assert.deepEqual(sim.stations.map((s, i) => sim.winrmServers.get(s.name)!.received.length - commandsBefore[i]!), sim.stations.map(() => 1));
     const res = JSON.parse(r.stdout);
     assert.ok(res.hosts.every((h: { ok: boolean; source: string; reportedHost: string }) => h.ok && h.source.startsWith('winrm://')));
     assert.equal(res.hosts[0].reportedHost, 'SIM-WS-001');

@@ -79,6 +79,24 @@ test('non-ASCII output and output split over several stream chunks decode intact
   }
 });
 
+test('readFiles reads several files in one command: bytes, missing, and a per-file error', async () => {
+  const c = client();
+  const realRead = handler.readFile.bind(handler);
+  handler.readFile = async (p: string) => {
+    if (/locked/.test(p)) throw new Error("Access to the path 'C:\\locked.ini' is denied.");
+    return realRead(p);
+  };
+  try {
+    const before = server.received.length;
+    const r = await c.readFiles(['C:\\LabStation\\data\\heartbeat.json', 'C:\\missing.json', 'C:\\locked.ini']);
+    assert.deepEqual(r, [{ bytes: handler.files.get('c:\\labstation\\data\\heartbeat.json') }, { missing: true }, { error: "Access to the path 'C:\\locked.ini' is denied." }]);
+    assert.equal(server.received.length - before, 1, 'one command for the three files');
+  } finally {
+    handler.readFile = realRead;
+    c.close();
+  }
+});
+
 test('readFileBytes returns the exact bytes (BOM and UTF-8 kept)', async () => {
   const c = client();
   try {

@@ -2,9 +2,9 @@
 // simulator exactly; and the simulator reproduces how cmd.exe mangles pywinrm's unquoted run_cmd lines.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePowerShell, encodePowerShell, execWrapperScript, parsePsLiteral, powershellArgs, psLiteral, readFileScript } from '../../src/core/winrm/powershell.js';
+import { decodePowerShell, encodePowerShell, execWrapperScript, parsePsLiteral, powershellArgs, psLiteral, readFilesScript, parseReadFilesOutput } from '../../src/core/winrm/powershell.js';
 import { commandLineToArgv, splitCmdOperators } from '../../src/sim/winrm/cmdline.js';
-import { parseExecWrapper, parseGetContent, parseReadAllBytes } from '../../src/sim/winrm/handler.js';
+import { parseExecWrapper, parseGetContent, parseReadFiles } from '../../src/sim/winrm/handler.js';
 
 const TRICKY = [
   '--reason=Remote order & calc',
@@ -50,10 +50,27 @@ test('the encoded command line contains no cmd.exe metacharacters', () => {
 });
 
 test('file-read scripts are recognised, with quotes in the path', () => {
-  assert.equal(parseReadAllBytes(readFileScript("C:\\Lab's\\heartbeat.json")), "C:\\Lab's\\heartbeat.json");
+  assert.deepEqual(parseReadFiles(readFilesScript(["C:\\Lab's\\heartbeat.json"])), ["C:\\Lab's\\heartbeat.json"]);
+  assert.deepEqual(parseReadFiles(readFilesScript(['C:\\a b\\x.json', "C:\\it’s\\y.ini", 'C:\\z.jsonl'])), ['C:\\a b\\x.json', "C:\\it’s\\y.ini", 'C:\\z.jsonl']);
+  // anything but the exact script body is some other script
+  assert.equal(parseReadFiles(readFilesScript(['C:\\x']).replace("Write('-')", "Write('+')")), undefined);
+  assert.equal(parseReadFiles(`${readFilesScript(['C:\\x'])}calc.exe\n`), undefined);
   assert.equal(parseGetContent("Get-Content -LiteralPath 'C:\\LabStation\\hb.json' -Raw -Encoding UTF8"), 'C:\\LabStation\\hb.json');
   assert.equal(parseGetContent("Get-Content -LiteralPath 'C:\\it''s.json' -Raw -Encoding UTF8"), "C:\\it's.json");
-  assert.equal(parseReadAllBytes('Get-Process'), undefined);
+  assert.equal(parseReadFiles('Get-Process'), undefined);
+});
+
+test('the multi-file read output: bytes, missing, a per-file error, and anything else refused', () => {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  assert.deepEqual(parseReadFilesOutput(`+${b64('{"a":1}')}\r\n-\n!${b64('Access to the path is denied.')}\n`, 3), [
+    { bytes: Buffer.from('{"a":1}') },
+    { missing: true },
+    { error: 'Access to the path is denied.' },
+  ]);
+  assert.deepEqual(parseReadFilesOutput('+\n', 1), [{ bytes: Buffer.alloc(0) }], 'an empty file is not a missing one');
+  assert.equal(parseReadFilesOutput(`+${b64('x')}\n`, 2), undefined, 'a line short');
+  assert.equal(parseReadFilesOutput('+not base64!\n', 1), undefined);
+  assert.equal(parseReadFilesOutput('hello\n', 1), undefined);
 });
 
 test("pywinrm's unquoted run_cmd: spaces split, & starts another command (the upstream bug, reproduced)", () => {

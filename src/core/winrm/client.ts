@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Interrupted, OperationFailed, Unreachable, UsageError } from '../../domain/errors.js';
 import { clixmlToText } from './clixml.js';
-import { CMD_MAX, execWrapperScript, powershellArgs, readFileScript } from './powershell.js';
+import { CMD_MAX, execWrapperScript, parseReadFilesOutput, powershellArgs, readFilesScript, type ReadFileOutcome } from './powershell.js';
 import {
   ACTION,
   FAULT,
@@ -123,11 +123,19 @@ export class WinRMClient {
 
   /** Reads a remote file's bytes (base64 over stdout, so no code page can alter them). */
   async readFileBytes(path: string, opts: RunOptions = {}): Promise<Buffer> {
-    const r = await this.runPowerShell(readFileScript(path), opts);
-    if (r.exitCode !== 0) throw new OperationFailed(`reading ${path} on ${this.host} failed (exit ${r.exitCode})${r.stderr.trim() ? `: ${firstLine(r.stderr)}` : ''}`);
-    const b64 = r.stdout.trim();
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new OperationFailed(`reading ${path} on ${this.host}: the reply was not base64`);
-    return Buffer.from(b64, 'base64');
+    const [r] = await this.readFiles([path], opts);
+    if ('bytes' in r!) return r.bytes;
+    throw new OperationFailed(`reading ${path} on ${this.host} failed: ${'missing' in r! ? `Could not find file '${path}'.` : r!.error}`);
+  }
+
+  /** Reads several remote files in one command; each outcome is the bytes, missing, or that file's error. */
+  async readFiles(paths: readonly string[], opts: RunOptions = {}): Promise<ReadFileOutcome[]> {
+    const r = await this.runPowerShell(readFilesScript(paths), opts);
+    const parsed = r.exitCode === 0 ? parseReadFilesOutput(r.stdout, paths.length) : undefined;
+    if (parsed) return parsed;
+    const what = paths.length === 1 ? paths[0] : `${paths.length} files`;
+    if (r.exitCode !== 0) throw new OperationFailed(`reading ${what} on ${this.host} failed (exit ${r.exitCode})${r.stderr.trim() ? `: ${firstLine(r.stderr)}` : ''}`);
+    throw new OperationFailed(`reading ${what} on ${this.host}: the reply was not the expected base64 lines`);
   }
 
   /** Low level: a command line through the cmd shell (command + arguments text, as WinRS takes them). */

@@ -56,9 +56,47 @@ export function execWrapperScript(exe: string, args: string[]): string {
   );
 }
 
-/** Reads a file's bytes and prints them as base64, so no code page can mangle them. */
-export function readFileScript(path: string): string {
-  return PRELUDE + `$path = ${psLiteral(path)}\n[Console]::Out.Write([Convert]::ToBase64String([IO.File]::ReadAllBytes($path)))\n`;
+/**
+ * Reads several files in one command (one shell, one powershell.exe on the station instead of one per file). Prints
+ * a line per path: `+<base64 of the bytes>` (no code page can alter them), `-` when the file or its folder does not
+ * exist, or `!<base64 of the UTF-8 error message>` for any other failure, so one unreadable file fails only itself.
+ */
+export function readFilesScript(paths: readonly string[]): string {
+  return PRELUDE + `$paths = @(${paths.map(psLiteral).join(', ')})\n` + READ_FILES_BODY;
+}
+
+/** The part of readFilesScript after the path list (the simulator matches it exactly). */
+export const READ_FILES_BODY = [
+  'foreach ($path in $paths) {',
+  "  try { [Console]::Out.Write('+' + [Convert]::ToBase64String([IO.File]::ReadAllBytes($path))) }",
+  '  catch {',
+  '    $e = $_.Exception; if ($e.InnerException) { $e = $e.InnerException }',
+  "    if ($e -is [IO.FileNotFoundException] -or $e -is [IO.DirectoryNotFoundException]) { [Console]::Out.Write('-') }",
+  "    else { [Console]::Out.Write('!' + [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($e.Message))) }",
+  '  }',
+  '  [Console]::Out.Write("`n")',
+  '}',
+  '',
+].join('\n');
+
+/** One line of readFilesScript's output: the bytes, a missing file, or the station's error message. */
+export type ReadFileOutcome = { bytes: Buffer } | { missing: true } | { error: string };
+
+/** Parses readFilesScript's stdout; undefined when it is not that shape (one line per path). */
+export function parseReadFilesOutput(stdout: string, count: number): ReadFileOutcome[] | undefined {
+  const lines = stdout.replace(/\r/g, '').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  if (lines.length !== count) return undefined;
+  const out: ReadFileOutcome[] = [];
+  for (const l of lines) {
+    const body = l.slice(1);
+    if (l === '-') out.push({ missing: true });
+    else if ((l[0] === '+' || l[0] === '!') && /^[A-Za-z0-9+/]*={0,2}$/.test(body)) {
+      const b = Buffer.from(body, 'base64');
+      out.push(l[0] === '+' ? { bytes: b } : { error: b.toString('utf8') });
+    } else return undefined;
+  }
+  return out;
 }
 
 /** powershell.exe arguments for an encoded script. */

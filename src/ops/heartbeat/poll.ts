@@ -14,6 +14,25 @@ export interface HeartbeatSource {
   read(host: InventoryHost, file: StationFile, signal?: AbortSignal): Promise<Uint8Array | null>;
   /** where the file is read from, for messages */
   describe(host: InventoryHost, file: StationFile): string;
+  /**
+   * Several files of one host in one round trip (over WinRM: one shell instead of one per file); each entry is
+   * what `read` would return for that file, or the error it would throw.
+   */
+  readMany?(host: InventoryHost, files: readonly StationFile[], signal?: AbortSignal): Promise<Array<Uint8Array | null | Error>>;
+}
+
+/** A host's files as `read` gives them; with `readMany`, fetched together on the first call. */
+function hostReader(source: HeartbeatSource, host: InventoryHost, files: readonly StationFile[], signal?: AbortSignal): (file: StationFile) => Promise<Uint8Array | null> {
+  if (!source.readMany) return (file) => source.read(host, file, signal);
+  let all: Promise<Array<Uint8Array | null | Error>> | undefined;
+  return async (file) => {
+    all ??= source.readMany!(host, files, signal);
+    const i = files.indexOf(file);
+    if (i < 0) return source.read(host, file, signal);
+    const r = (await all)[i]!;
+    if (r instanceof Error) throw r;
+    return r;
+  };
 }
 
 export interface HeartbeatSink {
@@ -89,8 +108,10 @@ export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?
     };
     const done = (r: Partial<HostPollResult>): HostPollResult => ({ ...base, ...r, durationMs: Math.round(ports.now() - started) });
     let snapshot: HeartbeatSnapshot;
+    // service-state.ini is small and needed whenever the heartbeat lacks its operations block: read with the rest
+    const read = hostReader(ports.source, host, req.events ? ['heartbeat', 'service-state', 'events'] : ['heartbeat', 'service-state'], signal);
     try {
-      const bytes = await ports.source.read(host, 'heartbeat', signal);
+      const bytes = await read('heartbeat');
       if (bytes === null) return done({ error: { kind: 'missing', message: `heartbeat.json not found at ${base.source}` } });
       snapshot = parseHeartbeat(bytes);
     } catch (e) {
@@ -112,7 +133,7 @@ export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?
     try {
       const hasOperations = 'operations' in snapshot.raw || (snapshot.raw.status && typeof snapshot.raw.status === 'object' && 'operations' in (snapshot.raw.status as object));
       if (!hasOperations) {
-        const ini = await ports.source.read(host, 'service-state', signal);
+        const ini = await read('service-state');
         if (ini) {
           try {
             const operations = operationsFromServiceState(parseServiceStateIni(ini));
@@ -124,7 +145,7 @@ export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?
       }
       let events: GuardEvent[] = [];
       if (req.events) {
-        const ev = await ports.source.read(host, 'events', signal);
+        const ev = await read('events');
         if (ev) {
           try {
             const parsed = parseGuardEvents(ev);

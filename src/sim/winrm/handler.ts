@@ -1,6 +1,6 @@
 // What the simulated WinRM server hands to the station: one recognised command. The LabStation.exe state machine
 // (built elsewhere) implements CommandHandler; TrivialHandler is for protocol tests.
-import { parsePsLiteral } from '../../core/winrm/powershell.js';
+import { parsePsLiteral, READ_FILES_BODY } from '../../core/winrm/powershell.js';
 
 export interface CommandRequest {
   /** the line WinRS received: Command + ' ' + Arguments */
@@ -27,7 +27,7 @@ export interface CommandResult {
 
 export interface CommandHandler {
   run(req: CommandRequest, ctx: { signal: AbortSignal }): Promise<CommandResult>;
-  /** file contents for PowerShell reads (ReadAllBytes / Get-Content); undefined = no such file */
+  /** file contents for PowerShell reads (ReadAllBytes / Get-Content); undefined = no such file, a rejection = that file's read error */
   readFile?(path: string): Promise<Buffer | undefined>;
 }
 
@@ -60,30 +60,36 @@ export function parseExecWrapper(script: string): { exe: string; args: string[] 
   if (!exe) return undefined;
   const argvHead = '\n$argv = @(';
   if (!s.startsWith(argvHead, exe.end)) return undefined;
-  let p = exe.end + argvHead.length;
-  const args: string[] = [];
+  const args = parsePsLiteralList(s, exe.end + argvHead.length);
+  if (!args || !s.startsWith(')\n& $exe @argv\n', args.end)) return undefined;
+  return { exe: exe.value, args: args.values };
+}
+
+/** labops' byte-exact read of one or more files (see readFilesScript); the paths, or undefined for another script. */
+export function parseReadFiles(script: string): string[] | undefined {
+  const s = script.replace(/\r\n/g, '\n');
+  const head = '\n$paths = @(';
+  const at = s.indexOf(head);
+  if (at < 0) return undefined;
+  const paths = parsePsLiteralList(s, at + head.length);
+  return paths && s.slice(paths.end) === `)\n${READ_FILES_BODY}` ? paths.values : undefined;
+}
+
+/** `'a', 'b'` up to the closing parenthesis (not consumed): the values and where the list ended. */
+function parsePsLiteralList(s: string, at: number): { values: string[]; end: number } | undefined {
+  let p = at;
+  const values: string[] = [];
   while (s[p] !== ')') {
-    if (args.length) {
+    if (values.length) {
       if (!s.startsWith(', ', p)) return undefined;
       p += 2;
     }
     const lit = parsePsLiteral(s, p);
     if (!lit) return undefined;
-    args.push(lit.value);
+    values.push(lit.value);
     p = lit.end;
   }
-  if (!s.startsWith(')\n& $exe @argv\n', p)) return undefined;
-  return { exe: exe.value, args };
-}
-
-/** labops' byte-exact read (see readFileScript). */
-export function parseReadAllBytes(script: string): string | undefined {
-  const s = script.replace(/\r\n/g, '\n');
-  const at = s.indexOf('\n$path = ');
-  if (at < 0) return undefined;
-  const lit = parsePsLiteral(s, at + '\n$path = '.length);
-  if (!lit) return undefined;
-  return s.startsWith('\n[Console]::Out.Write([Convert]::ToBase64String([IO.File]::ReadAllBytes($path)))', lit.end) ? lit.value : undefined;
+  return { values, end: p };
 }
 
 /** The ops-worker's read: Get-Content -LiteralPath '<p>' -Raw -Encoding UTF8 (the path may be unescaped upstream). */

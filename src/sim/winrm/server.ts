@@ -13,7 +13,7 @@ import { decodePowerShell } from '../../core/winrm/powershell.js';
 import { ACTION, FAULT, NS, type XNode, attr, children, findAll, first, parseSoap, path, text, xmlEscape } from '../../core/winrm/soap.js';
 import { negotiateToken } from '../../core/winrm/transport.js';
 import { commandLineToArgv, splitCmdOperators, stripCaret } from './cmdline.js';
-import { type CommandHandler, type CommandRequest, type CommandResult, parseExecWrapper, parseGetContent, parseReadAllBytes } from './handler.js';
+import { type CommandHandler, type CommandRequest, type CommandResult, parseExecWrapper, parseGetContent, parseReadFiles } from './handler.js';
 
 export interface WinRMServerOptions {
   address: string;
@@ -319,14 +319,26 @@ export class SimWinRMServer {
       if (wrapper) {
         req = { commandLine, command: wrapper.exe, args: wrapper.args, via: 'powershell-wrapper', powershell: script, user };
       } else {
-        const readPath = parseReadAllBytes(script);
-        const textPath = readPath === undefined ? parseGetContent(script) : undefined;
-        if (readPath !== undefined || textPath !== undefined) {
-          const p = (readPath ?? textPath)!;
+        const readPaths = parseReadFiles(script);
+        if (readPaths) {
           this.received.push({ commandLine, command: 'powershell', args: [], via: 'powershell', powershell: script, user });
-          const data = await this.opts.handler.readFile?.(p);
-          if (!data) return { exitCode: 1, stdout: Buffer.alloc(0), stderr: clixmlError(`Could not find file '${p}'.`) };
-          if (readPath !== undefined) return { exitCode: 0, stdout: Buffer.from(data.toString('base64')), stderr: Buffer.alloc(0) };
+          const lines = await Promise.all(
+            readPaths.map(async (p) => {
+              try {
+                const data = await this.opts.handler.readFile?.(p);
+                return data ? `+${data.toString('base64')}` : '-';
+              } catch (e) {
+                return `!${Buffer.from((e as Error).message).toString('base64')}`;
+              }
+            }),
+          );
+          return { exitCode: 0, stdout: Buffer.from(lines.map((l) => `${l}\n`).join('')), stderr: Buffer.alloc(0) };
+        }
+        const textPath = parseGetContent(script);
+        if (textPath !== undefined) {
+          this.received.push({ commandLine, command: 'powershell', args: [], via: 'powershell', powershell: script, user });
+          const data = await this.opts.handler.readFile?.(textPath);
+          if (!data) return { exitCode: 1, stdout: Buffer.alloc(0), stderr: clixmlError(`Could not find file '${textPath}'.`) };
           const textValue = stripBom(data).toString('utf8') + '\r\n';
           return { exitCode: 0, stdout: encodeForCodepage(textValue, shell.codepage), stderr: Buffer.alloc(0) };
         }
