@@ -84,11 +84,13 @@ export function createLogger(o: LoggerOptions): Logger {
     },
     { write: (s: string) => dest.write(s) },
   );
-  const wrap = (p: PinoLogger): Logger => {
+  const wrap = (p: PinoLogger, bound: Record<string, unknown> = {}): Logger => {
     const emit = (lvl: 'info' | 'warn' | 'error' | 'debug', msg: string, fields?: Record<string, unknown>) => {
       if (!p.isLevelEnabled(lvl)) return;
       const text = scrubText(msg, secrets).replace(/\r?\n/g, ' ');
-      if (fields) p[lvl](scrubValue(fields, secrets) as Record<string, unknown>, text);
+      // pino writes a field again when a child binding has the same key: a JSON line must not hold a key twice
+      const own = fields && Object.fromEntries(Object.entries(fields).filter(([k, v]) => !(k in bound) || bound[k] !== v));
+      if (own && Object.keys(own).length) p[lvl](scrubValue(own, secrets) as Record<string, unknown>, text);
       else p[lvl](text);
     };
     return {
@@ -96,7 +98,7 @@ export function createLogger(o: LoggerOptions): Logger {
       warn: (m, f) => emit('warn', m, f),
       error: (m, f) => emit('error', m, f),
       debug: (m, f) => emit('debug', m, f),
-      child: (b) => wrap(p.child(scrubValue(b, secrets) as Record<string, unknown>)),
+      child: (b) => wrap(p.child(scrubValue(b, secrets) as Record<string, unknown>), { ...bound, ...b }),
       addSecret: (v) => {
         if (v && v.length >= 4) secrets.add(v);
       },

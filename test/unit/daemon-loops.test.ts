@@ -120,6 +120,26 @@ describe('the loop runner', () => {
     assert.deepEqual(stats.report, { hosts: 3 });
   });
 
+  test('a loop falling behind its interval is said once per streak, and when it is back on schedule', async () => {
+    const vt = new VirtualTime();
+    const lines: string[] = [];
+    const log = { ...quiet, warn: (m: string) => void lines.push(`warn ${m}`), info: (m: string) => void lines.push(`info ${m}`) };
+    const durations = [2_000, 12_500, 15_000, 2_000, 2_000, 11_000];
+    let n = 0;
+    const stop = new AbortController();
+    const done = runPeriodic({ name: 'hb', jitter: 0, intervalMs: () => 10_000, deadlineMs: () => 1e9, run: () => vt.sleep(durations[n++] ?? 2_000) }, new LoopStats('hb', 'periodic', 0), { ...ports(vt), log }, stop.signal);
+    await vt.advance(80_000);
+    stop.abort();
+    await vt.advance(200_000);
+    await done;
+    assert.deepEqual(lines, [
+      'warn hb: a run took 12.5s, longer than its 10s interval; the next one starts at once',
+      'info hb: back on schedule after 2 run(s) longer than the interval',
+      'warn hb: a run took 11s, longer than its 10s interval; the next one starts at once',
+      'info hb: back on schedule after 1 run(s) longer than the interval',
+    ]);
+  });
+
   test('a failing run is counted with its error; the loop keeps going', async () => {
     const vt = new VirtualTime();
     let n = 0;
@@ -341,6 +361,15 @@ describe('the daemon log', () => {
     assert.equal(a.msg, 'connected to mysql://labops:***@db:3306/labops second line');
     assert.equal(b.level, 'warn');
     assert.doesNotMatch(lines.join(''), /hunter22|pw-1|s3cr3t-token-value|topsecret/);
+  });
+  test('a field repeating a child binding is written once (a JSON line never holds a key twice)', () => {
+    const { log, lines } = capture(false);
+    log.child({ loop: 'heartbeat' }).child({ part: 'a' }).info('run done', { loop: 'heartbeat', part: 'a', durationMs: 5 });
+    log.child({ loop: 'heartbeat' }).info('plain', { loop: 'heartbeat' });
+    assert.equal(lines.length, 2);
+    for (const l of lines) assert.equal(l.match(/"loop":/g)?.length, 1, l);
+    assert.equal(lines[0]!.match(/"part":/g)?.length, 1, lines[0]);
+    assert.equal(JSON.parse(lines[0]!).durationMs, 5);
   });
   test('TTY: readable lines with time, level and loop', () => {
     const { log, lines } = capture(true);

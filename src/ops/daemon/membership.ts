@@ -88,7 +88,7 @@ export class Membership {
     }
     for (const [loop, m] of next) {
       const before = this.members.get(loop);
-      if (before && before.join(',') !== m.join(',')) this.ports.log.info(`${loop}: shard members now ${m.join(', ')}`, { loop, members: m });
+      if (before && before.join(',') !== m.join(',')) this.ports.log.info(`${loop}: shard members now ${m.join(', ')}`, { lease: loop, members: m });
     }
     this.members = next;
     this.renewedLocal = local;
