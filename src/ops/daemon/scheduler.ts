@@ -126,10 +126,14 @@ export interface PeriodicLoop {
   run(signal: AbortSignal): Promise<RunReport | void>;
 }
 
+const fmtSeconds = (ms: number): string => `${Math.round(ms / 100) / 10}s`;
+
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 
 /** Runs `loop` until `signal` aborts; resolves once the run in hand (if any) has ended. */
 export async function runPeriodic(loop: PeriodicLoop, stats: LoopStats, ports: SchedulerPorts, signal: AbortSignal): Promise<void> {
+  // runs in a row that took longer than the interval: the loop is falling behind its schedule (said once per streak)
+  let overruns = 0;
   while (!signal.aborted) {
     const started = ports.now();
     stats.intervalMs = loop.intervalMs();
@@ -161,6 +165,13 @@ export async function runPeriodic(loop: PeriodicLoop, stats: LoopStats, ports: S
     if (error && !signal.aborted) ports.log.warn(`${loop.name}: ${error}`, { loop: loop.name, durationMs: ended - started });
     else ports.log.debug(`${loop.name}: run done`, { loop: loop.name, durationMs: ended - started, ...report });
     if (signal.aborted) break;
+    const took = ended - started;
+    if (took > loop.intervalMs()) {
+      if (overruns++ === 0) ports.log.warn(`${loop.name}: a run took ${fmtSeconds(took)}, longer than its ${fmtSeconds(loop.intervalMs())} interval; the next one starts at once`, { loop: loop.name, durationMs: took });
+    } else if (overruns > 0) {
+      ports.log.info(`${loop.name}: back on schedule after ${overruns} run(s) longer than the interval`, { loop: loop.name, overruns });
+      overruns = 0;
+    }
     const wait = delayUntilNextRun(started, ended, jitteredInterval(loop.intervalMs(), loop.jitter, ports.random()));
     stats.nextRunAt = ended + wait;
     await ports.sleep(wait, signal);
