@@ -41,7 +41,7 @@ function measure(argv: string[]): { ms: number; rssKb: number } {
   return { ms, rssKb };
 }
 
-export async function run(): Promise<{ name: string; figures: Record<string, number>; ratios: Record<string, number> }> {
+export async function run(): Promise<{ name: string; figures: Record<string, number>; ratios: Record<string, number>; targets: Record<string, number> }> {
   if (!existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)))) throw new Error('run `npm run build` first');
   const figures: Record<string, number> = {};
   const ratios: Record<string, number> = {};
@@ -85,7 +85,7 @@ export async function run(): Promise<{ name: string; figures: Record<string, num
   }
   for (const k of Object.keys(figures)) figures[k] = Math.round(figures[k]! * 10) / 10;
   for (const k of Object.keys(ratios)) ratios[k] = Math.round(ratios[k]! * 100) / 100;
-  return { name: 'dhcp-patch (5,000 and 20,000 hosts, half managed) vs node -e "" (target ≤ 3×)', figures, ratios };
+  return { name: 'dhcp-patch (5,000 and 20,000 hosts, half managed) vs node -e "" (target ≤ 3×)', figures, ratios, targets: { patch_5000_vs_node_e: 3, patch_20000_vs_node_e: 3 } };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -61,7 +61,7 @@ async function collectorLoop(db: Database): Promise<void> {
   }
 }
 
-export async function run(): Promise<{ name: string; figures: Record<string, number>; ratios: Record<string, number> }> {
+export async function run(): Promise<{ name: string; figures: Record<string, number>; ratios: Record<string, number>; targets: Record<string, number> }> {
   const sshd = await startSshd();
   if (!sshd) throw new Error('no sshd: the benchmark needs /usr/sbin/sshd and root');
   const tmp = tempDir('labops-bench-prov-');
@@ -111,6 +111,7 @@ export async function run(): Promise<{ name: string; figures: Record<string, num
         collector_sessions_per_second: Math.round((SESSIONS / collectorMs) * 1000 * 10) / 10,
       },
       ratios: { labops_over_collector: Math.round((labopsMs / collectorMs) * 1000) / 1000 },
+      targets: { labops_over_collector: 0.1 },
     };
   } finally {
     await sshd.stop();
