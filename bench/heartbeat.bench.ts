@@ -109,6 +109,8 @@ export async function run(): Promise<BenchResult> {
         station_powershell_latency_ms: POWERSHELL_MS,
         ingest_labops_ms: round(ingest.labops.ms, 0),
         ingest_labops_heartbeats_per_s: round(FILES / (ingest.labops.ms / 1000), 0),
+        // CPU of the labops process (all threads): about equal to its wall time, so the ingest is CPU-bound here
+        ingest_labops_cpu_ms: round(ingest.labops.cpuMs, 0),
         ingest_rows_stored: ingest.stored,
         ingest_one_row_per_tx_ms: round(ingest.baselineMs, 0),
         ingest_one_row_per_tx_per_s: round(FILES / (ingest.baselineMs / 1000), 0),
