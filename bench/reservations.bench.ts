@@ -3,7 +3,6 @@
 // against one MariaDB. Every reservation must be started exactly once. Figure: time from the scan to each
 // station prepared (p50/p95), against the same 200 done one after another as the seed's scheduler does (its
 // loop re-implemented below with the same wake and prepare steps, so only the dispatch differs).
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,6 +11,7 @@ import type { BenchResult } from './lib.js';
 import { round } from './lib.js';
 import { startMariaDb } from '../test/support/mariadb.js';
 import { tempDir } from '../test/support/tmp.js';
+import { runSrcCli as labops } from '../test/support/cli.js';
 import { startSimulator, type Simulator } from '../src/sim/simulator.js';
 import { openDatabase, type Database } from '../src/core/db/database.js';
 import { migrate } from '../src/core/db/migrations.js';
@@ -26,22 +26,10 @@ import { systemClock } from '../src/core/clock.js';
 const RESERVATIONS = Number(process.env.BENCH_RESERVATIONS ?? 200);
 const TIME_SCALE = 10;
 const BOOT_DELAY_MS = 250;
-const ENTRY = new URL('../test/support/labops-src.ts', import.meta.url).pathname;
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-
-function labops(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
 }
 
 async function seed(db: Database): Promise<void> {
