@@ -147,6 +147,25 @@ describe('change detection', () => {
     assert.equal(d.kind, 'unchanged');
     assert.equal(d.record.ownerFullname, 'Jane Doe');
   });
+  test('array fields compare by content: equal copies are unchanged, a changed permission or group updates', () => {
+    const groups = [{ id: 'g1', permission: 'read_only', name: 'students' }];
+    const first = applySnapshot(undefined, snap({ effectivePermissions: ['lab_view', 'lab_exec'], groups }), ctx(NOW1)).record;
+    const copies = applySnapshot(first, snap({ effectivePermissions: ['lab_view', 'lab_exec'], groups: groups.map((g) => ({ ...g })) }), ctx(NOW2));
+    assert.equal(copies.kind, 'unchanged');
+    const perm = applySnapshot(first, snap({ effectivePermissions: ['lab_view', 'lab_admin'], groups }), ctx(NOW2));
+    assert.deepEqual(perm.kind === 'updated' && perm.changed, ['effectivePermissions']);
+    const shorter = applySnapshot(first, snap({ effectivePermissions: ['lab_view'], groups }), ctx(NOW2));
+    assert.deepEqual(shorter.kind === 'updated' && shorter.changed, ['effectivePermissions']);
+    const group = applySnapshot(first, snap({ effectivePermissions: ['lab_view', 'lab_exec'], groups: [{ ...groups[0]!, permission: 'read_write' }] }), ctx(NOW2));
+    assert.deepEqual(group.kind === 'updated' && group.changed, ['groups']);
+  });
+  test('a created record carries exactly the LabRecord fields, the CML ones first', () => {
+    const d = applySnapshot(undefined, snap(), ctx(NOW1));
+    assert.deepEqual(Object.keys(d.record), [
+      'title', 'description', 'notes', 'state', 'owner', 'ownerUsername', 'ownerFullname', 'nodeCount', 'linkCount', 'groups', 'effectivePermissions',
+      'cmlCreatedAt', 'modifiedAt', 'serverId', 'labId', 'recordId', 'firstSeenAt', 'lastSyncedAt', 'orphanedAt', 'historySeq', 'stateVersion',
+    ]);
+  });
   test('an orphaned lab that comes back is un-marked', () => {
     const first = { ...applySnapshot(undefined, snap(), ctx(NOW1)).record, orphanedAt: NOW1 };
     const d = applySnapshot(first, snap(), ctx(NOW2));
