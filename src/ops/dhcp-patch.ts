@@ -205,7 +205,8 @@ export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean 
 
     for (const h of plan.hosts) {
       const name = h.host.toLowerCase();
-      result.hosts.push({ ...h, deltaName: byQualified.get(name) ?? name });
+      // The plan's entry itself, extended: a spread plus a new key costs microseconds per host on Node 20.
+      result.hosts.push(Object.assign(h, { deltaName: byQualified.get(name) ?? name }));
       if (h.action === 'insert') {
         result.patched++;
         say(`[PATCH] Inserted next-server for ${name}: ${ip}`);
