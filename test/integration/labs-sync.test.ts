@@ -15,9 +15,15 @@ interface Line { type: string; [k: string]: unknown }
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const io = IOStreams.test();
+  let writes = 0;
+  const write = io.stdout.write.bind(io.stdout);
+  io.stdout.write = ((...a: Parameters<typeof write>) => {
+    writes++;
+    return write(...a);
+  }) as typeof write;
   const code = await run(args, { io, env: { HOME: '/nonexistent', ...env } });
   const stdout = io.outText();
-  return { code, stdout, stderr: io.errText(), lines: () => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) };
+  return { code, stdout, writes, stderr: io.errText(), lines: () => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) };
 }
 
 function writeConfig(dir: string, name: string, cfg: unknown): string {
@@ -52,6 +58,10 @@ describe('labs sync over TLS (SQLite)', () => {
     const summary = lines.at(-1)!;
     assert.equal(summary.type, 'summary');
     assert.equal(summary.created, 18);
+    // each server's lab events directly before its result line, written together: one write per server plus the summary
+    const types = lines.map((l) => l.type).join(',');
+    assert.match(types, /^((lab,){6}server,){3}summary$/);
+    assert.equal(r.writes, 4);
     // Labs of both users are cached: the admin listed with show_all=true.
     const owners = new Set(created.map((l) => l.lab_id).map((id) => [...sim.controllers.flatMap((c) => [...c.labs.values()])].find((x) => x.id === id)!.owner_username));
     assert.deepEqual([...owners].sort(), ['admin', 'jdoe']);

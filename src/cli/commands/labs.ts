@@ -111,6 +111,12 @@ export async function runLabsSync(f: Factory, o: LabsSyncOptions): Promise<void>
   const byId = new Map(servers.map((s) => [s.id, s]));
   const notifier = notifyCfg ? createNotifier(notifyCfg, f.env) : undefined;
   const line = (v: unknown) => f.io.out(JSON.stringify(v));
+  // A server's lab events arrive in one burst just before its result: written with it, one write per server, not per lab.
+  let burst: string[] = [];
+  const flushBurst = () => {
+    if (burst.length) f.io.out(burst.join('\n'));
+    burst = [];
+  };
   // Every in-flight request listens for Ctrl-C; a child signal without the listener cap keeps Node quiet.
   const { EventEmitter } = await import('node:events');
   const abort = new AbortController();
@@ -136,15 +142,19 @@ export async function runLabsSync(f: Factory, o: LabsSyncOptions): Promise<void>
       },
       abort.signal,
       {
-        onEvent: f.io.json ? (e) => line({ type: 'lab', ...e }) : undefined,
+        onEvent: f.io.json ? (e) => burst.push(JSON.stringify({ type: 'lab', ...e })) : undefined,
         onServer: (r) => {
           done++;
           progress.update(`syncing ${servers.length} CML server(s): ${done} done`);
-          if (f.io.json) line({ type: 'server', ...r });
+          if (f.io.json) {
+            burst.push(JSON.stringify({ type: 'server', ...r }));
+            flushBurst();
+          }
         },
       },
     );
   } finally {
+    flushBurst();
     progress.stop();
   }
   if (f.io.json) line({ type: 'summary', ...result.totals, events: result.events, notify_error: result.notifyError });
