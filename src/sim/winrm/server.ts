@@ -320,8 +320,9 @@ export class SimWinRMServer {
         req = { commandLine, command: wrapper.exe, args: wrapper.args, via: 'powershell-wrapper', powershell: script, user };
       } else {
         const readPaths = parseReadFiles(script);
+        const textPath = readPaths ? undefined : parseGetContent(script);
+        if (readPaths || textPath !== undefined) this.received.push({ commandLine, command: 'powershell', args: [], via: 'powershell', powershell: script, user });
         if (readPaths) {
-          this.received.push({ commandLine, command: 'powershell', args: [], via: 'powershell', powershell: script, user });
           const lines = await Promise.all(
             readPaths.map(async (p) => {
               try {
@@ -334,9 +335,7 @@ export class SimWinRMServer {
           );
           return { exitCode: 0, stdout: Buffer.from(lines.map((l) => `${l}\n`).join('')), stderr: Buffer.alloc(0) };
         }
-        const textPath = parseGetContent(script);
         if (textPath !== undefined) {
-          this.received.push({ commandLine, command: 'powershell', args: [], via: 'powershell', powershell: script, user });
           const data = await this.opts.handler.readFile?.(textPath);
           if (!data) return { exitCode: 1, stdout: Buffer.alloc(0), stderr: clixmlError(`Could not find file '${textPath}'.`) };
           const textValue = stripBom(data).toString('utf8') + '\r\n';
