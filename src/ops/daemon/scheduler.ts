@@ -161,18 +161,19 @@ export async function runPeriodic(loop: PeriodicLoop, stats: LoopStats, ports: S
       signal.removeEventListener('abort', onStop);
     }
     const ended = ports.now();
-    stats.finished(ended, ended - started, signal.aborted && error ? undefined : error, report);
-    if (error && !signal.aborted) ports.log.warn(`${loop.name}: ${error}`, { loop: loop.name, durationMs: ended - started });
-    else ports.log.debug(`${loop.name}: run done`, { loop: loop.name, durationMs: ended - started, ...report });
-    if (signal.aborted) break;
     const took = ended - started;
-    if (took > loop.intervalMs()) {
-      if (overruns++ === 0) ports.log.warn(`${loop.name}: a run took ${fmtSeconds(took)}, longer than its ${fmtSeconds(loop.intervalMs())} interval; the next one starts at once`, { loop: loop.name, durationMs: took });
+    stats.finished(ended, took, signal.aborted && error ? undefined : error, report);
+    if (error && !signal.aborted) ports.log.warn(`${loop.name}: ${error}`, { loop: loop.name, durationMs: took });
+    else ports.log.debug(`${loop.name}: run done`, { loop: loop.name, durationMs: took, ...report });
+    if (signal.aborted) break;
+    const interval = loop.intervalMs();
+    if (took > interval) {
+      if (overruns++ === 0) ports.log.warn(`${loop.name}: a run took ${fmtSeconds(took)}, longer than its ${fmtSeconds(interval)} interval; the next one starts at once`, { loop: loop.name, durationMs: took });
     } else if (overruns > 0) {
       ports.log.info(`${loop.name}: back on schedule after ${overruns} run(s) longer than the interval`, { loop: loop.name, overruns });
       overruns = 0;
     }
-    const wait = delayUntilNextRun(started, ended, jitteredInterval(loop.intervalMs(), loop.jitter, ports.random()));
+    const wait = delayUntilNextRun(started, ended, jitteredInterval(interval, loop.jitter, ports.random()));
     stats.nextRunAt = ended + wait;
     await ports.sleep(wait, signal);
   }
