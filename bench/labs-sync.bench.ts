@@ -5,15 +5,13 @@
 // re-sync where nothing changed writes no history and issues a bounded number of DB statements.
 import { spawn, type ChildProcess } from 'node:child_process';
 import https from 'node:https';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { KyselyPlugin } from 'kysely';
-import { run as labops } from '../src/cli/main.js';
-import { IOStreams } from '../src/cli/io/iostreams.js';
 import { openDatabase, type Database } from '../src/core/db/database.js';
 import { migrate } from '../src/core/db/migrations.js';
 import { CmlLabStore } from '../src/core/db/cml-lab-store.js';
@@ -34,7 +32,9 @@ const CONTROLLERS = Number(process.env.BENCH_CML_CONTROLLERS ?? 10);
 const LABS = Number(process.env.BENCH_CML_LABS ?? 100);
 /** per-request processing time of the simulated controller; a real one takes longer */
 const LATENCY_MS = Number(process.env.BENCH_CML_LATENCY_MS ?? 2);
-const ROUNDS = Number(process.env.BENCH_CML_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_CML_ROUNDS ?? 5);
+/** untimed rounds first: both sides run warm, as the daemon's labs refresh and the seed's scheduler job do */
+const WARMUP_ROUNDS = Number(process.env.BENCH_CML_WARMUP_ROUNDS ?? 2);
 
 
 interface SimInfo { configPath: string; caFile: string; servers: { id: string; url: string; username: string; password: string }[] }
@@ -120,13 +120,30 @@ async function seedSync(servers: SimInfo['servers'], db: Database, passwordFile:
 
 // ---- labops ----
 
-async function labopsSync(configPath: string, dbUrl: string): Promise<number> {
-  const io = IOStreams.test();
-  const started = performance.now();
-  const code = await labops(['--config', configPath, '--db', dbUrl, '--json', 'labs', 'sync'], { io, env: { HOME: tmpdir() } });
-  const ms = performance.now() - started;
-  if (code !== 0) throw new Error(`labops labs sync exited ${code}: ${io.errText()}${io.outText().slice(-2000)}`);
-  return ms;
+/** The built CLI in a warm child process (bench/labops-cli-child.mjs): labops as shipped, timed in process. */
+function startLabops(): { run(args: string[]): Promise<number>; close(): Promise<void> } {
+  const entry = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+  if (!existsSync(entry)) throw new Error('run `npm run build` first (the benchmark times the built CLI)');
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./labops-cli-child.mjs', import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  return {
+    run: (args) =>
+      new Promise<number>((resolve, reject) => {
+        const onExit = (c: number | null) => reject(new Error(`labops child exited ${c}`));
+        child.once('exit', onExit);
+        lines.once('line', (l) => {
+          child.off('exit', onExit);
+          const r = JSON.parse(l) as { code: number; ms: number; stderr: string };
+          if (r.code !== 0) reject(new Error(`labops ${args.join(' ')} exited ${r.code}: ${r.stderr}`));
+          else resolve(r.ms);
+        });
+        child.stdin!.write(`${JSON.stringify(args)}\n`);
+      }),
+    close: () => {
+      child.stdin!.end();
+      return new Promise((r) => child.once('exit', () => r()));
+    },
+  };
 }
 
 function statementCounter(): KyselyPlugin & { count: number } {
@@ -154,10 +171,11 @@ export async function run(): Promise<BenchResult> {
     seedDbs.push(db);
     return db;
   };
+  const labops = startLabops();
+  const labopsSync = (configPath: string, dbUrl: string) => labops.run(['--config', configPath, '--db', dbUrl, '--json', 'labs', 'sync']);
   try {
     // Load the lazily imported CLI modules once, as the seed loop's code is loaded by this file's imports.
-    const warmup = IOStreams.test();
-    await labops(['--db', `sqlite:${join(dir, 'warmup.db')}`, 'labs', 'list'], { io: warmup, env: { HOME: tmpdir() } });
+    await labops.run(['--db', `sqlite:${join(dir, 'warmup.db')}`, 'labs', 'list']);
     const labopsCold: number[] = [];
     const seedCold: number[] = [];
     const labopsWarm: number[] = [];
@@ -165,7 +183,8 @@ export async function run(): Promise<BenchResult> {
     let labopsDb = '';
     let seedDb: Database | undefined;
     let conns = { labops: 0, seed: 0, labopsRequests: 0 };
-    for (let i = 0; i < ROUNDS; i++) {
+    for (let i = 0; i < WARMUP_ROUNDS + ROUNDS; i++) {
+      const timed = i >= WARMUP_ROUNDS;
       // Cold: fresh databases, every lab is new. Then warm: nothing changed.
       labopsDb = `sqlite:${join(dir, `labops-${i}.db`)}`;
       seedDb = await openSeedDb(i);
@@ -174,18 +193,23 @@ export async function run(): Promise<BenchResult> {
       await migrate(created.kysely, created.dialect);
       await created.close();
       const s0 = await sim.stats();
-      labopsCold.push(await labopsSync(sim.info.configPath, labopsDb));
+      const lc = await labopsSync(sim.info.configPath, labopsDb);
       const s1 = await sim.stats();
       let t = performance.now();
       const seedRun = await seedSync(sim.info.servers, seedDb, passwordFile);
-      seedCold.push(performance.now() - t);
+      const sc = performance.now() - t;
       const s2 = await sim.stats();
       if (seedRun.synced !== CONTROLLERS * LABS) throw new Error(`seed pattern synced ${seedRun.synced}`);
       conns = { labops: s1.connections - s0.connections, seed: s2.connections - s1.connections, labopsRequests: s1.requests - s0.requests };
-      labopsWarm.push(await labopsSync(sim.info.configPath, labopsDb));
+      const lw = await labopsSync(sim.info.configPath, labopsDb);
       t = performance.now();
       await seedSync(sim.info.servers, seedDb, passwordFile);
-      seedWarm.push(performance.now() - t);
+      const sw = performance.now() - t;
+      if (!timed) continue;
+      labopsCold.push(lc);
+      seedCold.push(sc);
+      labopsWarm.push(lw);
+      seedWarm.push(sw);
     }
 
     // DB statements of a no-change re-sync, counted on the same store through a Kysely plugin.
@@ -198,9 +222,9 @@ export async function run(): Promise<BenchResult> {
     const password = readFileSync(passwordFile, 'utf8').trim();
     const result = await syncLabs(
       sim.info.servers.map((s) => ({ id: s.id, name: s.id, url: s.url })),
-      { concurrency: 5, labConcurrency: 8, purge: false },
+      { concurrency: 5, labConcurrency: 4, purge: false },
       {
-        connect: (s) => new CmlClient({ url: s.url, username: 'admin', password, ca, maxSockets: 8 }),
+        connect: (s) => new CmlClient({ url: s.url, username: 'admin', password, ca, maxSockets: 4 }),
         store: new CmlLabStore(counted, db.dialect),
         now: Date.now,
         newId: randomUUID,
@@ -216,6 +240,7 @@ export async function run(): Promise<BenchResult> {
     const seedCounted: Database = { ...seedDb!, kysely: seedDb!.kysely.withPlugin(seedCounter) };
     await seedSync(sim.info.servers, seedCounted, passwordFile);
 
+    if (process.env.BENCH_CML_RAW) console.error(JSON.stringify({ labopsCold, seedCold, labopsWarm, seedWarm }));
     const labopsWarmMs = median(labopsWarm);
     const seedWarmMs = median(seedWarm);
     const labopsColdMs = median(labopsCold);
@@ -227,6 +252,7 @@ export async function run(): Promise<BenchResult> {
         labs_per_controller: LABS,
         controller_latency_ms: LATENCY_MS,
         rounds: ROUNDS,
+        warmup_rounds: WARMUP_ROUNDS,
         labops_cold_ms: round(labopsColdMs, 0),
         seed_cold_ms: round(seedColdMs, 0),
         labops_resync_ms: round(labopsWarmMs, 0),
@@ -245,10 +271,11 @@ export async function run(): Promise<BenchResult> {
       targets: { cold_sync_vs_seed: 0.2, resync_vs_seed: 0.2 },
       notes: [
         `no-change re-sync: ${resyncStatements} DB statements for ${CONTROLLERS * LABS} labs (one SELECT and one batched UPDATE per server), ${historyAfter - historyBefore} history rows`,
-        'labops timed through the CLI entry in process (config, database open, sync); the seed pattern as a library loop with the same store; medians of interleaved rounds',
+        `labops timed through the built CLI entry in a warm process of its own (config, database open, sync); the seed pattern as a library loop with the same store; medians of interleaved rounds after ${WARMUP_ROUNDS} untimed ones (both sides warm, as in the daemon and the seed's scheduler)`,
       ],
     };
   } finally {
+    await labops.close();
     for (const d of seedDbs) await d.close();
     sim.child.stdin!.end();
     await new Promise((r) => sim.child.once('exit', r));

@@ -138,7 +138,7 @@ complete -c labops -n '__fish_seen_subcommand_from labs' -a history -d 'Show the
 complete -c labops -n '__fish_seen_subcommand_from sync' -l server -r -d 'only this server (repeatable)'
 complete -c labops -n '__fish_seen_subcommand_from sync' -l purge -d 'delete the records of labs marked orphaned, with their history'
 complete -c labops -n '__fish_seen_subcommand_from sync' -l concurrency -r -d 'servers synced at once (default: cml.concurrency, 5)'
-complete -c labops -n '__fish_seen_subcommand_from sync' -l lab-concurrency -r -d 'lab details fetched at once per server (default: cml.lab-concurrency, 8)'
+complete -c labops -n '__fish_seen_subcommand_from sync' -l lab-concurrency -r -d 'lab details fetched at once per server (default: cml.lab-concurrency, 4)'
 complete -c labops -n '__fish_seen_subcommand_from sync' -l timeout -r -d 'deadline of one API request (default: cml.timeout, 30s)'
 complete -c labops -n '__fish_seen_subcommand_from sync' -l accept-empty-list -d 'trust an empty lab list: mark every stored lab of that server orphaned'
 complete -c labops -n '__fish_seen_subcommand_from list' -l server -r -d 'only this server (repeatable)'

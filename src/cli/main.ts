@@ -3,6 +3,8 @@ import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { CommanderError } from 'commander';
 import { IOStreams } from './io/iostreams.js';
+// For running the built CLI in process (the labs benchmark runs dist/ without a TypeScript loader).
+export { IOStreams };
 import { createFactory, type GlobalOptions } from './factory.js';
 import { buildProgram, collectGlobals } from './program.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';

@@ -110,6 +110,21 @@ function toServerError(e: unknown, fallbackReason: string): ServerError {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** How long the health check waits for the login and list before it opens a connection of its own. */
+const HEALTH_START_MS = 1_000;
+
+/** Resolves when `p` settles (either way) or after `ms`, whichever comes first. */
+function settledOrAfter(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    p.then(done, done);
+  });
+}
+
 async function syncServer(
   server: CmlServerRef,
   opts: LabsSyncOptions,
@@ -141,17 +156,22 @@ async function syncServer(
   };
   const api = ports.connect(server);
   try {
-    // The health check needs no login and must not depend on it (upstream's stuck-"unavailable" bug).
-    const health = api.systemInformation(signal).then(
-      (s) => ({ ok: true as const, version: s.version, ready: s.ready }),
-      (e: unknown) => ({ ok: false as const, error: (e as Error).message }),
-    );
+    const listing = api.listLabIds(signal);
+    // The health check needs no login and must not depend on it (upstream's stuck-"unavailable" bug). It
+    // starts once the login and list have settled, whatever their outcome, so it rides on their keep-alive
+    // connection instead of a TLS handshake of its own; or after HEALTH_START_MS if they hang.
+    const health = settledOrAfter(listing, HEALTH_START_MS)
+      .then(() => api.systemInformation(signal))
+      .then(
+        (s) => ({ ok: true as const, version: s.version, ready: s.ready }),
+        (e: unknown) => ({ ok: false as const, error: (e as Error).message }),
+      );
     const stored = ports.store.loadServer(server.id);
     stored.catch(() => {});
     let list: ListOutcome;
     let ids: string[] = [];
     try {
-      const got = await api.listLabIds(signal);
+      const got = await listing;
       if (got === null) {
         list = { kind: 'not-found' };
         r.status = 'failed';
@@ -165,8 +185,6 @@ async function syncServer(
       r.error = toServerError(e, 'unreachable');
       list = { kind: 'failed', reason: r.error.message };
     }
-    r.health = await health;
-    if (r.health.ok && !r.health.ready) r.warnings.push('controller reports ready=false (no compute can start nodes)');
     r.listed = ids.length;
 
     let records: LabRecord[];
@@ -175,6 +193,7 @@ async function syncServer(
     } catch (e) {
       r.status = 'failed';
       r.error ??= toServerError(e, 'store');
+      r.health = await health;
       return r;
     }
     const byId = new Map(records.map((x) => [x.labId, x]));
@@ -221,6 +240,8 @@ async function syncServer(
       if (d.history) changes.history.push({ labId, entry: d.history as HistoryEntry });
     });
     r.history = changes.history.length;
+    r.health = await health;
+    if (r.health.ok && !r.health.ready) r.warnings.push('controller reports ready=false (no compute can start nodes)');
     if (fatal) {
       const f: ServerError = fatal;
       r.status = 'failed';

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startCmlControllers, type CmlControllers } from '../../src/sim/cml/index.js';
-import { CmlClient } from '../../src/core/http-apis/cml-client.js';
+import { CmlClient, sharedSecureContext } from '../../src/core/http-apis/cml-client.js';
 import { run } from '../../src/cli/main.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
 import { tempDir } from '../support/tmp.js';
@@ -226,7 +226,10 @@ describe('labs sync over TLS (SQLite)', () => {
     const requests = c.stats.requests - before.requests;
     const connections = c.stats.connections - before.connections;
     assert.ok(requests >= 45, `requests ${requests}`);
-    assert.ok(connections <= 6, `connections ${connections}`);
+    assert.ok(connections <= 4, `connections ${connections}`);
+    // The health check waits for the login's connection, so only that one pays a full handshake; the
+    // others resume its TLS session.
+    assert.equal(connections - (c.stats.resumed - before.resumed), 1, 'full TLS handshakes');
   });
 });
 
@@ -239,6 +242,12 @@ describe('CML client: tokens', () => {
   after(async () => {
     await sim.close();
     dir.cleanup();
+  });
+
+  test('clients trusting the same CA share one TLS context (built once per process, not per controller)', () => {
+    const pem = readFileSync(sim.caFile, 'utf8');
+    assert.equal(sharedSecureContext(pem), sharedSecureContext(Buffer.from(pem)));
+    assert.notEqual(sharedSecureContext(pem), sharedSecureContext(undefined));
   });
 
   test('an expired token is renewed once and the request retried', async () => {
@@ -275,6 +284,11 @@ describe('labs sync: credentials, TLS and config errors', () => {
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /login as 'admin' rejected \(HTTP 403: Authentication failed!\)/);
     assert.doesNotMatch(r.stderr + r.stdout, /not-the-password/);
+    // The unauthenticated health check is reported whatever the login did.
+    const j = await cli(['--config', one, '--db', db(), '--json', 'labs', 'sync'], { CML_PW: 'not-the-password' });
+    const line = j.lines().find((l) => l.type === 'server') as { health?: { ok: boolean; version?: string } } | undefined;
+    assert.equal(line?.health?.ok, true, j.stdout);
+    assert.match(String(line?.health?.version), /^2\./);
     const two = writeConfig(dir.path, 'wrong2.json', { cml: { servers: [server(0, { password: 'env:CML_PW' }), server(1)] } });
     const r2 = await cli(['--config', two, '--db', db(), 'labs', 'sync'], { CML_PW: 'not-the-password' });
     assert.equal(r2.code, 5, r2.stderr);

@@ -25,6 +25,17 @@ describe('timestamps', () => {
     assert.deepEqual(parseCmlTimestamp('2025-02-30T00:00:00'), { ok: false });
     assert.deepEqual(parseCmlTimestamp(12345), { ok: false });
   });
+  test('UTC timestamps (the sliced fast path) validate every field like the general path', () => {
+    const utc = (x: string) => parseCmlTimestamp(x);
+    assert.deepEqual(utc('2024-02-29T12:00:00.9999Z'), { ok: true, value: '2024-02-29T12:00:00.999Z' });
+    assert.deepEqual(utc('2024-02-29T12:00:00.1+00:00'), { ok: true, value: '2024-02-29T12:00:00.100Z' });
+    assert.deepEqual(utc('2000-02-29T00:00:00Z'), { ok: true, value: '2000-02-29T00:00:00.000Z' });
+    for (const bad of ['2025-02-29T00:00:00Z', '1900-02-29T00:00:00Z', '2025-04-31T00:00:00Z', '2025-13-01T00:00:00Z', '2025-00-10T00:00:00Z', '2025-01-00T00:00:00Z', '2025-01-01T24:00:00Z', '2025-01-01T23:60:00+00:00', '0000-01-01T00:00:00Z']) {
+      assert.deepEqual(utc(bad), { ok: false }, bad);
+    }
+    // Second 60 is out of the fast path's range; the general one rolls it into the next minute, as before.
+    assert.deepEqual(utc('2025-01-01T10:59:60Z'), { ok: true, value: '2025-01-01T11:00:00.000Z' });
+  });
   test('python isoformat and SQL round trip', () => {
     assert.equal(pythonIso('2022-06-10T14:23:33.000Z'), '2022-06-10T14:23:33+00:00');
     assert.equal(pythonIso('2025-11-17T10:30:00.123Z'), '2025-11-17T10:30:00.123000+00:00');

@@ -45,7 +45,7 @@ export function registerLabs(parent: Command, f: Factory): Command {
     .option('--server <id>', 'only this server (repeatable)', collect)
     .option('--purge', 'delete the records of labs marked orphaned, with their history')
     .option('--concurrency <n>', 'servers synced at once (default: cml.concurrency, 5)', intArg(1, 256))
-    .option('--lab-concurrency <n>', 'lab details fetched at once per server (default: cml.lab-concurrency, 8)', intArg(1, 64))
+    .option('--lab-concurrency <n>', 'lab details fetched at once per server (default: cml.lab-concurrency, 4)', intArg(1, 64))
     .option('--timeout <dur>', 'deadline of one API request (default: cml.timeout, 30s)', durationArg)
     .option('--accept-empty-list', 'trust an empty lab list: mark every stored lab of that server orphaned')
     .action((o: LabsSyncOptions) => runLabsSync(f, o));

@@ -105,7 +105,7 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'servers.disk-threshold', type: 'int', env: [], description: 'open a DISK_HIGH alert at or above this disk % of / (unset: off)' },
   { key: 'servers.metrics-retention', type: 'duration', env: ['LABOPS_METRICS_RETENTION'], description: 'delete server_metrics rows older than this, e.g. 720h (unset: keep all, as the collector did)' },
   { key: 'cml.concurrency', type: 'int', env: ['LABOPS_CML_CONCURRENCY'], default: () => '5', description: 'CML servers synced at once' },
-  { key: 'cml.lab-concurrency', type: 'int', env: ['LABOPS_CML_LAB_CONCURRENCY'], default: () => '8', description: 'lab details fetched at once per CML server (also its keep-alive connection pool size)' },
+  { key: 'cml.lab-concurrency', type: 'int', env: ['LABOPS_CML_LAB_CONCURRENCY'], default: () => '4', description: 'lab details fetched at once per CML server (also its keep-alive connection pool size)' },
   { key: 'cml.timeout', type: 'duration', env: ['LABOPS_CML_TIMEOUT'], default: () => '30s', description: 'deadline of one CML API request, connect to last byte' },
   { key: 'cml.refresh-interval', type: 'duration', env: ['LABS_REFRESH_INTERVAL'], default: () => '30m', description: 'daemon: interval of the CML labs refresh loop (seed LABS_REFRESH_INTERVAL, seconds)' },
   { key: 'reservations.scan-interval', type: 'duration', env: ['OPS_RESERVATION_SCAN_INTERVAL'], default: () => '30s', description: 'orchestrator: pause between scans of lab_reservations (a bare number is seconds)' },

@@ -5,6 +5,7 @@ import https from 'node:https';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 export type LabState = string;
 
@@ -88,7 +89,8 @@ export class SimCmlController {
   readonly failures: Failure[] = [];
   /** per-lab body patches served as-is, e.g. {node_count: 'seven'} */
   readonly detailPatches = new Map<string, Record<string, unknown>>();
-  stats = { connections: 0, requests: 0, logins: 0, unauthorized: 0, detailRequests: 0 };
+  /** `resumed`: connections that resumed a TLS session (no certificate exchange) */
+  stats = { connections: 0, resumed: 0, requests: 0, logins: 0, unauthorized: 0, detailRequests: 0 };
   private readonly server: https.Server;
   private readonly sockets = new Set<Socket>();
   private readonly hung = new Set<ServerResponse>();
@@ -111,8 +113,9 @@ export class SimCmlController {
     );
     for (let i = 0; i < (o.labs ?? 0); i++) this.addLab();
     this.server = https.createServer({ key: o.tls.key, cert: o.tls.cert, keepAliveTimeout: 30_000 }, (req, res) => void this.handle(req, res));
-    this.server.on('secureConnection', (s: Socket) => {
+    this.server.on('secureConnection', (s: TLSSocket) => {
       this.stats.connections++;
+      if (s.isSessionReused()) this.stats.resumed++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
