@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
 import { tempDir } from '../support/tmp.js';
@@ -55,6 +56,32 @@ describe('SQLite (embedded default)', () => {
       const left = await db.kysely.selectFrom('lab_host_heartbeat').selectAll().execute();
       assert.equal(left.length, 0);
     } finally {
+      await db.close();
+    }
+  });
+
+  test('a statement is prepared once per SQL text and reused', async () => {
+    const db = await openDatabase(`sqlite:${join(dir.path, 'stmt.db')}`);
+    const proto = BetterSqlite3.prototype as unknown as { prepare(sql: string): unknown };
+    const prepare = proto.prepare;
+    const prepared: string[] = [];
+    proto.prepare = function (this: unknown, text: string) {
+      prepared.push(text);
+      return prepare.call(this, text);
+    };
+    try {
+      await migrate(db.kysely, db.dialect);
+      prepared.length = 0;
+      for (let i = 0; i < 3; i++) await db.kysely.insertInto('lab_hosts').values({ name: `ws${i}`, address: 'a' }).execute();
+      const names = () => db.kysely.selectFrom('lab_hosts').select('name').orderBy('name');
+      assert.deepEqual((await names().execute()).map((r) => r.name), ['ws0', 'ws1', 'ws2']);
+      assert.deepEqual((await names().execute()).map((r) => r.name), ['ws0', 'ws1', 'ws2']);
+      assert.equal(prepared.length, 2, prepared.join('\n'));
+      // And a different SQL text is prepared once more.
+      await db.kysely.selectFrom('lab_hosts').select('id').execute();
+      assert.equal(prepared.length, 3);
+    } finally {
+      proto.prepare = prepare;
       await db.close();
     }
   });

@@ -26,7 +26,7 @@ export async function openDatabase(url: string, opts: { signal?: AbortSignal; re
       if (opts.readOnly) {
         // Read-only callers (doctor) must not create the file or its directory.
         handle = new BetterSqlite3(target.path, { readonly: true, fileMustExist: true, timeout: 10_000 });
-        const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: handle }) });
+        const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachingPrepare(handle) }) });
         return { kysely, dialect: 'sqlite', url: shown, close: () => kysely.destroy() };
       }
       if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
@@ -37,7 +37,7 @@ export async function openDatabase(url: string, opts: { signal?: AbortSignal; re
       if (opts.readOnly && (e as { code?: string }).code === 'SQLITE_CANTOPEN') throw new UsageError(`no SQLite database at ${target.path}`, { suggestion: 'run labops db migrate' });
       throw new UsageError(`cannot open SQLite database ${target.path}: ${(e as Error).message}`);
     }
-    const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: handle }) });
+    const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachingPrepare(handle) }) });
     return { kysely, dialect: 'sqlite', url: shown, close: () => kysely.destroy() };
   }
   const { createPool } = await import('mysql2');
@@ -67,6 +67,39 @@ export async function openDatabase(url: string, opts: { signal?: AbortSignal; re
     throw mysqlConnectError(e, shown, `${target.host}:${target.port}`);
   }
   return { kysely, dialect: 'mysql', url: shown, close: () => kysely.destroy() };
+}
+
+type SqliteHandle = { prepare(sql: string): SqliteStatement; close(): unknown };
+type SqliteStatement = { busy: boolean; reader: boolean; all(p: readonly unknown[]): unknown[]; run(p: readonly unknown[]): unknown; iterate(p: readonly unknown[]): IterableIterator<unknown> };
+
+/** Prepared statements kept per SQL text (most recently used first out when full). */
+const STATEMENT_CACHE = 256;
+
+/**
+ * Kysely prepares every query afresh; compiling the SQL is a good part of a small statement's cost and all of
+ * it for the multi-row INSERTs a sync or poll repeats with the same shape (a 100-row INSERT is ~2 000
+ * parameters). Statements are reused by SQL text. Kysely runs one query at a time on the connection; should a
+ * statement still be iterating anyway, a fresh one is prepared rather than the busy one handed out.
+ */
+function cachingPrepare<H extends SqliteHandle>(db: H): H {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => db.close(),
+    prepare(sql: string): SqliteStatement {
+      const hit = cache.get(sql);
+      if (hit && !hit.busy) {
+        cache.delete(sql);
+        cache.set(sql, hit);
+        return hit;
+      }
+      const stmt = db.prepare(sql);
+      if (!hit) {
+        cache.set(sql, stmt);
+        if (cache.size > STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+      }
+      return stmt;
+    },
+  } as unknown as H;
 }
 
 type MysqlPool = ReturnType<typeof createMysqlPool>;
