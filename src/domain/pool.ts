@@ -18,3 +18,22 @@ export async function mapPool<T, R>(
   await Promise.all(workers);
   return results;
 }
+
+/** At most `limit` calls of `run` in flight at once; the rest wait in order. */
+export function limiter(limit: number): { run<R>(fn: () => Promise<R>): Promise<R> } {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async run<R>(fn: () => Promise<R>): Promise<R> {
+      if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+      else active++;
+      try {
+        return await fn();
+      } finally {
+        const next = waiting.shift();
+        if (next) next();
+        else active--;
+      }
+    },
+  };
+}

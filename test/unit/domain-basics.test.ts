@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { looksLikeMac, macFromMagicPacket, magicPacket, parseMac } from '../../src/domain/mac.js';
 import { formatDuration, parseDuration } from '../../src/domain/duration.js';
 import { parseProbeSpec } from '../../src/domain/probe-spec.js';
-import { mapPool } from '../../src/domain/pool.js';
+import { limiter, mapPool } from '../../src/domain/pool.js';
 
 test('MACs in colon, dash, dot and bare forms, any case, become lower-case colon form', () => {
   for (const form of ['00:11:22:AA:bb:cc', '00-11-22-aa-BB-CC', '0011.22aa.bbcc', '001122AABBCC', ' 00:11:22:aa:bb:cc ']) {
@@ -61,4 +61,25 @@ test('mapPool keeps order and never exceeds the limit', async () => {
   });
   assert.deepEqual(out, [50, 10, 40, 20, 30]);
   assert.equal(peak, 2);
+});
+
+test('limiter: at most n in flight, waiting calls start in order, a failure frees its slot', async () => {
+  const limit = limiter(2);
+  let inFlight = 0;
+  let peak = 0;
+  const started: number[] = [];
+  const job = (n: number) =>
+    limit.run(async () => {
+      started.push(n);
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+      if (n === 1) throw new Error('boom');
+      return n;
+    });
+  const results = await Promise.allSettled([1, 2, 3, 4, 5].map(job));
+  assert.equal(peak, 2);
+  assert.deepEqual(started, [1, 2, 3, 4, 5]);
+  assert.deepEqual(results.map((r) => r.status), ['rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
 });

@@ -1,6 +1,6 @@
 // Heartbeat polling: read each host's heartbeat.json (and optionally its events and service-state.ini)
 // from a source (WinRM or a file share), normalise, store. One host's failure never stops the others.
-import { mapPool } from '../../domain/pool.js';
+import { limiter, mapPool } from '../../domain/pool.js';
 import { HeartbeatFormatError, normalizeHeartbeat, parseHeartbeat, type HeartbeatSnapshot } from '../../domain/heartbeat/normalize.js';
 import { parseGuardEvents, type GuardEvent } from '../../domain/heartbeat/events.js';
 import { operationsFromServiceState, parseServiceStateIni } from '../../domain/heartbeat/service-state.js';
@@ -98,7 +98,15 @@ function sameStation(reported: string, host: InventoryHost): boolean {
   return r === host.name.toLowerCase() || r === host.address.toLowerCase() || r === host.address.toLowerCase().split('.')[0];
 }
 
+/**
+ * Hosts past their read that may wait on the store while others are read: a batch being written must not hold
+ * every read slot, or the poll idles for each transaction (measured: ~15 % of a 5 000-file ingest).
+ */
+const STORE_AHEAD = 128;
+
 export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?: AbortSignal, onResult?: (r: HostPollResult) => void): Promise<PollResult> {
+  // `concurrency` bounds what the stations (or the share) see: the reads. Parsing and storing run outside it.
+  const reads = limiter(req.concurrency);
   const one = async (host: InventoryHost): Promise<HostPollResult> => {
     const started = ports.now();
     const base: HostPollResult = {
@@ -109,7 +117,8 @@ export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?
     const done = (r: Partial<HostPollResult>): HostPollResult => ({ ...base, ...r, durationMs: Math.round(ports.now() - started) });
     let snapshot: HeartbeatSnapshot;
     // service-state.ini is small and needed whenever the heartbeat lacks its operations block: read with the rest
-    const read = hostReader(ports.source, host, req.events ? ['heartbeat', 'service-state', 'events'] : ['heartbeat', 'service-state'], signal);
+    const readFile = hostReader(ports.source, host, req.events ? ['heartbeat', 'service-state', 'events'] : ['heartbeat', 'service-state'], signal);
+    const read = (file: StationFile) => reads.run(() => readFile(file));
     try {
       const bytes = await read('heartbeat');
       if (bytes === null) return done({ error: { kind: 'missing', message: `heartbeat.json not found at ${base.source}` } });
@@ -187,7 +196,7 @@ export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?
       return done({ warnings, error: { kind: classify(e), message: (e as Error).message } });
     }
   };
-  const hosts = await mapPool(req.hosts, req.concurrency, async (h) => {
+  const hosts = await mapPool(req.hosts, req.concurrency + (ports.sink ? STORE_AHEAD : 0), async (h) => {
     const r = await one(h);
     onResult?.(r);
     return r;
