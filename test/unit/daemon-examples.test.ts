@@ -28,6 +28,14 @@ test('config.annotated.jsonc: every setting present and documented; loads as a c
   const missing = SETTINGS.filter((s) => !flat.has(s.key)).map((s) => s.key);
   assert.deepEqual(missing, [], 'settings missing from the annotated config');
   for (const s of SETTINGS) assert.ok(text.includes(`// ${s.description}`), `${s.key}: description comment`);
+  // The comment under each description states the current default (paths shown under ~).
+  const lines = text.split('\n');
+  for (const s of SETTINGS) {
+    const d = s.default?.({ HOME: '~' });
+    if (d === undefined) continue;
+    const at = lines.findIndex((l) => l.trim() === `// ${s.description}`);
+    assert.match(lines[at + 1] ?? '', new RegExp(`default "${d.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`), `${s.key}: default comment`);
+  }
   const dir = tempDir();
   try {
     const file = join(dir.path, 'config.json');
