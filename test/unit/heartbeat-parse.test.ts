@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HeartbeatFormatError, normalizeHeartbeat, parseHeartbeat, toUtcIso } from '../../src/domain/heartbeat/normalize.js';
+import { toDbDateTime } from '../../src/core/db/time.js';
 import { parseGuardEvents, newerEvents } from '../../src/domain/heartbeat/events.js';
 import { operationsFromServiceState, parseServiceStateIni } from '../../src/domain/heartbeat/service-state.js';
 
@@ -118,6 +119,26 @@ describe('timestamps', () => {
     assert.equal(toUtcIso('2026-01-01T12:00:00.5'), '2026-01-01T12:00:00.500Z');
     assert.equal(toUtcIso('yesterday'), null);
     assert.equal(toUtcIso(12), null);
+  });
+  test('UTC timestamps read by slicing give what the Date path gives, for storage too; out-of-range ones as before', () => {
+    let seed = 11;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const p2 = (n: number) => String(n).padStart(2, '0');
+    for (let i = 0; i < 2_000; i++) {
+      const day = `${1970 + rnd(100)}-${p2(1 + rnd(12))}-${p2(1 + rnd(28))}T${p2(rnd(24))}:${p2(rnd(60))}:${p2(rnd(60))}`;
+      const frac = ['', '.5', '.25', '.125', '.1234567', '.999'][rnd(6)]!;
+      const x = `${day}${frac}${rnd(2) ? 'Z' : '+00:00'}`;
+      const viaDate = new Date(x).toISOString();
+      assert.equal(toUtcIso(x), viaDate, x);
+      assert.equal(toDbDateTime(x), viaDate.slice(0, 19).replace('T', ' '), x);
+    }
+    // Days past the month's end still roll over on the general path, as they always did.
+    assert.equal(toUtcIso('2026-02-30T00:00:00Z'), '2026-03-02T00:00:00.000Z');
+    assert.equal(toDbDateTime('2026-02-30T00:00:00Z'), '2026-03-02 00:00:00');
+    assert.equal(toDbDateTime(Date.UTC(2026, 0, 2, 3, 4, 5, 600)), '2026-01-02 03:04:05');
   });
 });
 

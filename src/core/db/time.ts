@@ -1,6 +1,10 @@
 // DATETIME columns hold UTC as 'YYYY-MM-DD HH:MM:SS' (the upstream columns have no fractional seconds).
+import { utcIsoFast } from '../../domain/utc-iso.js';
 
 export function toDbDateTime(v: string | number | Date): string {
+  // Canonical UTC strings (what toUtcIso and toISOString give) need no Date round trip.
+  const iso = typeof v === 'string' ? utcIsoFast(v) : undefined;
+  if (iso !== undefined) return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
   const d = v instanceof Date ? v : new Date(v);
   return d.toISOString().slice(0, 19).replace('T', ' ');
 }

@@ -3,6 +3,7 @@
 // summary.ready), and the future contracts 2.0.0 and 3.0.0.
 import { decodeStationText, DecodeError, lineColumn } from './decode.js';
 import { LenientJsonError, parseLenientJson, unAhkArrays } from './lenient-json.js';
+import { utcIsoFast } from '../utc-iso.js';
 
 export class HeartbeatFormatError extends Error {
   constructor(
@@ -118,6 +119,8 @@ export function asString(v: unknown): string | null {
  */
 export function toUtcIso(v: unknown): string | null {
   if (typeof v !== 'string') return null;
+  const fast = utcIsoFast(v);
+  if (fast !== undefined) return fast;
   const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(v.trim());
   if (!m) return null;
   const [, y, mo, d, h, mi, s = '0', frac = '0', zone] = m;
