@@ -3,13 +3,14 @@ import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { CommanderError } from 'commander';
 import { IOStreams } from './io/iostreams.js';
-// For running the built CLI in process (the labs benchmark runs dist/ without a TypeScript loader).
-export { IOStreams };
 import { createFactory, type GlobalOptions } from './factory.js';
 import { buildProgram, collectGlobals } from './program.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { isLabopsError, UsageError } from '../domain/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
+
+// For running the built CLI in process (the labs benchmark runs dist/ without a TypeScript loader).
+export { IOStreams };
 
 export function labopsVersion(): string {
   try {

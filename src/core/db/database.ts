@@ -2,7 +2,7 @@
 // one Kysely instance. Connection problems become typed errors: unreachable (3), credentials (4).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, MysqlDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, MysqlDialect, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import { AuthFailed, Unreachable, UsageError } from '../../domain/errors.js';
 import type { DB } from './schema.js';
 import type { createPool as createMysqlPool } from 'mysql2';
@@ -69,10 +69,10 @@ export async function openDatabase(url: string, opts: { signal?: AbortSignal; re
   return { kysely, dialect: 'mysql', url: shown, close: () => kysely.destroy() };
 }
 
-type SqliteHandle = { prepare(sql: string): SqliteStatement; close(): unknown };
-type SqliteStatement = { busy: boolean; reader: boolean; all(p: readonly unknown[]): unknown[]; run(p: readonly unknown[]): unknown; iterate(p: readonly unknown[]): IterableIterator<unknown> };
+/** Kysely's statement, as better-sqlite3 gives it: with `busy` while it is being iterated. */
+type BusyStatement = SqliteStatement & { readonly busy: boolean };
 
-/** Prepared statements kept per SQL text (most recently used first out when full). */
+/** Prepared statements kept per SQL text (the least recently used goes when full). */
 const STATEMENT_CACHE = 256;
 
 /**
@@ -81,10 +81,10 @@ const STATEMENT_CACHE = 256;
  * parameters). Statements are reused by SQL text. Kysely runs one query at a time on the connection; should a
  * statement still be iterating anyway, a fresh one is prepared rather than the busy one handed out.
  */
-function cachingPrepare<H extends SqliteHandle>(db: H): H {
-  const cache = new Map<string, SqliteStatement>();
+function cachingPrepare(db: { prepare(sql: string): BusyStatement; close(): unknown }): SqliteDatabase {
+  const cache = new Map<string, BusyStatement>();
   return {
-    close: () => db.close(),
+    close: () => void db.close(),
     prepare(sql: string): SqliteStatement {
       const hit = cache.get(sql);
       if (hit && !hit.busy) {
@@ -99,7 +99,7 @@ function cachingPrepare<H extends SqliteHandle>(db: H): H {
       }
       return stmt;
     },
-  } as unknown as H;
+  };
 }
 
 type MysqlPool = ReturnType<typeof createMysqlPool>;
