@@ -10,7 +10,7 @@ import { OperationFailed, UsageError } from '../domain/errors.js';
 import { DhcpdSyntaxError } from '../domain/dhcpd-conf/errors.js';
 import { scanDhcpd } from '../domain/dhcpd-conf/scan.js';
 import { planNextServerPatch, type HostPatch } from '../domain/dhcpd-conf/next-server-patch.js';
-import { decodeUtf8, parseDevicesCsv } from '../domain/devices-csv/parse.js';
+import { decodeUtf8 } from '../domain/devices-csv/parse.js';
 import { selectPxeHosts } from '../domain/devices-csv/hook-selection.js';
 import { qualifiedHostname } from '../domain/devices-csv/paths.js';
 import type { DhcpHookConfig } from '../core/config/linbo-docker-dhcp-conf.js';
@@ -174,7 +174,7 @@ export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean 
       result.reason = 'delta CSV not found';
       return result;
     }
-    const selection = selectPxeHosts(parseDevicesCsv(decodeOrFail(deltaBytes, config.deltaCsv)));
+    const selection = selectPxeHosts(decodeOrFail(deltaBytes, config.deltaCsv));
     if (selection.shortRows.length) {
       const where = selection.shortRows.map((r) => `line ${r.line} (${r.fields} fields)`).join(', ');
       throw new UsageError(`${config.deltaCsv}: short row(s), at least 11 fields needed: ${where}; nothing changed`);

@@ -10,6 +10,7 @@ import {
   mergeDevices,
   parseDevicesCsv,
   qualifiedHostname,
+  selectPxeHosts,
   serializeDevicesCsv,
   validateDevices,
   DELTA_HEADER,
@@ -178,5 +179,48 @@ describe('school paths and names (fix 3)', () => {
     assert.equal(fixMasterPath('/srv/x/devices.csv', 'schoolb'), '/srv/x/devices.csv');
     assert.equal(qualifiedHostname('default-school', 'pc01'), 'pc01');
     assert.equal(qualifiedHostname('schoolb', 'pc01'), 'schoolb-pc01');
+  });
+});
+
+describe('the hook\'s PXE host selection (NOTES §6.4)', () => {
+  // The selection reads the text with indexOf; this is the same rule over parseDevicesCsv's rows.
+  function byRows(text: string) {
+    const hosts: string[] = [];
+    const shortRows: { line: number; fields: number }[] = [];
+    for (const l of parseDevicesCsv(text).lines) {
+      if (l.kind !== 'row') continue;
+      if (l.fields.length < 11) {
+        shortRows.push({ line: l.lineNo, fields: l.fields.length });
+        continue;
+      }
+      const [name, pxe] = [l.fields[1]!, l.fields[10]!];
+      if (/^[a-zA-Z0-9][a-zA-Z0-9-]*$/.test(name) && /^\d+$/.test(pxe) && Number(pxe) >= 1 && !hosts.includes(name.toLowerCase())) hosts.push(name.toLowerCase());
+    }
+    return { hosts, shortRows };
+  }
+
+  test('the sample delta: its PXE hosts in order; a short row is reported with its line and field count', () => {
+    const sel = selectPxeHosts(DELTA);
+    assert.ok(sel.hosts.length > 0);
+    assert.deepEqual(sel, byRows(DELTA));
+    assert.deepEqual(selectPxeHosts('# c\nr;PC1;g;m;i;;;;;;1;;;;\r\nr;pc1;g;m;i;;;;;;2\n r;pc2;g;m;i;;;;;;0\nr;pc3;g;m;i;;;;;;x\nr;pc4;g;m\n\u00a0# nbsp comment\nr;pc5;g;m;i;;;;;;01;\nr;pc6;g;m;i;;;;;;1\r\n'), {
+      hosts: ['pc1', 'pc5', 'pc6'],
+      shortRows: [{ line: 6, fields: 4 }],
+    });
+  });
+
+  test('agrees with the row model on every sample and on 2,000 generated files', () => {
+    for (const name of ['devices.csv.sample', 'linbo-docker.devices.csv.sample', 'devices.merged.csv.sample', 'devices.malformed.csv.sample', 'sophomorix-testdata.devices.csv.sample']) {
+      assert.deepEqual(selectPxeHosts(fixture(name)), byRows(fixture(name)), name);
+    }
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), (seed >>> 16) % n);
+    const pieces = [';', ';', ';', ';', 'pc1', 'PC2', 'a-b', '-x', '1', '0', '02', ' ', '#', '\r', '\n', '\n', '\r\n', '\t', '\u00a0', '\ufeff', 'é', 'lab;pc9;g;m;i;;;;;;1;;;;'];
+    for (let k = 0; k < 2000; k++) {
+      let text = '';
+      const n = rnd(60);
+      for (let i = 0; i < n; i++) text += pieces[rnd(pieces.length)];
+      assert.deepEqual(selectPxeHosts(text), byRows(text), JSON.stringify(text));
+    }
   });
 });

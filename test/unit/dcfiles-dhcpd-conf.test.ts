@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { planNextServerPatch, scanDhcpd, DhcpdSyntaxError } from '../../src/domain/dhcpd-conf/index.js';
+import { scanDhcpdTokens, scanLinuxmusterShape } from '../../src/domain/dhcpd-conf/scan.js';
 import { fixture } from '../support/dc-tree.js';
 
 const IP = '10.0.0.13';
@@ -110,5 +111,55 @@ describe('next-server patch planner', () => {
 
   test('include statements are collected', () => {
     assert.deepEqual(scanDhcpd('group {\n include "/etc/dhcp/devices.conf";\n}\n').includes, [{ path: '/etc/dhcp/devices.conf', line: 2 }]);
+  });
+});
+
+describe('the linuxmuster-shape reader agrees with the tokenizer', () => {
+  const HEADS = ['host pc1 {\n', 'HOST Pc-2 {\n', 'host\tpc3   {  # { c\n', '  host pc4 {\r\n', 'host "q" {\n', 'host a b {\n', 'host a { hardware ethernet 00:11:22:33:44:55; }\n', 'hoſt x {\n'];
+  const BODY = [
+    '  hardware ethernet AA:BB:CC:00:00:01;\n', '\thardware  ethernet\tAA:BB:CC:00:00:02 ;\n', '  HARDWARE ethernet x; # trailing ; {\n', '  hardware;\n', '  hardware=x;\n',
+    '  hardware ethernet "x";\n', '  hardwarex y;\n', '  hardware ethernet a:b;\r\n', '\u00a0hardware ethernet c:d;\n', '  next-server 10.0.0.13;\n', '  next-server 10.0.0.1, 10.0.0.2;\n',
+    '  Next-Server 10.0.0.1;\r\n', '  next-server\t10.0.0.13; # x\n', '  option host-name "pc1";\n', '  option x "a;b{}#";\n', '  option y "esc\\"q";\n', '  fixed-address 10.0.0.1;\n',
+    '  option a; option b;\n', '  include "/y";\n', '\n', '  # comment }\n', '   \r\n', '  option extensions-path\n    "x";\n', '  =x;\n', '\f  fixed-address 1;\n',
+  ];
+  const TAILS = ['}\n', '} # done }\n', '  }\r\n', '}', '} host z {\n', ''];
+  const GAPS = ['', '', '\n', '# subnet 10.0.0.0/16\n', '  \r\n', 'include "/x";\n', 'group {\n', '}\n', 'option a;\n', '"open\n'];
+
+  test('the samples and a generated 2,000-host file are read by the fast path, to the same result', () => {
+    let big = '# subnet 10.0.0.0/8\n';
+    for (let i = 0; i < 2000; i++) big += `host pc${i} {\n  option host-name "pc${i}";\n  hardware ethernet AA:BB:CC:00:${(i >> 8).toString(16)}:${(i & 255).toString(16)};\n${i % 3 ? '' : '  next-server 10.0.0.1;\n'}${i % 7 ? '' : '  hardware ethernet 00:00:00:00:00:07;\n'}  fixed-address 10.0.${i >> 8}.${i & 255};\n}\n`;
+    for (const text of [SAMPLE, PATCHED, big]) {
+      const fast = scanLinuxmusterShape(text);
+      assert.ok(fast, 'fast path taken');
+      assert.deepEqual(fast, scanDhcpdTokens(text));
+    }
+  });
+
+  test('3,000 generated files: whatever the fast path accepts, the tokenizer reads the same way', () => {
+    let seed = 11;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), (seed >>> 16) % n);
+    const pick = (xs: string[], common: number) => (rnd(4) ? xs[rnd(common)]! : xs[rnd(xs.length)]!);
+    let accepted = 0;
+    for (let k = 0; k < 3000; k++) {
+      let text = '';
+      for (let b = rnd(5); b > 0; b--) {
+        text += pick(GAPS, 4) + pick(HEADS, 4);
+        for (let l = rnd(6); l > 0; l--) text += pick(BODY, 17);
+        text += pick(TAILS, 3);
+      }
+      text += pick(GAPS, 4);
+      const fast = scanLinuxmusterShape(text);
+      let slow: ReturnType<typeof scanDhcpdTokens> | Error;
+      try {
+        slow = scanDhcpdTokens(text);
+      } catch (e) {
+        slow = e as Error;
+      }
+      if (fast === undefined) continue;
+      accepted++;
+      assert.deepEqual(fast, slow, JSON.stringify(text));
+    }
+    // both paths are exercised: most files are accepted, the odd ones fall back
+    assert.ok(accepted > 300 && accepted < 2900, `accepted ${accepted}`);
   });
 });
