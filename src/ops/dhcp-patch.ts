@@ -203,10 +203,12 @@ export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean 
     // A missing dhcpd.conf is an input error, found before anything is written.
     if (!ports.readFile(config.dhcpdConf)) throw new UsageError(`dhcpd.conf not found: ${config.dhcpdConf}; nothing changed`, { suggestion: 'set DHCPD_CONF in the config file or pass --dhcpd-conf' });
 
-    for (const h of plan.hosts) {
-      const name = h.host.toLowerCase();
-      // The plan's entry itself, extended: a spread plus a new key costs microseconds per host on Node 20.
-      result.hosts.push(Object.assign(h, { deltaName: byQualified.get(name) ?? name }));
+    for (const planned of plan.hosts) {
+      const name = planned.host.toLowerCase();
+      // The plan's entry itself, extended in place: a copy per host costs microseconds each on Node 20.
+      const h = planned as DhcpPatchHost;
+      h.deltaName = byQualified.get(name) ?? name;
+      result.hosts.push(h);
       if (h.action === 'insert') {
         result.patched++;
         say(`[PATCH] Inserted next-server for ${name}: ${ip}`);

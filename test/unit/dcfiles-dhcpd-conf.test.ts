@@ -96,6 +96,15 @@ describe('next-server patch planner', () => {
     );
   });
 
+  test('each host keeps its own indentation and line ending in a file that mixes them', () => {
+    const text = 'host a {\n\thardware ethernet 00:11:22:33:44:01;\n}\nhost b {\r\n\thardware ethernet 00:11:22:33:44:02;\r\n}\r\nhost c {\n    hardware ethernet 00:11:22:33:44:03; # x\n}\nhost d {\n\thardware ethernet 00:11:22:33:44:04;\n}\n';
+    assert.equal(
+      planNextServerPatch(text, ['a', 'b', 'c', 'd'], IP).output,
+      'host a {\n\thardware ethernet 00:11:22:33:44:01;\n\tnext-server 10.0.0.13;\n}\nhost b {\r\n\thardware ethernet 00:11:22:33:44:02;\r\n\tnext-server 10.0.0.13;\r\n}\r\n' +
+        'host c {\n    hardware ethernet 00:11:22:33:44:03; # x\n    next-server 10.0.0.13;\n}\nhost d {\n\thardware ethernet 00:11:22:33:44:04;\n\tnext-server 10.0.0.13;\n}\n',
+    );
+  });
+
   test('braces in comments and strings, nested groups, case-insensitive names', () => {
     const text = '# } not a brace {\ngroup {\n  host PC-A { # {\n    option host-name "}{";\n    hardware ethernet 00:11:22:33:44:55; # trailing\n  }\n}\n';
     const plan = planNextServerPatch(text, ['pc-a'], IP);

@@ -30,24 +30,29 @@ interface Edit {
   text: string;
 }
 
-function lineStart(text: string, at: number): number {
-  const nl = text.lastIndexOf('\n', at - 1);
-  return nl + 1;
-}
-
 /** Where the hook would insert: after the hardware line when the statement ends its line, else inline. */
-function insertEdit(text: string, hw: NonNullable<HostBlock['hardware']>, ip: string): Edit {
+function insertEdit(text: string, hw: NonNullable<HostBlock['hardware']>, ip: string, lines: Map<string, string>): Edit {
   let k = hw.end;
-  while (k < text.length && (text[k] === ' ' || text[k] === '\t')) k++;
-  if (text[k] === '#') while (k < text.length && text[k] !== '\n') k++;
-  if (text[k] === '\n' || (text[k] === '\r' && text[k + 1] === '\n')) {
-    const crlf = text[k] === '\r';
+  let c = text.charCodeAt(k);
+  while (c === 32 || c === 9) c = text.charCodeAt(++k);
+  if (c === 35 /* # */) {
+    const nl = text.indexOf('\n', k);
+    k = nl < 0 ? text.length : nl;
+    c = text.charCodeAt(k);
+  }
+  const crlf = c === 13 && text.charCodeAt(k + 1) === 10;
+  if (c === 10 || crlf) {
     const nl = crlf ? k + 1 : k;
-    const ls = lineStart(text, hw.start);
-    const lead = /^[ \t]*/.exec(text.slice(ls, hw.start))![0];
-    // The hook reuses the hardware line's indentation, two spaces when there is none.
-    const indent = lead.length > 0 && ls + lead.length === hw.start ? lead : '  ';
-    return { at: nl + 1, end: nl + 1, text: `${indent}next-server ${ip};${crlf ? '\r\n' : '\n'}` };
+    // The hook reuses the hardware line's indentation (spaces and tabs only), two spaces when there is none.
+    const ls = text.lastIndexOf('\n', hw.start - 1) + 1;
+    let e = ls;
+    while (text.charCodeAt(e) === 32 || text.charCodeAt(e) === 9) e++;
+    const indent = e > ls && e === hw.start ? text.slice(ls, e) : '  ';
+    // one string per indentation and line ending, shared by every host that has them
+    const key = crlf ? `${indent}\r` : indent;
+    let line = lines.get(key);
+    if (line === undefined) lines.set(key, (line = `${indent}next-server ${ip};${crlf ? '\r\n' : '\n'}`));
+    return { at: nl + 1, end: nl + 1, text: line };
   }
   return { at: hw.end, end: hw.end, text: ` next-server ${ip};` };
 }
@@ -63,6 +68,7 @@ export function planNextServerPatch(text: string, wanted: Iterable<string>, ip: 
   const seen = new Set<string>();
   const out: HostPatch[] = [];
   const edits: Edit[] = [];
+  const lines = new Map<string, string>();
   for (const h of hosts) {
     const key = h.name.toLowerCase();
     if (!want.has(key)) continue;
@@ -81,7 +87,7 @@ export function planNextServerPatch(text: string, wanted: Iterable<string>, ip: 
       out.push({ host: h.name, line: h.line, action: 'no-hardware' });
       continue;
     }
-    edits.push(insertEdit(text, h.hardware, ip));
+    edits.push(insertEdit(text, h.hardware, ip, lines));
     out.push({ host: h.name, line: h.line, action: 'insert' });
   }
   let output = text;
