@@ -3,6 +3,7 @@
 // Reads the text directly rather than through parseDevicesCsv: the hook runs on every device import and
 // needs two fields of each row, so it finds the separators with indexOf and splits nothing. The rows,
 // comments and blank lines it sees are exactly parseDevicesCsv's (a unit test holds the two together).
+import { classify } from './parse.js';
 
 export interface PxeSelection {
   /** lowercase host names, in delta order, without duplicates */
@@ -33,14 +34,11 @@ export function selectPxeHosts(text: string): PxeSelection {
     const lineStart = start;
     start = nl + 1;
     if (stop === lineStart) continue;
-    // parseDevicesCsv's classify(): blank after trim(), or '#' first after trim()
+    // parseDevicesCsv's classify(), without a slice when the line starts with a printable ASCII character
     const c = text.charCodeAt(lineStart);
     if (c > 32 && c < 127) {
       if (c === 35) continue;
-    } else {
-      const t = text.slice(lineStart, stop).trim();
-      if (t === '' || t.charCodeAt(0) === 35) continue;
-    }
+    } else if (classify(text.slice(lineStart, stop)) !== 'row') continue;
     let fields = 1;
     let from = lineStart;
     while (fields <= 11) {
