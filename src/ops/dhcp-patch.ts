@@ -12,7 +12,7 @@ import { scanDhcpd } from '../domain/dhcpd-conf/scan.js';
 import { planNextServerPatch, type HostPatch } from '../domain/dhcpd-conf/next-server-patch.js';
 import { decodeUtf8 } from '../domain/devices-csv/parse.js';
 import { selectPxeHosts } from '../domain/devices-csv/hook-selection.js';
-import { qualifiedHostname } from '../domain/devices-csv/paths.js';
+import { isDefaultSchool, qualifiedHostname } from '../domain/devices-csv/paths.js';
 import type { DhcpHookConfig } from '../core/config/linbo-docker-dhcp-conf.js';
 
 export const HOOK_TAG = 'linbo-docker-dhcp';
@@ -20,16 +20,22 @@ export const HOOK_TAG = 'linbo-docker-dhcp';
 export interface DhcpPatchPorts {
   /** file bytes, or undefined when it does not exist */
   readFile(path: string): Uint8Array | undefined;
-  /** atomic replace; throws OperationFailed with the file unchanged when it cannot */
-  writeAtomic(path: string, data: string | Uint8Array, tempDir?: string): void;
+  /**
+   * atomic replace; rejects with OperationFailed, the file unchanged, when it cannot. The data is taken
+   * before this returns, so the caller may work while it reaches the disk.
+   */
+  writeAtomic(path: string, data: string | Uint8Array, tempDir?: string): Promise<void>;
   removeStaleTemps(dir: string, target: string): string[];
   appendLog(path: string, text: string): void;
   realpath(path: string): string;
   findDhcpd(): string | undefined;
   runDhcpd(dhcpd: string, conf: string): Promise<{ code: number; output: string }>;
   now(): Date;
-  /** each log line as it is written (the hook tees its log to stdout) */
-  emit?(line: string): void;
+  /**
+   * the run's log lines (without dhcpd's output), once, when they are appended to the log file: the hook
+   * tees its log to stdout. Called also when the run fails.
+   */
+  tee?(text: string): void;
 }
 
 export type DhcpPatchStatus = 'nothing-to-do' | 'patched' | 'unchanged' | 'dry-run';
@@ -115,17 +121,16 @@ export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean 
   // One Date formatting per second, not per line: a big import logs one line per host.
   let stampSecond = -1;
   let stampPrefix = '';
-  const say = (msg: string) => {
-    const now = ports.now();
+  const say = (msg: string, now = ports.now()) => {
     const sec = Math.floor(now.getTime() / 1000);
     if (sec !== stampSecond) {
       stampSecond = sec;
       stampPrefix = hookLogLine(now, '');
     }
-    const line = stampPrefix + msg;
-    log.push(line);
-    ports.emit?.(line);
+    log.push(stampPrefix + msg);
   };
+  // log entries that are dhcpd's output: in the log file, not in the tee (the hook redirects only that to the file)
+  const fileOnly = new Set<number>();
   const result: DhcpPatchResult = {
     status: 'nothing-to-do',
     school: config.school,
@@ -148,11 +153,14 @@ export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean 
   }
   const flush = () => {
     if (opts.dryRun || log.length === 0) return;
+    // joined once for both: a big import logs a line per host
+    const text = log.join('\n');
     try {
-      ports.appendLog(config.logFile, `${log.join('\n')}\n`);
+      ports.appendLog(config.logFile, `${text}\n`);
     } catch {
       // the log is best effort; the result and exit code carry the outcome
     }
+    ports.tee?.(fileOnly.size ? log.filter((_, i) => !fileOnly.has(i)).join('\n') : text);
   };
   try {
     return await patch();
@@ -192,10 +200,11 @@ export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean 
     }
     say(`INFO: Found ${selection.hosts.length} Docker-managed PXE host(s) in ${config.deltaCsv}`);
     const original = decodeOrFail(dhcpBytes, config.devicesDhcp);
-    const byQualified = new Map(selection.hosts.map((h) => [qualifiedHostname(config.school, h).toLowerCase(), h]));
+    // The delta name of each qualified (lowercase) name; the default school's names are the delta's own.
+    const deltaNames = isDefaultSchool(config.school) ? undefined : new Map(selection.hosts.map((h) => [qualifiedHostname(config.school, h).toLowerCase(), h]));
     let plan;
     try {
-      plan = planNextServerPatch(original, byQualified.keys(), ip);
+      plan = planNextServerPatch(original, deltaNames ? deltaNames.keys() : selection.hosts, ip);
     } catch (e) {
       if (e instanceof DhcpdSyntaxError) throw new UsageError(`${config.devicesDhcp}: ${e.message}; nothing changed`);
       throw e;
@@ -203,24 +212,39 @@ export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean 
     // A missing dhcpd.conf is an input error, found before anything is written.
     if (!ports.readFile(config.dhcpdConf)) throw new UsageError(`dhcpd.conf not found: ${config.dhcpdConf}; nothing changed`, { suggestion: 'set DHCPD_CONF in the config file or pass --dhcpd-conf' });
 
+    // The write starts before the per-host log lines are made: they are built while the file is synced.
+    let writing: Promise<void> | undefined;
+    let included = false;
+    const tempDir = dirname(dirname(config.devicesDhcp));
+    if (!opts.dryRun) {
+      for (const dir of new Set([dirname(config.devicesDhcp), tempDir])) ports.removeStaleTemps(dir, config.devicesDhcp);
+      if (plan.changed) {
+        included = isIncluded(ports, config.dhcpdConf, config.devicesDhcp);
+        writing = ports.writeAtomic(config.devicesDhcp, plan.output, tempDir);
+        // awaited below; this only keeps a failure from counting as unhandled if the loop throws
+        writing.catch(() => undefined);
+      }
+    }
+    // One clock reading for the per-host report: it takes milliseconds, and a Date per line shows on big imports.
+    const now = ports.now();
     for (const planned of plan.hosts) {
       const name = planned.host.toLowerCase();
       // The plan's entry itself, extended in place: a copy per host costs microseconds each on Node 20.
       const h = planned as DhcpPatchHost;
-      h.deltaName = byQualified.get(name) ?? name;
+      h.deltaName = deltaNames?.get(name) ?? name;
       result.hosts.push(h);
       if (h.action === 'insert') {
         result.patched++;
-        say(`[PATCH] Inserted next-server for ${name}: ${ip}`);
+        say(`[PATCH] Inserted next-server for ${name}: ${ip}`, now);
       } else if (h.action === 'replace') {
         result.patched++;
-        say(`[PATCH] Replaced next-server for ${name}: ${ip}`);
+        say(`[PATCH] Replaced next-server for ${name}: ${ip}`, now);
       } else if (h.action === 'keep') {
         result.skipped++;
-        say(`[SKIP] ${name} already has correct next-server`);
+        say(`[SKIP] ${name} already has correct next-server`, now);
       } else {
         result.errors++;
-        say(`WARN: ${name} has no 'hardware ethernet' line, next-server not added`);
+        say(`WARN: ${name} has no 'hardware ethernet' line, next-server not added`, now);
       }
     }
     result.missing = plan.missing;
@@ -230,14 +254,11 @@ export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean 
       result.status = 'dry-run';
       return result;
     }
-    const tempDir = dirname(dirname(config.devicesDhcp));
-    for (const dir of new Set([dirname(config.devicesDhcp), tempDir])) ports.removeStaleTemps(dir, config.devicesDhcp);
-    if (!plan.changed) {
+    if (!writing) {
       result.status = 'unchanged';
       say(`INFO: nothing to change, ${config.devicesDhcp} left as it is`);
     } else {
-      const included = isIncluded(ports, config.dhcpdConf, config.devicesDhcp);
-      ports.writeAtomic(config.devicesDhcp, plan.output, tempDir);
+      await writing;
       result.status = 'patched';
       if (!included) {
         result.validation = 'not-included';
@@ -249,10 +270,10 @@ export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean 
           say('WARN: dhcpd not found, skipping dhcpd -t');
         } else {
           const r = await ports.runDhcpd(dhcpd, config.dhcpdConf);
-          if (r.output) log.push(r.output.replace(/\n$/, ''));
+          if (r.output) fileOnly.add(log.push(r.output.replace(/\n$/, '')) - 1);
           if (r.code !== 0) {
             say(`ERROR: dhcpd -t failed (exit ${r.code}) — rolling back to backup`);
-            ports.writeAtomic(config.devicesDhcp, dhcpBytes, tempDir);
+            await ports.writeAtomic(config.devicesDhcp, dhcpBytes, tempDir);
             const last = r.output.trim().split('\n').filter((l) => l && !/^(Internet Systems|Copyright|All rights|For info|Config file|Database file|PID file)/.test(l))[0];
             throw new OperationFailed(`dhcpd -t failed (exit ${r.code})${last ? `: ${last}` : ''}; ${config.devicesDhcp} restored`, {
               suggestion: `see ${config.logFile} for the full dhcpd output`,
@@ -269,8 +290,8 @@ export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean 
 }
 
 /** The real file system and dhcpd. */
-export async function systemDhcpPatchPorts(emit?: (line: string) => void): Promise<DhcpPatchPorts> {
-  const { writeFileAtomic, removeStaleTemps } = await import('../core/fs/atomic-write.js');
+export async function systemDhcpPatchPorts(tee?: (text: string) => void): Promise<DhcpPatchPorts> {
+  const { writeFileAtomicInBackground, removeStaleTemps } = await import('../core/fs/atomic-write.js');
   return {
     readFile(path) {
       try {
@@ -281,7 +302,7 @@ export async function systemDhcpPatchPorts(emit?: (line: string) => void): Promi
         throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
       }
     },
-    writeAtomic: (path, data, tempDir) => writeFileAtomic(path, data, { tempDir }),
+    writeAtomic: (path, data, tempDir) => writeFileAtomicInBackground(path, data, { tempDir }),
     removeStaleTemps,
     appendLog(path, text) {
       mkdirSync(dirname(path), { recursive: true });
@@ -306,6 +327,6 @@ export async function systemDhcpPatchPorts(emit?: (line: string) => void): Promi
       });
     },
     now: () => new Date(),
-    emit,
+    tee,
   };
 }

@@ -190,6 +190,16 @@ describe('dhcp-patch: validation, dry run, bad input', () => {
     assert.match(r.stderr, /dhcpd -t failed \(exit 1\).*restored/);
     assert.equal(readFileSync(t.devicesFile, 'utf8'), original);
     assert.match(readFileSync(t.log, 'utf8'), /ERROR: dhcpd -t failed \(exit 1\) — rolling back to backup/);
+    // The log file gets dhcpd's own output too; the tee on stdout gets the hook's lines only, also on failure.
+    assert.match(readFileSync(t.log, 'utf8'), /Internet Systems Consortium DHCP Server/);
+    assert.deepEqual(
+      stripTs(r.stdout).split('\n').filter(Boolean),
+      stripTs(readFileSync(t.log, 'utf8'))
+        .split('\n')
+        .filter((l) => l.startsWith('[linbo-docker-dhcp] ')),
+    );
+    assert.match(r.stdout, /\[PATCH\] Inserted next-server for pc01: 10\.0\.0\.13\n.*ERROR: dhcpd -t failed/s);
+    assert.doesNotMatch(r.stdout, /Internet Systems Consortium/);
   });
 
   test('--dry-run prints the plan and changes nothing (not even the log)', async () => {

@@ -1,15 +1,15 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseKv } from '../../src/core/config/kv-file.js';
 import { loadDhcpHookConfig, resolveDhcpHookConfig } from '../../src/core/config/linbo-docker-dhcp-conf.js';
 import { loadMacctWorkerConfig } from '../../src/core/config/macct-worker-conf.js';
 import { acquireLock, bootId, processStartTicks } from '../../src/core/fs/lock.js';
-import { backupFile, writeFileAtomic } from '../../src/core/fs/atomic-write.js';
-import { TempFail } from '../../src/domain/errors.js';
+import { backupFile, writeFileAtomic, writeFileAtomicInBackground } from '../../src/core/fs/atomic-write.js';
+import { OperationFailed, TempFail } from '../../src/domain/errors.js';
 import { fixturePath } from '../support/dc-tree.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -145,5 +145,33 @@ describe('atomic write and backup', () => {
     const out = spawnSync('stat', ['-c', '%a', p], { encoding: 'utf8' }).stdout.trim();
     assert.equal(out, '600');
     assert.deepEqual(spawnSync('ls', ['-A', dir.path], { encoding: 'utf8' }).stdout.split('\n').filter((n) => n.includes('tmp')), []);
+  });
+
+  test('in the background: the target changes only when the promise resolves, with its mode; the temp file is in tempDir', async () => {
+    const sub = join(dir.path, 'bg');
+    const devices = join(sub, 'devices');
+    mkdirSync(devices, { recursive: true });
+    const p = join(devices, 'school.conf');
+    writeFileSync(p, 'old\n', { mode: 0o640 });
+    const writing = writeFileAtomicInBackground(p, 'new\n', { tempDir: sub });
+    // the data is in a temp file beside devices/ already; the target is still the old file
+    assert.equal(readFileSync(p, 'utf8'), 'old\n');
+    assert.equal(readdirSync(sub).filter((n) => n.startsWith('.school.conf.labops-tmp-')).length, 1);
+    assert.deepEqual(readdirSync(devices), ['school.conf']);
+    await writing;
+    assert.equal(readFileSync(p, 'utf8'), 'new\n');
+    assert.equal(statSync(p).mode & 0o777, 0o640);
+    assert.deepEqual(readdirSync(sub).sort(), ['devices']);
+  });
+
+  test('in the background: a failure rejects with OperationFailed (never throws), the target untouched, no temp file', async () => {
+    const p = join(dir.path, 'missing-dir', 'x.conf');
+    let rejected: unknown;
+    const writing = writeFileAtomicInBackground(p, 'data').catch((e: unknown) => (rejected = e));
+    await writing;
+    assert.ok(rejected instanceof OperationFailed, String(rejected));
+    assert.match((rejected as Error).message, /cannot write .*x\.conf: no such file or directory \(file unchanged\)/);
+    assert.equal(existsSync(p), false);
+    assert.deepEqual(readdirSync(dir.path).filter((n) => n.includes('labops-tmp')), []);
   });
 });

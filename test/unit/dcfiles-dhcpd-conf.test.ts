@@ -140,7 +140,13 @@ describe('the linuxmuster-shape reader agrees with the tokenizer', () => {
     for (const text of [SAMPLE, PATCHED, big]) {
       const fast = scanLinuxmusterShape(text);
       assert.ok(fast, 'fast path taken');
-      assert.deepEqual(fast, scanDhcpdTokens(text));
+      const slow = scanDhcpdTokens(text);
+      assert.deepEqual(fast, slow);
+      // every third host asked for: the others cost nothing, and the line numbers after them stay right
+      const only = new Set(slow.hosts.filter((_, i) => i % 3 === 1).map((h) => h.name.toLowerCase()));
+      const some = scanLinuxmusterShape(text, only)!;
+      assert.equal(some.hosts.length, only.size);
+      assert.deepEqual(some.hosts, slow.hosts.filter((h) => only.has(h.name.toLowerCase())));
     }
   });
 
@@ -164,9 +170,15 @@ describe('the linuxmuster-shape reader agrees with the tokenizer', () => {
       } catch (e) {
         slow = e as Error;
       }
+      // asked for some hosts only: the ones asked for, exactly as without the filter, on either path
+      const only = new Set(slow instanceof Error ? ['pc1', 'nohost'] : slow.hosts.filter(() => rnd(2)).map((h) => h.name.toLowerCase()).concat('nohost'));
+      const some = (r: typeof slow) => (r instanceof Error ? r : { hosts: r.hosts.filter((h) => only.has(h.name.toLowerCase())), includes: r.includes });
+      if (slow instanceof Error) assert.throws(() => scanDhcpd(text, only), { message: slow.message });
+      else assert.deepEqual(scanDhcpd(text, only), some(slow), JSON.stringify(text));
       if (fast === undefined) continue;
       accepted++;
       assert.deepEqual(fast, slow, JSON.stringify(text));
+      assert.deepEqual(scanLinuxmusterShape(text, only), some(slow), JSON.stringify(text));
     }
     // both paths are exercised: most files are accepted, the odd ones fall back
     assert.ok(accepted > 300 && accepted < 2900, `accepted ${accepted}`);

@@ -75,16 +75,10 @@ export async function runDhcpPatch(f: Factory, o: DhcpPatchOptions): Promise<voi
     dhcpd: o.dhcpd,
   });
   // The hook tees its log to stdout, which import-devices shows; --json and --dry-run print a document or plan instead.
+  // The lines come in one go at the end (also on failure): one write per host is slow on big imports.
   const live = !f.io.json && !o.dryRun;
-  // Lines are written in one go at the end (also on failure): one write per host is slow on big imports.
-  const lines: string[] = [];
-  const ports = await systemDhcpPatchPorts(live ? (line) => lines.push(line) : undefined);
-  let result;
-  try {
-    result = await dhcpPatch(config, { dryRun: Boolean(o.dryRun) }, ports);
-  } finally {
-    if (lines.length) f.io.out(lines.join('\n'));
-  }
+  const ports = await systemDhcpPatchPorts(live ? (text) => f.io.out(text) : undefined);
+  const result = await dhcpPatch(config, { dryRun: Boolean(o.dryRun) }, ports);
   if (f.io.json) return f.io.printJson(result);
   if (o.dryRun) return renderPlan(f, result);
   if (result.status === 'nothing-to-do' && result.log.length === 0 && f.io.verbose) f.io.info(`nothing to do: ${result.reason}`);

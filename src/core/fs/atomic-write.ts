@@ -5,8 +5,10 @@ import {
   copyFileSync,
   fchmodSync,
   fchownSync,
+  fsync,
   fsyncSync,
   openSync,
+  rename,
   readdirSync,
   renameSync,
   statSync,
@@ -74,11 +76,34 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/**
- * Replaces `target` with `data` atomically. Throws OperationFailed (with the path and a plain reason)
- * when the directory is not writable; the target is then untouched.
- */
-export function writeFileAtomic(target: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
+/** A written, not yet synced temp file next to (or in `tempDir` on the same file system as) its target. */
+interface TempFile {
+  path: string;
+  fd: number;
+}
+
+function cannotWrite(target: string, e: unknown): OperationFailed {
+  return new OperationFailed(`cannot write ${target}: ${describeFsError(e)} (file unchanged)`, { cause: e });
+}
+
+/** Closes (when still open) and removes a temp file after a failure; the target was never touched. */
+function discard(tmp: string, fd: number | undefined): void {
+  if (fd !== undefined) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+  try {
+    unlinkSync(tmp);
+  } catch {
+    // never created, or already renamed
+  }
+}
+
+/** Writes `data` to a new temp file with the target's mode and owner. Throws OperationFailed, leaving nothing behind. */
+function writeTemp(target: string, data: string | Uint8Array, opts: AtomicWriteOptions): TempFile {
   const dir = dirname(target);
   const existing = statOrUndefined(target);
   let tmpDir = dir;
@@ -98,20 +123,51 @@ export function writeFileAtomic(target: string, data: string | Uint8Array, opts:
     // open() applies the umask; the final file must have exactly the old mode.
     fchmodSync(fd, mode);
     if (existing && process.getuid?.() === 0) fchownSync(fd, existing.uid, existing.gid);
+    return { path: tmp, fd };
+  } catch (e) {
+    discard(tmp, fd);
+    throw cannotWrite(target, e);
+  }
+}
+
+/**
+ * Replaces `target` with `data` atomically. Throws OperationFailed (with the path and a plain reason)
+ * when the directory is not writable; the target is then untouched.
+ */
+export function writeFileAtomic(target: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
+  const tmp = writeTemp(target, data, opts);
+  let fd: number | undefined = tmp.fd;
+  try {
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    renameSync(tmp, target);
+    renameSync(tmp.path, target);
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created, or already renamed
-    }
-    throw new OperationFailed(`cannot write ${target}: ${describeFsError(e)} (file unchanged)`, { cause: e });
+    discard(tmp.path, fd);
+    throw cannotWrite(target, e);
   }
-  fsyncDir(dir);
+  fsyncDir(dirname(target));
+}
+
+/**
+ * writeFileAtomic whose fsync and rename run in libuv's thread pool, so the caller can go on working while
+ * the data reaches the disk (fsync of a 4 MB DHCP file takes longer than planning it). The data is written
+ * before this returns; the target changes only just before the promise resolves, and a rejection
+ * (OperationFailed) leaves it untouched.
+ */
+export async function writeFileAtomicInBackground(target: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  const tmp = writeTemp(target, data, opts);
+  let fd: number | undefined = tmp.fd;
+  try {
+    await new Promise<void>((resolve, reject) => fsync(tmp.fd, (e) => (e ? reject(e) : resolve())));
+    closeSync(fd);
+    fd = undefined;
+    await new Promise<void>((resolve, reject) => rename(tmp.path, target, (e) => (e ? reject(e) : resolve())));
+  } catch (e) {
+    discard(tmp.path, fd);
+    throw cannotWrite(target, e);
+  }
+  fsyncDir(dirname(target));
 }
 
 /** Restores `target` to exactly `original` (bytes), atomically. */

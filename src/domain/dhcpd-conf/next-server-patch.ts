@@ -64,7 +64,7 @@ function insertEdit(text: string, hw: NonNullable<HostBlock['hardware']>, ip: st
 export function planNextServerPatch(text: string, wanted: Iterable<string>, ip: string): NextServerPlan {
   const want = new Set<string>();
   for (const w of wanted) want.add(w.toLowerCase());
-  const { hosts } = scanDhcpd(text);
+  const { hosts } = scanDhcpd(text, want);
   const seen = new Set<string>();
   const out: HostPatch[] = [];
   const edits: Edit[] = [];

@@ -58,9 +58,15 @@ function value(text: string, type: number, s: number, e: number): string {
   return type === STRING ? text.slice(s + 1, e - 1).replace(/\\(.)/g, '$1') : text.slice(s, e);
 }
 
-/** Host blocks and includes of a dhcpd.conf file; throws DhcpdSyntaxError with the line when it is broken. */
-export function scanDhcpd(text: string): DhcpdScan {
-  return scanLinuxmusterShape(text) ?? scanDhcpdTokens(text);
+/**
+ * Host blocks and includes of a dhcpd.conf file; throws DhcpdSyntaxError with the line when it is broken.
+ * With `only` (lowercase names), just those host blocks are returned; every block is still read and checked.
+ */
+export function scanDhcpd(text: string, only?: ReadonlySet<string>): DhcpdScan {
+  const fast = scanLinuxmusterShape(text, only);
+  if (fast) return fast;
+  const all = scanDhcpdTokens(text);
+  return only ? { hosts: all.hosts.filter((h) => only.has(h.name.toLowerCase())), includes: all.includes } : all;
 }
 
 // The shape linuxmuster-import-devices writes (NOTES §6.5): blank lines, comments and top-level host blocks of one
@@ -94,7 +100,7 @@ const REPORTED_G = new RegExp(`\\n[ \\t\\r]*(${REPORTED})(${PLAIN_VALUE})?`, 'g'
 const plainValue = (v: string | undefined) => (v === undefined ? '' : v.includes('\t') || v.includes('  ') ? v.split(/[ \t]+/).join(' ') : v);
 
 /** exported for the test that holds it to the tokenizer */
-export function scanLinuxmusterShape(text: string): DhcpdScan | undefined {
+export function scanLinuxmusterShape(text: string, only?: ReadonlySet<string>): DhcpdScan | undefined {
   const len = text.length;
   const hosts: HostBlock[] = [];
   // 1-based line of an offset; offsets are asked in ascending order
@@ -116,6 +122,8 @@ export function scanLinuxmusterShape(text: string): DhcpdScan | undefined {
       const hwStart = pos + m[1]!.length;
       const hwEnd = hwStart + m[4]!.length;
       pos = HOST_WITH_HARDWARE_Y.lastIndex;
+      // a block nobody asked for costs no objects (a big import asks for some of the hosts)
+      if (only && !only.has(m[3]!.toLowerCase())) continue;
       const hostLine = lineOf(start);
       hosts.push({ name: m[3]!, line: hostLine, start, end: pos - m[6]!.length, hardware: { start: hwStart, end: hwEnd, line: lineOf(hwStart), value: plainValue(m[5]) }, nextServers: [] });
       continue;
@@ -129,19 +137,21 @@ export function scanLinuxmusterShape(text: string): DhcpdScan | undefined {
     }
     const start = pos + g[1]!.length;
     const blockEnd = HOST_Y.lastIndex;
-    const host: HostBlock = { name: g[2]!, line: lineOf(start), start, end: blockEnd - g[3]!.length, nextServers: [] };
+    const wanted = !only || only.has(g[2]!.toLowerCase());
+    const host: HostBlock = { name: g[2]!, line: wanted ? lineOf(start) : 0, start, end: blockEnd - g[3]!.length, nextServers: [] };
     const block = text.slice(start, blockEnd);
     REPORTED_G.lastIndex = 0;
     for (let k = REPORTED_G.exec(block); k; k = REPORTED_G.exec(block)) {
       const word = k[1]!.toLowerCase();
       if (word === 'include' || k[2] === undefined) return undefined;
+      if (!wanted) continue;
       const stStart = start + REPORTED_G.lastIndex - k[1]!.length - k[2].length;
       const st: Statement = { start: stStart, end: start + REPORTED_G.lastIndex, line: lineOf(stStart), value: plainValue(k[3]) };
       if (word === 'hardware') {
         if (!host.hardware) host.hardware = st;
       } else host.nextServers.push(st);
     }
-    hosts.push(host);
+    if (wanted) hosts.push(host);
     pos = blockEnd;
   }
   return { hosts, includes: [] };
