@@ -156,7 +156,7 @@ describe('atomic write and backup', () => {
     const writing = writeFileAtomicInBackground(p, 'new\n', { tempDir: sub });
     // the data is in a temp file beside devices/ already; the target is still the old file
     assert.equal(readFileSync(p, 'utf8'), 'old\n');
-    assert.equal(readdirSync(sub).filter((n) => n.startsWith('.school.conf.labops-tmp-')).length, 1);
+    assert.equal(readdirSync(sub).filter((n) => /^\.school\.conf\.labops-tmp-\d+-[0-9a-f]{8}$/.test(n)).length, 1);
     assert.deepEqual(readdirSync(devices), ['school.conf']);
     await writing;
     assert.equal(readFileSync(p, 'utf8'), 'new\n');

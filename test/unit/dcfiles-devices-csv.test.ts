@@ -11,6 +11,8 @@ import {
   parseDevicesCsv,
   qualifiedHostname,
   selectPxeHosts,
+  selectByLines,
+  selectFromPlainRows,
   serializeDevicesCsv,
   validateDevices,
   DELTA_HEADER,
@@ -222,5 +224,38 @@ describe('the hook\'s PXE host selection (NOTES §6.4)', () => {
       for (let i = 0; i < n; i++) text += pieces[rnd(pieces.length)];
       assert.deepEqual(selectPxeHosts(text), byRows(text), JSON.stringify(text));
     }
+  });
+
+  test('3,000 generated row files: whatever the one-regex reader accepts, it reads like the line reader and the row model', () => {
+    let seed = 13;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), (seed >>> 16) % n);
+    const pick = (xs: string[], common: number) => (rnd(5) ? xs[rnd(common)]! : xs[rnd(xs.length)]!);
+    const NAMES = ['pc1', 'PC1', 'a-b', 'x9', 'pc2', '', '-x', 'a_b', 'é', 'pc 3', 'pc1\r', '"pc4"'];
+    const FLAGS = ['1', '2', '0', '', '01', '10', '00', 'x', '1\r', ' 1', '1 ', '99999999999999999999', '1\rx', '\u0661'];
+    const LINES = ['', '# comment', '#', '\r', ' # indented', '\u00a0# nbsp', '  ', '\t', 'short;row', ';;;', 'r;pc5;g;m;i;;;;;1'];
+    const ENDS = ['\n', '\n', '\r\n', ''];
+    let accepted = 0;
+    for (let k = 0; k < 3000; k++) {
+      let text = '';
+      for (let l = rnd(8); l > 0; l--) {
+        if (rnd(4) === 0) text += pick(LINES, 4);
+        else {
+          const fields = ['lab', pick(NAMES, 5), 'g', 'aa:bb', '10.0.0.1', '', '', '', '', '', pick(FLAGS, 4)];
+          for (let x = rnd(3) ? 0 : rnd(5); x > 0; x--) fields.push(rnd(2) ? '' : 'y\r');
+          text += (rnd(20) ? '' : pick([' ', ';', '#', '\u00e9'], 4)) + fields.join(';');
+        }
+        text += ENDS[rnd(ENDS.length)]!;
+      }
+      const lines = selectByLines(text);
+      assert.deepEqual(lines, byRows(text), JSON.stringify(text));
+      assert.deepEqual(selectPxeHosts(text), lines, JSON.stringify(text));
+      const plain = selectFromPlainRows(text);
+      if (plain === undefined) continue;
+      accepted++;
+      assert.deepEqual(plain, lines, JSON.stringify(text));
+    }
+    // both readers are exercised: most files are plain rows, the odd ones fall back
+    assert.ok(accepted > 500 && accepted < 2800, `accepted ${accepted}`);
+    assert.ok(selectFromPlainRows(fixture('linbo-docker.devices.csv.sample')), 'the sample delta takes the one-regex reader');
   });
 });

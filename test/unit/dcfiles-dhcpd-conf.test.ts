@@ -105,6 +105,15 @@ describe('next-server patch planner', () => {
     );
   });
 
+  test('a host block inside another whose hardware line comes after it: both patched where they belong', () => {
+    // the outer block is listed first but its edit lies after the inner one's: the edits must be put in file order
+    const text = 'host outer {\n  host inner {\n    hardware ethernet 00:11:22:33:44:02;\n  }\n  hardware ethernet 00:11:22:33:44:01;\n}\n';
+    assert.equal(
+      planNextServerPatch(text, ['outer', 'inner'], IP).output,
+      'host outer {\n  host inner {\n    hardware ethernet 00:11:22:33:44:02;\n    next-server 10.0.0.13;\n  }\n  hardware ethernet 00:11:22:33:44:01;\n  next-server 10.0.0.13;\n}\n',
+    );
+  });
+
   test('braces in comments and strings, nested groups, case-insensitive names', () => {
     const text = '# } not a brace {\ngroup {\n  host PC-A { # {\n    option host-name "}{";\n    hardware ethernet 00:11:22:33:44:55; # trailing\n  }\n}\n';
     const plan = planNextServerPatch(text, ['pc-a'], IP);

@@ -1,8 +1,8 @@
 // Which hosts the DHCP hook patches (NOTES §6.4): delta rows with ≥11 fields, a valid host name and a
 // numeric pxe flag ≥ 1. labops rejects short rows instead of skipping them silently.
 // Reads the text directly rather than through parseDevicesCsv: the hook runs on every device import and
-// needs two fields of each row, so it finds the separators with indexOf and splits nothing. The rows,
-// comments and blank lines it sees are exactly parseDevicesCsv's (a unit test holds the two together).
+// needs two fields of each row, so it splits nothing. The rows, comments and blank lines it sees are exactly
+// parseDevicesCsv's (a unit test holds the readers here to it).
 import { classify } from './parse.js';
 
 export interface PxeSelection {
@@ -16,6 +16,48 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9-]*$/;
 const PXE_RE = /^\d+$/;
 
 export function selectPxeHosts(text: string): PxeSelection {
+  return selectFromPlainRows(text) ?? selectByLines(text);
+}
+
+// The delta as the LINBO Docker API writes it: rows of at least 11 fields that start with a printable ASCII
+// character, `#` comments and blank lines. One native regular-expression match per row checks the name and the
+// pxe flag too (NAME_RE; digits, not all zeros); anything else (a short row, a line starting with a space or a
+// non-ASCII character) returns undefined and selectByLines reads the file.
+const FIELD = '[^\\n;]*;';
+const GAP_LINE = '(?:#[^\\n]*|\\r)?\\n';
+// groups: 1 the host name when valid, 2 the pxe flag when ≥ 1 (without the CR of a last field)
+const PLAIN_ROW_Y = new RegExp(
+  `(?:${GAP_LINE})*(?=[!-"$-~])${FIELD}(?:([a-zA-Z0-9][a-zA-Z0-9-]*);|${FIELD})(?:${FIELD}){8}(?:(\\d*[1-9]\\d*)(?:;[^\\n]*)?\\r?(?:\\n|$)|[^\\n]*(?:\\n|$))`,
+  'y',
+);
+const PLAIN_END_Y = new RegExp(`(?:${GAP_LINE})*(?:#[^\\n]*|\\r)?$`, 'y');
+
+/** exported for the test that holds it to selectByLines */
+export function selectFromPlainRows(text: string): PxeSelection | undefined {
+  const hosts: string[] = [];
+  const seen = new Set<string>();
+  const len = text.length;
+  let pos = 0;
+  while (pos < len) {
+    PLAIN_ROW_Y.lastIndex = pos;
+    const m = PLAIN_ROW_Y.exec(text);
+    if (!m) {
+      PLAIN_END_Y.lastIndex = pos;
+      if (PLAIN_END_Y.test(text)) break;
+      return undefined;
+    }
+    pos = PLAIN_ROW_Y.lastIndex;
+    if (m[1] === undefined || m[2] === undefined) continue;
+    const key = m[1].toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    hosts.push(key);
+  }
+  return { hosts, shortRows: [] };
+}
+
+/** The general reader: line by line, the separators found with indexOf. */
+export function selectByLines(text: string): PxeSelection {
   const hosts: string[] = [];
   const seen = new Set<string>();
   const shortRows: PxeSelection['shortRows'] = [];

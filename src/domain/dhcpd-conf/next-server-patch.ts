@@ -92,7 +92,13 @@ export function planNextServerPatch(text: string, wanted: Iterable<string>, ip: 
   }
   let output = text;
   if (edits.length) {
-    edits.sort((a, b) => a.at - b.at);
+    // in file order already unless a host block came twice; sorting 10 000 edits anyway shows on big imports
+    for (let k = 1; k < edits.length; k++) {
+      if (edits[k]!.at < edits[k - 1]!.at) {
+        edits.sort((a, b) => a.at - b.at);
+        break;
+      }
+    }
     const parts: string[] = [];
     let pos = 0;
     for (const e of edits) {
