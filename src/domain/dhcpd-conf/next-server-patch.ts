@@ -69,10 +69,9 @@ export function planNextServerPatch(text: string, wanted: Iterable<string>, ip: 
   const out: HostPatch[] = [];
   const edits: Edit[] = [];
   const lines = new Map<string, string>();
+  // only the wanted hosts: scanDhcpd filters by `want`
   for (const h of hosts) {
-    const key = h.name.toLowerCase();
-    if (!want.has(key)) continue;
-    seen.add(key);
+    seen.add(h.name.toLowerCase());
     if (h.nextServers.length) {
       const wrong = h.nextServers.filter((s) => s.value !== ip);
       if (wrong.length === 0) {
@@ -92,7 +91,7 @@ export function planNextServerPatch(text: string, wanted: Iterable<string>, ip: 
   }
   let output = text;
   if (edits.length) {
-    // in file order already unless a host block came twice; sorting 10 000 edits anyway shows on big imports
+    // in file order already unless a host block sits inside another; sorting 10 000 edits anyway shows on big imports
     for (let k = 1; k < edits.length; k++) {
       if (edits[k]!.at < edits[k - 1]!.at) {
         edits.sort((a, b) => a.at - b.at);
