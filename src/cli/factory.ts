@@ -29,8 +29,11 @@ export interface Factory {
   globals(): GlobalOptions;
   config(): Promise<LabopsConfig>;
   inventory(): Promise<HostIndex>;
-  /** opened once per run and closed by main */
-  database(): Promise<Database>;
+  /**
+   * Opened once per run and closed by main (the first call's options win). The embedded default store is
+   * created and migrated on first use; `create: false` (commands that only read) never creates a file.
+   */
+  database(opts?: { create?: boolean; upgrade?: boolean }): Promise<Database>;
   /** Asks for confirmation on a TTY; without one, --yes is required (a usage error otherwise). */
   confirm(question: string): Promise<boolean>;
   /** resources to release when the run ends */
@@ -78,11 +81,12 @@ export function createFactory(init: FactoryInit): Factory & { close(): Promise<v
       })();
       return inventory;
     },
-    database() {
+    database(opts = {}) {
       database ??= (async () => {
         const cfg = await f.config();
-        const { openDatabase } = await import('../core/db/database.js');
-        const db = await openDatabase(cfg.get('db')!, { signal: init.signal });
+        const { openStore } = await import('../core/db/database.js');
+        const setting = cfg.setting('db');
+        const db = await openStore(setting.value!, { ...opts, signal: init.signal, embedded: setting.source.kind === 'default' });
         closers.push(() => db.close());
         return db;
       })();

@@ -29,6 +29,16 @@ export class UsageError extends LabopsError {
   /** set when commander's usage hint should follow the message */
   showUsage = false;
 }
+/** A query met a table that does not exist: the database is not migrated (or the table's owner is absent). */
+export class MissingTable extends UsageError {
+  constructor(
+    readonly table: string,
+    message: string,
+    details: ErrorDetails = {},
+  ) {
+    super(message, details);
+  }
+}
 /** The operation ran and failed (remote command non-zero, verification failed). */
 export class OperationFailed extends LabopsError {
   readonly kind = 'failed' as const;

@@ -1,12 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
 import { tempDir } from '../support/tmp.js';
-import { openDatabase } from '../../src/core/db/database.js';
+import { openDatabase, openStore } from '../../src/core/db/database.js';
+import { UsageError } from '../../src/domain/errors.js';
 import { migrate, migrationStatus } from '../../src/core/db/migrations.js';
 import { run } from '../../src/cli/main.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
@@ -19,6 +20,96 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const code = await run(args, { io, env });
   return { code, stdout: io.outText(), stderr: io.errText() };
 }
+
+describe('the embedded store needs no setup; a named database is the operator\'s', () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+
+  test('the first command that stores creates and migrates the default store; reading commands create nothing', async () => {
+    const state = join(dir.path, 'fresh-state');
+    const env = { XDG_STATE_HOME: state, XDG_CONFIG_HOME: join(dir.path, 'fresh-config') };
+    const dbFile = join(state, 'labops', 'labops.db');
+    for (const args of [['heartbeat', 'show'], ['heartbeat', 'show', '--events'], ['heartbeat', 'alerts'], ['reserve', 'log', '0xnone'], ['labs', 'list'], ['db', 'status']]) {
+      const r = await cli(args, env);
+      assert.notEqual(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /unexpected error|no such table/, args.join(' '));
+      assert.equal(existsSync(state), false, `${args.join(' ')} created ${state}`);
+    }
+    const status = await cli(['db', 'status'], env);
+    assert.equal(status.code, 0);
+    assert.match(status.stdout, /labops\.db: not created yet/);
+    const show = await cli(['--json', 'heartbeat', 'show'], env);
+    assert.deepEqual(JSON.parse(show.stdout), { hosts: [] });
+    // a command that stores: the store and all its tables appear
+    const hosts = join(dir.path, 'hosts.json');
+    writeFileSync(hosts, JSON.stringify({ hosts: [{ name: 'ws1', address: '127.0.0.1', mac: '02:00:00:00:00:01' }] }));
+    const share = join(dir.path, 'share');
+    mkdirSync(share);
+    copyFileSync(new URL('../fixtures/heartbeat/heartbeat.ready-hybrid.wire.json', import.meta.url), join(share, 'ws1.json'));
+    const poll = await cli(['--hosts', hosts, 'heartbeat', 'poll', 'ws1', '--source', 'file', '--path', join(share, '{host}.json'), '--no-events'], env);
+    assert.equal(poll.code, 0, poll.stderr);
+    assert.ok(existsSync(dbFile));
+    const after = await cli(['--json', 'db', 'status'], env);
+    assert.equal(after.code, 0, after.stderr);
+    assert.ok(JSON.parse(after.stdout).migrations.every((m: { applied: boolean }) => m.applied));
+  });
+
+  test('an older embedded store is upgraded on first use', async () => {
+    const state = join(dir.path, 'old-state');
+    const dbFile = join(state, 'labops', 'labops.db');
+    const old = await openDatabase(`sqlite:${dbFile}`);
+    await sql`CREATE TABLE labops_migrations (id VARCHAR(64) NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)`.execute(old.kysely);
+    await sql`INSERT INTO labops_migrations VALUES ('0001_labstation_ops', '2026-01-01 00:00:00')`.execute(old.kysely);
+    await old.close();
+    const db = await openStore(`sqlite:${dbFile}`, { embedded: true, create: false });
+    try {
+      const status = await migrationStatus(db.kysely, db.dialect);
+      assert.ok(status.every((m) => m.applied && m.tables.every((t) => t.exists)));
+    } finally {
+      await db.close();
+    }
+  });
+
+  test('a named SQLite database: missing file is exit 2 for readers, missing tables exit 2 with the migrate hint', async () => {
+    const missing = join(dir.path, 'nowhere', 'x.db');
+    for (const args of [['heartbeat', 'show'], ['labs', 'list'], ['reserve', 'log', '0x1'], ['db', 'status'], ['heartbeat', 'alerts']]) {
+      const r = await cli(['--db', `sqlite:${missing}`, ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /no SQLite database at .*x\.db/);
+      assert.equal(existsSync(join(dir.path, 'nowhere')), false);
+    }
+    const bare = join(dir.path, 'bare.db');
+    writeFileSync(bare, '');
+    for (const args of [['heartbeat', 'show'], ['labs', 'list'], ['heartbeat', 'alerts'], ['reserve', 'log', '0x1']]) {
+      const r = await cli(['--db', `sqlite:${bare}`, ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /table \w+ does not exist|tables? .* not exist/, args.join(' '));
+      assert.match(r.stderr, /^hint: run labops db migrate$/m, args.join(' '));
+      assert.doesNotMatch(r.stderr, /unexpected error/);
+    }
+    // a storing command checks its tables before it reads a single station
+    const hosts = join(dir.path, 'bare-hosts.json');
+    writeFileSync(hosts, JSON.stringify({ hosts: [{ name: 'ws1', address: '127.0.0.1', mac: '02:00:00:00:00:01' }] }));
+    const poll = await cli(['--db', `sqlite:${bare}`, '--hosts', hosts, 'heartbeat', 'poll', '--all', '--source', 'file', '--path', join(dir.path, 'never-read', '{host}.json')]);
+    assert.equal(poll.code, 2, poll.stderr);
+    assert.match(poll.stderr, /^labops: database sqlite:.*bare\.db: tables lab_hosts, .* do not exist\nhint: run labops db migrate\n$/);
+    assert.deepEqual(readdirSync(dir.path).filter((f) => f.startsWith('bare.db')), ['bare.db'], 'nothing created beside it');
+  });
+
+  test('openStore: a missing table is a UsageError on every query path', async () => {
+    const path = join(dir.path, 'typed.db');
+    const db = await openStore(`sqlite:${path}`);
+    try {
+      await assert.rejects(db.kysely.selectFrom('lab_hosts').selectAll().execute(), (e: unknown) => e instanceof UsageError && /table lab_hosts does not exist/.test(e.message));
+      await assert.rejects(
+        db.kysely.transaction().execute((tx) => tx.insertInto('lab_hosts').values({ name: 'a', address: 'b' }).execute()),
+        (e: unknown) => e instanceof UsageError && e.suggestion === 'run labops db migrate',
+      );
+    } finally {
+      await db.close();
+    }
+  });
+});
 
 describe('SQLite (embedded default)', () => {
   const dir = tempDir();
@@ -38,7 +129,9 @@ describe('SQLite (embedded default)', () => {
   });
 
   test('status on an empty database exits 1 and names what is missing', async () => {
-    const url = `sqlite:${join(dir.path, 'empty.db')}`;
+    const path = join(dir.path, 'empty.db');
+    writeFileSync(path, '');
+    const url = `sqlite:${path}`;
     const r = await cli(['--db', url, 'db', 'status']);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /lab_hosts\tmissing/);

@@ -39,7 +39,7 @@ describe('labs sync on MariaDB', () => {
     if (!maria) return t.skip('no MariaDB');
     const r = await cli([...base(), 'labs', 'sync']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /CML tables do not exist/);
+    assert.match(r.stderr, /tables cml_lab_records, cml_lab_history do not exist/);
     assert.match(r.stderr, /labops db migrate/);
   });
 

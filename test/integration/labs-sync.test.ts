@@ -42,6 +42,7 @@ describe('labs sync over TLS (SQLite)', () => {
     sim = await startCmlControllers({ count: 3, labsPerController: 6, stateDir: dir.path });
     config = sim.configPath;
     db = `sqlite:${join(dir.path, 'labops.db')}`;
+    assert.equal((await cli(['--db', db, 'db', 'migrate'])).code, 0); // a named database is migrated by its operator
   });
   after(async () => {
     await sim.close();
@@ -271,6 +272,7 @@ describe('labs sync: credentials, TLS and config errors', () => {
   const db = () => `sqlite:${join(dir.path, 'labops.db')}`;
   before(async () => {
     sim = await startCmlControllers({ count: 2, labsPerController: 2, stateDir: dir.path, flavor: 'older' });
+    assert.equal((await cli(['--db', db(), 'db', 'migrate'])).code, 0);
   });
   after(async () => {
     await sim.close();
@@ -373,6 +375,7 @@ describe('labs sync: notification hook', () => {
   let sim: CmlControllers;
   before(async () => {
     sim = await startCmlControllers({ count: 1, labsPerController: 2, stateDir: dir.path });
+    assert.equal((await cli(['--db', `sqlite:${join(dir.path, 'n.db')}`, 'db', 'migrate'])).code, 0);
   });
   after(async () => {
     await sim.close();

@@ -19,14 +19,20 @@ export function registerDb(parent: Command, f: Factory): Command {
 }
 
 async function runDbMigrate(f: Factory, createForeign: boolean): Promise<void> {
-  const db = await f.database();
+  const db = await f.database({ upgrade: false });
   const { migrate } = await import('../../core/db/migrations.js');
   const status = await migrate(db.kysely, db.dialect, { createForeign });
   await render(f, db.url, status, 'migrate');
 }
 
 async function runDbStatus(f: Factory): Promise<void> {
-  const db = await f.database();
+  const db = await f.database({ create: false, upgrade: false });
+  if (db.ephemeral) {
+    // The embedded store is created on first use; not existing yet is its normal state on a new machine.
+    if (f.io.json) return f.io.printJson({ database: db.url, exists: false, migrations: [] });
+    f.io.out(`${db.url}: not created yet (the first command that stores something creates it)`);
+    return;
+  }
   const { migrationStatus, isComplete } = await import('../../core/db/migrations.js');
   const status = await migrationStatus(db.kysely, db.dialect);
   await render(f, db.url, status, 'status');
@@ -37,7 +43,7 @@ async function runDbStatus(f: Factory): Promise<void> {
 }
 
 async function render(f: Factory, url: string, status: MigrationStatus[], mode: 'migrate' | 'status'): Promise<void> {
-  if (f.io.json) return f.io.printJson({ database: url, migrations: status });
+  if (f.io.json) return f.io.printJson({ database: url, exists: true, migrations: status });
   const rows = status.flatMap((m) => m.tables.map((t) => ({ m, t })));
   const { renderTable } = await import('../io/render.js');
   const state = (r: (typeof rows)[number]) =>

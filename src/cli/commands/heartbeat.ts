@@ -76,7 +76,9 @@ export async function runPoll(f: Factory, o: PollOptions): Promise<void> {
   let sink;
   if (o.store) {
     const db = await f.database();
-    const { batchingHeartbeatSink } = await import('../../core/db/heartbeat-store.js');
+    const [{ batchingHeartbeatSink, HEARTBEAT_STORE_TABLES }, { requireTables }] = await Promise.all([import('../../core/db/heartbeat-store.js'), import('../../core/db/migrations.js')]);
+    // before any station is contacted
+    await requireTables(db, HEARTBEAT_STORE_TABLES);
     sink = batchingHeartbeatSink(db);
   }
   const { startProgress } = await import('../io/spinner.js');
@@ -128,7 +130,7 @@ async function renderPoll(f: Factory, result: PollResult): Promise<void> {
 }
 
 async function runShow(f: Factory, names: string[], events: boolean): Promise<void> {
-  const db = await f.database();
+  const db = await f.database({ create: false });
   const { latestHeartbeats, forcedLogoffs } = await import('../../core/db/heartbeat-store.js');
   const index = await f.inventory();
   const resolved = names.map((n) => index.find(n)?.name ?? n);
@@ -185,7 +187,7 @@ async function runShow(f: Factory, names: string[], events: boolean): Promise<vo
 }
 
 async function runAlerts(f: Factory): Promise<void> {
-  const [cfg, index, db] = await Promise.all([f.config(), f.inventory(), f.database()]);
+  const [cfg, index, db] = await Promise.all([f.config(), f.inventory(), f.database({ create: false })]);
   const { evaluateAndStoreAlerts } = await import('../../ops/heartbeat/alerts.js');
   const { createNotifier, parseNotifyConfig } = await import('../../core/notify.js');
   const notifyCfg = parseNotifyConfig(cfg.raw, cfg.file);

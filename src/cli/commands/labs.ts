@@ -75,18 +75,12 @@ export function registerLabs(parent: Command, f: Factory): Command {
   return labs;
 }
 
-/** The store, with the CML tables created on the embedded SQLite database when missing. */
-async function openStore(f: Factory): Promise<CmlLabStore> {
-  const db = await f.database();
-  const [{ existingTables, migrate }, { CmlLabStore }] = await Promise.all([import('../../core/db/migrations.js'), import('../../core/db/cml-lab-store.js')]);
-  const tables = await existingTables(db.kysely, db.dialect);
-  if (!tables.has('cml_lab_records') || !tables.has('cml_lab_history')) {
-    if (db.dialect === 'sqlite') await migrate(db.kysely, db.dialect);
-    else {
-      const { UsageError } = await import('../../domain/errors.js');
-      throw new UsageError(`database ${db.url}: the CML tables do not exist`, { suggestion: 'run labops db migrate' });
-    }
-  }
+/** The CML lab store; `create: false` for the commands that only read it. */
+async function openStore(f: Factory, opts: { create?: boolean } = {}): Promise<CmlLabStore> {
+  const db = await f.database(opts);
+  const [{ requireTables }, { CmlLabStore }] = await Promise.all([import('../../core/db/migrations.js'), import('../../core/db/cml-lab-store.js')]);
+  // Checked before any controller is contacted.
+  await requireTables(db, ['cml_lab_records', 'cml_lab_history']);
   return new CmlLabStore(db.kysely, db.dialect);
 }
 
@@ -200,7 +194,7 @@ async function renderSync(f: Factory, result: LabsSyncResult, byId: Map<string, 
 }
 
 export async function runLabsList(f: Factory, o: LabsListOptions): Promise<void> {
-  const store = await openStore(f);
+  const store = await openStore(f, { create: false });
   const records = await store.list({ serverIds: o.server, includeOrphans: o.all });
   const format = o.format ?? (f.io.json ? 'api' : 'table');
   if (format === 'lab-record') {
@@ -235,7 +229,7 @@ export async function runLabsList(f: Factory, o: LabsListOptions): Promise<void>
 }
 
 export async function runLabsHistory(f: Factory, labId: string, o: { server?: string }): Promise<void> {
-  const store = await openStore(f);
+  const store = await openStore(f, { create: false });
   const found = await store.findLab(labId, o.server);
   const errors = await import('../../domain/errors.js');
   if (found.length === 0) throw new errors.OperationFailed(`no cached lab ${labId}${o.server ? ` on ${o.server}` : ''}`, { suggestion: 'see labops labs list --all' });

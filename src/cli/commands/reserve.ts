@@ -116,7 +116,7 @@ export function registerReserve(parent: Command, f: Factory): Command {
 }
 
 async function resolveHost(f: Factory, id: string, o: { host?: string; lab?: string }): Promise<{ host: InventoryHost; labId: string | null }> {
-  const [index, { UsageError }] = await Promise.all([f.inventory(), import('../../domain/errors.js')]);
+  const [index, { UsageError, MissingTable }] = await Promise.all([f.inventory(), import('../../domain/errors.js')]);
   const hint = { suggestion: index.inventory.file ? `hosts come from ${index.inventory.file}` : 'pass --hosts <file> or set OPS_CONFIG' };
   if (o.host) {
     const host = index.find(o.host);
@@ -132,8 +132,8 @@ async function resolveHost(f: Factory, id: string, o: { host?: string; lab?: str
   if (!labId) {
     const db = await f.database();
     const { findReservation } = await import('../../core/db/reservation-store.js');
-    const r = await findReservation(db, id).catch((e: Error) => {
-      if (/doesn't exist|no such table/i.test(e.message)) return undefined;
+    const r = await findReservation(db, id).catch((e: unknown) => {
+      if (e instanceof MissingTable && e.table === 'lab_reservations') return undefined;
       throw e;
     });
     if (!r) throw new UsageError(`unknown reservation '${id}': not in lab_reservations; name the station with --host`);
@@ -235,7 +235,7 @@ async function renderSteps(f: Factory, steps: Step[]): Promise<void> {
 }
 
 async function runLog(f: Factory, id: string, o: { limit?: number; offset?: number }): Promise<void> {
-  const [db, index, { reservationTimeline }, { UsageError }] = await Promise.all([f.database(), f.inventory(), import('../../ops/reservations/timeline.js'), import('../../domain/errors.js')]);
+  const [db, index, { reservationTimeline }, { UsageError }] = await Promise.all([f.database({ create: false }), f.inventory(), import('../../ops/reservations/timeline.js'), import('../../domain/errors.js')]);
   const t = await reservationTimeline(db, index, { reservationId: id, limit: o.limit ?? 100, offset: o.offset ?? 0, phaseLookback: 500 });
   if (!t) throw new UsageError(`unknown reservation '${id}': not in lab_reservations and no journal rows`);
   if (f.io.json) return f.io.printJson(t);

@@ -1,9 +1,9 @@
 // Opens the store: SQLite (better-sqlite3, the embedded default) or MySQL/MariaDB (mysql2), behind
 // one Kysely instance. Connection problems become typed errors: unreachable (3), credentials (4).
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, MysqlDialect, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
-import { AuthFailed, Unreachable, UsageError } from '../../domain/errors.js';
+import { Kysely, MysqlDialect, SqliteDialect, sql, type DatabaseConnection, type Dialect, type Driver, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import { AuthFailed, MissingTable, Unreachable, UsageError } from '../../domain/errors.js';
 import type { DB } from './schema.js';
 import type { createPool as createMysqlPool } from 'mysql2';
 import { parseDbUrl, redactDbUrl } from './url.js';
@@ -13,7 +13,54 @@ export interface Database {
   dialect: 'sqlite' | 'mysql';
   /** the URL without its password */
   url: string;
+  /** an embedded store that does not exist yet, stood in for by an empty in-memory one (nothing is kept) */
+  ephemeral?: boolean;
   close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  signal?: AbortSignal;
+  /**
+   * The embedded default store (the `db` setting left at its default): labops owns it, so it is created, and
+   * its tables created or upgraded, on first use, as any later schema change will be. Any other database is
+   * the operator's: only `labops db migrate` changes its schema.
+   */
+  embedded?: boolean;
+  /** false for commands that only read: neither the file nor its directory is ever created */
+  create?: boolean;
+  /** false leaves the embedded store's schema as it is (db status and db migrate look at it themselves) */
+  upgrade?: boolean;
+}
+
+/**
+ * Opens the store a command asked for. A reading command on an embedded store that does not exist yet gets an
+ * empty in-memory stand-in (`ephemeral`), so `heartbeat show` on a fresh machine answers "nothing yet" without
+ * creating a file; on an explicit SQLite path that does not exist it is a usage error.
+ */
+export async function openStore(url: string, opts: StoreOptions = {}): Promise<Database> {
+  const target = parseDbUrl(url);
+  const upgrade = opts.embedded && opts.upgrade !== false;
+  if (target.dialect === 'sqlite' && opts.create === false && target.path !== ':memory:' && !existsSync(target.path)) {
+    if (!opts.embedded) throw new UsageError(`no SQLite database at ${target.path}`, { suggestion: 'check --db / LABOPS_DB, or create it with labops db migrate' });
+    const standIn = await openDatabase('sqlite::memory:');
+    if (upgrade) await ensureSchema(standIn);
+    return { ...standIn, url: redactDbUrl(url), ephemeral: true };
+  }
+  const db = await openDatabase(url, { signal: opts.signal });
+  if (upgrade) {
+    try {
+      await ensureSchema(db);
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
+  }
+  return db;
+}
+
+async function ensureSchema(db: Database): Promise<void> {
+  const { ensureMigrated } = await import('./migrations.js');
+  await ensureMigrated(db.kysely, db.dialect);
 }
 
 export async function openDatabase(url: string, opts: { signal?: AbortSignal; readOnly?: boolean } = {}): Promise<Database> {
@@ -24,20 +71,19 @@ export async function openDatabase(url: string, opts: { signal?: AbortSignal; re
     let handle: InstanceType<typeof BetterSqlite3>;
     try {
       if (opts.readOnly) {
-        // Read-only callers (doctor) must not create the file or its directory.
+        // Read-only callers must not create the file or its directory.
         handle = new BetterSqlite3(target.path, { readonly: true, fileMustExist: true, timeout: 10_000 });
-        const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachingPrepare(handle) }) });
-        return { kysely, dialect: 'sqlite', url: shown, close: () => kysely.destroy() };
+      } else {
+        if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
+        handle = new BetterSqlite3(target.path, { timeout: 10_000 });
+        handle.pragma('journal_mode = WAL');
+        handle.pragma('foreign_keys = ON');
       }
-      if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
-      handle = new BetterSqlite3(target.path, { timeout: 10_000 });
-      handle.pragma('journal_mode = WAL');
-      handle.pragma('foreign_keys = ON');
     } catch (e) {
       if (opts.readOnly && (e as { code?: string }).code === 'SQLITE_CANTOPEN') throw new UsageError(`no SQLite database at ${target.path}`, { suggestion: 'run labops db migrate' });
       throw new UsageError(`cannot open SQLite database ${target.path}: ${(e as Error).message}`);
     }
-    const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachingPrepare(handle) }) });
+    const kysely = new Kysely<DB>({ dialect: schemaErrors(new SqliteDialect({ database: cachingPrepare(handle) }), shown) });
     return { kysely, dialect: 'sqlite', url: shown, close: () => kysely.destroy() };
   }
   const { createPool } = await import('mysql2');
@@ -59,7 +105,7 @@ export async function openDatabase(url: string, opts: { signal?: AbortSignal; re
   pool.on('connection', (conn) => {
     conn.query("SET time_zone = '+00:00'");
   });
-  const kysely = new Kysely<DB>({ dialect: new MysqlDialect({ pool: preparedInserts(pool) }) });
+  const kysely = new Kysely<DB>({ dialect: schemaErrors(new MysqlDialect({ pool: preparedInserts(pool) }), shown) });
   try {
     await sql`SELECT 1`.execute(kysely);
   } catch (e) {
@@ -67,6 +113,61 @@ export async function openDatabase(url: string, opts: { signal?: AbortSignal; re
     throw mysqlConnectError(e, shown, `${target.host}:${target.port}`);
   }
   return { kysely, dialect: 'mysql', url: shown, close: () => kysely.destroy() };
+}
+
+/** A query on a table that does not exist: the database is not migrated, an operator's mistake (exit 2). */
+export function missingTableError(e: unknown, shownUrl: string): MissingTable | undefined {
+  const err = e as { code?: string; errno?: number; message?: string };
+  const sqlite = /^no such table: (\S+)/.exec(err.message ?? '');
+  const mysql = err.errno === 1146 || err.code === 'ER_NO_SUCH_TABLE' ? /Table '(?:[^'.]*\.)?([^']+)' doesn't exist/.exec(err.message ?? '') : null;
+  const table = sqlite?.[1] ?? mysql?.[1];
+  if (!table) return undefined;
+  return new MissingTable(table, `database ${shownUrl}: table ${table} does not exist`, { suggestion: 'run labops db migrate', cause: e });
+}
+
+/**
+ * Every query's driver error passes through missingTableError, so a missing table is one typed error wherever
+ * it surfaces (a command, a daemon loop, a per-host store) instead of a driver message. Connections are wrapped,
+ * and the driver gets its own connection back for transactions and release.
+ */
+function schemaErrors(dialect: Dialect, shownUrl: string): Dialect {
+  const translate = (e: unknown) => missingTableError(e, shownUrl) ?? e;
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createDriver(): Driver {
+      const driver = dialect.createDriver();
+      const own = new WeakMap<DatabaseConnection, DatabaseConnection>();
+      const inner = (c: DatabaseConnection) => own.get(c) ?? c;
+      return {
+        init: () => driver.init(),
+        async acquireConnection() {
+          const c = await driver.acquireConnection();
+          const wrapped: DatabaseConnection = {
+            async executeQuery(q) {
+              try {
+                return await c.executeQuery(q);
+              } catch (e) {
+                throw translate(e);
+              }
+            },
+            streamQuery: (q, chunkSize) => c.streamQuery(q, chunkSize),
+          };
+          own.set(wrapped, c);
+          return wrapped;
+        },
+        beginTransaction: (c, settings) => driver.beginTransaction(inner(c), settings),
+        commitTransaction: (c) => driver.commitTransaction(inner(c)),
+        rollbackTransaction: (c) => driver.rollbackTransaction(inner(c)),
+        savepoint: driver.savepoint && ((c, name, compile) => driver.savepoint!(inner(c), name, compile)),
+        rollbackToSavepoint: driver.rollbackToSavepoint && ((c, name, compile) => driver.rollbackToSavepoint!(inner(c), name, compile)),
+        releaseSavepoint: driver.releaseSavepoint && ((c, name, compile) => driver.releaseSavepoint!(inner(c), name, compile)),
+        releaseConnection: (c) => driver.releaseConnection(inner(c)),
+        destroy: () => driver.destroy(),
+      };
+    },
+  };
 }
 
 /** Kysely's statement, as better-sqlite3 gives it: with `busy` while it is being iterated. */

@@ -11,6 +11,9 @@ import { pythonJsonDumps } from '../../domain/python-json.js';
 import type { HeartbeatSnapshot } from '../../domain/heartbeat/normalize.js';
 import type { GuardEvent } from '../../domain/heartbeat/events.js';
 
+/** What storing a heartbeat needs (lab_reservations is optional: an ops-only database lacks it). */
+export const HEARTBEAT_STORE_TABLES = ['lab_hosts', 'lab_host_heartbeat', 'lab_host_events', 'reservation_operations', 'reservation_forced_logoffs', 'labops_host_poll_state'] as const;
+
 export interface StoreHeartbeatInput {
   host: { name: string; address: string; mac?: string; labs: readonly string[] };
   snapshot: HeartbeatSnapshot;

@@ -2,6 +2,7 @@
 // never drop or alter an existing table, so an installation with the upstream tables is left as it is.
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
+import { UsageError } from '../../domain/errors.js';
 import { HEARTBEAT_MIGRATION } from './tables-heartbeat.js';
 import { COLLECTOR_MIGRATION } from './tables-collector.js';
 import { CML_MIGRATION } from './tables-cml.js';
@@ -238,6 +239,20 @@ function utcNow(): string {
 /** Whether a status shows everything labops needs: its own tables present, no needed column missing. */
 export function isComplete(status: MigrationStatus[]): boolean {
   return status.every((m) => m.applied && m.tables.every((t) => (t.exists || t.owner) && t.missingColumns.length === 0));
+}
+
+/** Fails with the migrate hint, before any work, when a table a command needs does not exist. */
+export async function requireTables(db: { kysely: Kysely<DB>; dialect: Dialect; url: string }, names: readonly string[]): Promise<void> {
+  const have = await existingTables(db.kysely, db.dialect);
+  const missing = names.filter((n) => !have.has(n));
+  if (missing.length) throw new UsageError(`database ${db.url}: table${missing.length > 1 ? 's' : ''} ${missing.join(', ')} do${missing.length > 1 ? '' : 'es'} not exist`, { suggestion: 'run labops db migrate' });
+}
+
+/** Brings the embedded store up to date: migrates when a migration is not recorded as applied (one query otherwise). */
+export async function ensureMigrated(db: Kysely<DB>, dialect: Dialect): Promise<void> {
+  const applied = await appliedMigrations(db, await existingTables(db, dialect));
+  if (MIGRATIONS.every((m) => applied.has(m.id))) return;
+  await migrate(db, dialect);
 }
 
 export async function migrate(db: Kysely<DB>, dialect: Dialect, opts: { createForeign?: boolean } = {}): Promise<MigrationStatus[]> {

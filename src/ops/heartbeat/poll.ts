@@ -5,6 +5,7 @@ import { HeartbeatFormatError, normalizeHeartbeat, parseHeartbeat, type Heartbea
 import { parseGuardEvents, type GuardEvent } from '../../domain/heartbeat/events.js';
 import { operationsFromServiceState, parseServiceStateIni } from '../../domain/heartbeat/service-state.js';
 import type { InventoryHost } from '../../core/config/inventory.js';
+import { isLabopsError } from '../../domain/errors.js';
 
 export type StationFile = 'heartbeat' | 'events' | 'service-state';
 
@@ -171,9 +172,8 @@ export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?
         try {
           stored = await ports.sink.store({ host, snapshot, events, pollTime });
         } catch (e) {
-          const msg = (e as Error).message;
-          const hint = /no such table|doesn't exist/i.test(msg) ? ' (run labops db migrate)' : '';
-          return done({ warnings, error: { kind: 'store', message: `storing failed: ${msg}${hint}` } });
+          const hint = isLabopsError(e) && e.suggestion ? ` (${e.suggestion})` : '';
+          return done({ warnings, error: { kind: 'store', message: `storing failed: ${(e as Error).message}${hint}` } });
         }
       }
       return done({

@@ -6,7 +6,7 @@ import { backoffDelayMs, type BackoffPolicy } from '../../domain/backoff.js';
 import { allowedFrom, type ReservationStatus } from '../../domain/reservations/plan.js';
 import { schedulerRow, unmappedRow, type JournalRow } from '../../domain/reservations/steps.js';
 import { mapPool } from '../../domain/pool.js';
-import { TempFail } from '../../domain/errors.js';
+import { MissingTable, TempFail } from '../../domain/errors.js';
 import type { HostIndex } from '../../core/config/inventory.js';
 import type { Database } from '../../core/db/database.js';
 import * as store from '../../core/db/reservation-store.js';
@@ -140,7 +140,7 @@ async function select(deps: ScanDeps, cfg: ScanConfig, exclude: readonly string[
     return [...ends.map((c) => ({ c, phase: 'end' as const })), ...starts.map((c) => ({ c, phase: 'start' as const }))];
   } catch (e) {
     const msg = (e as Error).message;
-    if (/doesn't exist|no such table/i.test(msg)) throw new TempFail(`reservation tables missing: ${msg.split('\n')[0]}`, { suggestion: 'run labops db migrate (lab_reservations belongs to the auth service)' });
+    if (e instanceof MissingTable) throw new TempFail(`reservation tables missing: ${msg}`, { suggestion: 'run labops db migrate (lab_reservations belongs to the auth service)' });
     throw new TempFail(`database unavailable: ${msg.split('\n')[0]}`);
   }
 }

@@ -1,6 +1,7 @@
 // The reservation timeline in the shape of the ops-worker's GET /api/reservations/timeline (NOTES §5.4): the
 // reservation, its host (config without secrets: the v0 worker echoed winrm_user/winrm_pass), the journal
 // page, the phases, the host's latest heartbeat; plus, for `reserve log`, the forced logoffs linked to it.
+import { MissingTable } from '../../domain/errors.js';
 import type { Database } from '../../core/db/database.js';
 import type { HostIndex, InventoryHost } from '../../core/config/inventory.js';
 import * as store from '../../core/db/reservation-store.js';
@@ -81,8 +82,9 @@ export interface TimelineRequest {
 
 /** undefined: neither a reservation nor any journal row has this id. */
 export async function reservationTimeline(db: Database, index: HostIndex, req: TimelineRequest): Promise<(Timeline & { forcedLogoffs: ForcedLogoffRow[] }) | undefined> {
-  const reservation = await store.findReservation(db, req.reservationId).catch((e: Error) => {
-    if (/doesn't exist|no such table/i.test(e.message)) return undefined;
+  // lab_reservations belongs to the auth service: a database without it still has the journal
+  const reservation = await store.findReservation(db, req.reservationId).catch((e: unknown) => {
+    if (e instanceof MissingTable && e.table === 'lab_reservations') return undefined;
     throw e;
   });
   const total = await store.countOperations(db, req.reservationId);
