@@ -6,7 +6,8 @@
 #   scripts/install-test-deps.sh            install what is missing, then check every component
 #   scripts/install-test-deps.sh --check    only check (installs nothing, needs no root)
 #
-# Run as root, or as a user with sudo: the script elevates only itself, only when it must install.
+# Run it as root, or as a user with sudo: only the installing part runs as root (through sudo, when packages
+# or the Samba template are missing); the checks run as you, because the tests will.
 set -euo pipefail
 
 # Listed explicitly because the script installs without recommends: samba-tool domain provision needs
@@ -21,60 +22,94 @@ PACKAGES=(
   python3 python3-winrm
   openssl procps passwd
 )
+# A Samba AD domain provisioned once per Samba version, which tests copy instead of provisioning their own
+# (provisioning needs root to chown sysvol, and takes 6-12 s). The realm, domain and password are the tests'
+# (test/support/samba.ts); the domain is a throwaway test fixture, readable by every user.
+SAMBA_TEMPLATE=${LABOPS_SAMBA_TEMPLATE:-/var/cache/labops-tests/samba-LAB.TEST}
+SAMBA_PROVISION=(--realm=LAB.TEST --domain=LAB --adminpass='Lab-Test-Pw-1!' --use-rfc2307 --server-role=dc --dns-backend=NONE)
 
 say() { printf 'test dependencies: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-check_only=false
+mode=all
 case "${1:-}" in
-  --check) check_only=true ;;
+  --check) mode=check ;;
+  --install-only) mode=install ;;
   '') ;;
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) die "unknown option '$1' (try --help)" ;;
 esac
 
 command -v dpkg-query >/dev/null || die "this script needs a Debian-based system (dpkg-query not found)"
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+missing_packages() {
+  local p
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || printf '%s\n' "$p"
+  done
+}
 
-if [ ${#missing[@]} -gt 0 ] && ! $check_only; then
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || die "missing ${missing[*]}: run this script as root (sudo is not installed)"
-    say "missing ${missing[*]}: re-running as root with sudo"
-    exec sudo -- "$0" "$@"
-  fi
+samba_version() { /usr/sbin/samba --version 2>/dev/null || samba-tool --version 2>/dev/null || echo none; }
+
+template_current() { [ "$(cat "$SAMBA_TEMPLATE/version" 2>/dev/null)" = "$(samba_version)" ] && [ -r "$SAMBA_TEMPLATE/private/sam.ldb" ]; }
+
+install_packages() { # as root
+  local missing=("$@")
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq || die "apt-get update failed: the package archive cannot be reached (see above)"
-  unknown=()
+  local unknown=() p
   for p in "${missing[@]}"; do
     apt-cache show "$p" >/dev/null 2>&1 || unknown+=("$p")
   done
   [ ${#unknown[@]} -eq 0 ] || die "not available from the configured archives: ${unknown[*]}"
-  # Services must not start on install: tests start their own on free ports in temp dirs. The policy
-  # file is removed again whatever happens.
-  policy=/usr/sbin/policy-rc.d
-  had_policy=false
+  # Services must not start on install: tests start their own on free ports in temp dirs.
+  local policy=/usr/sbin/policy-rc.d had_policy=false log status=0
   [ -e "$policy" ] && had_policy=true
   $had_policy || { printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; }
-  trap '$had_policy || rm -f "$policy"' EXIT
   log=$(mktemp)
-  status=0
   apt-get install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1 || status=$?
   $had_policy || rm -f "$policy"
-  trap - EXIT
   if [ $status -ne 0 ]; then
     tail -n 20 "$log" >&2
     rm -f "$log"
     die "apt-get install failed (exit $status) for ${missing[*]}: see the lines above; run 'dpkg --audit' if a package was left half-configured"
   fi
   rm -f "$log"
-elif [ ${#missing[@]} -gt 0 ]; then
-  say "not installed: ${missing[*]}"
+}
+
+make_samba_template() { # as root
+  local next="$SAMBA_TEMPLATE.new.$$" log
+  rm -rf "$next"
+  mkdir -p "$next"
+  log=$(mktemp)
+  if ! samba-tool domain provision --targetdir "$next" "${SAMBA_PROVISION[@]}" >"$log" 2>&1; then
+    tail -n 5 "$log" >&2
+    rm -rf "$next" "$log"
+    die "samba-tool domain provision failed (last lines above)"
+  fi
+  rm -f "$log"
+  samba_version >"$next/version"
+  chmod -R a+rX "$next"
+  rm -rf "$SAMBA_TEMPLATE"
+  mv "$next" "$SAMBA_TEMPLATE"
+  say "provisioned the Samba test domain template in $SAMBA_TEMPLATE"
+}
+
+mapfile -t missing < <(missing_packages)
+if [ "$mode" = check ]; then
+  [ ${#missing[@]} -eq 0 ] || say "not installed: ${missing[*]}"
+elif [ ${#missing[@]} -gt 0 ] || ! template_current; then
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "${missing[*]:-the Samba template} needs root: run this script as root (sudo is not installed)"
+    say "${missing[*]:+missing ${missing[*]}; }running the installing part as root with sudo"
+    sudo -- "$0" --install-only || die "the installing part failed (above)"
+  else
+    [ ${#missing[@]} -eq 0 ] || install_packages "${missing[@]}"
+    template_current || make_samba_template
+  fi
 fi
+[ "$mode" = install ] && exit 0
 
 # --- prove each component works (as tests will use it: temp dirs, loopback, no system service) ---
 work=$(mktemp -d /tmp/labops-deps-check.XXXXXX)
@@ -100,11 +135,11 @@ check() { # check <component> <command...>: runs the command, output kept for th
 check_mariadb() {
   local d=$work/mariadb
   mkdir -p "$d/data"
-  printf '[mysqld]\ndatadir=%s\nsocket=%s\nskip-networking\npid-file=%s\nuser=%s\nskip-log-bin\n' \
-    "$d/data" "$d/sock" "$d/pid" "$(id -un)" >"$d/my.cnf"
+  printf '[mysqld]\ndatadir=%s\nsocket=%s\nskip-networking\npid-file=%s\nskip-log-bin\n' "$d/data" "$d/sock" "$d/pid" >"$d/my.cnf"
+  [ "$(id -u)" -ne 0 ] || echo 'user=root' >>"$d/my.cnf"
   mariadb-install-db --defaults-file="$d/my.cnf" --auth-root-authentication-method=socket --skip-test-db >"$d/install.log" 2>&1 \
     || { tail -n 5 "$d/install.log"; return 1; }
-  mariadbd --defaults-file="$d/my.cnf" >"$d/server.log" 2>&1 &
+  /usr/sbin/mariadbd --defaults-file="$d/my.cnf" >"$d/server.log" 2>&1 &
   local pid=$!; pids+=("$pid")
   for _ in $(seq 1 100); do
     mariadb --socket="$d/sock" -u"$(id -un)" -N -B -e 'SELECT 1' 2>/dev/null | grep -qx 1 && { kill "$pid"; wait "$pid" 2>/dev/null || true; return 0; }
@@ -144,14 +179,14 @@ check_dhcpd() {
   /usr/sbin/dhcpd -t -q -cf "$d/dhcpd.conf"
 }
 
-check_samba() {
+check_samba() { # as the tests do: a copy of the template, read and written with the ldb tools
+  template_current || { echo "no current Samba template in $SAMBA_TEMPLATE (run this script without --check)"; return 1; }
   local d=$work/samba
-  mkdir -p "$d"
-  samba-tool domain provision --targetdir "$d" --realm=DEPS.TEST --domain=DEPS --adminpass='Deps-Check-Pw-1!' \
-    --use-rfc2307 --server-role=dc --dns-backend=NONE >"$d.log" 2>&1 || { tail -n 5 "$d.log"; return 1; }
+  cp -r "$SAMBA_TEMPLATE" "$d"
   ldbsearch -H "$d/private/sam.ldb" '(sAMAccountName=Administrator)' dn | grep -q '^dn: CN=Administrator' \
-    || { echo "ldbsearch found no Administrator in the provisioned sam.ldb"; return 1; }
-  command -v ldbmodify >/dev/null
+    || { echo "ldbsearch found no Administrator in a copy of the template"; return 1; }
+  printf 'dn: CN=Administrator,CN=Users,DC=LAB,DC=TEST\nchangetype: modify\nreplace: description\ndescription: deps check\n' \
+    | ldbmodify -H "$d/private/sam.ldb" >/dev/null || { echo "ldbmodify failed on a copy of the template"; return 1; }
 }
 
 check mariadb         check_mariadb
@@ -163,7 +198,11 @@ check ip              ip -o addr show lo
 check samba           check_samba
 check python3-winrm   /usr/bin/python3 -c 'import winrm, winrm.protocol'
 check openssl         openssl version
-check useradd         command -v useradd chpasswd
+if [ "$(id -u)" -eq 0 ]; then
+  check useradd       command -v useradd chpasswd
+else
+  say "note    the sshd tests need root (a test user with a password); as $(id -un) they are skipped"
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
   die "these components do not work: ${failed[*]}"

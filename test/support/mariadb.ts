@@ -3,6 +3,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { userInfo } from 'node:os';
 import type { TestContext } from 'node:test';
 import { freePort, requireBinary, waitFor } from './services.js';
 import { tempDir } from './tmp.js';
@@ -14,7 +15,7 @@ export interface MariaDb {
   user: string;
   password: string;
   database: string;
-  /** run SQL as root through the socket */
+  /** run SQL as the server's administrator (the OS user's socket account) */
   sql(statement: string): string;
   /** a fresh database with the same user's rights, for isolation between tests */
   createDatabase(name: string): string;
@@ -33,10 +34,13 @@ export async function startMariaDb(t?: TestContext): Promise<MariaDb | undefined
   mkdirSync(data);
   const cnf = join(dir.path, 'my.cnf');
   const port = await freePort();
+  // mariadb-install-db gives the OS user that runs it a socket-authenticated account: root in CI, anyone else locally
+  const asRoot = process.getuid?.() === 0;
+  const admin = asRoot ? 'root' : userInfo().username;
   writeFileSync(
     cnf,
     ['[mysqld]', `datadir=${data}`, `socket=${socket}`, `port=${port}`, 'bind-address=127.0.0.1', `pid-file=${join(dir.path, 'mysqld.pid')}`,
-      'user=root', 'skip-name-resolve', 'innodb_buffer_pool_size=128M', 'innodb_log_file_size=48M', 'performance_schema=OFF', 'skip-log-bin',
+      ...(asRoot ? ['user=root'] : []), 'skip-name-resolve', 'innodb_buffer_pool_size=128M', 'innodb_log_file_size=48M', 'performance_schema=OFF', 'skip-log-bin',
       'default-time-zone=+02:00', ''].join('\n'),
   );
   execFileSync(installDb, [`--defaults-file=${cnf}`, '--auth-root-authentication-method=socket', '--skip-test-db'], { stdio: 'ignore' });
@@ -44,12 +48,12 @@ export async function startMariaDb(t?: TestContext): Promise<MariaDb | undefined
   const start = async () => {
     proc = spawn(mariadbd, [`--defaults-file=${cnf}`], { stdio: 'ignore' });
     await waitFor(() => {
-      execFileSync(client, ['--socket', socket, '-uroot', '-e', 'SELECT 1'], { stdio: 'ignore' });
+      execFileSync(client, ['--socket', socket, `-u${admin}`, '-e', 'SELECT 1'], { stdio: 'ignore' });
       return true;
     }, 'mariadbd to accept connections', 30_000, 100);
   };
   await start();
-  const sql = (statement: string) => execFileSync(client, ['--socket', socket, '-uroot', '-N', '-B', '-e', statement], { encoding: 'utf8' });
+  const sql = (statement: string) => execFileSync(client, ['--socket', socket, `-u${admin}`, '-N', '-B', '-e', statement], { encoding: 'utf8' });
   const user = 'labops';
   const password = 'labops-pw';
   sql(`CREATE DATABASE labops; CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO '${user}'@'127.0.0.1';`);
