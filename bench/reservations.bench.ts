@@ -16,9 +16,10 @@ import { startSimulator, type Simulator } from '../src/sim/simulator.js';
 import { openDatabase, type Database } from '../src/core/db/database.js';
 import { migrate } from '../src/core/db/migrations.js';
 import { toDbDateTime } from '../src/core/db/time.js';
-import { loadConfig } from '../src/core/config/load.js';
 import { loadInventory, HostIndex } from '../src/core/config/inventory.js';
-import { reservationPorts, reservationSettings } from '../src/ops/reservations/deps.js';
+import { createContext } from '../src/app/context.js';
+import { reservationPorts } from '../src/app/reserve.js';
+import { reservationSettings } from '../src/app/settings.js';
 import { startReservation } from '../src/ops/reservations/run.js';
 import { schedulerRow } from '../src/domain/reservations/steps.js';
 import { systemClock } from '../src/core/clock.js';
@@ -48,10 +49,10 @@ async function powerOffAll(sim: Simulator): Promise<void> {
 /** The seed's scheduler: select the due reservations, then for each in turn run the start handler, record, update. */
 async function seedScheduler(db: Database, configPath: string, inventoryPath: string): Promise<number[]> {
   const env = { HOME: '/nonexistent' };
-  const cfg = loadConfig({ flags: { hosts: inventoryPath, db: 'sqlite::memory:' }, configPath, env });
+  const ctx = createContext({ env, clock: systemClock, signal: new AbortController().signal, locations: () => ({ config: configPath, hosts: inventoryPath, db: 'sqlite::memory:' }), warn: () => {} });
   const index = new HostIndex(loadInventory(inventoryPath, true));
-  const ports = await reservationPorts(cfg, env, systemClock, db);
-  const settings = reservationSettings(cfg);
+  const ports = await reservationPorts(ctx, db);
+  const settings = reservationSettings(await ctx.config());
   const t0 = Date.now();
   const due = await sql<{ transaction_hash: string; lab_id: string }>`SELECT transaction_hash, lab_id FROM lab_reservations WHERE status = 'CONFIRMED' ORDER BY start_time LIMIT 200`.execute(db.kysely);
   const times: number[] = [];

@@ -9,7 +9,7 @@ import { systemClock } from '../src/core/clock.js';
 import { manPages } from '../src/cli/docs/man.js';
 import { completionScript } from '../src/cli/docs/completions.js';
 import { EXIT_CODES } from '../src/cli/exit-codes.js';
-import { SETTINGS, OTHER_ENV } from '../src/core/config/settings.js';
+import { SETTING_DEFS as SETTINGS, OTHER_ENV, defaultOf } from '../src/core/config/settings.js';
 
 const check = process.argv.includes('--check');
 const root = new URL('..', import.meta.url).pathname;
@@ -42,7 +42,7 @@ const envTable = [
 const settingsTable = [
   '| key | default | meaning |',
   '|---|---|---|',
-  ...SETTINGS.map((s) => `| \`${s.key}\` | ${s.default ? `\`${s.default({ HOME: '~' }) ?? ''}\`` : ''} | ${s.description.replace(/\|/g, '\\|')} |`),
+  ...SETTINGS.map((s) => `| \`${s.key}\` | ${s.default ? `\`${defaultOf(s, { HOME: '~' }) ?? ''}\`` : ''} | ${s.description.replace(/\|/g, '\\|')} |`),
 ].join('\n');
 const readmePath = 'README.md';
 let readme = readFileSync(join(root, readmePath), 'utf8');

@@ -1,10 +1,11 @@
 // The exit-code table: data rendered into --help, the man page and the README, and the single place
 // where an error becomes an exit code.
-import { isLabopsError, Silent, type ErrorKind } from '../domain/errors.js';
+import { isLabopsError, type ErrorKind } from '../domain/errors.js';
+import { combineOutcomes, type Outcome } from '../domain/outcome.js';
 
 export interface ExitCodeRow {
   code: number;
-  kind: ErrorKind | 'ok';
+  kind: ErrorKind | 'ok' | 'terminated';
   meaning: string;
 }
 
@@ -17,6 +18,7 @@ export const EXIT_CODES: readonly ExitCodeRow[] = [
   { code: 5, kind: 'partial', meaning: 'partial: some targets succeeded, some failed' },
   { code: 75, kind: 'tempfail', meaning: 'temporary failure, try again (lock held, service busy)' },
   { code: 130, kind: 'interrupted', meaning: 'interrupted (SIGINT)' },
+  { code: 143, kind: 'terminated', meaning: 'terminated (SIGTERM) during a one-shot command, after cleaning up and printing what was done; commands that loop stop cleanly and exit 0' },
 ];
 
 export const EXIT = {
@@ -28,11 +30,16 @@ export const EXIT = {
   partial: 5,
   tempfail: 75,
   interrupted: 130,
-} as const satisfies Record<Exclude<ErrorKind, 'silent'> | 'ok', number>;
+  terminated: 143,
+} as const satisfies Record<ErrorKind | 'ok' | 'terminated', number>;
+
+/** The exit code of a command's outcomes, one per target (see combineOutcomes for the rule). */
+export function exitFor(outcomes: readonly Outcome[]): number {
+  return EXIT[combineOutcomes(outcomes)];
+}
 
 /** Maps any thrown value to an exit code. Unknown errors are bugs: exit 1. */
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof Silent) return EXIT[err.exitKind];
-  if (isLabopsError(err)) return EXIT[err.kind as Exclude<ErrorKind, 'silent'>];
+  if (isLabopsError(err)) return EXIT[err.kind];
   return EXIT.failed;
 }

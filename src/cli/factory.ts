@@ -1,10 +1,9 @@
-// Lazy dependency wiring. Nothing heavy is imported here: every client is built on first use, so
-// `labops --help` and `labops dhcp-patch` never load zod, the database drivers or the WinRM stack.
+// The command layer's view of a run: the application context (src/app/context.ts) plus what only a terminal
+// has: the streams, the global options, prompts and confirmations. Nothing heavy is imported here.
 import type { IOStreams } from './io/iostreams.js';
 import type { Clock } from '../core/clock.js';
-import type { LabopsConfig } from '../core/config/load.js';
-import type { HostIndex } from '../core/config/inventory.js';
-import type { Database } from '../core/db/database.js';
+import { createContext, type AppContext, type OwnedContext } from '../app/context.js';
+import type { Outcome } from '../domain/outcome.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -18,26 +17,19 @@ export interface GlobalOptions {
   quiet?: boolean;
 }
 
-export interface Factory {
+export interface Factory extends AppContext {
+  /** the context itself, for use cases that reload it (the daemon on SIGHUP) */
+  readonly context: OwnedContext;
   readonly io: IOStreams;
-  readonly env: NodeJS.ProcessEnv;
-  readonly clock: Clock;
-  /** aborted on the first SIGINT; every op receives it */
-  readonly signal: AbortSignal;
   /** the command line as given (after the program name); `exec` finds its `--` here */
   readonly rawArgs: readonly string[];
   globals(): GlobalOptions;
-  config(): Promise<LabopsConfig>;
-  inventory(): Promise<HostIndex>;
-  /**
-   * Opened once per run and closed by main (the first call's options win). The embedded default store is
-   * created and migrated on first use; `create: false` (commands that only read) never creates a file.
-   */
-  database(opts?: { create?: boolean; upgrade?: boolean }): Promise<Database>;
   /** Asks for confirmation on a TTY; without one, --yes is required (a usage error otherwise). */
   confirm(question: string): Promise<boolean>;
-  /** resources to release when the run ends */
-  onClose(fn: () => Promise<void> | void): void;
+  /** The outcomes of the command that ran (one per target); main turns them into the exit code. */
+  outcomes: readonly Outcome[];
+  /** Set by argv→options tests: an action records its validated options here instead of running. */
+  capture?: (command: string, options: unknown) => void;
 }
 
 export interface FactoryInit {
@@ -45,53 +37,30 @@ export interface FactoryInit {
   env: NodeJS.ProcessEnv;
   clock: Clock;
   signal: AbortSignal;
+  stop?: AbortSignal;
   rawArgs?: readonly string[];
   globals: () => GlobalOptions;
+  capture?: (command: string, options: unknown) => void;
 }
 
-export function createFactory(init: FactoryInit): Factory & { close(): Promise<void> } {
-  const closers: (() => Promise<void> | void)[] = [];
-  let config: Promise<LabopsConfig> | undefined;
-  let inventory: Promise<HostIndex> | undefined;
-  let database: Promise<Database> | undefined;
-
-  const f: Factory & { close(): Promise<void> } = {
-    io: init.io,
+export function createFactory(init: FactoryInit): Factory & { close(): Promise<void>; context: OwnedContext } {
+  const context = createContext({
     env: init.env,
     clock: init.clock,
     signal: init.signal,
+    stop: init.stop,
+    locations: () => init.globals(),
+    warn: (m) => init.io.warn(m),
+    verbose: () => Boolean(init.globals().verbose),
+  });
+  const f: Factory & { close(): Promise<void>; context: OwnedContext } = {
+    ...context,
+    context,
+    io: init.io,
     rawArgs: init.rawArgs ?? [],
     globals: init.globals,
-    config() {
-      config ??= (async () => {
-        const { loadConfig } = await import('../core/config/load.js');
-        const g = init.globals();
-        return loadConfig({ flags: { hosts: g.hosts, db: g.db }, configPath: g.config, env: init.env });
-      })();
-      return config;
-    },
-    inventory() {
-      inventory ??= (async () => {
-        const cfg = await f.config();
-        const { loadInventory, HostIndex } = await import('../core/config/inventory.js');
-        const setting = cfg.setting('hosts');
-        const inv = loadInventory(setting.value!, setting.source.kind !== 'default');
-        for (const w of inv.warnings) if (inv.file || init.globals().verbose) init.io.warn(w);
-        return new HostIndex(inv);
-      })();
-      return inventory;
-    },
-    database(opts = {}) {
-      database ??= (async () => {
-        const cfg = await f.config();
-        const { openStore } = await import('../core/db/database.js');
-        const setting = cfg.setting('db');
-        const db = await openStore(setting.value!, { ...opts, signal: init.signal, embedded: setting.source.kind === 'default' });
-        closers.push(() => db.close());
-        return db;
-      })();
-      return database;
-    },
+    outcomes: [],
+    capture: init.capture,
     async confirm(question) {
       if (init.globals().yes) return true;
       if (!init.io.canPrompt()) {
@@ -101,12 +70,7 @@ export function createFactory(init: FactoryInit): Factory & { close(): Promise<v
       const { confirm } = await import('@inquirer/prompts');
       return confirm({ message: question, default: false }, { input: init.io.stdin, output: init.io.stdout });
     },
-    onClose(fn) {
-      closers.push(fn);
-    },
-    async close() {
-      for (const c of closers.reverse()) await c();
-    },
+    close: () => context.close(),
   };
   return f;
 }

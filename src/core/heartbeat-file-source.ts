@@ -5,6 +5,7 @@ import { readFile as readFileCb } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join, posix } from 'node:path';
 import type { InventoryHost } from './config/inventory.js';
+import { UsageError } from '../domain/errors.js';
 
 // The callback readFile: fs/promises' readFile costs about three times its CPU per small file (bench/heartbeat).
 const readFile = promisify(readFileCb);
@@ -13,6 +14,11 @@ type StationFile = 'heartbeat' | 'events' | 'service-state';
 
 export function windowsPathToRelative(p: string): string {
   return p.replace(/^([A-Za-z]):/, '$1').replace(/\\/g, '/').replace(/^\/+/, '');
+}
+
+/** A template must name the host, or every station would read the same file. */
+export function checkTemplate(template: string): void {
+  if (!/\{(host|address|winpath)\}/.test(template)) throw new UsageError(`file source path template '${template}' names no host: use {host}, {address} or {winpath}`);
 }
 
 export class FileHeartbeatSource {

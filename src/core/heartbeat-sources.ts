@@ -1,8 +1,6 @@
-// Builds the heartbeat source an operator chose: a mounted share (file) or WinRM.
-import { OperationFailed, UsageError } from '../domain/errors.js';
-import type { LabopsConfig } from './config/load.js';
+// The WinRM heartbeat source, and the shape every source has (the file source is heartbeat-file-source.ts).
+import { OperationFailed } from '../domain/errors.js';
 import type { InventoryHost } from './config/inventory.js';
-import { FileHeartbeatSource } from './heartbeat-file-source.js';
 import type { WinRMClient } from './winrm/client.js';
 
 type StationFile = 'heartbeat' | 'events' | 'service-state';
@@ -63,14 +61,4 @@ export class WinRMHeartbeatSource {
     await Promise.all([...this.clients.values()].map((c) => c.close()));
     this.clients.clear();
   }
-}
-
-export async function createHeartbeatSource(kind: 'winrm' | 'file', o: { template: string; cfg: LabopsConfig; timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<ClosableHeartbeatSource> {
-  if (kind === 'file') {
-    if (!/\{(host|address|winpath)\}/.test(o.template)) throw new UsageError(`file source path template '${o.template}' names no host: use {host}, {address} or {winpath}`);
-    return new FileHeartbeatSource(o.template);
-  }
-  const { credentialSources, winrmClientFor } = await import('./winrm/for-host.js');
-  const sources = credentialSources(o.cfg, o.env ?? process.env);
-  return new WinRMHeartbeatSource((h) => winrmClientFor(h, { timeoutMs: o.timeoutMs }, sources), o.timeoutMs);
 }

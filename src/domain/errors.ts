@@ -21,7 +21,7 @@ export abstract class LabopsError extends Error {
   }
 }
 
-export type ErrorKind = 'failed' | 'usage' | 'unreachable' | 'auth' | 'partial' | 'tempfail' | 'interrupted' | 'silent';
+export type ErrorKind = 'failed' | 'usage' | 'unreachable' | 'auth' | 'partial' | 'tempfail' | 'interrupted';
 
 /** Bad flag, malformed config/heartbeat/CSV/DHCP file: nothing was changed. */
 export class UsageError extends LabopsError {
@@ -65,14 +65,6 @@ export class Interrupted extends LabopsError {
     super(message);
   }
 }
-/** The outcome was already reported to the operator; exit with the given kind's code, print nothing more. */
-export class Silent extends LabopsError {
-  readonly kind = 'silent' as const;
-  constructor(readonly exitKind: Exclude<ErrorKind, 'silent'>) {
-    super('');
-  }
-}
-
 export function isLabopsError(e: unknown): e is LabopsError {
   return e instanceof LabopsError;
 }

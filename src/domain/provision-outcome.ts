@@ -1,3 +1,5 @@
+import type { Outcome } from './outcome.js';
+
 // How one provisioning or cleanup attempt maps onto lab_sessions (reference/cml/NOTES.md §2.2, §6),
 // with the collector's traps fixed: auth failures are final instead of retried forever, unreachable
 // hosts are retried with backoff, and a hung script is killed and reported as failed.
@@ -56,15 +58,8 @@ export function decideCleanup(r: AttemptResult): CleanupDecision {
   }
 }
 
-/** Exit category of a whole pass: 0 when everything worked, partial when mixed, else the common failure. */
-export type Category = 'ok' | 'failed' | 'auth' | 'usage' | 'unreachable' | 'interrupted';
-export function passOutcome(categories: readonly Category[]): Category | 'partial' {
-  const bad = categories.filter((c) => c !== 'ok');
-  if (bad.length === 0) return 'ok';
-  if (bad.length < categories.length) return 'partial';
-  const first = bad[0]!;
-  return bad.every((c) => c === first) ? first : 'failed';
-}
+/** Exit category of one session's attempt (an Outcome: see domain/outcome.ts for the rule over a pass). */
+export type Category = Extract<Outcome, 'ok' | 'failed' | 'auth' | 'usage' | 'unreachable' | 'interrupted'>;
 
 /** Where to run the script: upstream's bastion columns mean "run it on the bastion", not "hop through it". */
 export interface TargetRow {

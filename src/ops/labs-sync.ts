@@ -4,6 +4,7 @@
 // stops the others. Returns typed results; never prints.
 import { isLabopsError, type ErrorKind } from '../domain/errors.js';
 import { mapPool } from '../domain/pool.js';
+import type { Outcome } from '../domain/outcome.js';
 import { applySnapshot, orphanEvent, parseLabDetail, type HistoryEntry, type LabEvent, type LabRecord } from '../domain/labs/record.js';
 import { planOrphans, type ListOutcome } from '../domain/labs/orphans.js';
 import type { LabChanges } from '../core/db/cml-lab-store.js';
@@ -103,7 +104,7 @@ const FATAL_REASONS = new Set(['auth', 'tls', 'timeout', 'unreachable']);
 function toServerError(e: unknown, fallbackReason: string): ServerError {
   if (isLabopsError(e)) {
     const reason = typeof e.context?.reason === 'string' ? e.context.reason : fallbackReason;
-    return { kind: e.kind === 'silent' ? 'failed' : e.kind, reason, message: e.message, suggestion: e.suggestion };
+    return { kind: e.kind, reason, message: e.message, suggestion: e.suggestion };
   }
   return { kind: 'failed', reason: fallbackReason, message: (e as Error)?.message ?? String(e) };
 }
@@ -347,14 +348,13 @@ function emptyResult(s: CmlServerRef): ServerSyncResult {
  * The exit kind of a sync: ok when every server synced every lab; partial when some servers (or labs)
  * failed; when every server failed, their common kind (auth 4, unreachable 3), else failed.
  */
-export function syncExitKind(r: LabsSyncResult): 'ok' | Exclude<ErrorKind, 'silent'> {
-  const failed = r.servers.filter((s) => s.status === 'failed');
-  if (failed.length === 0) return r.totals.labErrors ? 'partial' : 'ok';
-  if (failed.length < r.servers.length) return 'partial';
-  const kinds = new Set(failed.map((s) => s.error?.kind ?? 'failed'));
-  if (kinds.size === 1) {
-    const k = [...kinds][0]!;
-    return k === 'silent' ? 'failed' : k;
-  }
-  return 'failed';
+/** One outcome per server, and a failed one per lab that failed on a server that answered. */
+export function syncOutcomes(r: LabsSyncResult): Outcome[] {
+  return r.servers.flatMap((s): Outcome[] => {
+    if (s.status === 'failed') {
+      const k = s.error?.kind ?? 'failed';
+      return [k === 'partial' ? 'failed' : k];
+    }
+    return ['ok', ...s.labErrors.map((): Outcome => 'failed')];
+  });
 }

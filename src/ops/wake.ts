@@ -5,8 +5,6 @@ import { looksLikeMac, parseMac } from '../domain/mac.js';
 import { mapPool } from '../domain/pool.js';
 import { formatProbeSpec, type ProbeSpec } from '../domain/probe-spec.js';
 import type { HostIndex, InventoryHost } from '../core/config/inventory.js';
-import type { LabopsConfig } from '../core/config/load.js';
-import { parseProbeSpec } from '../domain/probe-spec.js';
 
 export interface WakePorts {
   sendMagicPacket(t: { mac: string; address: string; port: number; repeat: number }): Promise<void>;
@@ -24,20 +22,6 @@ export interface WakeDefaults {
   timeoutMs: number;
   concurrency: number;
   probe: ProbeSpec;
-}
-
-/** The wol.* settings as wake defaults (flags and the inventory override them per host). */
-export function wakeDefaultsFromConfig(cfg: LabopsConfig): WakeDefaults {
-  return {
-    broadcast: cfg.get('wol.broadcast')!,
-    port: cfg.int('wol.port')!,
-    repeat: cfg.int('wol.repeat')!,
-    attempts: cfg.int('wol.attempts')!,
-    intervalMs: cfg.durationMs('wol.interval')!,
-    timeoutMs: cfg.durationMs('wol.timeout')!,
-    concurrency: cfg.int('wol.concurrency')!,
-    probe: parseProbeSpec(cfg.get('wol.probe')!) ?? { kind: 'icmp' },
-  };
 }
 
 export interface WakeRequest {

@@ -9,7 +9,7 @@ import { freePort, waitFor } from '../support/services.js';
 import { addLab, addServer, addSession, countStatus, sessionRow } from '../support/collector.js';
 import { openDatabase, type Database } from '../../src/core/db/database.js';
 import { migrate } from '../../src/core/db/migrations.js';
-import { run } from '../../src/cli/main.js';
+import { run, RunSignals } from '../../src/cli/main.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
 
 describe('provision sessions / cleanup against a real sshd (SQLite store)', () => {
@@ -23,9 +23,9 @@ describe('provision sessions / cleanup against a real sshd (SQLite store)', () =
   let failLab = 0;
   let hangLab = 0;
   const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ HOME: tmp.path, XDG_CONFIG_HOME: tmp.path, LABOPS_DB: dbUrl, LABOPS_SSH_KNOWN_HOSTS: knownHosts, ...extra });
-  async function cli(args: string[], extra: NodeJS.ProcessEnv = {}, controller?: AbortController) {
+  async function cli(args: string[], extra: NodeJS.ProcessEnv = {}, signals?: RunSignals) {
     const io = IOStreams.test();
-    const code = await run(args, { io, env: env(extra), controller });
+    const code = await run(args, { io, env: env(extra), signals });
     return { code, stdout: io.outText(), stderr: io.errText() };
   }
 
@@ -241,13 +241,13 @@ describe('provision sessions / cleanup against a real sshd (SQLite store)', () =
   test('without --once: loops, picks up new sessions, stops cleanly on interrupt', async (t) => {
     if (!sshd) return t.skip('no sshd');
     await clear();
-    const controller = new AbortController();
+    const controller = new RunSignals();
     const running = cli(['provision', 'sessions', '--interval', '200ms'], {}, controller);
     const first = await addSession(db.kysely, { lab_id: okLab, namespace: 'ns-loop-1' });
     await waitFor(async () => (await sessionRow(db.kysely, first)).status === 'ACTIVE', 'first session', 15_000);
     const second = await addSession(db.kysely, { lab_id: okLab, namespace: 'ns-loop-2' });
     await waitFor(async () => (await sessionRow(db.kysely, second)).status === 'ACTIVE', 'second session', 15_000);
-    controller.abort();
+    controller.receive('SIGINT');
     const r = await running;
     assert.equal(r.code, 130);
     assert.match(r.stderr, new RegExp(`session ${second}: active -> ACTIVE`));

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { startSimulator, type Simulator } from '../../src/sim/simulator.js';
-import { run } from '../../src/cli/main.js';
+import { run, RunSignals } from '../../src/cli/main.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
 import { openDatabase } from '../../src/core/db/database.js';
 import { randomLoopbackBase, waitFor } from '../support/services.js';
@@ -87,7 +87,7 @@ function http(base: string, method: string, path: string, body?: unknown, header
 const dir = tempDir('labops-api-');
 let sim: Simulator;
 let base = '';
-const controller = new AbortController();
+const controller = new RunSignals();
 let daemon: Promise<number>;
 const inventoryPath = join(dir.path, 'hosts.json');
 const dbUrl = `sqlite:${join(dir.path, 'ops.db')}`;
@@ -115,12 +115,12 @@ before(async () => {
     .execute();
   await db.close();
   const io = IOStreams.test();
-  daemon = run(['--config', cfg, '--hosts', inventoryPath, '--db', dbUrl, '--json', 'daemon', '--only', 'api', '--listen', '127.0.0.1:0'], { io, env, controller });
+  daemon = run(['--config', cfg, '--hosts', inventoryPath, '--db', dbUrl, '--json', 'daemon', '--only', 'api', '--listen', '127.0.0.1:0'], { io, env, signals: controller });
   await waitFor(() => /listening/.test(io.outText()), 'the API to listen', 20_000);
   base = JSON.parse(io.outText().trim().split('\n')[0]!).listening;
 });
 after(async () => {
-  controller.abort();
+  controller.receive('SIGINT');
   assert.equal(await daemon, 130);
   await sim.close();
   dir.cleanup();
@@ -275,9 +275,9 @@ describe('X-Ops-Internal-Token from a file', () => {
   test('labops daemon with OPS_INTERNAL_AUTH_TOKEN_FILE: 401 without the header, 200 with it, /health open', async () => {
     const tokenFile = join(dir.path, 'ops-token');
     writeFileSync(tokenFile, 'tok-123456\n', { mode: 0o600 });
-    const ctl = new AbortController();
+    const ctl = new RunSignals();
     const io = IOStreams.test();
-    const d = run(['--hosts', inventoryPath, '--db', dbUrl, '--json', 'daemon', '--only', 'api', '--listen', '127.0.0.1:0'], { io, env: { HOME: '/nonexistent', XDG_CONFIG_HOME: dir.path, OPS_INTERNAL_AUTH_TOKEN_FILE: tokenFile }, controller: ctl });
+    const d = run(['--hosts', inventoryPath, '--db', dbUrl, '--json', 'daemon', '--only', 'api', '--listen', '127.0.0.1:0'], { io, env: { HOME: '/nonexistent', XDG_CONFIG_HOME: dir.path, OPS_INTERNAL_AUTH_TOKEN_FILE: tokenFile }, signals: ctl });
     await waitFor(() => /listening/.test(io.outText()), 'the API to listen', 20_000);
     const url = JSON.parse(io.outText().trim().split('\n')[0]!).listening;
     try {
@@ -288,7 +288,7 @@ describe('X-Ops-Internal-Token from a file', () => {
       assert.equal((await http(url, 'GET', '/health')).status, 200);
       assert.doesNotMatch(io.errText() + io.outText(), /tok-123456/);
     } finally {
-      ctl.abort();
+      ctl.receive('SIGINT');
       await d;
     }
   });

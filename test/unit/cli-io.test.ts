@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
 import { renderTable, relativeTime } from '../../src/cli/io/render.js';
-import { exitCodeFor, EXIT_CODES } from '../../src/cli/exit-codes.js';
-import { AuthFailed, Interrupted, OperationFailed, Partial, Silent, TempFail, Unreachable, UsageError } from '../../src/domain/errors.js';
+import { exitCodeFor, exitFor, EXIT_CODES } from '../../src/cli/exit-codes.js';
+import { AuthFailed, Interrupted, OperationFailed, Partial, TempFail, Unreachable, UsageError } from '../../src/domain/errors.js';
 
 const rows = [{ host: 'lab-ws-01', status: 'woke' }, { host: 'lab-ws-02', status: 'did not respond' }];
 const cols = [
@@ -60,7 +60,7 @@ test('relative times on a terminal', () => {
 });
 
 test('one table maps errors to exit codes', () => {
-  assert.deepEqual(EXIT_CODES.map((r) => r.code), [0, 1, 2, 3, 4, 5, 75, 130]);
+  assert.deepEqual(EXIT_CODES.map((r) => r.code), [0, 1, 2, 3, 4, 5, 75, 130, 143]);
   assert.equal(exitCodeFor(new OperationFailed('x')), 1);
   assert.equal(exitCodeFor(new UsageError('x')), 2);
   assert.equal(exitCodeFor(new Unreachable('x')), 3);
@@ -68,6 +68,16 @@ test('one table maps errors to exit codes', () => {
   assert.equal(exitCodeFor(new Partial('x')), 5);
   assert.equal(exitCodeFor(new TempFail('x')), 75);
   assert.equal(exitCodeFor(new Interrupted()), 130);
-  assert.equal(exitCodeFor(new Silent('partial')), 5);
   assert.equal(exitCodeFor(new Error('bug')), 1);
+});
+
+test('exitFor: 0 all ok, 5 only when one target succeeded and one did not, else the shared kind or 1', () => {
+  assert.equal(exitFor([]), 0);
+  assert.equal(exitFor(['ok', 'ok']), 0);
+  assert.equal(exitFor(['ok', 'unreachable']), 5);
+  assert.equal(exitFor(['unreachable', 'unreachable']), 3);
+  assert.equal(exitFor(['auth']), 4);
+  // two hosts that both fail, in different ways: nothing succeeded, so not partial
+  assert.equal(exitFor(['auth', 'unreachable']), 1);
+  assert.equal(exitFor(['tempfail', 'tempfail']), 75);
 });

@@ -25,9 +25,9 @@ describe('config precedence: flags > environment > config file > defaults', () =
     assert.deepEqual(envOnly.setting('hosts').source, { kind: 'env', name: 'OPS_CONFIG' });
     const fileOnly = loadConfig({ configPath: file, env: { HOME: '/home/op' } });
     assert.equal(fileOnly.get('hosts'), '/from/file.json');
-    assert.equal(fileOnly.int('wol.port'), 7);
+    assert.equal(fileOnly.value('wol.port'), 7);
     assert.deepEqual(fileOnly.setting('wol.port').source, { kind: 'file', path: file });
-    assert.equal(fileOnly.int('wol.repeat'), 3);
+    assert.equal(fileOnly.value('wol.repeat'), 3);
     assert.deepEqual(fileOnly.setting('wol.repeat').source, { kind: 'default' });
   });
 

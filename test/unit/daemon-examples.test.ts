@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SETTINGS } from '../../src/core/config/settings.js';
+import { SETTING_DEFS as SETTINGS, defaultOf } from '../../src/core/config/settings.js';
 import { loadConfig } from '../../src/core/config/load.js';
 import { loadInventory } from '../../src/core/config/inventory.js';
 import { parseCmlServers } from '../../src/core/config/cml.js';
@@ -31,7 +31,7 @@ test('config.annotated.jsonc: every setting present and documented; loads as a c
   // The comment under each description states the current default (paths shown under ~).
   const lines = text.split('\n');
   for (const s of SETTINGS) {
-    const d = s.default?.({ HOME: '~' });
+    const d = defaultOf(s, { HOME: '~' });
     if (d === undefined) continue;
     const at = lines.findIndex((l) => l.trim() === `// ${s.description}`);
     assert.match(lines[at + 1] ?? '', new RegExp(`default "${d.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`), `${s.key}: default comment`);
@@ -42,7 +42,7 @@ test('config.annotated.jsonc: every setting present and documented; loads as a c
     writeFileSync(file, json);
     const cfg = loadConfig({ configPath: file, env: {} });
     assert.equal(cfg.get('heartbeat.poll-enabled'), 'true');
-    assert.equal(cfg.durationMs('daemon.lease'), 30_000);
+    assert.equal(cfg.value('daemon.lease'), 30_000);
     assert.equal(parseCmlServers(cfg.raw, file).length, 1);
     assert.ok(parseNotifyConfig(cfg.raw, file));
   } finally {

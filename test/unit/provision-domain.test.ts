@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { shJoin, shQuote } from '../../src/domain/shell-quote.js';
 import { cleanupArgv, minutesLeft, parseContract, provisionArgv } from '../../src/domain/provision-contract.js';
 import { backoffDelayMs } from '../../src/domain/backoff.js';
-import { decideCleanup, decideProvision, passOutcome, resolveTarget } from '../../src/domain/provision-outcome.js';
+import { decideCleanup, decideProvision, resolveTarget } from '../../src/domain/provision-outcome.js';
+import { combineOutcomes as passOutcome } from '../../src/domain/outcome.js';
 import { formatDbTime, parseDbTime } from '../../src/domain/db-time.js';
 
 test('shQuote: plain words stay, everything else is single-quoted; a local sh splits it back exactly', () => {

@@ -1,30 +1,24 @@
 // labops daemon: every long-running loop in one process (heartbeat poll, reservation orchestrator, session
 // provisioning and cleanup, server checks, labs refresh, DC job consumer) plus the ops-worker HTTP API with
-// /health and /metrics. The body lives in daemon-run.ts, loaded only when the command runs.
+// /health and /metrics. The command keeps the flags, the log's destination and the signal wiring; the daemon is
+// assembled in src/app/daemon and supervised by src/ops/daemon/supervisor.ts.
 import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { helpAfter } from '../help.js';
+import { act, looping } from '../action.js';
+import { UsageError } from '../../domain/errors.js';
+import { DAEMON_LOOPS, LOOP_NAMES, isLoopName } from '../../domain/daemon-loops.js';
+import type { DaemonOptions } from '../../app/daemon/index.js';
 
-export interface DaemonOptions {
+interface DaemonFlags {
   listen?: string;
   only?: string;
 }
 
-// Kept here (not imported from daemon-run.ts) so `labops --help` loads nothing heavy.
-const LOOPS: readonly [string, string][] = [
-  ['api', 'the ops-worker HTTP API (/api/wol, /api/winrm, /api/heartbeat/poll, /api/reservations/*, /api/hosts/reload) plus /health and /metrics'],
-  ['heartbeat', 'heartbeat poll and alert evaluation every heartbeat.interval (OPS_POLL_INTERVAL; off with OPS_POLL_ENABLED=false); sharded'],
-  ['reservations', 'the reservation orchestrator every reservations.scan-interval (OPS_RESERVATION_*); claims in MySQL'],
-  ['provisioning', 'REQUESTED lab_sessions -> provision script; claims in MySQL'],
-  ['cleanup', 'expired/revoked lab_sessions -> cleanup script; claims in MySQL'],
-  ['servers', 'server health checks over SSH; sharded'],
-  ['labs', 'CML labs refresh every cml.refresh-interval (LABS_REFRESH_INTERVAL), when cml.servers is configured; sharded'],
-  ['dc-jobs', 'the DC job consumer on Redis Streams (REDIS_* from /etc/macct-worker.conf), when that file exists'],
-];
+const LOOPS = DAEMON_LOOPS.map((l) => [l.name, l.summary] as const);
 
 export function registerDaemon(parent: Command, f: Factory): Command {
-  const cmd = parent
-    .command('daemon')
+  const cmd = looping(parent.command('daemon'))
     .summary('run every loop (heartbeat, reservations, provisioning, cleanup, servers, labs, DC jobs) and the ops-worker API')
     .description(
       `Run labops' loops in one process until SIGTERM or SIGINT. Loops: ${LOOPS.map(([n, s]) => `${n} (${s})`).join('; ')}. ` +
@@ -38,11 +32,8 @@ export function registerDaemon(parent: Command, f: Factory): Command {
         '/health adds per-loop last run, last error and lease ownership (503 "degraded" when a loop is failing); /metrics is Prometheus text.',
     )
     .option('--listen <addr:port>', 'API address (default: api.listen, 127.0.0.1:8081)')
-    .option('--only <loops>', `comma-separated loops to run (default: every configured one of ${LOOPS.map(([n]) => n).join(', ')})`)
-    .action(async (o: DaemonOptions) => {
-      const { runDaemon } = await import('./daemon-run.js');
-      return runDaemon(f, o);
-    });
+    .option('--only <loops>', `comma-separated loops to run (default: every configured one of ${LOOPS.map(([n]) => n).join(', ')})`);
+  act(cmd, f, daemonOptions, runDaemon);
   return helpAfter(
     cmd,
     [
@@ -57,4 +48,32 @@ export function registerDaemon(parent: Command, f: Factory): Command {
       'Exit: 0 after SIGTERM; 130 after SIGINT; 2 bad --listen/--only, bad config, or the address is in use; 3 database unreachable at start.',
     ].join('\n'),
   );
+}
+
+export function daemonOptions(o: DaemonFlags): DaemonOptions {
+  const only = o.only?.split(',').map((x) => x.trim()).filter(Boolean);
+  if (only) {
+    const unknown = only.filter((n) => !isLoopName(n));
+    if (unknown.length || only.length === 0) throw new UsageError(`--only: unknown loop(s) ${unknown.join(', ') || '(none given)'}; known: ${LOOP_NAMES.join(', ')}`);
+  }
+  return { only: only?.filter(isLoopName), listen: o.listen };
+}
+
+async function runDaemon(f: Factory, o: DaemonOptions): Promise<void> {
+  const { startDaemon } = await import('../../app/daemon/index.js');
+  const daemon = await startDaemon(f.context, o, {
+    sink: { write: (s) => void f.io.stderr.write(s) },
+    tty: f.io.stderrIsTTY,
+    color: f.io.colorEnabledStderr,
+    level: f.io.verbose ? 'debug' : f.io.quiet ? 'warn' : 'info',
+  });
+  // Tests and supervisors read the address from here when port 0 was asked for.
+  if (daemon.apiUrl && f.io.json) f.io.out(JSON.stringify({ listening: daemon.apiUrl }));
+  const onHup = () => void daemon.reload();
+  process.on('SIGHUP', onHup);
+  try {
+    await daemon.done;
+  } finally {
+    process.removeListener('SIGHUP', onHup);
+  }
 }

@@ -1,50 +1,52 @@
 // labops db migrate | status
 import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
-import type { MigrationStatus } from '../../core/db/migrations.js';
+import { act } from '../action.js';
+import type { Outcome } from '../../domain/outcome.js';
+import type { StoreStatus } from '../../app/store.js';
 
 export function registerDb(parent: Command, f: Factory): Command {
   const db = parent.command('db').summary('create and inspect the labops tables').description('Create and inspect the tables labops uses (SQLite or MySQL/MariaDB).');
-  db.command('migrate')
+  const migrate = db
+    .command('migrate')
     .description(
       'Create the tables that are missing. Existing tables are never dropped or altered, so a database that already has the ops-worker tables is left as it is. ' +
         'Tables owned by other systems (lab_reservations, the collector tables) are created only on SQLite, or on MySQL with --create-foreign (test and staging setups).',
     )
-    .option('--create-foreign', 'on MySQL, also create the tables other systems own when they are missing')
-    .action((o: { createForeign?: boolean }) => runDbMigrate(f, Boolean(o.createForeign)));
-  db.command('status')
-    .description('Show which migrations are applied, which tables exist and which columns labops needs but an existing table lacks. Exit 1 when something is missing.')
-    .action(() => runDbStatus(f));
+    .option('--create-foreign', 'on MySQL, also create the tables other systems own when they are missing');
+  act(migrate, f, (o: { createForeign?: boolean }) => ({ createForeign: Boolean(o.createForeign) }), runDbMigrate);
+  const status = db
+    .command('status')
+    .description('Show which migrations are applied, which tables exist and which columns labops needs but an existing table lacks. Exit 1 when something is missing.');
+  act(status, f, () => ({}), runDbStatus);
   return db;
 }
 
-async function runDbMigrate(f: Factory, createForeign: boolean): Promise<void> {
-  const db = await f.database({ upgrade: false });
-  const { migrate } = await import('../../core/db/migrations.js');
-  const status = await migrate(db.kysely, db.dialect, { createForeign });
-  await render(f, db.url, status, 'migrate');
+async function runDbMigrate(f: Factory, o: { createForeign: boolean }): Promise<void> {
+  const { migrateStore } = await import('../../app/store.js');
+  await render(f, await migrateStore(f, o), 'migrate');
 }
 
-async function runDbStatus(f: Factory): Promise<void> {
-  const db = await f.database({ create: false, upgrade: false });
-  if (db.ephemeral) {
+async function runDbStatus(f: Factory): Promise<Outcome[]> {
+  const { storeStatus } = await import('../../app/store.js');
+  const status = await storeStatus(f);
+  if (!status.exists) {
     // The embedded store is created on first use; not existing yet is its normal state on a new machine.
-    if (f.io.json) return f.io.printJson({ database: db.url, exists: false, migrations: [] });
-    f.io.out(`${db.url}: not created yet (the first command that stores something creates it)`);
-    return;
+    if (f.io.json) f.io.printJson({ database: status.database, exists: false, migrations: [] });
+    else f.io.out(`${status.database}: not created yet (the first command that stores something creates it)`);
+    return ['ok'];
   }
-  const { migrationStatus, isComplete } = await import('../../core/db/migrations.js');
-  const status = await migrationStatus(db.kysely, db.dialect);
-  await render(f, db.url, status, 'status');
-  if (!isComplete(status)) {
-    const { OperationFailed } = await import('../../domain/errors.js');
-    throw new OperationFailed('the database is not fully migrated', { suggestion: 'run labops db migrate' });
-  }
+  await render(f, status, 'status');
+  if (status.complete) return ['ok'];
+  f.io.error('labops: the database is not fully migrated');
+  f.io.error('hint: run labops db migrate');
+  return ['failed'];
 }
 
-async function render(f: Factory, url: string, status: MigrationStatus[], mode: 'migrate' | 'status'): Promise<void> {
-  if (f.io.json) return f.io.printJson({ database: url, exists: true, migrations: status });
-  const rows = status.flatMap((m) => m.tables.map((t) => ({ m, t })));
+async function render(f: Factory, s: StoreStatus, mode: 'migrate' | 'status'): Promise<void> {
+  if (f.io.json) return f.io.printJson({ database: s.database, exists: true, migrations: s.migrations });
+  const url = s.database;
+  const rows = s.migrations.flatMap((m) => m.tables.map((t) => ({ m, t })));
   const { renderTable } = await import('../io/render.js');
   const state = (r: (typeof rows)[number]) =>
     !r.t.exists ? (r.t.owner ? `absent (owned by ${r.t.owner})` : 'missing') : r.t.missingColumns.length ? `missing columns: ${r.t.missingColumns.join(',')}` : r.t.created ? 'created' : mode === 'migrate' ? 'exists' : 'ok';

@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { helpAfter } from '../help.js';
 import { durationArg, intArg } from '../args.js';
-import type { DcPaths } from '../../ops/dc-setup.js';
+import { act, looping } from '../action.js';
+import { UsageError } from '../../domain/errors.js';
+import type { Outcome } from '../../domain/outcome.js';
 
 export interface DcJobsOptions {
   once?: boolean;
@@ -43,8 +45,7 @@ export interface DcCheckOptions {
 
 export function registerDc(parent: Command, f: Factory): Command {
   const dc = parent.command('dc').summary('the LINBO Docker DC side: job consumer, setup, checks');
-  const jobs = dc
-    .command('jobs')
+  const jobs = looping(dc.command('jobs'))
     .summary('consume macct_repair and provision_host jobs from Redis (linbo:jobs)')
     .description(
       'The DC job consumer, wire-compatible with the LINBO Docker API: reads linbo:jobs as a member of the dc-workers ' +
@@ -60,8 +61,8 @@ export function registerDc(parent: Command, f: Factory): Command {
     .option('--batch-size <n>', 'provision jobs per import run (PROVISION_BATCH_SIZE; default 50)', intArg(1, 10000))
     .option('--debounce <dur>', 'wait for more provision jobs before a batch (PROVISION_DEBOUNCE_SEC; default 5s)', durationArg)
     .option('--claim-idle <dur>', 'claim entries pending this long (CLAIM_IDLE_SEC; default 5m)', durationArg)
-    .option('--claim-interval <dur>', 'how often to claim (CLAIM_INTERVAL_SEC; default 1m)', durationArg)
-    .action(async (o: DcJobsOptions) => runDcJobs(f, o));
+    .option('--claim-interval <dur>', 'how often to claim (CLAIM_INTERVAL_SEC; default 1m)', durationArg);
+  act(jobs, f, (o: DcJobsOptions) => o, runDcJobs);
   helpAfter(
     jobs,
     [
@@ -104,8 +105,8 @@ export function registerDc(parent: Command, f: Factory): Command {
     .option('--hook-dir <dir>', 'device-import hook directory (default <root>/var/lib/linuxmuster/hooks/device-import.post.d)')
     .option('--systemd-dir <dir>', 'unit directory (default <root>/etc/systemd/system)')
     .option('--no-enable', 'do not run systemctl daemon-reload/enable')
-    .option('--force', 'write even when a prerequisite or the connectivity test fails')
-    .action(async (o: DcSetupOptions) => runDcSetup(f, o));
+    .option('--force', 'write even when a prerequisite or the connectivity test fails');
+  act(setup, f, (o: DcSetupOptions) => o, runDcSetup);
   helpAfter(
     setup,
     [
@@ -125,8 +126,8 @@ export function registerDc(parent: Command, f: Factory): Command {
     .option('--worker-conf <file>', 'worker config path')
     .option('--hook-conf <file>', 'hook config path')
     .option('--hook-dir <dir>', 'device-import hook directory')
-    .option('--systemd-dir <dir>', 'unit directory')
-    .action(async (o: DcCheckOptions) => runDcCheck(f, o));
+    .option('--systemd-dir <dir>', 'unit directory');
+  act(check, f, (o: DcCheckOptions) => o, runDcCheck);
   helpAfter(check, 'Examples:\n  labops dc check\n  labops dc check --json\n\nExit: 0 all checks pass (warnings allowed); 1 a check failed.');
   return dc;
 }
@@ -137,139 +138,28 @@ function logLine(f: Factory, level: string, msg: string): void {
   f.io.error(`${new Date().toISOString()} [${level.toUpperCase()}] ${msg}`);
 }
 
-export async function runDcJobs(f: Factory, o: DcJobsOptions): Promise<void> {
-  const { runDcJobConsumer } = await import('../../ops/dc-jobs.js');
-  // SIGTERM (systemd stop) ends the run like SIGINT but exits 0: stop reading, finish the job in hand.
-  const stop = new AbortController();
-  const onTerm = () => stop.abort();
-  const onParent = () => stop.abort();
-  f.signal.addEventListener('abort', onParent, { once: true });
-  if (!o.once) process.once('SIGTERM', onTerm);
-  try {
-    const overrides: Record<string, string> = {};
-    if (o.consumer) overrides.consumer_name = o.consumer;
-    if (o.batchSize !== undefined) overrides.provision_batch_size = String(o.batchSize);
-    if (o.debounce !== undefined) overrides.provision_debounce_sec = String(o.debounce / 1000);
-    if (o.claimIdle !== undefined) overrides.claim_idle_sec = String(o.claimIdle / 1000);
-    if (o.claimInterval !== undefined) overrides.claim_interval_sec = String(o.claimInterval / 1000);
-    const summary = await runDcJobConsumer({
-      env: f.env,
-      workerConf: o.workerConf,
-      overrides,
-      signal: stop.signal,
-      once: o.once,
-      log: (level, msg) => logLine(f, level, msg),
-    });
-    if (f.io.json) f.io.printJson(summary);
-    else
-      f.io.info(
-        `dc jobs: ${summary.received} received, ${summary.completed} completed, ${summary.failed} failed, ${summary.retried} retried, ` +
-          `${summary.deadLettered} dead-lettered, ${summary.duplicates} duplicates, ${summary.leftPending} left pending; ${summary.importRuns} import run(s)`,
-      );
-    if (o.once && summary.leftPending > 0 && !f.signal.aborted) {
-      const { Silent } = await import('../../domain/errors.js');
-      throw new Silent('tempfail');
-    }
-  } finally {
-    process.off('SIGTERM', onTerm);
-    f.signal.removeEventListener('abort', onParent);
-  }
-}
-
-async function readSecretFile(path: string | undefined, what: string): Promise<string | undefined> {
-  if (!path) return undefined;
-  const { readFileSync } = await import('node:fs');
-  const { UsageError } = await import('../../domain/errors.js');
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (e) {
-    throw new UsageError(`cannot read the ${what} file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
-async function setupPorts(f: Factory, enable: boolean) {
-  const [{ existsSync, readFileSync, statSync, unlinkSync, chmodSync, mkdirSync }, { dirname }, atomic, { checkRedis }, { LinboApiClient }, { execFileSync }] = await Promise.all([
-    import('node:fs'),
-    import('node:path'),
-    import('../../core/fs/atomic-write.js'),
-    import('../../core/streams/redis-streams.js'),
-    import('../../core/http-apis/linbo-client.js'),
-    import('node:child_process'),
-  ]);
-  const which = (cmd: string) => [...(f.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) => `${d}/${cmd}`).find((p) => existsSync(p));
-  return {
-    isRoot: () => process.getuid?.() === 0,
-    exists: (p: string) => existsSync(p),
-    readFile: (p: string) => {
-      try {
-        return readFileSync(p, 'utf8');
-      } catch {
-        return undefined;
-      }
-    },
-    writeFile(p: string, text: string, mode: number) {
-      mkdirSync(dirname(p), { recursive: true });
-      atomic.writeFileAtomic(p, text, { mode });
-      chmodSync(p, mode);
-    },
-    remove(p: string) {
-      try {
-        unlinkSync(p);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    mode: (p: string) => {
-      try {
-        return statSync(p).mode;
-      } catch {
-        return undefined;
-      }
-    },
-    which,
-    async checkRedis(host: string, port: number, password: string | undefined) {
-      const r = await checkRedis({ host, port, password, connectTimeoutMs: 5000 });
-      return `Redis ${host}:${port} answers (version ${r.version ?? '?'})`;
-    },
-    async checkApi(apiUrl: string, apiKey: string) {
-      const c = new LinboApiClient({ apiUrl, apiKey, timeoutMs: 5000, retries: 0 });
-      await c.health();
-      // An unknown operation: 404 proves the key is accepted, 401 that it is not.
-      try {
-        await c.getOperation('00000000-0000-4000-8000-000000000000');
-      } catch (e) {
-        if ((e as Error).constructor.name !== 'OperationNotFound') throw e;
-      }
-      return `${apiUrl}: healthy, internal key accepted`;
-    },
-    systemctl: enable && which('systemctl') ? async (args: string[]) => void execFileSync(which('systemctl')!, args, { stdio: 'ignore' }) : undefined,
-    labopsPath: which('labops') ?? '/usr/local/bin/labops',
-  };
-}
-
-function dcPathsFrom(o: DcCheckOptions, defaults: DcPaths) {
-  return {
-    ...defaults,
-    workerConf: o.workerConf ?? defaults.workerConf,
-    hookConf: o.hookConf ?? defaults.hookConf,
-    hookDir: o.hookDir ?? defaults.hookDir,
-    systemdDir: o.systemdDir ?? defaults.systemdDir,
-  };
+export async function runDcJobs(f: Factory, o: DcJobsOptions): Promise<Outcome[]> {
+  const { consumeDcJobs } = await import('../../app/dc.js');
+  const summary = await consumeDcJobs(f, o, (level, msg) => logLine(f, level, msg));
+  if (f.io.json) f.io.printJson(summary);
+  else
+    f.io.info(
+      `dc jobs: ${summary.received} received, ${summary.completed} completed, ${summary.failed} failed, ${summary.retried} retried, ` +
+        `${summary.deadLettered} dead-lettered, ${summary.duplicates} duplicates, ${summary.leftPending} left pending; ${summary.importRuns} import run(s)`,
+    );
+  // a pass that left jobs pending (lock held, peer away) is "try again"
+  return o.once && summary.leftPending > 0 ? ['tempfail'] : [];
 }
 
 export async function runDcSetup(f: Factory, o: DcSetupOptions): Promise<void> {
-  const { dcSetup, dcUninstall, defaultDcPaths } = await import('../../ops/dc-setup.js');
-  const paths = dcPathsFrom(o, defaultDcPaths(o.root ?? ''));
-  const ports = await setupPorts(f, o.enable);
+  const dc = await import('../../app/dc.js');
   if (o.uninstall) {
-    const r = await dcUninstall(paths, ports, { enable: o.enable });
+    const r = await dc.uninstallDc(f, o);
     if (f.io.json) return f.io.printJson(r);
     for (const p of r.removed) f.io.out(`removed ${p}`);
     for (const p of r.kept) f.io.out(`kept    ${p}`);
     return;
   }
-  const { UsageError } = await import('../../domain/errors.js');
   const ask = async (what: string, given: string | undefined, def?: string, secret = false): Promise<string> => {
     if (given) return given;
     if (!f.io.canPrompt()) {
@@ -281,14 +171,13 @@ export async function runDcSetup(f: Factory, o: DcSetupOptions): Promise<void> {
     return secret ? password({ message: what, mask: '*' }, ctx) : input({ message: what, default: def }, ctx);
   };
   const linboIp = await ask('LINBO Docker host IP (--linbo-ip)', o.linboIp);
-  const apiKey = await ask('internal API key (--api-key-file)', await readSecretFile(o.apiKeyFile, 'API key'), undefined, true);
+  const apiKey = await ask('internal API key (--api-key-file)', await dc.readSecretFile(o.apiKeyFile, 'API key'), undefined, true);
   const school = await ask('school (--school)', o.school, 'default-school');
   const domain = await ask('DNS domain (--domain)', o.domain, 'linuxmuster.lan');
-  const r = await dcSetup(
-    { linboIp, apiKey, school, domain, redisPort: o.redisPort ?? 6379, apiPort: o.apiPort ?? 3000, redisPassword: await readSecretFile(o.redisPasswordFile, 'Redis password') },
-    paths,
-    ports,
-    { force: o.force, enable: o.enable },
+  const r = await dc.setupDc(
+    f,
+    { linboIp, apiKey, school, domain, redisPort: o.redisPort ?? 6379, apiPort: o.apiPort ?? 3000, redisPassword: await dc.readSecretFile(o.redisPasswordFile, 'Redis password') },
+    o,
   );
   if (f.io.json) return f.io.printJson(r);
   for (const c of r.checks) f.io.info(`${c.status.padEnd(4)} ${c.name}: ${c.detail}`);
@@ -297,16 +186,9 @@ export async function runDcSetup(f: Factory, o: DcSetupOptions): Promise<void> {
   f.io.info(r.enabled ? 'enabled labops-dc-jobs.service (not started): systemctl start labops-dc-jobs' : 'unit installed; enable it with: systemctl enable --now labops-dc-jobs');
 }
 
-export async function runDcCheck(f: Factory, o: DcCheckOptions): Promise<void> {
-  const [{ dcCheck, defaultDcPaths }, { loadMacctWorkerConfig }] = await Promise.all([import('../../ops/dc-setup.js'), import('../../core/config/macct-worker-conf.js')]);
-  const paths = dcPathsFrom(o, defaultDcPaths(o.root ?? ''));
-  const wc = loadMacctWorkerConfig(o.workerConf ?? f.env.MACCT_WORKER_CONF ?? paths.workerConf, f.env);
-  const v = wc.values;
-  const checks = await dcCheck(
-    { redisHost: v.redis_host!, redisPort: Number(v.redis_port), redisPassword: v.redis_password || undefined, apiUrl: v.api_url!, apiKey: v.api_key!, master: wc.devicesCsvMaster, importScript: wc.importScript, samLdb: wc.samLdb },
-    { ...paths, workerConf: wc.file ?? paths.workerConf },
-    await setupPorts(f, false),
-  );
+export async function runDcCheck(f: Factory, o: DcCheckOptions): Promise<Outcome[]> {
+  const { checkDc } = await import('../../app/dc.js');
+  const checks = await checkDc(f, o);
   if (f.io.json) f.io.printJson({ checks, ok: !checks.some((c) => c.status === 'fail') });
   else {
     const { renderTable } = await import('../io/render.js');
@@ -320,8 +202,6 @@ export async function runDcCheck(f: Factory, o: DcCheckOptions): Promise<void> {
       checks,
     );
   }
-  if (checks.some((c) => c.status === 'fail')) {
-    const { Silent } = await import('../../domain/errors.js');
-    throw new Silent('failed');
-  }
+  // checks are not targets: any failed check fails the run (warnings do not)
+  return [checks.some((c) => c.status === 'fail') ? 'failed' : 'ok'];
 }

@@ -4,21 +4,11 @@ import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { helpAfter } from '../help.js';
 import { ipArg } from '../args.js';
+import { act } from '../action.js';
 import type { DhcpPatchResult } from '../../ops/dhcp-patch.js';
+import type { DhcpPatchOptions } from '../../app/dhcp-patch.js';
 
-export interface DhcpPatchOptions {
-  school?: string;
-  conf?: string;
-  delta?: string;
-  devicesDhcp?: string;
-  nextServer?: string;
-  dhcpdConf?: string;
-  dhcpd?: string;
-  logFile?: string;
-  dryRun?: boolean;
-}
-
-export function registerDhcpPatch(parent: Command, f: Factory, run: (f: Factory, o: DhcpPatchOptions) => Promise<void> = runDhcpPatch): Command {
+export function registerDhcpPatch(parent: Command, f: Factory): Command {
   const cmd = parent
     .command('dhcp-patch')
     .summary("point LINBO Docker's PXE hosts at its TFTP server (the device-import hook)")
@@ -40,8 +30,8 @@ export function registerDhcpPatch(parent: Command, f: Factory, run: (f: Factory,
     .option('--dhcpd-conf <file>', 'dhcpd.conf for the syntax check (DHCPD_CONF; default /etc/dhcp/dhcpd.conf)')
     .option('--dhcpd <path>', 'dhcpd binary (DHCPD; default: dhcpd on PATH or /usr/sbin/dhcpd)')
     .option('--log-file <file>', 'log file, appended (LOGFILE; default /var/log/linuxmuster/linbo-docker-dhcp.log)')
-    .option('--dry-run', 'print the plan (hosts, insert/replace/keep) and change nothing, not even the log')
-    .action(async (o: DhcpPatchOptions) => run(f, o));
+    .option('--dry-run', 'print the plan (hosts, insert/replace/keep) and change nothing, not even the log');
+  act(cmd, f, (o: DhcpPatchOptions) => o, runDhcpPatch);
   return helpAfter(
     cmd,
     [
@@ -61,24 +51,11 @@ export function registerDhcpPatch(parent: Command, f: Factory, run: (f: Factory,
 }
 
 export async function runDhcpPatch(f: Factory, o: DhcpPatchOptions): Promise<void> {
-  const [{ loadDhcpHookConfig }, { dhcpPatch, systemDhcpPatchPorts }] = await Promise.all([
-    import('../../core/config/linbo-docker-dhcp-conf.js'),
-    import('../../ops/dhcp-patch.js'),
-  ]);
-  const config = loadDhcpHookConfig(o.conf ?? f.env.LINBO_DOCKER_DHCP_CONF ?? '/etc/linbo-docker-dhcp.conf', {
-    school: o.school,
-    nextServer: o.nextServer,
-    delta: o.delta,
-    devicesDhcp: o.devicesDhcp,
-    logFile: o.logFile,
-    dhcpdConf: o.dhcpdConf,
-    dhcpd: o.dhcpd,
-  });
+  const { patchDhcp } = await import('../../app/dhcp-patch.js');
   // The hook tees its log to stdout, which import-devices shows; --json and --dry-run print a document or plan instead.
   // The lines come in one go at the end (also on failure): one write per host is slow on big imports.
   const live = !f.io.json && !o.dryRun;
-  const ports = await systemDhcpPatchPorts(live ? (text) => f.io.out(text) : undefined);
-  const result = await dhcpPatch(config, { dryRun: Boolean(o.dryRun) }, ports);
+  const result = await patchDhcp(f, o, live ? (text) => f.io.out(text) : undefined);
   if (f.io.json) return f.io.printJson(result);
   if (o.dryRun) return renderPlan(f, result);
   if (result.status === 'nothing-to-do' && result.log.length === 0 && f.io.verbose) f.io.info(`nothing to do: ${result.reason}`);

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
+import { act } from '../action.js';
+import type { Outcome } from '../../domain/outcome.js';
 import type { CheckResult } from '../../ops/doctor.js';
 
 export function registerDoctor(parent: Command, f: Factory): Command {
@@ -14,20 +16,14 @@ export function registerDoctor(parent: Command, f: Factory): Command {
         'answers its health endpoint, a sample of inventory hosts is reachable, and the DC hook and worker files and tools are present where configured. One line per check; changes nothing.',
     )
     .option('--sample <n>', 'inventory hosts to probe (0 = none)', intArg(0, 10000), 5)
-    .option('--timeout <dur>', 'per-check network timeout', durationArg, 5000)
-    .action((o: { sample: number; timeout: number }) => runDoctorCommand(f, o));
+    .option('--timeout <dur>', 'per-check network timeout', durationArg, 5000);
+  act(cmd, f, (o: { sample: number; timeout: number }) => ({ sampleHosts: o.sample, timeoutMs: o.timeout }), runDoctorCommand);
   return helpAfter(cmd, 'Exit: 0 every check ok (warnings allowed), 1 at least one check failed.');
 }
 
-async function runDoctorCommand(f: Factory, o: { sample: number; timeout: number }): Promise<void> {
-  const [{ runDoctor }, { probe }] = await Promise.all([import('../../ops/doctor.js'), import('../../core/net/probe.js')]);
-  const database = async () => {
-    const { openDatabase } = await import('../../core/db/database.js');
-    const db = await openDatabase((await f.config()).get('db')!, { readOnly: true });
-    f.onClose(() => db.close());
-    return db;
-  };
-  const checks = await runDoctor({ config: f.config, inventory: f.inventory, database, probe, env: f.env }, { sampleHosts: o.sample, timeoutMs: o.timeout });
+async function runDoctorCommand(f: Factory, o: { sampleHosts: number; timeoutMs: number }): Promise<Outcome[]> {
+  const { doctor } = await import('../../app/store.js');
+  const checks = await doctor(f, o);
   const failed = checks.some((c) => c.status === 'fail');
   if (f.io.json) f.io.printJson({ ok: !failed, checks });
   else {
@@ -43,8 +39,5 @@ async function runDoctorCommand(f: Factory, o: { sample: number; timeout: number
       checks,
     );
   }
-  if (failed) {
-    const { Silent } = await import('../../domain/errors.js');
-    throw new Silent('failed');
-  }
+  return [failed ? 'failed' : 'ok'];
 }

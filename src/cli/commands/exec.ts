@@ -3,12 +3,15 @@ import { Option, type Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
+import { act } from '../action.js';
+import { UsageError } from '../../domain/errors.js';
+import { isAllowedCommandWord } from '../../domain/labstation-commands.js';
+import type { Outcome } from '../../domain/outcome.js';
 import type { ExecHostResult, ExecResult } from '../../ops/exec.js';
-import type { InventoryHost } from '../../core/config/inventory.js';
+import type { WinRMOverrides } from '../../core/winrm/for-host.js';
 
-export interface ExecOptions {
-  operands: string[];
-  all: boolean;
+interface ExecFlags {
+  all?: boolean;
   transport?: 'basic' | 'ntlm';
   ssl?: boolean;
   port?: number;
@@ -20,7 +23,17 @@ export interface ExecOptions {
   concurrency?: number;
 }
 
-export function registerExec(parent: Command, f: Factory, run: (f: Factory, o: ExecOptions) => Promise<void> = runExec): Command {
+export interface ExecOptions {
+  /** host names (empty with --all, or when the picker should ask) */
+  hosts: string[];
+  all: boolean;
+  /** the LabStation command and its arguments (empty: the picker asks) */
+  argv: string[];
+  winrm: WinRMOverrides;
+  concurrency: number;
+}
+
+export function registerExec(parent: Command, f: Factory): Command {
   const cmd = parent
     .command('exec')
     .summary('run a LabStation.exe command on hosts over WinRM')
@@ -41,12 +54,12 @@ export function registerExec(parent: Command, f: Factory, run: (f: Factory, o: E
     .option('--ca <file>', 'PEM CA bundle the HTTPS certificate must chain to')
     .option('--insecure', 'do not verify the HTTPS certificate (warned; use --ca instead)')
     .option('--timeout <dur>', 'per-host deadline for the whole command (default 2m; a prepare with a 90 s guard needs more than 90 s)', durationArg)
-    .option('--concurrency <n>', 'hosts at once (default 32)', intArg(1, 1024))
-    .action((operands: string[], o: Omit<ExecOptions, 'operands'>) => run(f, { ...o, operands, all: Boolean(o.all) }));
+    .option('--concurrency <n>', 'hosts at once (default 32)', intArg(1, 1024));
+  act(cmd, f, (operands: string[], o: ExecFlags) => execOptions(operands, o, f.rawArgs), runExec);
   return helpAfter(
     cmd,
     'Examples:\n  labops exec lab-ws-01 -- status-json\n  labops exec --all -- prepare-session --guard-grace=90\n  labops exec lab-ws-01 lab-ws-02 -- power shutdown --reason="Reservation completed"\n  labops exec lab-ws-03 --ssl --ca /etc/labops/winrm-ca.pem -- release-session\n\n' +
-      'Exit: 0 ok; 1 the station reported failure (exit 1) or rejected the command (exit 2); 2 bad input (nothing run); 3 unreachable or timed out; 4 credentials or TLS; 5 mixed results.',
+      'Exit: 0 ok; 1 the station failed (exit 1) or rejected the command (exit 2), or hosts failed in different ways; 2 bad input (nothing run); 3 unreachable or timed out; 4 credentials or TLS; 5 some hosts ok, some not.',
   );
 }
 
@@ -61,27 +74,28 @@ export function splitOperands(operands: string[], rawArgs: readonly string[], is
   return at < 0 ? { hosts: operands, command: [] } : { hosts: operands.slice(0, at), command: operands.slice(at) };
 }
 
-export async function runExec(f: Factory, o: ExecOptions): Promise<void> {
-  const [{ UsageError, Silent }, lc, index, cfg] = await Promise.all([import('../../domain/errors.js'), import('../../domain/labstation-commands.js'), f.inventory(), f.config()]);
-  let { hosts: names, command: argv } = splitOperands(o.operands, f.rawArgs, lc.isAllowedCommandWord);
-  if (o.all && names.length) throw new UsageError('give host names or --all, not both');
-  let hosts: InventoryHost[];
-  if (o.all) hosts = index.hosts.filter((h) => !h.quarantined);
-  else if (names.length) {
-    hosts = names.map((n) => {
-      const h = index.find(n);
-      if (!h) throw new UsageError(`unknown host '${n}'`, { suggestion: index.inventory.file ? `hosts come from ${index.inventory.file}` : 'pass --hosts <file> or set OPS_CONFIG' });
-      return h;
-    });
-  } else if (f.io.canPrompt() && index.hosts.length) {
+export function execOptions(operands: string[], o: ExecFlags, rawArgs: readonly string[]): ExecOptions {
+  const { hosts, command } = splitOperands(operands, rawArgs, isAllowedCommandWord);
+  if (o.all && hosts.length) throw new UsageError('give host names or --all, not both');
+  return {
+    hosts,
+    all: Boolean(o.all),
+    argv: command,
+    winrm: { transport: o.transport, ssl: o.ssl, port: o.port, user: o.user, passwordFile: o.passwordFile, ca: o.ca, insecure: o.insecure, timeoutMs: o.timeout },
+    concurrency: o.concurrency ?? 32,
+  };
+}
+
+export async function runExec(f: Factory, o: ExecOptions): Promise<Outcome[]> {
+  const [lc, { selectHosts }, exec] = await Promise.all([import('../../domain/labstation-commands.js'), import('../../app/hosts.js'), import('../../app/exec.js')]);
+  const index = await f.inventory();
+  let names = o.hosts;
+  if (!o.all && names.length === 0 && f.io.canPrompt() && index.hosts.length) {
     const { checkbox } = await import('@inquirer/prompts');
     names = await checkbox({ message: 'Hosts', choices: index.hosts.map((h) => ({ name: h.name, value: h.name })), required: true }, { input: f.io.stdin, output: f.io.stdout });
-    hosts = names.map((n) => index.find(n)!);
-  } else {
-    const e = new UsageError('no host: name hosts or use --all');
-    e.showUsage = true;
-    throw e;
   }
+  const hosts = selectHosts(index, names, o.all);
+  let argv = o.argv;
   if (argv.length === 0) {
     if (!f.io.canPrompt()) {
       const e = new UsageError(`no LabStation command after --; allowed: ${lc.ALLOWED_COMMANDS.map((c) => c.name).join(', ')}`);
@@ -94,59 +108,34 @@ export async function runExec(f: Factory, o: ExecOptions): Promise<void> {
   }
   const command = lc.parseLabStationCommand(argv);
   if (typeof command === 'string') throw new UsageError(command);
-  if (o.insecure) f.io.warn('--insecure: the HTTPS certificate is not verified; anyone on the path can read the password');
-  const { credentialSources, winrmClientFor } = await import('../../core/winrm/for-host.js');
-  const sources = credentialSources(cfg, f.env);
-  let password: string | undefined;
+  if (o.winrm.insecure) f.io.warn('--insecure: the HTTPS certificate is not verified; anyone on the path can read the password');
   // Every host is checked before anything runs: a missing credential is a usage error, or a prompt on a terminal.
-  try {
-    for (const h of hosts) winrmClientFor(h, { ...o, timeoutMs: o.timeout }, sources);
-  } catch (e) {
-    if (!(e instanceof UsageError) || !/no WinRM credentials/.test(e.message) || !f.io.canPrompt()) throw e;
+  let winrm = o.winrm;
+  const missing = await exec.missingPassword(f, hosts, winrm);
+  if (missing) {
+    if (!f.io.canPrompt()) throw missing;
     const { password: prompt } = await import('@inquirer/prompts');
-    password = await prompt({ message: `WinRM password${o.user ? ` for ${o.user}` : ''}`, mask: '*' }, { input: f.io.stdin, output: f.io.stdout });
+    winrm = { ...winrm, password: await prompt({ message: `WinRM password${winrm.user ? ` for ${winrm.user}` : ''}`, mask: '*' }, { input: f.io.stdin, output: f.io.stdout }) };
   }
-  if (command.destructive) {
-    const ok = await f.confirm(`${command.name} on ${hosts.length === 1 ? hosts[0]!.name : `${hosts.length} hosts`}`);
-    if (!ok) {
-      f.io.error('cancelled; nothing was run');
-      throw new Silent('failed');
-    }
+  if (command.destructive && !(await f.confirm(`${command.name} on ${hosts.length === 1 ? hosts[0]!.name : `${hosts.length} hosts`}`))) {
+    f.io.error('cancelled; nothing was run');
+    return ['failed'];
   }
-  const { execOnHosts } = await import('../../ops/exec.js');
   const { startProgress } = await import('../io/spinner.js');
   const progress = await startProgress(f.io, `${command.name} on ${hosts.length} host(s)`);
   let done = 0;
   let result: ExecResult;
   try {
-    result = await execOnHosts(
-      hosts,
-      command,
-      { concurrency: o.concurrency ?? 32, timeoutMs: o.timeout ?? 120_000 },
-      {
-        now: f.clock.now,
-        connect: (h) => {
-          const client = winrmClientFor(h, { ...o, password: password ?? undefined, timeoutMs: o.timeout }, sources);
-          return { run: (exe, args, ro) => client.runCommand(exe, args, ro), close: () => client.close() };
-        },
-      },
-      f.signal,
-      () => progress.update(`${command.name}: ${++done}/${hosts.length} done`),
-    );
+    result = await exec.execOnFleet(f, { hosts, command, winrm, concurrency: o.concurrency }, () => progress.update(`${command.name}: ${++done}/${hosts.length} done`));
   } finally {
     progress.stop();
   }
   await renderExec(f, result, command.json);
-  if (f.signal.aborted) return;
-  const outcomes = result.hosts.map((h) => h.outcome);
-  if (outcomes.every((x) => x === 'ok')) return;
-  if (outcomes.some((x) => x === 'ok')) throw new Silent('partial');
-  const kinds = new Set(outcomes);
-  if (kinds.size === 1 && kinds.has('unreachable')) throw new Silent('unreachable');
-  if (kinds.size === 1 && kinds.has('auth')) throw new Silent('auth');
-  if (kinds.size > 1 && hosts.length > 1) throw new Silent('partial');
-  throw new Silent(kinds.has('unreachable') ? 'unreachable' : kinds.has('auth') ? 'auth' : 'failed');
+  return result.hosts.map((h) => EXEC_OUTCOME[h.outcome]);
 }
+
+/** A rejected command (LabStation exit 2) failed as much as one that ran and failed: exit 1, as documented. */
+const EXEC_OUTCOME: Record<ExecHostResult['outcome'], Outcome> = { ok: 'ok', failed: 'failed', rejected: 'failed', unreachable: 'unreachable', auth: 'auth', error: 'failed' };
 
 async function renderExec(f: Factory, result: ExecResult, json: boolean): Promise<void> {
   if (f.io.json) return f.io.printJson(result);

@@ -5,7 +5,8 @@ import { durationArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
 import type { LabsSyncResult, ServerSyncResult } from '../../ops/labs-sync.js';
 import type { LabRecord, HistoryEntry } from '../../domain/labs/record.js';
-import type { CmlLabStore } from '../../core/db/cml-lab-store.js';
+import { act } from '../action.js';
+import type { Outcome } from '../../domain/outcome.js';
 
 export interface LabsSyncOptions {
   server?: string[];
@@ -47,8 +48,8 @@ export function registerLabs(parent: Command, f: Factory): Command {
     .option('--concurrency <n>', 'servers synced at once (default: cml.concurrency, 5)', intArg(1, 256))
     .option('--lab-concurrency <n>', 'lab details fetched at once per server (default: cml.lab-concurrency, 4)', intArg(1, 64))
     .option('--timeout <dur>', 'deadline of one API request (default: cml.timeout, 30s)', durationArg)
-    .option('--accept-empty-list', 'trust an empty lab list: mark every stored lab of that server orphaned')
-    .action((o: LabsSyncOptions) => runLabsSync(f, o));
+    .option('--accept-empty-list', 'trust an empty lab list: mark every stored lab of that server orphaned');
+  act(sync, f, (o: LabsSyncOptions) => o, runLabsSync);
   helpAfter(
     sync,
     'Examples:\n  labops labs sync\n  labops labs sync --server cml-1 --json | jq -c \'select(.type=="lab")\'\n  labops labs sync --purge\n\n' +
@@ -61,49 +62,22 @@ export function registerLabs(parent: Command, f: Factory): Command {
     .description('Show the cached labs. --json prints the CML Cloud Manager API shape; --format lab-record prints its lab_records documents (with history).')
     .option('--server <id>', 'only this server (repeatable)', collect)
     .option('--all', 'include labs marked orphaned')
-    .addOption(new Option('--format <format>', 'table, api (the Cloud Manager API JSON; same as --json) or lab-record (lab_records documents)').choices(['table', 'api', 'lab-record']))
-    .action((o: LabsListOptions) => runLabsList(f, o));
+    .addOption(new Option('--format <format>', 'table, api (the Cloud Manager API JSON; same as --json) or lab-record (lab_records documents)').choices(['table', 'api', 'lab-record']));
+  act(list, f, (o: LabsListOptions) => o, runLabsList);
   helpAfter(list, 'Examples:\n  labops labs list\n  labops labs list --server cml-1 --json\n  labops labs list --format lab-record > lab_records.json');
 
   const history = labs
     .command('history')
     .description('Show the change history of one lab (newest last): state, title, node count and link count changes.')
     .argument('<labId>', 'the CML lab id')
-    .option('--server <id>', 'the server, when the lab id exists on several')
-    .action((labId: string, o: { server?: string }) => runLabsHistory(f, labId, o));
+    .option('--server <id>', 'the server, when the lab id exists on several');
+  act(history, f, (labId: string, o: { server?: string }) => ({ labId, server: o.server }), runLabsHistory);
   helpAfter(history, 'Example:\n  labops labs history 444a78d1-575c-4746-8469-696e580f17b6');
   return labs;
 }
 
-/** The CML lab store; `create: false` for the commands that only read it. */
-async function openStore(f: Factory, opts: { create?: boolean } = {}): Promise<CmlLabStore> {
-  const db = await f.database(opts);
-  const [{ requireTables }, { CmlLabStore }] = await Promise.all([import('../../core/db/migrations.js'), import('../../core/db/cml-lab-store.js')]);
-  // Checked before any controller is contacted.
-  await requireTables(db, ['cml_lab_records', 'cml_lab_history']);
-  return new CmlLabStore(db.kysely, db.dialect);
-}
-
-export async function runLabsSync(f: Factory, o: LabsSyncOptions): Promise<void> {
-  const cfg = await f.config();
-  const [{ parseCmlServers, selectCmlServers, resolveCmlServer }, { parseNotifyConfig, createNotifier }] = await Promise.all([
-    import('../../core/config/cml.js'),
-    import('../../core/notify.js'),
-  ]);
-  // Every input is checked before any controller is contacted.
-  const servers = selectCmlServers(parseCmlServers(cfg.raw, cfg.file), o.server, cfg.file).map((s) => resolveCmlServer(s, cfg.file, f.env));
-  const notifyCfg = parseNotifyConfig(cfg.raw, cfg.file);
-  const labConcurrency = o.labConcurrency ?? cfg.int('cml.lab-concurrency')!;
-  const timeoutMs = o.timeout ?? cfg.durationMs('cml.timeout')!;
-  const store = await openStore(f);
-  const [{ syncLabs, syncExitKind }, { CmlClient }, { randomUUID }, { startProgress }] = await Promise.all([
-    import('../../ops/labs-sync.js'),
-    import('../../core/http-apis/cml-client.js'),
-    import('node:crypto'),
-    import('../io/spinner.js'),
-  ]);
-  const byId = new Map(servers.map((s) => [s.id, s]));
-  const notifier = notifyCfg ? createNotifier(notifyCfg, f.env) : undefined;
+export async function runLabsSync(f: Factory, o: LabsSyncOptions): Promise<Outcome[]> {
+  const [{ syncCmlLabs }, { startProgress }] = await Promise.all([import('../../app/labs.js'), import('../io/spinner.js')]);
   const line = (v: unknown) => f.io.out(JSON.stringify(v));
   // A server's lab events arrive in one burst just before its result: written with it, one write per server, not per lab.
   let burst: string[] = [];
@@ -111,53 +85,28 @@ export async function runLabsSync(f: Factory, o: LabsSyncOptions): Promise<void>
     if (burst.length) f.io.out(burst.join('\n'));
     burst = [];
   };
-  // Every in-flight request listens for Ctrl-C; a child signal without the listener cap keeps Node quiet.
-  const { EventEmitter } = await import('node:events');
-  const abort = new AbortController();
-  EventEmitter.setMaxListeners(0, abort.signal);
-  if (f.signal.aborted) abort.abort();
-  else f.signal.addEventListener('abort', () => abort.abort(), { once: true });
-  const progress = await startProgress(f.io, `syncing ${servers.length} CML server(s)`);
+  const progress = await startProgress(f.io, 'syncing CML server(s)');
   let done = 0;
-  let result: LabsSyncResult;
+  let synced: Awaited<ReturnType<typeof syncCmlLabs>>;
   try {
-    result = await syncLabs(
-      servers,
-      { concurrency: o.concurrency ?? cfg.int('cml.concurrency')!, labConcurrency, purge: Boolean(o.purge), acceptEmptyList: o.acceptEmptyList },
-      {
-        connect: (s) => {
-          const r = byId.get(s.id)!;
-          return new CmlClient({ url: r.url, username: r.username, password: r.passwordValue, ca: r.caPem, insecure: r.insecure, timeoutMs, maxSockets: labConcurrency });
-        },
-        store,
-        now: f.clock.now,
-        newId: randomUUID,
-        notify: notifier ? (events) => notifier.send('cml.labs', events) : undefined,
+    synced = await syncCmlLabs(f, o, {
+      onEvent: f.io.json ? (e) => burst.push(JSON.stringify({ type: 'lab', ...e })) : undefined,
+      onServer: (r) => {
+        progress.update(`syncing CML server(s): ${++done} done`);
+        if (f.io.json) {
+          burst.push(JSON.stringify({ type: 'server', ...r }));
+          flushBurst();
+        }
       },
-      abort.signal,
-      {
-        onEvent: f.io.json ? (e) => burst.push(JSON.stringify({ type: 'lab', ...e })) : undefined,
-        onServer: (r) => {
-          done++;
-          progress.update(`syncing ${servers.length} CML server(s): ${done} done`);
-          if (f.io.json) {
-            burst.push(JSON.stringify({ type: 'server', ...r }));
-            flushBurst();
-          }
-        },
-      },
-    );
+    });
   } finally {
     flushBurst();
     progress.stop();
   }
+  const { result, servers, outcomes } = synced;
   if (f.io.json) line({ type: 'summary', ...result.totals, events: result.events, notify_error: result.notifyError });
-  else await renderSync(f, result, byId);
-  if (f.signal.aborted) return;
-  const kind = syncExitKind(result);
-  if (kind === 'ok') return;
-  const { Silent } = await import('../../domain/errors.js');
-  throw new Silent(kind);
+  else await renderSync(f, result, new Map(servers.map((s) => [s.id, s])));
+  return outcomes;
 }
 
 async function renderSync(f: Factory, result: LabsSyncResult, byId: Map<string, { path: string }>): Promise<void> {
@@ -194,14 +143,10 @@ async function renderSync(f: Factory, result: LabsSyncResult, byId: Map<string, 
 }
 
 export async function runLabsList(f: Factory, o: LabsListOptions): Promise<void> {
-  const store = await openStore(f, { create: false });
-  const records = await store.list({ serverIds: o.server, includeOrphans: o.all });
+  const { listLabs, labRecordDocuments } = await import('../../app/labs.js');
   const format = o.format ?? (f.io.json ? 'api' : 'table');
-  if (format === 'lab-record') {
-    const [{ toLabRecordDocument }, { historyKey }] = await Promise.all([import('../../domain/labs/shapes.js'), import('../../core/db/cml-lab-store.js')]);
-    const history = await store.history(records);
-    return f.io.printJson(records.map((r) => toLabRecordDocument(r, history.get(historyKey(r.serverId, r.labId)) ?? [])));
-  }
+  if (format === 'lab-record') return f.io.printJson(await labRecordDocuments(f, { server: o.server, includeOrphans: o.all }));
+  const records = await listLabs(f, { server: o.server, includeOrphans: o.all });
   if (format === 'api') {
     const { toCloudManagerLab } = await import('../../domain/labs/shapes.js');
     return f.io.printJson(records.map(toCloudManagerLab));
@@ -228,15 +173,9 @@ export async function runLabsList(f: Factory, o: LabsListOptions): Promise<void>
   if (f.io.stdoutIsTTY && records.length === 0) f.io.info('no cached labs; run labops labs sync');
 }
 
-export async function runLabsHistory(f: Factory, labId: string, o: { server?: string }): Promise<void> {
-  const store = await openStore(f, { create: false });
-  const found = await store.findLab(labId, o.server);
-  const errors = await import('../../domain/errors.js');
-  if (found.length === 0) throw new errors.OperationFailed(`no cached lab ${labId}${o.server ? ` on ${o.server}` : ''}`, { suggestion: 'see labops labs list --all' });
-  if (found.length > 1) throw new errors.UsageError(`lab ${labId} is cached for several servers (${found.map((r) => r.serverId).join(', ')})`, { suggestion: 'pass --server <id>' });
-  const rec = found[0]!;
-  const { historyKey } = await import('../../core/db/cml-lab-store.js');
-  const entries = (await store.history([rec])).get(historyKey(rec.serverId, rec.labId)) ?? [];
+export async function runLabsHistory(f: Factory, o: { labId: string; server?: string }): Promise<void> {
+  const { labHistory } = await import('../../app/labs.js');
+  const { record: rec, entries } = await labHistory(f, o.labId, o.server);
   if (f.io.json) {
     return f.io.printJson({ server: rec.serverId, lab_id: rec.labId, title: rec.title, state: rec.state, orphaned_at: rec.orphanedAt, operation_history: entries.map(({ seq: _seq, ...e }) => e) });
   }

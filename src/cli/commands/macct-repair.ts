@@ -3,19 +3,9 @@
 import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { helpAfter } from '../help.js';
-
-export interface MacctRepairOptions {
-  hosts: string[];
-  school?: string;
-  workerConf?: string;
-  samLdb?: string;
-  macctFile?: string;
-  linboDir?: string;
-  imageDir?: string;
-  devicesCsv?: string;
-  script?: boolean;
-  native?: boolean;
-}
+import { act } from '../action.js';
+import type { Outcome } from '../../domain/outcome.js';
+import type { MacctRepairOptions } from '../../app/macct-repair.js';
 
 export function registerMacctRepair(parent: Command, f: Factory): Command {
   const cmd = parent
@@ -37,8 +27,8 @@ export function registerMacctRepair(parent: Command, f: Factory): Command {
     .option('--linbo-dir <dir>', 'LINBO directory with start.conf.<group> (LINBO_DIR; default /srv/linbo)')
     .option('--image-dir <dir>', 'image directory (IMAGE_DIR; default /srv/linbo/images)')
     .option('--script', 'run REPAIR_SCRIPT (python3 <script> --only-hosts <host> -s <school> --log-file …)')
-    .option('--native', 'never run REPAIR_SCRIPT, even when it exists')
-    .action(async (hosts: string[], o: Omit<MacctRepairOptions, 'hosts'>) => runMacctRepair(f, { ...o, hosts }));
+    .option('--native', 'never run REPAIR_SCRIPT, even when it exists');
+  act(cmd, f, (hosts: string[], o: Omit<MacctRepairOptions, 'hosts'>): MacctRepairOptions => ({ ...o, hosts }), runMacctRepair);
   return helpAfter(
     cmd,
     [
@@ -53,25 +43,9 @@ export function registerMacctRepair(parent: Command, f: Factory): Command {
   );
 }
 
-export async function runMacctRepair(f: Factory, o: MacctRepairOptions): Promise<void> {
-  const [{ loadMacctWorkerConfig, MACCT_WORKER_CONF }, { macctRepairConfig, repairMacct, systemMacctPorts }, { UsageError, Silent }] = await Promise.all([
-    import('../../core/config/macct-worker-conf.js'),
-    import('../../ops/macct-repair.js'),
-    import('../../domain/errors.js'),
-  ]);
-  if (o.script && o.native) throw new UsageError('--script and --native exclude each other');
-  for (const h of o.hosts) if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/.test(h)) throw new UsageError(`invalid host name '${h}'`);
-  const wc = loadMacctWorkerConfig(o.workerConf ?? f.env.MACCT_WORKER_CONF ?? MACCT_WORKER_CONF, f.env, {
-    school: o.school,
-    sam_ldb: o.samLdb,
-    devices_csv_master: o.devicesCsv,
-    linbo_dir: o.linboDir,
-    image_dir: o.imageDir,
-  });
-  const cfg = { ...macctRepairConfig(wc, o.script ? 'script' : o.native ? 'native' : undefined), macctFile: o.macctFile };
-  const ports = await systemMacctPorts(f.env);
-  const results = [];
-  for (const host of o.hosts) results.push(await repairMacct(host, cfg, ports));
+export async function runMacctRepair(f: Factory, o: MacctRepairOptions): Promise<Outcome[]> {
+  const { repairMachineAccounts } = await import('../../app/macct-repair.js');
+  const results = await repairMachineAccounts(f, o);
   if (f.io.json) f.io.printJson({ results });
   else {
     const { renderTable } = await import('../io/render.js');
@@ -87,7 +61,5 @@ export async function runMacctRepair(f: Factory, o: MacctRepairOptions): Promise
     );
     for (const r of results) if (r.error) f.io.error(`labops: ${r.host}: ${r.error}`);
   }
-  const failed = results.filter((r) => r.status === 'failed').length;
-  if (failed === 0) return;
-  throw new Silent(failed === results.length ? 'failed' : 'partial');
+  return results.map((r) => (r.status === 'failed' ? 'failed' : 'ok'));
 }

@@ -4,6 +4,8 @@ import { Argument, type Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { helpAfter } from '../help.js';
 import { durationArg, intArg } from '../args.js';
+import { act } from '../action.js';
+import type { Outcome } from '../../domain/outcome.js';
 import type { ProvisionHostResult, ProvisionPlan } from '../../ops/provision-hosts.js';
 
 export interface ProvisionHostsOptions {
@@ -30,7 +32,7 @@ export interface ProvisionHostsOptions {
   dryRun?: boolean;
 }
 
-export function registerProvisionHosts(provisionGroup: Command, f: Factory, run: (f: Factory, o: ProvisionHostsOptions) => Promise<void> = runProvisionHosts): Command {
+export function registerProvisionHosts(provisionGroup: Command, f: Factory): Command {
   const cmd = provisionGroup
     .command('hosts')
     .summary('create, update or delete a host in devices.csv, run import-devices, verify')
@@ -64,10 +66,8 @@ export function registerProvisionHosts(provisionGroup: Command, f: Factory, run:
     .option('--dns-server <addr>', 'DNS server for the A-record check (default: the system resolver)')
     .option('--lock-wait <dur>', 'wait this long for a lock held by another run (default 0: exit 75 at once)', durationArg)
     .option('--import-timeout <dur>', 'time limit for the import (default 10m)', durationArg)
-    .option('--dry-run', 'show the plan and the merge statistics; change nothing')
-    .action(async (action: ProvisionHostsOptions['action'], hostname: string, o: Omit<ProvisionHostsOptions, 'action' | 'hostname'>) =>
-      run(f, { ...o, action, hostname }),
-    );
+    .option('--dry-run', 'show the plan and the merge statistics; change nothing');
+  act(cmd, f, (action: ProvisionHostsOptions['action'], hostname: string, o: Omit<ProvisionHostsOptions, 'action' | 'hostname'>): ProvisionHostsOptions => ({ ...o, action, hostname }), runProvisionHosts);
   return helpAfter(
     cmd,
     [
@@ -84,54 +84,23 @@ export function registerProvisionHosts(provisionGroup: Command, f: Factory, run:
   );
 }
 
-export async function runProvisionHosts(f: Factory, o: ProvisionHostsOptions): Promise<void> {
-  const [{ loadMacctWorkerConfig }, { provisionHost, systemProvisionPorts }] = await Promise.all([
-    import('../../core/config/macct-worker-conf.js'),
-    import('../../ops/provision-hosts.js'),
-  ]);
-  const wc = loadMacctWorkerConfig(o.workerConf ?? f.env.MACCT_WORKER_CONF ?? '/etc/macct-worker.conf', f.env, {
-    school: o.school,
-    devices_csv_master: o.master,
-    devices_csv_delta: o.delta,
-    import_script: o.importScript,
-    sam_ldb: o.samLdb,
-    dhcp_verify_file: o.dhcpVerifyFile,
-    linbo_domain: o.domain,
-  });
-  const cfg = {
-    school: wc.school,
-    master: wc.devicesCsvMaster,
-    delta: wc.devicesCsvDelta,
-    importScript: wc.importScript,
-    lockFile: wc.lockFile,
-    samLdb: wc.samLdb,
-    dhcpVerifyFile: wc.dhcpVerifyFile,
-    // The worker always checked DNS against its default domain; labops only when a domain was chosen.
-    dnsDomain: wc.sources.linbo_domain !== 'default' || o.dnsServer ? wc.linboDomain : undefined,
-    importTimeoutMs: o.importTimeout ?? 600_000,
-  };
-  const ports = await systemProvisionPorts({
-    env: f.env,
-    lockWaitMs: o.lockWait ?? 0,
-    dnsServer: o.dnsServer,
-    sleep: (ms) => f.clock.sleep(ms, f.signal),
-    progress: (m) => f.io.info(m),
-    confirm: async (plan) => {
-      if (!f.globals().yes) showPlan(f, plan, 'stderr');
-      return f.confirm(`${plan.action} ${plan.hostname}: write ${plan.master} and run the import`);
-    },
-  });
-  const result = await provisionHost(
+export async function runProvisionHosts(f: Factory, o: ProvisionHostsOptions): Promise<Outcome[]> {
+  const { provisionOneHost } = await import('../../app/provision-hosts.js');
+  const result = await provisionOneHost(
+    f,
     { action: o.action, hostname: o.hostname, renameFrom: o.renameFrom, mac: o.mac, ip: o.ip, room: o.room, config: o.config, role: o.role, pxe: o.pxe, dryRun: Boolean(o.dryRun) },
-    cfg,
-    ports,
+    o,
+    {
+      progress: (m) => f.io.info(m),
+      confirm: async (plan) => {
+        if (!f.globals().yes) showPlan(f, plan, 'stderr');
+        return f.confirm(`${plan.action} ${plan.hostname}: write ${plan.master} and run the import`);
+      },
+    },
   );
-  if (result.brokeStaleLock) f.io.warn(`removed a stale lock ${cfg.lockFile}: ${result.brokeStaleLock}`);
+  if (result.brokeStaleLock) f.io.warn(`removed a stale lock ${result.lockFile}: ${result.brokeStaleLock}`);
   render(f, result);
-  if (result.verify && !result.verify.ok) {
-    const { Silent } = await import('../../domain/errors.js');
-    throw new Silent('failed');
-  }
+  return [result.verify && !result.verify.ok ? 'failed' : 'ok'];
 }
 
 function showPlan(f: Factory, plan: ProvisionPlan, to: 'stdout' | 'stderr'): void {

@@ -4,6 +4,8 @@ import { Option, type Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
+import { act, looping } from '../action.js';
+import type { Outcome } from '../../domain/outcome.js';
 import type { SessionOutcome } from '../../ops/provisioning/sessions.js';
 import type { CleanupOutcome } from '../../ops/provisioning/cleanup.js';
 
@@ -35,8 +37,7 @@ export function registerProvision(parent: Command, f: Factory): Command {
     parent.commands.find((c) => c.name() === 'provision') ??
     parent.command('provision').summary('provision lab sessions and hosts').description('Provision lab sessions over SSH (the collector tables) and clean them up.');
   const sessions = sshOptions(
-    group
-      .command('sessions')
+    looping(group.command('sessions'))
       .summary('REQUESTED lab_sessions -> SSH provision script -> ACTIVE/FAILED')
       .description(
         "Claim each lab_sessions row with status='REQUESTED' AND provisioned=0 (REQUESTED -> PROVISIONING, so two labops instances or the old " +
@@ -44,77 +45,50 @@ export function registerProvision(parent: Command, f: Factory): Command {
           'shell-quoted, then set ACTIVE + provisioned=1 on exit 0, FAILED on a non-zero exit, a timeout or an authentication/host-key failure ' +
           '(reason and stderr kept in labops_session_log), or release it to REQUESTED with backoff when the host is unreachable.',
       ),
-  ).action((o: Omit<ProvisionRunOptions, 'once'> & { once?: boolean }) => runProvision(f, 'sessions', { ...o, once: Boolean(o.once) }));
+  );
+  act(sessions, f, (o: Omit<ProvisionRunOptions, 'once'> & { once?: boolean }): ProvisionRunOptions => ({ ...o, once: Boolean(o.once) }), (f2, o) => runProvision(f2, 'sessions', o));
   helpAfter(
     sessions,
     'Examples:\n  labops provision sessions --once\n  labops provision sessions --concurrency 32 --timeout 5m\n  labops provision sessions --contract provision-worker --accept-new\n\n' +
       'Exit (--once): 0 all provisioned (or nothing to do), 1 script failed, 2 bad data (missing script path, address, lab, column), 3 unreachable, 4 auth/host key, 5 mixed.',
   );
   const cleanup = sshOptions(
-    group
-      .command('cleanup')
+    looping(group.command('cleanup'))
       .summary('expired/revoked sessions -> cleanup script -> EXPIRED')
       .description(
         "Run the lab's cleanup script for provisioned sessions that are ACTIVE past access_expiry (UTC) or REVOKED, then set EXPIRED (REVOKED stays) " +
           'and provisioned=0. Failures are retried with backoff and reported.',
       ),
-  ).action((o: Omit<ProvisionRunOptions, 'once'> & { once?: boolean }) => runProvision(f, 'cleanup', { ...o, once: Boolean(o.once) }));
+  );
+  act(cleanup, f, (o: Omit<ProvisionRunOptions, 'once'> & { once?: boolean }): ProvisionRunOptions => ({ ...o, once: Boolean(o.once) }), (f2, o) => runProvision(f2, 'cleanup', o));
   helpAfter(cleanup, 'Examples:\n  labops provision cleanup --once\n  labops provision cleanup --contract provision-worker\n\nExit (--once): as for provision sessions.');
   return group;
 }
 
-async function runProvision(f: Factory, job: 'sessions' | 'cleanup', o: ProvisionRunOptions): Promise<void> {
-  const { sshSetup, contractSetting } = await import('./ssh-deps.js');
-  const { cfg, ssh, repo, auth } = await sshSetup(f, o);
-  const timeoutMs = o.timeout ?? cfg.durationMs('provision.timeout')!;
-  const common = {
-    contract: contractSetting(o.contract ?? cfg.get('provision.contract')),
-    timeoutMs,
-    concurrency: o.concurrency ?? cfg.int('provision.concurrency')!,
-    batch: cfg.int('provision.batch')!,
-    backoff: { baseMs: cfg.durationMs('provision.backoff-base')!, maxMs: cfg.durationMs('provision.backoff-max')! },
-    // a claim outlives the longest possible attempt only when its instance died
-    staleAfterMs: timeoutMs + cfg.durationMs('ssh.connect-timeout')! * 2 + 60_000,
-    auth,
-  };
-  const deps = { repo, ssh, now: f.clock.now };
-  const line = (o: { sessionId: number; outcome: string; status: string; host: string | null; message: string }) =>
-    `session ${o.sessionId}: ${o.outcome} -> ${o.status}${o.host ? ` on ${o.host}` : ''}: ${o.message}`;
-  const onError = (e: unknown) => f.io.warn(`labops: ${(e as Error).message}`);
+async function runProvision(f: Factory, job: 'sessions' | 'cleanup', o: ProvisionRunOptions): Promise<Outcome[]> {
+  const app = await import('../../app/provision.js');
+  if (!o.once) {
+    const line = (r: { sessionId: number; outcome: string; status: string; host: string | null; message: string }) =>
+      `session ${r.sessionId}: ${r.outcome} -> ${r.status}${r.host ? ` on ${r.host}` : ''}: ${r.message}`;
+    await app.provisionUntilStopped(f, job, {
+      onResult: (r) => (f.io.json ? f.io.out(JSON.stringify(r)) : f.io.info(line(r))),
+      onNotice: (t) => f.io.warn(t),
+      onError: (e) => f.io.warn(`labops: ${(e as Error).message}`),
+    }, { flags: o });
+    return [];
+  }
   if (job === 'sessions') {
-    const { provisionOnce, provisionLoop } = await import('../../ops/provisioning/sessions.js');
-    if (!o.once) {
-      const intervalMs = o.interval ?? cfg.durationMs('provision.interval')!;
-      return provisionLoop(deps, { ...common, intervalMs }, f.clock.sleep, f.signal, {
-        onResult: (r) => (f.io.json ? f.io.out(JSON.stringify(r)) : f.io.info(line(r))),
-        onNotice: (t) => f.io.warn(t),
-        onError,
-      });
-    }
-    const result = await provisionOnce(deps, common, f.signal);
+    const result = await app.provisionPass(f, o);
     for (const u of result.unknownLab) f.io.warn(u.message);
     for (const id of result.recovered) f.io.warn(`session ${id}: released a stale PROVISIONING claim`);
     if (f.io.json) f.io.printJson(result);
     else await renderSessions(f, result.sessions);
-    return exitFor([...result.sessions.filter((s) => s.outcome !== 'taken').map((s) => s.category), ...result.unknownLab.map(() => 'usage' as const)]);
+    return [...result.sessions.filter((s) => s.outcome !== 'taken').map((s) => s.category), ...result.unknownLab.map(() => 'usage' as const)];
   }
-  const { cleanupOnce, cleanupLoop } = await import('../../ops/provisioning/cleanup.js');
-  if (!o.once) {
-    const intervalMs = o.interval ?? cfg.durationMs('provision.cleanup-interval')!;
-    return cleanupLoop(deps, { ...common, intervalMs }, f.clock.sleep, f.signal, { onResult: (r) => (f.io.json ? f.io.out(JSON.stringify(r)) : f.io.info(line(r))), onError });
-  }
-  const result = await cleanupOnce(deps, common, f.signal);
+  const result = await app.cleanupPass(f, o);
   if (f.io.json) f.io.printJson(result);
   else await renderSessions(f, result.sessions);
-  return exitFor(result.sessions.filter((s) => s.outcome !== 'taken').map((s) => s.category));
-}
-
-export async function exitFor(categories: ('ok' | 'failed' | 'auth' | 'usage' | 'unreachable' | 'interrupted')[]): Promise<void> {
-  const { passOutcome } = await import('../../domain/provision-outcome.js');
-  const { Silent } = await import('../../domain/errors.js');
-  const outcome = passOutcome(categories);
-  if (outcome === 'ok' || outcome === 'interrupted') return;
-  throw new Silent(outcome);
+  return result.sessions.filter((s) => s.outcome !== 'taken').map((s) => s.category);
 }
 
 async function renderSessions(f: Factory, rows: (SessionOutcome | CleanupOutcome)[]): Promise<void> {

@@ -3,9 +3,10 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { intArg } from '../args.js';
 import { helpAfter } from '../help.js';
+import { act, looping } from '../action.js';
+import type { Outcome } from '../../domain/outcome.js';
 import type { ReservationRunResult } from '../../ops/reservations/run.js';
 import type { ScanItem, ScanResult } from '../../ops/reservations/scan.js';
-import type { InventoryHost } from '../../core/config/inventory.js';
 import type { Step } from '../../domain/reservations/steps.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -16,7 +17,7 @@ function reservationIdArg(v: string): string {
   return t;
 }
 
-export interface StartOptions {
+interface StartFlags {
   host?: string;
   lab?: string;
   wake: boolean;
@@ -26,7 +27,12 @@ export interface StartOptions {
   force?: boolean;
 }
 
-export interface EndOptions {
+export interface StartCommand extends StartFlags {
+  reservationId: string;
+  force: boolean;
+}
+
+interface EndFlags {
   host?: string;
   lab?: string;
   release: boolean;
@@ -34,6 +40,17 @@ export interface EndOptions {
   power?: 'shutdown' | 'hibernate';
   powerArg?: string[];
   force?: boolean;
+}
+
+export interface EndCommand extends EndFlags {
+  reservationId: string;
+  force: boolean;
+}
+
+export interface ScanOptions {
+  once: boolean;
+  concurrency?: number;
+  batch?: number;
 }
 
 const BETTER =
@@ -61,8 +78,8 @@ export function registerReserve(parent: Command, f: Factory): Command {
     .option('--no-prepare', 'only wake the station')
     .option('--prepare-arg <arg>', 'a prepare-session argument (repeatable), e.g. --prepare-arg=--no-guard; replaces --guard-grace', collect)
     .option('--guard-grace <s>', 'seconds the session guard gives local users (default: reservations.guard-grace, 90)', intArg(30, 3600))
-    .option('--force', 'run every step again even if it already succeeded for this reservation')
-    .action((id: string, o: StartOptions) => runStart(f, id, o));
+    .option('--force', 'run every step again even if it already succeeded for this reservation');
+  act(start, f, (reservationId: string, o: StartFlags): StartCommand => ({ reservationId, ...o, force: Boolean(o.force) }), runStart);
   helpAfter(
     start,
     'Examples:\n  labops reserve start 0x3f1c…8b7a --host lab-ws-01 --lab 1\n  labops reserve start 0x3f1c…8b7a            (host from lab_reservations.lab_id)\n  labops reserve start 0x3f1c…8b7a --host lab-ws-01 --no-wake --guard-grace 120\n\n' +
@@ -82,8 +99,8 @@ export function registerReserve(parent: Command, f: Factory): Command {
     .option('--release-arg <arg>', 'a release-session argument (repeatable), replacing the default (--reboot --reboot-timeout=15, or none with --power)', collect)
     .addOption(new Option('--power <mode>', 'power action after the release').choices(['shutdown', 'hibernate']))
     .option('--power-arg <arg>', 'a power argument (repeatable), e.g. --power-arg=--delay=60', collect)
-    .option('--force', 'run every step again even if it already succeeded for this reservation')
-    .action((id: string, o: EndOptions) => runEnd(f, id, o));
+    .option('--force', 'run every step again even if it already succeeded for this reservation');
+  act(end, f, (reservationId: string, o: EndFlags): EndCommand => ({ reservationId, ...o, force: Boolean(o.force) }), runEnd);
   helpAfter(
     end,
     'Examples:\n  labops reserve end 0x3f1c…8b7a --host lab-ws-01 --yes\n  labops reserve end 0x3f1c…8b7a --power shutdown --power-arg=--delay=60 --yes\n\n' +
@@ -95,12 +112,11 @@ export function registerReserve(parent: Command, f: Factory): Command {
     .description('The reservation\'s timeline: the journal (every step, oldest first), the phases (last wake, prepare, release, power, scheduler end), the latest heartbeat of its host, and the forced logoffs linked to it. --json prints the /api/reservations/timeline shape plus forcedLogoffs.')
     .argument('<reservationId>', 'the reservation', reservationIdArg)
     .option('--limit <n>', 'journal rows (default 100)', intArg(1, 500))
-    .option('--offset <n>', 'skip this many rows', intArg(0, 1_000_000_000))
-    .action((id: string, o: { limit?: number; offset?: number }) => runLog(f, id, o));
+    .option('--offset <n>', 'skip this many rows', intArg(0, 1_000_000_000));
+  act(log, f, (reservationId: string, o: { limit?: number; offset?: number }) => ({ reservationId, limit: o.limit ?? 100, offset: o.offset ?? 0 }), runLog);
   helpAfter(log, 'Examples:\n  labops reserve log 0x3f1c…8b7a\n  labops reserve log 0x3f1c…8b7a --json | jq .phases\n\nExit: 0 shown; 2 unknown reservation.');
 
-  const scan = reserve
-    .command('scan')
+  const scan = looping(reserve.command('scan'))
     .description(
       'The reservation orchestrator: find lab_reservations to start (CONFIRMED, starting within reservations.start-lead) and to end (CONFIRMED or ACTIVE, ended reservations.end-delay ago), map lab_id to a host through the inventory\'s labs, ' +
         'run start or end, record scheduler:start|end rows and move the status along the allowed transitions only (CONFIRMED→ACTIVE, CONFIRMED|ACTIVE→COMPLETED). ' +
@@ -109,109 +125,60 @@ export function registerReserve(parent: Command, f: Factory): Command {
     )
     .option('--once', 'one pass, then exit')
     .option('--concurrency <n>', 'reservations run at once (default: reservations.concurrency, 64)', intArg(1, 1024))
-    .option('--batch <n>', 'reservations selected per pass (default: reservations.batch, 200)', intArg(1, 10_000))
-    .action((o: { once?: boolean; concurrency?: number; batch?: number }) => runScan(f, o));
+    .option('--batch <n>', 'reservations selected per pass (default: reservations.batch, 200)', intArg(1, 10_000));
+  act(scan, f, (o: { once?: boolean; concurrency?: number; batch?: number }): ScanOptions => ({ ...o, once: Boolean(o.once) }), runScan);
   helpAfter(scan, 'Examples:\n  labops reserve scan --once\n  labops --db mysql://ops:…@db/gateway reserve scan\n\nExit (--once): 0 nothing failed; 1 all failed; 5 some failed; 75 the database is unavailable.');
   return reserve;
 }
 
-async function resolveHost(f: Factory, id: string, o: { host?: string; lab?: string }): Promise<{ host: InventoryHost; labId: string | null }> {
-  const [index, { UsageError, MissingTable }] = await Promise.all([f.inventory(), import('../../domain/errors.js')]);
-  const hint = { suggestion: index.inventory.file ? `hosts come from ${index.inventory.file}` : 'pass --hosts <file> or set OPS_CONFIG' };
-  if (o.host) {
-    const host = index.find(o.host);
-    if (!host) throw new UsageError(`unknown host '${o.host}'`, hint);
-    if (o.lab) return { host, labId: o.lab };
-    // The journal records the reservation's lab when lab_reservations knows it.
-    const db = await f.database();
-    const { findReservation } = await import('../../core/db/reservation-store.js');
-    const r = await findReservation(db, id).catch(() => undefined);
-    return { host, labId: r?.labId ?? null };
-  }
-  let labId = o.lab ?? null;
-  if (!labId) {
-    const db = await f.database();
-    const { findReservation } = await import('../../core/db/reservation-store.js');
-    const r = await findReservation(db, id).catch((e: unknown) => {
-      if (e instanceof MissingTable && e.table === 'lab_reservations') return undefined;
-      throw e;
-    });
-    if (!r) throw new UsageError(`unknown reservation '${id}': not in lab_reservations; name the station with --host`);
-    labId = r.labId;
-  }
-  const host = labId ? index.forLab(labId) : undefined;
-  if (!host) throw new UsageError(`no host mapping for lab ${labId ?? '(none)'}: no inventory host lists it in "labs"`, hint);
-  return { host, labId };
-}
-
-async function context(f: Factory) {
-  const cfg = await f.config();
-  const db = await f.database();
-  const [{ reservationPorts, reservationSettings }] = await Promise.all([import('../../ops/reservations/deps.js')]);
-  return { cfg, db, ports: await reservationPorts(cfg, f.env, f.clock, db), settings: reservationSettings(cfg) };
-}
-
-async function finishRun(f: Factory, r: ReservationRunResult): Promise<void> {
-  const { Silent, TempFail } = await import('../../domain/errors.js');
+/** The journal went away mid-run: nothing further ran; exit 75 after the steps that did. */
+async function finishRun(f: Factory, r: ReservationRunResult): Promise<Outcome[]> {
   if (f.io.json) f.io.printJson(r.journal.error ? { ...r.body, journal: r.journal } : r.body);
   else await renderSteps(f, r.body.steps);
   if (r.journal.error) {
-    if (!f.io.json) f.io.error(`labops: ${r.journal.error}; ${r.journal.unrecorded.length} row(s) not journaled`);
-    throw f.io.json ? new Silent('tempfail') : new TempFail('nothing further was run', { suggestion: 'run the same command again when the database is back; steps that succeeded are not repeated once journaled' });
+    if (!f.io.json) {
+      f.io.error(`labops: ${r.journal.error}; ${r.journal.unrecorded.length} row(s) not journaled; nothing further was run`);
+      f.io.error('hint: run the same command again when the database is back; steps that succeeded are not repeated once journaled');
+    }
+    return ['tempfail'];
   }
-  if (f.signal.aborted || r.body.success) return;
+  if (r.body.success) return ['ok'];
   const kind = { config: 'usage', unreachable: 'unreachable', timeout: 'unreachable', auth: 'auth', failed: 'failed', interrupted: 'interrupted' } as const;
-  throw new Silent(kind[r.failure ?? 'failed']);
+  return [kind[r.failure ?? 'failed']];
 }
 
-async function runStart(f: Factory, id: string, o: StartOptions): Promise<void> {
-  const { host, labId } = await resolveHost(f, id, o);
-  const c = await context(f);
-  const { startReservation } = await import('../../ops/reservations/run.js');
+async function runStart(f: Factory, o: StartCommand): Promise<Outcome[]> {
+  const reserve = await import('../../app/reserve.js');
+  const target = await reserve.reservationHost(f, { reservationId: o.reservationId, host: o.host, lab: o.lab });
   const { startProgress } = await import('../io/spinner.js');
-  const progress = await startProgress(f.io, `starting ${id} on ${host.name}`);
+  const progress = await startProgress(f.io, `starting ${o.reservationId} on ${target.host.name}`);
   let r: ReservationRunResult;
   try {
-    r = await startReservation(
-      { reservationId: id, labId, host },
-      { wake: o.wake, prepare: o.prepare, prepareArgs: o.prepareArg, guardGrace: o.guardGrace ?? c.cfg.int('reservations.guard-grace')!, force: Boolean(o.force) },
-      c.ports,
-      c.settings,
-      f.signal,
-    );
+    r = await reserve.startReservationOn(f, { reservationId: o.reservationId, ...target }, { wake: o.wake, prepare: o.prepare, prepareArgs: o.prepareArg, guardGrace: o.guardGrace, force: o.force });
   } finally {
     progress.stop();
   }
-  await finishRun(f, r);
+  return finishRun(f, r);
 }
 
-async function runEnd(f: Factory, id: string, o: EndOptions): Promise<void> {
-  const { host, labId } = await resolveHost(f, id, o);
-  const c = await context(f);
-  const { endReservation } = await import('../../ops/reservations/run.js');
-  const { defaultReleaseArgs } = await import('../../domain/reservations/plan.js');
-  const rebootTimeout = c.cfg.int('reservations.reboot-timeout')!;
+async function runEnd(f: Factory, o: EndCommand): Promise<Outcome[]> {
+  const reserve = await import('../../app/reserve.js');
+  const target = await reserve.reservationHost(f, { reservationId: o.reservationId, host: o.host, lab: o.lab });
   const power = o.power ? { mode: o.power, args: o.powerArg ?? [] } : undefined;
-  const releaseArgs = o.releaseArg ?? defaultReleaseArgs({ power, rebootTimeout });
-  const what = [o.release ? `release-session ${releaseArgs.join(' ')}`.trim() : '', power ? `power ${power.mode}` : ''].filter(Boolean).join(' then ');
-  if (!what) {
-    const { UsageError } = await import('../../domain/errors.js');
-    throw new UsageError('nothing to do: --no-release without --power');
-  }
-  if (!(await f.confirm(`${what} on ${host.name}`))) {
-    const { Silent } = await import('../../domain/errors.js');
+  const plan = await reserve.endPlan(f, { release: o.release, releaseArgs: o.releaseArg, power });
+  if (!(await f.confirm(`${plan.summary} on ${target.host.name}`))) {
     f.io.error('cancelled; nothing was run');
-    throw new Silent('failed');
+    return ['failed'];
   }
   const { startProgress } = await import('../io/spinner.js');
-  const progress = await startProgress(f.io, `ending ${id} on ${host.name}`);
+  const progress = await startProgress(f.io, `ending ${o.reservationId} on ${target.host.name}`);
   let r: ReservationRunResult;
   try {
-    r = await endReservation({ reservationId: id, labId, host }, { release: o.release, releaseArgs: o.releaseArg, power, rebootTimeout, force: Boolean(o.force) }, c.ports, c.settings, f.signal);
+    r = await reserve.endReservationOn(f, { reservationId: o.reservationId, ...target }, { ...plan, force: o.force });
   } finally {
     progress.stop();
   }
-  await finishRun(f, r);
+  return finishRun(f, r);
 }
 
 async function renderSteps(f: Factory, steps: Step[]): Promise<void> {
@@ -234,10 +201,9 @@ async function renderSteps(f: Factory, steps: Step[]): Promise<void> {
   );
 }
 
-async function runLog(f: Factory, id: string, o: { limit?: number; offset?: number }): Promise<void> {
-  const [db, index, { reservationTimeline }, { UsageError }] = await Promise.all([f.database({ create: false }), f.inventory(), import('../../ops/reservations/timeline.js'), import('../../domain/errors.js')]);
-  const t = await reservationTimeline(db, index, { reservationId: id, limit: o.limit ?? 100, offset: o.offset ?? 0, phaseLookback: 500 });
-  if (!t) throw new UsageError(`unknown reservation '${id}': not in lab_reservations and no journal rows`);
+async function runLog(f: Factory, o: { reservationId: string; limit: number; offset: number }): Promise<void> {
+  const { reservationLog } = await import('../../app/reserve.js');
+  const t = await reservationLog(f, o.reservationId, o);
   if (f.io.json) return f.io.printJson(t);
   const { renderTable } = await import('../io/render.js');
   if (t.reservation) f.io.info(`reservation ${t.reservation.reservationId}  lab ${t.reservation.labId ?? '-'}  ${t.reservation.status}  ${t.reservation.start ?? '?'} → ${t.reservation.end ?? '?'}`);
@@ -266,48 +232,21 @@ async function runLog(f: Factory, id: string, o: { limit?: number; offset?: numb
   }
 }
 
-function instanceId(env: NodeJS.ProcessEnv, hostname: string, pid: number): string {
-  return env.LABOPS_INSTANCE || `${hostname}:${pid}`;
-}
-
-export async function scanSetup(f: Factory, o: { concurrency?: number; batch?: number }) {
-  const [c, index, { hostname }] = await Promise.all([context(f), f.inventory(), import('node:os')]);
-  const { cfg } = c;
-  const config = {
-    startLeadMs: cfg.durationMs('reservations.start-lead')!,
-    endDelayMs: cfg.durationMs('reservations.end-delay')!,
-    lookbackMs: cfg.durationMs('reservations.lookback')!,
-    batch: o.batch ?? cfg.int('reservations.batch')!,
-    concurrency: o.concurrency ?? cfg.int('reservations.concurrency')!,
-    leaseMs: cfg.durationMs('reservations.lease')!,
-    backoff: { baseMs: cfg.durationMs('reservations.backoff-base')!, maxMs: cfg.durationMs('reservations.backoff-max')! },
-    guardGrace: cfg.int('reservations.guard-grace')!,
-    rebootTimeout: cfg.int('reservations.reboot-timeout')!,
-    intervalMs: cfg.durationMs('reservations.scan-interval')!,
-  };
-  const deps = { db: c.db, index, ports: c.ports, settings: c.settings, instance: instanceId(f.env, hostname(), process.pid) };
-  return { deps, config };
-}
-
-async function runScan(f: Factory, o: { once?: boolean; concurrency?: number; batch?: number }): Promise<void> {
-  const { deps, config } = await scanSetup(f, o);
-  const { scanOnce, scanLoop } = await import('../../ops/reservations/scan.js');
-  const { Silent } = await import('../../domain/errors.js');
+async function runScan(f: Factory, o: ScanOptions): Promise<Outcome[]> {
+  const { scanPass, scanUntilStopped } = await import('../../app/reserve.js');
   if (!o.once) {
-    f.io.info(`orchestrator ${deps.instance}: scanning every ${config.intervalMs / 1000}s (Ctrl-C to stop)`);
-    // SIGTERM (systemd stop) like Ctrl-C: stop claiming, finish what is in flight.
-    const stop = new AbortController();
-    const onTerm = () => stop.abort();
-    process.once('SIGTERM', onTerm);
-    f.signal.addEventListener('abort', onTerm, { once: true });
-    await scanLoop(deps, config, stop.signal, {
-      onItem: (i) => (f.io.json ? f.io.out(JSON.stringify(i)) : f.io.out(scanLine(i))),
-      onError: (e) => f.io.warn(`scan: ${(e as Error).message}`),
-    });
-    process.removeListener('SIGTERM', onTerm);
-    return;
+    // SIGTERM (systemd stop): stop claiming, finish what is in flight (main's signal policy).
+    await scanUntilStopped(
+      f,
+      {
+        onItem: (i) => (f.io.json ? f.io.out(JSON.stringify(i)) : f.io.out(scanLine(i))),
+        onError: (e) => f.io.warn(`scan: ${(e as Error).message}`),
+      },
+      { flags: o, onStart: (instance, intervalMs) => f.io.info(`orchestrator ${instance}: scanning every ${intervalMs / 1000}s (Ctrl-C to stop)`) },
+    );
+    return [];
   }
-  const r: ScanResult = await scanOnce(deps, config, f.signal);
+  const r: ScanResult = await scanPass(f, o);
   r.items.sort((a, b) => a.msFromScan - b.msFromScan);
   if (f.io.json) f.io.printJson(r);
   else {
@@ -326,11 +265,11 @@ async function runScan(f: Factory, o: { once?: boolean; concurrency?: number; ba
     );
     if (f.io.stdoutIsTTY) f.io.info(`${r.items.length} dispatched, ${r.taken} claimed by other instances`);
   }
-  const bad = r.items.filter((i) => i.outcome !== 'started' && i.outcome !== 'ended');
-  if (bad.some((i) => i.outcome === 'db-error')) throw new Silent('tempfail');
-  if (bad.length === 0) return;
-  throw new Silent(bad.length === r.items.length ? 'failed' : 'partial');
+  return r.items.map((i) => SCAN_OUTCOME[i.outcome]);
 }
+
+/** A reservation the orchestrator could not map to a host is bad data; a database error is "try again". */
+const SCAN_OUTCOME: Record<ScanItem['outcome'], Outcome> = { started: 'ok', ended: 'ok', failed: 'failed', unmapped: 'usage', 'db-error': 'tempfail' };
 
 function scanLine(i: ScanItem): string {
   return [i.reservationId, i.phase, i.host ?? '-', i.outcome, i.status, i.message].join('\t');

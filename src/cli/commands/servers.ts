@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
+import { act, looping } from '../action.js';
+import type { Outcome } from '../../domain/outcome.js';
 import type { ServerResult } from '../../ops/provisioning/servers.js';
 
 interface CheckOptions {
@@ -17,8 +19,7 @@ interface CheckOptions {
 
 export function registerServers(parent: Command, f: Factory): Command {
   const group = parent.commands.find((c) => c.name() === 'servers') ?? parent.command('servers').summary('check the collector servers over SSH').description('Health checks of the servers in the collector tables.');
-  const check = group
-    .command('check')
+  const check = looping(group.command('check'))
     .summary('SSH health metrics -> server_metrics, alerts')
     .description(
       'For every servers row with enabled=1: SSH login, then OS, virtualization, uptime, sshd state (unit ssh or sshd), CPU busy % (total, two ' +
@@ -31,39 +32,27 @@ export function registerServers(parent: Command, f: Factory): Command {
     .option('--interval <dur>', 'pause between passes without --once (default servers.interval, 10s)', durationArg)
     .option('--accept-new', 'record unknown SSH host keys instead of refusing (a changed key is still refused)')
     .option('--known-hosts <file>', 'known_hosts file (default ssh.known-hosts)')
-    .option('--jump <user@host[:port]>', 'connect through this jump host (default ssh.jump)')
-    .action((o: CheckOptions) => runCheck(f, o));
+    .option('--jump <user@host[:port]>', 'connect through this jump host (default ssh.jump)');
+  act(check, f, (o: CheckOptions) => o, runCheck);
   helpAfter(check, 'Examples:\n  labops servers check --once\n  LABOPS_METRICS_RETENTION=720h labops servers check\n\nExit (--once): 0 all up, 3 some down or unreachable, 4 login failed, 2 a row without address/user, 5 mixed.');
   return group;
 }
 
-async function runCheck(f: Factory, o: CheckOptions): Promise<void> {
-  const { sshSetup } = await import('./ssh-deps.js');
-  const { checkServersOnce } = await import('../../ops/provisioning/servers.js');
-  const { cfg, ssh, repo, auth } = await sshSetup(f, o);
-  const threshold = (k: string) => (cfg.get(k) === undefined ? undefined : cfg.int(k));
-  const config = {
-    timeoutMs: o.timeout ?? cfg.durationMs('servers.timeout')!,
-    concurrency: o.concurrency ?? cfg.int('servers.concurrency')!,
-    cpuSampleMs: cfg.durationMs('servers.cpu-sample')!,
-    thresholds: { cpu: threshold('servers.cpu-threshold'), mem: threshold('servers.mem-threshold'), disk: threshold('servers.disk-threshold') },
-    retentionMs: cfg.get('servers.metrics-retention') === undefined ? undefined : cfg.durationMs('servers.metrics-retention'),
-    auth,
-  };
-  const deps = { repo, ssh, now: f.clock.now };
+async function runCheck(f: Factory, o: CheckOptions): Promise<Outcome[]> {
+  const { checkServers } = await import('../../app/provision.js');
   if (o.once) {
-    const result = await checkServersOnce(deps, config, f.signal);
-    if (f.io.json) f.io.printJson(result);
+    const result = await checkServers(f, o);
+    if (f.io.json) f.io.printJson({ servers: result.servers, pruned: result.pruned });
     else await render(f, result.servers);
-    const { exitFor } = await import('./provision.js');
-    const cat = (r: ServerResult) => (r.state === 'up' ? 'ok' : r.state === 'down' ? 'unreachable' : r.state === 'login-failed' ? 'auth' : 'usage') as 'ok';
-    return exitFor(result.servers.map(cat));
+    return result.servers.map((r) => SERVER_OUTCOME[r.state]);
   }
-  const interval = o.interval ?? cfg.durationMs('servers.interval')!;
-  // Passes never overlap; each server check is bounded by its timeout, so a pass is too.
-  while (!f.signal.aborted) {
+  // Passes never overlap; each server check is bounded by its timeout, so a pass is too. SIGTERM (stop) ends
+  // the loop after the pass in flight.
+  while (!f.stop.aborted) {
+    let intervalMs: number;
     try {
-      const result = await checkServersOnce(deps, config, f.signal);
+      const result = await checkServers(f, o);
+      intervalMs = result.intervalMs;
       for (const r of result.servers) {
         if (f.io.json) f.io.out(JSON.stringify(r));
         else f.io.info(`server ${r.serverId} ${r.host ?? '-'}: ${r.state}${r.alertsOpened.length ? ` (alerts: ${r.alertsOpened.join(',')})` : ''}${r.alertsCleared.length ? ` (cleared: ${r.alertsCleared.join(',')})` : ''} ${r.message}`);
@@ -72,10 +61,15 @@ async function runCheck(f: Factory, o: CheckOptions): Promise<void> {
       const { UsageError } = await import('../../domain/errors.js');
       if (e instanceof UsageError) throw e;
       f.io.warn(`labops: ${(e as Error).message}`);
+      intervalMs = (await f.config()).value('servers.interval');
     }
-    await f.clock.sleep(interval, f.signal);
+    await f.clock.sleep(o.interval ?? intervalMs, f.stop);
   }
+  return [];
 }
+
+/** A server that did not answer is unreachable; a row without address or user is bad data. */
+const SERVER_OUTCOME: Record<ServerResult['state'], Outcome> = { up: 'ok', down: 'unreachable', 'login-failed': 'auth', invalid: 'usage' };
 
 async function render(f: Factory, rows: ServerResult[]): Promise<void> {
   const { renderTable } = await import('../io/render.js');

@@ -1,26 +1,17 @@
-// labops wol: flags -> options -> wake op -> render.
+// labops wol: flags -> options -> app wakeHosts -> render -> outcomes.
 import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, intArg, ipArg, probeArg } from '../args.js';
 import { helpAfter } from '../help.js';
+import { act } from '../action.js';
 import type { ProbeSpec } from '../../domain/probe-spec.js';
+import type { Outcome } from '../../domain/outcome.js';
 import type { WakeHostResult, WakeResult } from '../../ops/wake.js';
+import type { WakeOptions } from '../../app/wol.js';
 
-export interface WolOptions {
-  targets: string[];
-  all: boolean;
-  broadcast?: string;
-  port?: number;
-  repeat?: number;
-  wait: boolean;
-  probe?: ProbeSpec;
-  attempts?: number;
-  interval?: number;
-  timeout?: number;
-  concurrency?: number;
-}
+export type WolOptions = WakeOptions;
 
-export function registerWol(parent: Command, f: Factory, run: (f: Factory, o: WolOptions) => Promise<void> = runWol): Command {
+export function registerWol(parent: Command, f: Factory): Command {
   const cmd = parent
     .command('wol')
     .summary('wake hosts with magic packets and wait until they answer')
@@ -39,56 +30,67 @@ export function registerWol(parent: Command, f: Factory, run: (f: Factory, o: Wo
     .option('--attempts <n>', 'attempts per host (default: the host\'s wake_attempts, else 3)', intArg(1, 100))
     .option('--interval <dur>', 'wait after each packet before probing (default 10s)', durationArg)
     .option('--timeout <dur>', 'probe timeout (default 10s)', durationArg)
-    .option('--concurrency <n>', 'hosts woken at once (default 64)', intArg(1, 4096))
-    .action(async (targets: string[], o: Omit<WolOptions, 'targets'>) => run(f, { ...o, targets, all: Boolean(o.all) }));
+    .option('--concurrency <n>', 'hosts woken at once (default 64)', intArg(1, 4096));
+  act(cmd, f, wolOptions, runWol);
   return helpAfter(
     cmd,
     'Examples:\n  labops wol lab-ws-01 lab-ws-02\n  labops wol --all --probe tcp:5986 --attempts 5 --interval 15s\n  labops wol 00:11:22:33:44:55 --broadcast 10.0.0.255 --no-wait\n\nExit: 0 all up, 3 none reached, 5 some reached, 2 bad input (nothing sent).',
   );
 }
 
-export async function runWol(f: Factory, o: WolOptions): Promise<void> {
-  const [cfg, index, { resolveWakeTargets, wake, wakeDefaultsFromConfig }] = await Promise.all([f.config(), f.inventory(), import('../../ops/wake.js')]);
-  const targets = resolveWakeTargets(
-    { targets: o.targets, all: o.all, broadcast: o.broadcast, port: o.port, attempts: o.attempts, probe: o.probe },
-    index,
-    wakeDefaultsFromConfig(cfg),
-  );
-  const [{ sendMagicPacket }, { probe }, { startProgress }] = await Promise.all([
-    import('../../core/net/magic-packet.js'),
-    import('../../core/net/probe.js'),
-    import('../io/spinner.js'),
-  ]);
-  const progress = await startProgress(f.io, `waking ${targets.length} host(s)`);
+interface WolFlags {
+  all?: boolean;
+  broadcast?: string;
+  port?: number;
+  repeat?: number;
+  wait: boolean;
+  probe?: ProbeSpec;
+  attempts?: number;
+  interval?: number;
+  timeout?: number;
+  concurrency?: number;
+}
+
+export function wolOptions(targets: string[], o: WolFlags): WolOptions {
+  return {
+    targets,
+    all: Boolean(o.all),
+    broadcast: o.broadcast,
+    port: o.port,
+    repeat: o.repeat,
+    wait: o.wait,
+    probe: o.probe,
+    attempts: o.attempts,
+    intervalMs: o.interval,
+    timeoutMs: o.timeout,
+    concurrency: o.concurrency,
+  };
+}
+
+export async function runWol(f: Factory, o: WolOptions): Promise<Outcome[]> {
+  const [{ wakeHosts }, { startProgress }] = await Promise.all([import('../../app/wol.js'), import('../io/spinner.js')]);
+  const progress = await startProgress(f.io, 'waking host(s)');
   let up = 0;
   let done = 0;
   let result: WakeResult;
   try {
-    result = await wake(
-      targets,
-      {
-        repeat: o.repeat ?? cfg.int('wol.repeat')!,
-        intervalMs: o.interval ?? cfg.durationMs('wol.interval')!,
-        timeoutMs: o.timeout ?? cfg.durationMs('wol.timeout')!,
-        concurrency: o.concurrency ?? cfg.int('wol.concurrency')!,
-        noWait: !o.wait,
-      },
-      { sendMagicPacket, probe, sleep: f.clock.sleep, now: f.clock.now },
-      f.signal,
-      (r) => {
-        done++;
-        if (r.success) up++;
-        progress.update(`waking ${targets.length} host(s): ${done} done, ${up} up`);
-      },
-    );
+    result = await wakeHosts(f, o, (r, total) => {
+      done++;
+      if (r.success) up++;
+      progress.update(`waking ${total} host(s): ${done} done, ${up} up`);
+    });
   } finally {
     progress.stop();
   }
   await renderWake(f, result);
-  const { Silent } = await import('../../domain/errors.js');
-  if (f.signal.aborted) return;
-  if (result.down === 0) return;
-  throw new Silent(result.up === 0 ? 'unreachable' : 'partial');
+  return result.hosts.map(wakeOutcome);
+}
+
+/** A host that did not answer is unreachable; one that could not be woken at all (no MAC) is bad input. */
+function wakeOutcome(r: WakeHostResult): Outcome {
+  if (r.success) return 'ok';
+  if (r.status === 'aborted') return 'interrupted';
+  return r.status === 'error' && r.mac === null ? 'usage' : 'unreachable';
 }
 
 const STATUS_TEXT: Record<WakeHostResult['status'], string> = {

@@ -1,7 +1,7 @@
 // roff man pages generated from the command tree and the exit-code and environment tables.
 import type { Command } from 'commander';
 import { EXIT_CODES } from '../exit-codes.js';
-import { SETTINGS, OTHER_ENV } from '../../core/config/settings.js';
+import { SETTING_DEFS as SETTINGS, OTHER_ENV } from '../../app/settings.js';
 import { describeTree, flatten, type CommandInfo } from './tree.js';
 
 function esc(s: string): string {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../domain/errors.js';
 import { parseDuration } from '../../domain/duration.js';
-import { SETTINGS, xdgConfigHome, type SettingDef } from './settings.js';
+import { SETTING_DEFS, defaultOf, xdgConfigHome, type SettingDef, type SettingKey, type SettingValue } from './settings.js';
 import { redactSecret } from './secrets.js';
 
 export type ValueSource =
@@ -15,6 +15,7 @@ export type ValueSource =
 
 export interface ResolvedSetting {
   key: string;
+  /** the value as given (a secret: its reference); `entries()` redacts secrets */
   value: string | undefined;
   source: ValueSource;
   secret: boolean;
@@ -22,44 +23,50 @@ export interface ResolvedSetting {
 
 export interface LoadConfigInput {
   /** values of global flags by setting key */
-  flags?: Record<string, string | undefined>;
+  flags?: Partial<Record<SettingKey, string | undefined>>;
   /** --config; otherwise LABOPS_CONFIG; otherwise the XDG default (missing is fine) */
   configPath?: string;
   env?: NodeJS.ProcessEnv;
 }
 
+/** Config-file sections that are not settings but structured data, read by their own parsers. */
+const SECTIONS = ['cml.servers', 'notify'];
+
 export class LabopsConfig {
   constructor(
-    private readonly values: Map<string, ResolvedSetting>,
+    private readonly values: Map<string, ResolvedSetting & { parsed: unknown }>,
     /** the config file that was read, if any */
     readonly file: string | undefined,
-    /** the whole config file object, for structured sections (CML servers, alert rules, …) */
+    /** the whole config file object, for structured sections (CML servers, notify) */
     readonly raw: Record<string, unknown>,
+    /** keys of the config file that are neither settings nor sections, each with the closest known key */
+    readonly warnings: readonly string[] = [],
   ) {}
 
-  get(key: string): string | undefined {
-    return this.setting(key).value;
+  /** The parsed value (durations in ms, ints and booleans as such), checked when the config was loaded. */
+  value<K extends SettingKey>(key: K): SettingValue<K> {
+    return this.resolved(key).parsed as SettingValue<K>;
   }
 
-  setting(key: string): ResolvedSetting {
+  /** The value as written, e.g. for messages that quote it. */
+  get(key: SettingKey): string | undefined {
+    return this.resolved(key).value;
+  }
+
+  setting(key: SettingKey): ResolvedSetting {
+    const { parsed: _parsed, ...rest } = this.resolved(key);
+    return rest;
+  }
+
+  private resolved(key: string): ResolvedSetting & { parsed: unknown } {
     const v = this.values.get(key);
     if (!v) throw new Error(`unknown setting ${key}`);
     return v;
   }
 
-  int(key: string): number | undefined {
-    const v = this.get(key);
-    return v === undefined ? undefined : Number(v);
-  }
-
-  durationMs(key: string): number | undefined {
-    const v = this.get(key);
-    return v === undefined ? undefined : parseDuration(v);
-  }
-
   /** Every setting with its source; secrets shown as references or `<redacted>`. */
   entries(): ResolvedSetting[] {
-    return [...this.values.values()].map((s) => (s.secret ? { ...s, value: redactSecret(s.value) } : s));
+    return [...this.values.values()].map(({ parsed: _parsed, ...s }) => (s.secret ? { ...s, value: redactSecret(s.value) } : s));
   }
 }
 
@@ -76,21 +83,47 @@ function describeSource(s: ValueSource): string {
   }
 }
 
-function checkValue(def: SettingDef, value: string, source: ValueSource): string {
+function parseValue(def: SettingDef, value: string, source: ValueSource): { value: string; parsed: unknown } {
   const where = `${def.key} (from ${describeSource(source)})`;
+  const v = value.trim();
   switch (def.type) {
     case 'int':
-      if (!/^\d+$/.test(value.trim())) throw new UsageError(`${where}: expected a whole number, got '${value}'`);
-      return value.trim();
-    case 'duration':
-      if (parseDuration(value) === undefined) throw new UsageError(`${where}: expected a duration like 500ms, 5s or 2m, got '${value}'`);
-      return value.trim();
+      if (!/^\d+$/.test(v)) throw new UsageError(`${where}: expected a whole number, got '${value}'`);
+      return { value: v, parsed: Number(v) };
+    case 'duration': {
+      const ms = parseDuration(v);
+      if (ms === undefined) throw new UsageError(`${where}: expected a duration like 500ms, 5s or 2m, got '${value}'`);
+      return { value: v, parsed: ms };
+    }
     case 'bool':
-      if (!/^(true|false|1|0|yes|no|on|off)$/i.test(value.trim())) throw new UsageError(`${where}: expected true or false, got '${value}'`);
-      return value.trim().toLowerCase();
+      if (!/^(true|false|1|0|yes|no|on|off)$/i.test(v)) throw new UsageError(`${where}: expected true or false, got '${value}'`);
+      return { value: v.toLowerCase(), parsed: /^(true|1|yes|on)$/i.test(v) };
+    case 'enum':
+      if (!def.choices?.includes(v)) throw new UsageError(`${where}: expected ${def.choices?.join(' or ')}, got '${value}'`);
+      return { value: v, parsed: v };
     default:
-      return value;
+      return { value, parsed: value };
   }
+}
+
+/** The closest known key to a misspelt one (edit distance), when it is close enough to be a likely typo. */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  let best: { key: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(key, k);
+    if (!best || d < best.d) best = { key: k, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(key.length / 4)) ? best.key : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 function flatten(obj: Record<string, unknown>, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
@@ -125,14 +158,14 @@ function readConfigFile(path: string, required: boolean): Record<string, unknown
 
 export function loadConfig(input: LoadConfigInput = {}): LabopsConfig {
   const env = input.env ?? process.env;
-  const flags = input.flags ?? {};
+  const flags: Partial<Record<string, string | undefined>> = input.flags ?? {};
   const explicit = input.configPath ?? env.LABOPS_CONFIG;
   const path = explicit || join(xdgConfigHome(env), 'labops', 'config.json');
   const raw = readConfigFile(path, Boolean(explicit)) ?? {};
   const fromFile = flatten(raw);
-  const values = new Map<string, ResolvedSetting>();
+  const values = new Map<string, ResolvedSetting & { parsed: unknown }>();
 
-  for (const def of SETTINGS) {
+  for (const def of SETTING_DEFS) {
     let resolved: ResolvedSetting = { key: def.key, value: undefined, source: { kind: 'unset' }, secret: def.type === 'secret' };
     const flagValue = flags[def.key];
     const envName = def.env.find((n) => env[n] !== undefined && env[n] !== '');
@@ -146,14 +179,21 @@ export function loadConfig(input: LoadConfigInput = {}): LabopsConfig {
         throw new UsageError(`config file ${path}: ${def.key}: expected a string or number`);
       }
       resolved = { ...resolved, value: String(v), source: { kind: 'file', path } };
-    } else if (def.default) {
-      const d = def.default(env);
+    } else {
+      const d = defaultOf(def, env);
       if (d !== undefined) resolved = { ...resolved, value: d, source: { kind: 'default' } };
     }
-    if (resolved.value !== undefined) resolved.value = checkValue(def, resolved.value, resolved.source);
-    values.set(def.key, resolved);
+    const checked = resolved.value === undefined ? { value: undefined, parsed: undefined } : parseValue(def, resolved.value, resolved.source);
+    values.set(def.key, { ...resolved, ...checked });
   }
-  return new LabopsConfig(values, Object.keys(raw).length || explicit ? path : undefined, raw);
+  const known = SETTING_DEFS.map((d) => d.key);
+  const warnings: string[] = [];
+  for (const key of fromFile.keys()) {
+    if (values.has(key) || SECTIONS.some((s) => key === s || key.startsWith(`${s}.`))) continue;
+    const near = closestKey(key, [...known, ...SECTIONS]);
+    warnings.push(`config file ${path}: unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; ignored`);
+  }
+  return new LabopsConfig(values, Object.keys(raw).length || explicit ? path : undefined, raw, warnings);
 }
 
 export { describeSource };

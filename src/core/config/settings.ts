@@ -3,7 +3,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-export type SettingType = 'string' | 'path' | 'int' | 'duration' | 'bool' | 'secret' | 'url';
+export type SettingType = 'string' | 'path' | 'int' | 'duration' | 'bool' | 'secret' | 'url' | 'enum';
 
 export interface SettingDef {
   key: string;
@@ -11,7 +11,10 @@ export interface SettingDef {
   env: readonly string[];
   /** the global flag that sets it, when there is one */
   flag?: string;
-  default?: (env: NodeJS.ProcessEnv) => string | undefined;
+  /** the default as written in the config file; a function when it depends on the environment (XDG paths) */
+  default?: string | ((env: NodeJS.ProcessEnv) => string);
+  /** the values an enum accepts */
+  choices?: readonly string[];
   description: string;
 }
 
@@ -22,7 +25,7 @@ export function xdgStateHome(env: NodeJS.ProcessEnv): string {
   return env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
 }
 
-export const SETTINGS: readonly SettingDef[] = [
+export const SETTINGS = [
   {
     key: 'hosts',
     type: 'path',
@@ -52,81 +55,89 @@ export const SETTINGS: readonly SettingDef[] = [
     env: ['LABOPS_WINRM_PASSWORD'],
     description: 'WinRM password for hosts that name none (a reference: env:NAME or file:/path)',
   },
-  { key: 'wol.broadcast', type: 'string', env: ['LABOPS_WOL_BROADCAST'], default: () => '255.255.255.255', description: 'magic packet destination address' },
-  { key: 'wol.port', type: 'int', env: ['LABOPS_WOL_PORT'], default: () => '9', description: 'magic packet UDP port' },
-  { key: 'wol.repeat', type: 'int', env: [], default: () => '3', description: 'magic packets sent per attempt' },
-  { key: 'wol.attempts', type: 'int', env: [], default: () => '3', description: 'wake attempts (packet, wait, probe) per host' },
-  { key: 'wol.interval', type: 'duration', env: [], default: () => '10s', description: 'wait after each packet before probing' },
-  { key: 'wol.timeout', type: 'duration', env: [], default: () => '10s', description: 'probe timeout' },
-  { key: 'wol.concurrency', type: 'int', env: [], default: () => '64', description: 'hosts woken at once' },
-  { key: 'wol.probe', type: 'string', env: [], default: () => 'icmp', description: 'boot probe for hosts whose inventory names none: icmp or tcp:<port>' },
-  { key: 'heartbeat.source', type: 'string', env: ['LABOPS_HEARTBEAT_SOURCE'], default: () => 'winrm', description: 'where heartbeats are read: winrm, or file (a mounted share, see heartbeat.path)' },
+  { key: 'wol.broadcast', type: 'string', env: ['LABOPS_WOL_BROADCAST'], default: '255.255.255.255', description: 'magic packet destination address' },
+  { key: 'wol.port', type: 'int', env: ['LABOPS_WOL_PORT'], default: '9', description: 'magic packet UDP port' },
+  { key: 'wol.repeat', type: 'int', env: [], default: '3', description: 'magic packets sent per attempt' },
+  { key: 'wol.attempts', type: 'int', env: [], default: '3', description: 'wake attempts (packet, wait, probe) per host' },
+  { key: 'wol.interval', type: 'duration', env: [], default: '10s', description: 'wait after each packet before probing' },
+  { key: 'wol.timeout', type: 'duration', env: [], default: '10s', description: 'probe timeout' },
+  { key: 'wol.concurrency', type: 'int', env: [], default: '64', description: 'hosts woken at once' },
+  { key: 'wol.probe', type: 'string', env: [], default: 'icmp', description: 'boot probe for hosts whose inventory names none: icmp or tcp:<port>' },
+  { key: 'heartbeat.source', type: 'enum', choices: ['winrm', 'file'], env: ['LABOPS_HEARTBEAT_SOURCE'], default: 'winrm', description: 'where heartbeats are read: winrm, or file (a mounted share, see heartbeat.path)' },
   {
     key: 'heartbeat.path',
     type: 'string',
     env: ['LABOPS_HEARTBEAT_PATH'],
-    default: () => '/mnt/labstation/{host}/labstation/data/telemetry/heartbeat.json',
+    default: '/mnt/labstation/{host}/labstation/data/telemetry/heartbeat.json',
     description: 'file-source path template: {host}, {address}, {winpath} (the inventory heartbeat_path as C/LabStation/…)',
   },
-  { key: 'heartbeat.poll-enabled', type: 'bool', env: ['OPS_POLL_ENABLED'], default: () => 'true', description: 'daemon: run the heartbeat poll loop (the ops-worker\'s OPS_POLL_ENABLED)' },
-  { key: 'heartbeat.interval', type: 'duration', env: ['OPS_POLL_INTERVAL'], default: () => '60s', description: 'poll interval (a bare number is seconds, as OPS_POLL_INTERVAL)' },
-  { key: 'heartbeat.concurrency', type: 'int', env: [], default: () => '32', description: 'hosts polled at once' },
-  { key: 'heartbeat.timeout', type: 'duration', env: ['OPS_WINRM_READ_TIMEOUT'], default: () => '30s', description: 'per-host read timeout' },
-  { key: 'alerts.not-ready', type: 'duration', env: [], default: () => '2m', description: 'alert when summary.ready is false for longer than this' },
-  { key: 'alerts.local-session-lead', type: 'duration', env: [], default: () => '15m', description: 'alert on a local session this close to a reservation start' },
-  { key: 'alerts.local-mode-lookahead', type: 'duration', env: [], default: () => '24h', description: 'alert on local mode while a reservation starts within this window' },
-  { key: 'alerts.stale-eviction', type: 'duration', env: [], default: () => '15m', description: 'alert when the last forced logoff is older than this at a reservation start' },
-  { key: 'alerts.missing-intervals', type: 'int', env: [], default: () => '3', description: 'alert when the heartbeat is missing or unchanged for more than this many intervals' },
+  { key: 'heartbeat.poll-enabled', type: 'bool', env: ['OPS_POLL_ENABLED'], default: 'true', description: 'daemon: run the heartbeat poll loop (the ops-worker\'s OPS_POLL_ENABLED)' },
+  { key: 'heartbeat.interval', type: 'duration', env: ['OPS_POLL_INTERVAL'], default: '60s', description: 'poll interval (a bare number is seconds, as OPS_POLL_INTERVAL)' },
+  { key: 'heartbeat.concurrency', type: 'int', env: [], default: '32', description: 'hosts polled at once' },
+  { key: 'heartbeat.timeout', type: 'duration', env: ['OPS_WINRM_READ_TIMEOUT'], default: '30s', description: 'per-host read timeout' },
+  { key: 'alerts.not-ready', type: 'duration', env: [], default: '2m', description: 'alert when summary.ready is false for longer than this' },
+  { key: 'alerts.local-session-lead', type: 'duration', env: [], default: '15m', description: 'alert on a local session this close to a reservation start' },
+  { key: 'alerts.local-mode-lookahead', type: 'duration', env: [], default: '24h', description: 'alert on local mode while a reservation starts within this window' },
+  { key: 'alerts.stale-eviction', type: 'duration', env: [], default: '15m', description: 'alert when the last forced logoff is older than this at a reservation start' },
+  { key: 'alerts.missing-intervals', type: 'int', env: [], default: '3', description: 'alert when the heartbeat is missing or unchanged for more than this many intervals' },
   { key: 'ssh.known-hosts', type: 'path', env: ['LABOPS_SSH_KNOWN_HOSTS'], default: (env) => join(xdgConfigHome(env), 'labops', 'known_hosts'), description: 'OpenSSH known_hosts file that SSH host keys are verified against (hashed entries and [host]:port understood)' },
-  { key: 'ssh.host-key-policy', type: 'string', env: ['LABOPS_SSH_HOST_KEY_POLICY'], default: () => 'strict', description: 'strict: refuse unknown host keys; accept-new: record unknown keys in the known_hosts file (a changed key is always refused)' },
+  { key: 'ssh.host-key-policy', type: 'enum', choices: ['strict', 'accept-new'], env: ['LABOPS_SSH_HOST_KEY_POLICY'], default: 'strict', description: 'strict: refuse unknown host keys; accept-new: record unknown keys in the known_hosts file (a changed key is always refused)' },
   { key: 'ssh.identity', type: 'path', env: ['LABOPS_SSH_IDENTITY'], description: 'private key file for SSH key auth, tried beside the passwords stored in servers/labs' },
   { key: 'ssh.identity-passphrase', type: 'secret', env: ['LABOPS_SSH_IDENTITY_PASSPHRASE'], description: 'passphrase of ssh.identity (a reference: env:NAME or file:/path)' },
   { key: 'ssh.agent', type: 'string', env: ['LABOPS_SSH_AGENT'], description: "ssh-agent socket for agent auth, or 'auto' for $SSH_AUTH_SOCK" },
   { key: 'ssh.user', type: 'string', env: ['LABOPS_SSH_USER'], description: 'SSH user for servers and labs whose rows name none' },
   { key: 'ssh.jump', type: 'string', env: ['LABOPS_SSH_JUMP'], description: 'explicit jump host user@host[:port]; every provisioning and check connection goes through it (direct-tcpip)' },
   { key: 'ssh.jump-password', type: 'secret', env: ['LABOPS_SSH_JUMP_PASSWORD'], description: 'password for the jump host (a reference: env:NAME or file:/path); key/agent settings apply too' },
-  { key: 'ssh.connect-timeout', type: 'duration', env: [], default: () => '10s', description: 'TCP connect plus SSH handshake and login' },
-  { key: 'ssh.channels-per-connection', type: 'int', env: [], default: () => '8', description: 'commands run at once over one SSH connection to the same host and user (OpenSSH MaxSessions defaults to 10); 1 = a connection per command' },
-  { key: 'ssh.max-output', type: 'int', env: [], default: () => '1048576', description: 'bytes of stdout and of stderr kept per remote command (head and tail); the rest is drained and dropped' },
-  { key: 'provision.contract', type: 'string', env: ['LABOPS_PROVISION_CONTRACT'], default: () => 'collector', description: "script arguments: 'collector' = bash <script> <username> <namespace>; 'provision-worker' = sudo <script> <username> <minutes> <namespace> (cleanup: sudo <script> <username>)" },
-  { key: 'provision.timeout', type: 'duration', env: [], default: () => '2m', description: 'overall time a provision or cleanup script may run before it is killed' },
-  { key: 'provision.concurrency', type: 'int', env: [], default: () => '16', description: 'sessions provisioned or cleaned up at once' },
-  { key: 'provision.batch', type: 'int', env: [], default: () => '200', description: 'sessions selected per pass' },
-  { key: 'provision.interval', type: 'duration', env: [], default: () => '10s', description: 'pause between provisioning passes (without --once)' },
-  { key: 'provision.cleanup-interval', type: 'duration', env: [], default: () => '10s', description: 'pause between cleanup passes (without --once)' },
-  { key: 'provision.backoff-base', type: 'duration', env: [], default: () => '30s', description: 'first retry delay after an unreachable host or a failed cleanup; doubles per attempt' },
-  { key: 'provision.backoff-max', type: 'duration', env: [], default: () => '15m', description: 'longest retry delay' },
-  { key: 'servers.interval', type: 'duration', env: [], default: () => '10s', description: 'pause between server check passes (without --once)' },
-  { key: 'servers.timeout', type: 'duration', env: [], default: () => '30s', description: 'overall time for one server check' },
-  { key: 'servers.concurrency', type: 'int', env: [], default: () => '16', description: 'servers checked at once' },
-  { key: 'servers.cpu-sample', type: 'duration', env: [], default: () => '500ms', description: 'time between the two /proc/stat samples of the CPU busy %' },
+  { key: 'ssh.connect-timeout', type: 'duration', env: [], default: '10s', description: 'TCP connect plus SSH handshake and login' },
+  { key: 'ssh.channels-per-connection', type: 'int', env: [], default: '8', description: 'commands run at once over one SSH connection to the same host and user (OpenSSH MaxSessions defaults to 10); 1 = a connection per command' },
+  { key: 'ssh.max-output', type: 'int', env: [], default: '1048576', description: 'bytes of stdout and of stderr kept per remote command (head and tail); the rest is drained and dropped' },
+  { key: 'provision.contract', type: 'enum', choices: ['collector', 'provision-worker'], env: ['LABOPS_PROVISION_CONTRACT'], default: 'collector', description: "script arguments: 'collector' = bash <script> <username> <namespace>; 'provision-worker' = sudo <script> <username> <minutes> <namespace> (cleanup: sudo <script> <username>)" },
+  { key: 'provision.timeout', type: 'duration', env: [], default: '2m', description: 'overall time a provision or cleanup script may run before it is killed' },
+  { key: 'provision.concurrency', type: 'int', env: [], default: '16', description: 'sessions provisioned or cleaned up at once' },
+  { key: 'provision.batch', type: 'int', env: [], default: '200', description: 'sessions selected per pass' },
+  { key: 'provision.interval', type: 'duration', env: [], default: '10s', description: 'pause between provisioning passes (without --once)' },
+  { key: 'provision.cleanup-interval', type: 'duration', env: [], default: '10s', description: 'pause between cleanup passes (without --once)' },
+  { key: 'provision.backoff-base', type: 'duration', env: [], default: '30s', description: 'first retry delay after an unreachable host or a failed cleanup; doubles per attempt' },
+  { key: 'provision.backoff-max', type: 'duration', env: [], default: '15m', description: 'longest retry delay' },
+  { key: 'servers.interval', type: 'duration', env: [], default: '10s', description: 'pause between server check passes (without --once)' },
+  { key: 'servers.timeout', type: 'duration', env: [], default: '30s', description: 'overall time for one server check' },
+  { key: 'servers.concurrency', type: 'int', env: [], default: '16', description: 'servers checked at once' },
+  { key: 'servers.cpu-sample', type: 'duration', env: [], default: '500ms', description: 'time between the two /proc/stat samples of the CPU busy %' },
   { key: 'servers.cpu-threshold', type: 'int', env: [], description: 'open a CPU_HIGH alert at or above this busy % (unset: off)' },
   { key: 'servers.mem-threshold', type: 'int', env: [], description: 'open a MEM_HIGH alert at or above this memory % (unset: off)' },
   { key: 'servers.disk-threshold', type: 'int', env: [], description: 'open a DISK_HIGH alert at or above this disk % of / (unset: off)' },
   { key: 'servers.metrics-retention', type: 'duration', env: ['LABOPS_METRICS_RETENTION'], description: 'delete server_metrics rows older than this, e.g. 720h (unset: keep all, as the collector did)' },
-  { key: 'cml.concurrency', type: 'int', env: ['LABOPS_CML_CONCURRENCY'], default: () => '5', description: 'CML servers synced at once' },
-  { key: 'cml.lab-concurrency', type: 'int', env: ['LABOPS_CML_LAB_CONCURRENCY'], default: () => '4', description: 'lab details fetched at once per CML server (also its keep-alive connection pool size)' },
-  { key: 'cml.timeout', type: 'duration', env: ['LABOPS_CML_TIMEOUT'], default: () => '30s', description: 'deadline of one CML API request, connect to last byte' },
-  { key: 'cml.refresh-interval', type: 'duration', env: ['LABS_REFRESH_INTERVAL'], default: () => '30m', description: 'daemon: interval of the CML labs refresh loop (seed LABS_REFRESH_INTERVAL, seconds)' },
-  { key: 'reservations.scan-interval', type: 'duration', env: ['OPS_RESERVATION_SCAN_INTERVAL'], default: () => '30s', description: 'orchestrator: pause between scans of lab_reservations (a bare number is seconds)' },
-  { key: 'reservations.start-lead', type: 'duration', env: ['OPS_RESERVATION_START_LEAD'], default: () => '120s', description: 'orchestrator: start a CONFIRMED reservation this long before its start_time' },
-  { key: 'reservations.end-delay', type: 'duration', env: ['OPS_RESERVATION_END_DELAY'], default: () => '60s', description: 'orchestrator: end a reservation this long after its end_time' },
-  { key: 'reservations.lookback', type: 'duration', env: ['OPS_RESERVATION_LOOKBACK'], default: () => '6h', description: 'orchestrator: ignore reservations that started or ended longer ago than this' },
-  { key: 'reservations.batch', type: 'int', env: ['OPS_RESERVATION_MAX_BATCH'], default: () => '200', description: 'orchestrator: reservations selected per scan' },
-  { key: 'reservations.concurrency', type: 'int', env: ['LABOPS_RESERVATION_CONCURRENCY'], default: () => '64', description: 'orchestrator: reservations started or ended at once by one instance' },
-  { key: 'reservations.lease', type: 'duration', env: [], default: () => '15m', description: 'orchestrator: a claim older than this belongs to a dead instance and is taken over' },
-  { key: 'reservations.backoff-base', type: 'duration', env: ['OPS_RESERVATION_RETRY_COOLDOWN'], default: () => '60s', description: 'orchestrator: first retry delay of a failed start or end; doubles per failure' },
-  { key: 'reservations.backoff-max', type: 'duration', env: [], default: () => '30m', description: 'orchestrator: longest retry delay' },
-  { key: 'reservations.guard-grace', type: 'int', env: [], default: () => '90', description: 'seconds of session-guard grace for prepare-session (--guard-grace=<s>)' },
-  { key: 'reservations.reboot-timeout', type: 'int', env: [], default: () => '15', description: "seconds before the reboot the default release asks for (release-session --reboot --reboot-timeout=<s>; upstream's bare --reboot reboots at once)" },
-  { key: 'reservations.command-timeout', type: 'duration', env: [], default: () => '2m', description: 'WinRM deadline of a LabStation command in a reservation step, on top of the guard grace for prepare-session' },
-  { key: 'daemon.lease', type: 'duration', env: ['LABOPS_LEASE'], default: () => '30s', description: 'daemon: shard lease of an instance in labops_instances, renewed every third of it; a dead instance\'s hosts move to the others within this' },
-  { key: 'daemon.jitter', type: 'int', env: [], default: () => '10', description: 'daemon: ± this percentage of each loop interval, so instances and loops do not run in lockstep' },
-  { key: 'daemon.stop-timeout', type: 'duration', env: [], default: () => '30s', description: 'daemon: after SIGTERM, how long in-flight work may take to finish or be released before the daemon exits anyway (keep systemd TimeoutStopSec above it)' },
-  { key: 'api.listen', type: 'string', env: ['LABOPS_LISTEN'], default: () => '127.0.0.1:8081', description: 'daemon: address:port of the ops-worker HTTP API (the ops-worker used OPS_BIND:OPS_PORT, 0.0.0.0:8081)' },
+  { key: 'cml.concurrency', type: 'int', env: ['LABOPS_CML_CONCURRENCY'], default: '5', description: 'CML servers synced at once' },
+  { key: 'cml.lab-concurrency', type: 'int', env: ['LABOPS_CML_LAB_CONCURRENCY'], default: '4', description: 'lab details fetched at once per CML server (also its keep-alive connection pool size)' },
+  { key: 'cml.timeout', type: 'duration', env: ['LABOPS_CML_TIMEOUT'], default: '30s', description: 'deadline of one CML API request, connect to last byte' },
+  { key: 'cml.refresh-interval', type: 'duration', env: ['LABS_REFRESH_INTERVAL'], default: '30m', description: 'daemon: interval of the CML labs refresh loop (seed LABS_REFRESH_INTERVAL, seconds)' },
+  { key: 'reservations.scan-interval', type: 'duration', env: ['OPS_RESERVATION_SCAN_INTERVAL'], default: '30s', description: 'orchestrator: pause between scans of lab_reservations (a bare number is seconds)' },
+  { key: 'reservations.start-lead', type: 'duration', env: ['OPS_RESERVATION_START_LEAD'], default: '120s', description: 'orchestrator: start a CONFIRMED reservation this long before its start_time' },
+  { key: 'reservations.end-delay', type: 'duration', env: ['OPS_RESERVATION_END_DELAY'], default: '60s', description: 'orchestrator: end a reservation this long after its end_time' },
+  { key: 'reservations.lookback', type: 'duration', env: ['OPS_RESERVATION_LOOKBACK'], default: '6h', description: 'orchestrator: ignore reservations that started or ended longer ago than this' },
+  { key: 'reservations.batch', type: 'int', env: ['OPS_RESERVATION_MAX_BATCH'], default: '200', description: 'orchestrator: reservations selected per scan' },
+  { key: 'reservations.concurrency', type: 'int', env: ['LABOPS_RESERVATION_CONCURRENCY'], default: '64', description: 'orchestrator: reservations started or ended at once by one instance' },
+  { key: 'reservations.lease', type: 'duration', env: [], default: '15m', description: 'orchestrator: a claim older than this belongs to a dead instance and is taken over' },
+  { key: 'reservations.backoff-base', type: 'duration', env: ['OPS_RESERVATION_RETRY_COOLDOWN'], default: '60s', description: 'orchestrator: first retry delay of a failed start or end; doubles per failure' },
+  { key: 'reservations.backoff-max', type: 'duration', env: [], default: '30m', description: 'orchestrator: longest retry delay' },
+  { key: 'reservations.guard-grace', type: 'int', env: [], default: '90', description: 'seconds of session-guard grace for prepare-session (--guard-grace=<s>)' },
+  { key: 'reservations.reboot-timeout', type: 'int', env: [], default: '15', description: "seconds before the reboot the default release asks for (release-session --reboot --reboot-timeout=<s>; upstream's bare --reboot reboots at once)" },
+  { key: 'reservations.command-timeout', type: 'duration', env: [], default: '2m', description: 'WinRM deadline of a LabStation command in a reservation step, on top of the guard grace for prepare-session' },
+  { key: 'daemon.lease', type: 'duration', env: ['LABOPS_LEASE'], default: '30s', description: 'daemon: shard lease of an instance in labops_instances, renewed every third of it; a dead instance\'s hosts move to the others within this' },
+  { key: 'daemon.jitter', type: 'int', env: [], default: '10', description: 'daemon: ± this percentage of each loop interval, so instances and loops do not run in lockstep' },
+  { key: 'daemon.stop-timeout', type: 'duration', env: [], default: '30s', description: 'daemon: after SIGTERM, how long in-flight work may take to finish or be released before the daemon exits anyway (keep systemd TimeoutStopSec above it)' },
+  { key: 'api.listen', type: 'string', env: ['LABOPS_LISTEN'], default: '127.0.0.1:8081', description: 'daemon: address:port of the ops-worker HTTP API (the ops-worker used OPS_BIND:OPS_PORT, 0.0.0.0:8081)' },
   { key: 'api.token', type: 'secret', env: ['OPS_INTERNAL_AUTH_TOKEN'], description: 'daemon: when set, /api/* requires the X-Ops-Internal-Token header to equal it (a reference env:NAME or file:/path; OPS_INTERNAL_AUTH_TOKEN_FILE also works)' },
-  { key: 'api.max-body', type: 'int', env: [], default: () => '65536', description: 'daemon: largest accepted request body in bytes' },
-];
+  { key: 'api.max-body', type: 'int', env: [], default: '65536', description: 'daemon: largest accepted request body in bytes' },
+] as const satisfies readonly SettingDef[];
+
+type Def = (typeof SETTINGS)[number];
+/** Every setting's key, from the table: a config read of any other key does not compile. */
+export type SettingKey = Def['key'];
+type DefOf<K extends SettingKey> = Extract<Def, { key: K }>;
+type Parsed<T> = T extends 'int' | 'duration' ? number : T extends 'bool' ? boolean : string;
+/** A setting's parsed value (durations in ms); `undefined` is possible only for settings without a default. */
+export type SettingValue<K extends SettingKey> = DefOf<K> extends { default: unknown } ? Parsed<DefOf<K>['type']> : Parsed<DefOf<K>['type']> | undefined;
 
 /** Environment variables that are not settings but change behaviour; documented with the settings. */
 export const OTHER_ENV: readonly { name: string; description: string }[] = [
@@ -137,6 +148,13 @@ export const OTHER_ENV: readonly { name: string; description: string }[] = [
   { name: 'CI', description: 'set by CI systems: treated as non-interactive' },
 ];
 
+/** The table widened to its definition type, for code that walks every setting. */
+export const SETTING_DEFS: readonly SettingDef[] = SETTINGS;
+
 export function settingByKey(key: string): SettingDef | undefined {
-  return SETTINGS.find((s) => s.key === key);
+  return SETTING_DEFS.find((s) => s.key === key);
+}
+
+export function defaultOf(def: SettingDef, env: NodeJS.ProcessEnv): string | undefined {
+  return typeof def.default === 'function' ? def.default(env) : def.default;
 }

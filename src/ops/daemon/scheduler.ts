@@ -130,8 +130,11 @@ const fmtSeconds = (ms: number): string => `${Math.round(ms / 100) / 10}s`;
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 
-/** Runs `loop` until `signal` aborts; resolves once the run in hand (if any) has ended. */
-export async function runPeriodic(loop: PeriodicLoop, stats: LoopStats, ports: SchedulerPorts, signal: AbortSignal): Promise<void> {
+/**
+ * Runs `loop` until `signal` (stop) aborts: no new run starts, the run in hand finishes. `abort` cancels the run
+ * in hand too (default: the same signal). Resolves once the run in hand (if any) has ended.
+ */
+export async function runPeriodic(loop: PeriodicLoop, stats: LoopStats, ports: SchedulerPorts, signal: AbortSignal, abort: AbortSignal = signal): Promise<void> {
   // runs in a row that took longer than the interval: the loop is falling behind its schedule (said once per streak)
   let overruns = 0;
   while (!signal.aborted) {
@@ -143,7 +146,7 @@ export async function runPeriodic(loop: PeriodicLoop, stats: LoopStats, ports: S
     // every host operation of a run listens on this signal
     setMaxListeners(0, run.signal);
     const onStop = () => run.abort();
-    signal.addEventListener('abort', onStop, { once: true });
+    abort.addEventListener('abort', onStop, { once: true });
     let timedOut = false;
     const deadline = setTimeout(() => {
       timedOut = true;
@@ -158,12 +161,12 @@ export async function runPeriodic(loop: PeriodicLoop, stats: LoopStats, ports: S
       error = timedOut ? `run exceeded its deadline of ${Math.round(loop.deadlineMs() / 1000)}s: ${message(e)}` : message(e);
     } finally {
       clearTimeout(deadline);
-      signal.removeEventListener('abort', onStop);
+      abort.removeEventListener('abort', onStop);
     }
     const ended = ports.now();
     const took = ended - started;
-    stats.finished(ended, took, signal.aborted && error ? undefined : error, report);
-    if (error && !signal.aborted) ports.log.warn(`${loop.name}: ${error}`, { loop: loop.name, durationMs: took });
+    stats.finished(ended, took, abort.aborted && error ? undefined : error, report);
+    if (error && !abort.aborted) ports.log.warn(`${loop.name}: ${error}`, { loop: loop.name, durationMs: took });
     else ports.log.debug(`${loop.name}: run done`, { loop: loop.name, durationMs: took, ...report });
     if (signal.aborted) break;
     const interval = loop.intervalMs();
@@ -195,11 +198,14 @@ export interface ServiceLoop {
   name: string;
   intervalMs(): number;
   jitter: number;
-  /** runs until `signal` aborts; a rejection is logged and the loop restarted with backoff */
-  start(signal: AbortSignal, hooks: ServiceHooks): Promise<void>;
+  /**
+   * Runs until `stop` aborts: then it claims nothing new and returns once the work in hand is done; `abort`
+   * cancels that work too. A rejection is logged and the loop restarted with backoff.
+   */
+  start(stop: AbortSignal, hooks: ServiceHooks, abort: AbortSignal): Promise<void>;
 }
 
-export async function runService(loop: ServiceLoop, stats: LoopStats, ports: SchedulerPorts, signal: AbortSignal): Promise<void> {
+export async function runService(loop: ServiceLoop, stats: LoopStats, ports: SchedulerPorts, signal: AbortSignal, abort: AbortSignal = signal): Promise<void> {
   let consecutive = 0;
   while (!signal.aborted) {
     let passStart = ports.now();
@@ -226,7 +232,7 @@ export async function runService(loop: ServiceLoop, stats: LoopStats, ports: Sch
       },
     };
     try {
-      await loop.start(signal, hooks);
+      await loop.start(signal, hooks, abort);
       consecutive = 0;
     } catch (e) {
       if (signal.aborted) break;

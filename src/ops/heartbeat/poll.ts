@@ -79,8 +79,8 @@ export interface PollResult {
 }
 
 export interface PollRequest {
-  hosts: InventoryHost[];
-  allHosts: InventoryHost[];
+  hosts: readonly InventoryHost[];
+  allHosts: readonly InventoryHost[];
   events: boolean;
   concurrency: number;
   /** keep the parsed heartbeat in each result */

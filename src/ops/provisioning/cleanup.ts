@@ -104,21 +104,24 @@ export function cleanupJob(deps: CleanupDeps, cfg: CleanupConfig, signal: AbortS
   };
 }
 
-export async function cleanupOnce(deps: CleanupDeps, cfg: CleanupConfig, signal?: AbortSignal, onResult?: (o: CleanupOutcome) => void): Promise<{ sessions: CleanupOutcome[] }> {
+/** One pass; `stop` ends claiming (scripts in flight finish), `abort` kills those too. */
+export async function cleanupOnce(deps: CleanupDeps, cfg: CleanupConfig, stop?: AbortSignal, onResult?: (o: CleanupOutcome) => void, abort: AbortSignal | undefined = stop): Promise<{ sessions: CleanupOutcome[] }> {
   await deps.repo.checkSchema('cleanup');
   const sessions: CleanupOutcome[] = [];
-  await runOnce(cleanupJob(deps, cfg, signal, (o) => (sessions.push(o), onResult?.(o))), cfg.concurrency, cfg.batch, signal);
+  await runOnce(cleanupJob(deps, cfg, abort, (o) => (sessions.push(o), onResult?.(o))), cfg.concurrency, cfg.batch, stop);
   sessions.sort((a, b) => a.sessionId - b.sessionId);
   return { sessions };
 }
 
+/** Cleans up until `stop` (scripts in flight finish); `abort` kills those too. */
 export async function cleanupLoop(
   deps: CleanupDeps,
   cfg: CleanupConfig & { intervalMs: number },
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>,
-  signal: AbortSignal,
+  stop: AbortSignal,
   events: { onResult(o: CleanupOutcome): void; onError(e: unknown): void },
+  abort: AbortSignal = stop,
 ): Promise<void> {
   await deps.repo.checkSchema('cleanup');
-  await runLoop(cleanupJob(deps, cfg, signal, events.onResult), { concurrency: cfg.concurrency, batch: cfg.batch, intervalMs: cfg.intervalMs, sleep, onError: events.onError }, signal);
+  await runLoop(cleanupJob(deps, cfg, abort, events.onResult), { concurrency: cfg.concurrency, batch: cfg.batch, intervalMs: cfg.intervalMs, sleep, onError: events.onError }, stop);
 }

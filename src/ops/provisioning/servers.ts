@@ -22,6 +22,8 @@ export interface ServersDeps {
   repo: CollectorRepo;
   ssh: RemoteRunner;
   now(): number;
+  /** the servers this instance checks (the daemon's shard); default all enabled ones */
+  share?(servers: ServerRow[]): ServerRow[];
 }
 
 export interface ServerResult {
@@ -87,7 +89,8 @@ async function checkOne(deps: ServersDeps, cfg: ServersConfig, s: ServerRow, sig
 
 export async function checkServersOnce(deps: ServersDeps, cfg: ServersConfig, signal?: AbortSignal, onResult?: (r: ServerResult) => void): Promise<ServersPassResult> {
   await deps.repo.checkSchema('servers');
-  const servers = await deps.repo.enabledServers();
+  const enabled = await deps.repo.enabledServers();
+  const servers = deps.share ? deps.share(enabled) : enabled;
   const results = await mapPool(servers, cfg.concurrency, async (s) => {
     const r = await checkOne(deps, cfg, s, signal);
     onResult?.(r);

@@ -129,26 +129,32 @@ async function preTick(deps: ProvisionDeps, cfg: ProvisionConfig): Promise<{ rec
   return { recovered, unknownLab };
 }
 
-export async function provisionOnce(deps: ProvisionDeps, cfg: ProvisionConfig, signal?: AbortSignal, onResult?: (o: SessionOutcome) => void): Promise<ProvisionPassResult> {
+/** One pass; `stop` ends claiming (scripts in flight finish), `abort` kills those too. */
+export async function provisionOnce(deps: ProvisionDeps, cfg: ProvisionConfig, stop?: AbortSignal, onResult?: (o: SessionOutcome) => void, abort: AbortSignal | undefined = stop): Promise<ProvisionPassResult> {
   await deps.repo.checkSchema('provision');
   const { recovered, unknownLab } = await preTick(deps, cfg);
   const sessions: SessionOutcome[] = [];
-  await runOnce(provisionJob(deps, cfg, signal, (o) => (sessions.push(o), onResult?.(o))), cfg.concurrency, cfg.batch, signal);
+  await runOnce(provisionJob(deps, cfg, abort, (o) => (sessions.push(o), onResult?.(o))), cfg.concurrency, cfg.batch, stop);
   sessions.sort((a, b) => a.sessionId - b.sessionId);
   return { sessions, unknownLab, recovered };
 }
 
+/**
+ * Provisions until `stop`: then nothing new is claimed and the scripts in flight finish (SIGTERM). `abort` kills
+ * them too (SIGINT, or the stop timeout); the claims they held go back to REQUESTED.
+ */
 export async function provisionLoop(
   deps: ProvisionDeps,
   cfg: ProvisionConfig & { intervalMs: number },
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>,
-  signal: AbortSignal,
+  stop: AbortSignal,
   events: { onResult(o: SessionOutcome): void; onNotice(text: string): void; onError(e: unknown): void },
+  abort: AbortSignal = stop,
 ): Promise<void> {
   await deps.repo.checkSchema('provision');
   const reported = new Set<number>();
   await runLoop(
-    provisionJob(deps, cfg, signal, events.onResult),
+    provisionJob(deps, cfg, abort, events.onResult),
     {
       concurrency: cfg.concurrency,
       batch: cfg.batch,
@@ -165,6 +171,6 @@ export async function provisionLoop(
         }
       },
     },
-    signal,
+    stop,
   );
 }

@@ -145,8 +145,12 @@ async function select(deps: ScanDeps, cfg: ScanConfig, exclude: readonly string[
   }
 }
 
-/** One pass: select, claim and dispatch everything due now, and wait for it. */
-export async function scanOnce(deps: ScanDeps, cfg: ScanConfig, signal?: AbortSignal, onItem?: (i: ScanItem) => void): Promise<ScanResult> {
+/**
+ * One pass: select, claim and dispatch everything due now, and wait for it. `stop` ends claiming (in-flight work
+ * finishes); `abort` cancels in-flight work too (default: the same signal).
+ */
+export async function scanOnce(deps: ScanDeps, cfg: ScanConfig, stop?: AbortSignal, onItem?: (i: ScanItem) => void, abort: AbortSignal | undefined = stop): Promise<ScanResult> {
+  const signal = stop;
   const t0 = deps.ports.now();
   const due = await select(deps, cfg, [], cfg.batch);
   const items: ScanItem[] = [];
@@ -158,7 +162,7 @@ export async function scanOnce(deps: ScanDeps, cfg: ScanConfig, signal?: AbortSi
       if (signal?.aborted) return;
       let r: ScanItem | 'taken';
       try {
-        r = await dispatch(deps, cfg, c, phase, t0, signal);
+        r = await dispatch(deps, cfg, c, phase, t0, abort);
       } catch (e) {
         r = { reservationId: c.reservationId, labId: c.labId, phase, host: null, outcome: 'db-error', status: c.status, httpStatus: null, message: (e as Error).message.split('\n')[0]!, attempts: c.attempts, nextAttemptAt: null, msFromScan: Math.round(deps.ports.now() - t0) };
       }
@@ -175,14 +179,17 @@ export async function scanOnce(deps: ScanDeps, cfg: ScanConfig, signal?: AbortSi
 
 /**
  * The daemon loop: every interval, select what is due and dispatch it without waiting for the work already in
- * flight (a 90 s prepare never delays another reservation's start), at most `concurrency` at once.
+ * flight (a 90 s prepare never delays another reservation's start), at most `concurrency` at once. `stop` ends
+ * claiming and the loop waits for what is in flight; `abort` cancels that too (default: the same signal).
  */
 export async function scanLoop(
   deps: ScanDeps,
   cfg: ScanConfig & { intervalMs: number },
-  signal: AbortSignal,
+  stop: AbortSignal,
   events: { onItem(i: ScanItem): void; onError(e: unknown): void },
+  abort: AbortSignal = stop,
 ): Promise<void> {
+  const signal = stop;
   const inflight = new Map<string, Promise<void>>();
   while (!signal.aborted) {
     const t0 = deps.ports.now();
@@ -190,7 +197,7 @@ export async function scanLoop(
       const free = cfg.concurrency - inflight.size;
       if (free > 0) {
         for (const { c, phase } of await select(deps, cfg, [...inflight.keys()], Math.min(free, cfg.batch))) {
-          const p = dispatch(deps, cfg, c, phase, t0, signal)
+          const p = dispatch(deps, cfg, c, phase, t0, abort)
             .then((r) => {
               if (r !== 'taken') events.onItem(r);
             })

@@ -1,0 +1,86 @@
+// labops heartbeat poll|show|alerts and the daemon's heartbeat loop: the source and the store the settings
+// name, the poll op, and the alert rules with the notify hook.
+import type { AppContext } from './context.js';
+import type { InventoryHost } from '../core/config/inventory.js';
+import type { HostHeartbeatRow, ForcedLogoffRow } from '../core/db/heartbeat-store.js';
+import type { HostPollResult, PollResult } from '../ops/heartbeat/poll.js';
+import type { AlertsResult } from '../ops/heartbeat/alerts.js';
+import { alertSettings, pollSettings } from './settings.js';
+import { heartbeatSource, notifier } from './clients.js';
+import { selectHosts } from './hosts.js';
+
+export interface PollOptions {
+  /** host names; empty with `all` */
+  hosts: readonly string[];
+  all: boolean;
+  source?: 'winrm' | 'file';
+  path?: string;
+  /** false: read and validate only */
+  store: boolean;
+  events: boolean;
+  concurrency?: number;
+  /** keep the source (its WinRM connections) for the next poll of this configuration: the daemon */
+  sharedSource?: boolean;
+}
+
+/** Polls the named hosts (or the whole inventory) and stores what it read. */
+export async function pollFleet(ctx: AppContext, o: PollOptions, onHost?: (r: HostPollResult) => void): Promise<PollResult> {
+  const index = await ctx.inventory();
+  return pollHosts(ctx, selectHosts(index, o.hosts, o.all), o, onHost);
+}
+
+/** Polls these hosts: the CLI's selection, or the daemon's share of the fleet. */
+export async function pollHosts(ctx: AppContext, hosts: readonly InventoryHost[], o: Omit<PollOptions, 'hosts' | 'all'>, onHost?: (r: HostPollResult) => void): Promise<PollResult> {
+  const [cfg, index, { pollHeartbeats }] = await Promise.all([ctx.config(), ctx.inventory(), import('../ops/heartbeat/poll.js')]);
+  const s = pollSettings(cfg, o);
+  const sink = o.store ? await heartbeatSink(ctx) : undefined;
+  const spec = { kind: s.source, path: s.path, timeoutMs: s.timeoutMs };
+  const source = o.sharedSource ? await ctx.perConfig(`heartbeat.source`, () => heartbeatSource(ctx, spec), (x) => x.close?.()) : await heartbeatSource(ctx, spec);
+  try {
+    return await pollHeartbeats({ hosts, allHosts: index.hosts, events: o.events, concurrency: s.concurrency }, { source, sink, now: ctx.clock.now }, ctx.signal, onHost);
+  } finally {
+    if (!o.sharedSource) await source.close?.();
+  }
+}
+
+async function heartbeatSink(ctx: AppContext) {
+  const db = await ctx.database();
+  const [{ batchingHeartbeatSink, HEARTBEAT_STORE_TABLES }, { requireTables }] = await Promise.all([import('../core/db/heartbeat-store.js'), import('../core/db/migrations.js')]);
+  // before any station is contacted
+  await requireTables(db, HEARTBEAT_STORE_TABLES);
+  return batchingHeartbeatSink(db);
+}
+
+/** The latest stored heartbeat of each host, with its last prepare and its issues read from the raw heartbeat. */
+export interface FleetRow extends Omit<HostHeartbeatRow, 'rawJson'> {
+  lastPrepareTs: string | null;
+  issues: string[];
+}
+
+export async function fleetState(ctx: AppContext, names: readonly string[]): Promise<FleetRow[]> {
+  const [db, index, { latestHeartbeats }] = await Promise.all([ctx.database({ create: false }), ctx.inventory(), import('../core/db/heartbeat-store.js')]);
+  const resolved = names.map((n) => index.find(n)?.name ?? n);
+  return (await latestHeartbeats(db, resolved)).map(({ rawJson, ...r }) => {
+    let raw: Record<string, any> = {}; // eslint-disable-line @typescript-eslint/no-explicit-any
+    try {
+      raw = rawJson ? JSON.parse(rawJson) : {};
+    } catch {
+      raw = {};
+    }
+    const ops = raw.operations ?? raw.status?.operations ?? {};
+    const issues: string[] = Array.isArray(raw.summary?.issues) ? [...raw.summary.issues] : [];
+    if (r.reportedHost && r.reportedHost.toLowerCase() !== r.host.toLowerCase()) issues.push(`heartbeat names host ${r.reportedHost}`);
+    return { ...r, lastPrepareTs: typeof ops.lastPrepareSession?.timestamp === 'string' ? new Date(ops.lastPrepareSession.timestamp).toISOString() : null, issues };
+  });
+}
+
+export async function forcedLogoffList(ctx: AppContext, names: readonly string[]): Promise<ForcedLogoffRow[]> {
+  const [db, index, { forcedLogoffs }] = await Promise.all([ctx.database({ create: false }), ctx.inventory(), import('../core/db/heartbeat-store.js')]);
+  return forcedLogoffs(db, { hosts: names.map((n) => index.find(n)?.name ?? n), limit: 500 });
+}
+
+/** Evaluates the alert rules for these hosts (default: the inventory without quarantined hosts), stores and notifies. */
+export async function evaluateAlerts(ctx: AppContext, hosts?: readonly InventoryHost[], opts: { create?: boolean } = {}): Promise<AlertsResult> {
+  const [cfg, index, db, { evaluateAndStoreAlerts }] = await Promise.all([ctx.config(), ctx.inventory(), ctx.database(opts), import('../ops/heartbeat/alerts.js')]);
+  return evaluateAndStoreAlerts(db, hosts ?? index.hosts.filter((h) => !h.quarantined), alertSettings(cfg), ctx.clock.now(), await notifier(ctx));
+}
