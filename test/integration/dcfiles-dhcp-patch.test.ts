@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { cli, dcTree, fixture, fixturePath, type DcTree } from '../support/dc-tree.js';
-import { requireBinary } from '../support/services.js';
+import { requireBinary, requireRoot } from '../support/services.js';
 
 const SAMPLE = fixture('dhcp-devices.default-school.conf.sample');
 const PATCHED = fixture('dhcp-devices.default-school.patched.conf.sample');
@@ -268,6 +268,7 @@ describe('dhcp-patch: validation, dry run, bad input', () => {
   });
 
   test('a read-only directory: clear message, exit 1, file unchanged', async (ctx) => {
+    if (!requireRoot(ctx, 'a read-only bind mount (unshare -m)')) return;
     const unshare = requireBinary(ctx, 'unshare', ['/usr/bin/unshare']);
     if (!unshare) return;
     const t = tree({ included: false });

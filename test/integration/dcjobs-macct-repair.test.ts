@@ -9,7 +9,7 @@ import { tempDir } from '../support/tmp.js';
 import { createComputer, provisionSamba } from '../support/samba.js';
 import { cli, fixturePath } from '../support/dc-tree.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
-import { waitFor } from '../support/services.js';
+import { requireRoot, waitFor } from '../support/services.js';
 import { findComputer } from '../../src/core/samba/ldb.js';
 import { startLinboApi, type LinboApi } from '../../src/sim/linbo/index.js';
 import { runDcJobConsumer } from '../../src/ops/dc-jobs.js';
@@ -83,7 +83,8 @@ describe('macct-repair', () => {
     const missing = await cli(['macct-repair', 'pc01', '--sam-ldb', join(work.path, 'nope', 'sam.ldb')], env());
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /labops: sam\.ldb not found: .*nope\/sam\.ldb/);
-    // as an unprivileged user (the DC's sam.ldb is root-only)
+    // as an unprivileged user (the DC's sam.ldb is root-only): dropping to that user needs root
+    if (!requireRoot(ctx, 'running labops as another user (setpriv)')) return;
     chmodSync(work.path, 0o755); // the config is readable by everyone, sam.ldb's directory is not
     chmodSync(join(work.path, 'samba', 'private'), 0o700);
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '--import', 'tsx', fixturePath('labops-src.ts'), 'macct-repair', 'pc01', '--worker-conf', workerConf], {

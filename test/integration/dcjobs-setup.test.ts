@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { tempDir } from '../support/tmp.js';
 import { cli } from '../support/dc-tree.js';
 import { redisAvailable, startRedis, type TestRedis } from '../support/redis.js';
-import { freePort } from '../support/services.js';
+import { freePort, requireRoot } from '../support/services.js';
 import { startLinboApi, type LinboApi } from '../../src/sim/linbo/index.js';
 
 const work = tempDir('labops-dcsetup-');
@@ -32,6 +32,7 @@ const mode = (p: string) => statSync(p).mode & 0o777;
 
 test('dc setup: tests Redis and the API first, merges an old config (keeps its keys, reports the missing ones), installs hook and unit; check; uninstall', async (ctx) => {
   if (!redis) return ctx.skip('redis-server not installed');
+  if (!requireRoot(ctx, 'dc setup (it refuses to run as anyone else)')) return;
   const workerConf = join(root, 'etc', 'macct-worker.conf');
   mkdirSync(join(root, 'etc'), { recursive: true });
   const master = join(work.path, 'devices.csv');
@@ -87,6 +88,7 @@ test('dc setup: tests Redis and the API first, merges an old config (keeps its k
 
 test('dc setup --no-input without the LINBO IP: exit 2, nothing written; Redis unreachable: exit 3', async (ctx) => {
   if (!redis) return ctx.skip('redis-server not installed');
+  if (!requireRoot(ctx, 'dc setup (it refuses to run as anyone else)')) return;
   const r2 = join(work.path, 'root2');
   const r = await cli(['dc', 'setup', '--root', r2, '--no-input', '--no-enable', '--api-key-file', keyFile], {});
   assert.equal(r.code, 2);

@@ -18,6 +18,19 @@ export function requireBinary(t: TestContext | undefined, what: string, candidat
   return undefined;
 }
 
+/**
+ * True when running as root. Some tests need root by nature (a local test user with a password for sshd,
+ * setuid to drop privileges, a mount namespace, writing /etc): as anyone else they skip locally and fail under
+ * CI=true, where the suite must run whole. `t` may be a hook's context, which cannot skip.
+ */
+export function requireRoot(t: { skip?: (msg: string) => void } | undefined, what: string): boolean {
+  if (process.getuid?.() === 0) return true;
+  const msg = `${what} needs root; skipped as ${process.env.USER ?? 'this user'}`;
+  if (process.env.CI) throw new Error(msg);
+  if (typeof t?.skip === 'function') t.skip(msg);
+  return false;
+}
+
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
