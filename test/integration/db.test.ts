@@ -8,12 +8,13 @@ import { startMariaDb, type MariaDb } from '../support/mariadb.js';
 import { tempDir } from '../support/tmp.js';
 import { openDatabase, openStore } from '../../src/core/db/database.js';
 import { UsageError } from '../../src/domain/errors.js';
-import { migrate, migrationStatus } from '../../src/core/db/migrations.js';
+import { ALL_TABLES, migrate, migrationStatus } from '../../src/core/db/migrations.js';
 import { run } from '../../src/cli/main.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
 
 const OPS_TABLES = ['lab_hosts', 'lab_host_heartbeat', 'lab_host_events', 'reservation_operations'];
 const UPSTREAM_DDL = readFileSync(new URL('../fixtures/upstream-002-labstation-ops.sql', import.meta.url), 'utf8');
+const BEFORE_MYSQL = readFileSync(new URL('../fixtures/labops-tables-before-i20.mysql.sql', import.meta.url), 'utf8');
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const io = IOStreams.test();
@@ -209,6 +210,23 @@ describe('MariaDB', () => {
     maria.sql('CREATE DATABASE upstream_ref');
     maria.sql(`USE upstream_ref; ${UPSTREAM_DDL}`);
     assert.deepEqual(showCreate(maria, 'fresh'), showCreate(maria, 'upstream_ref'));
+  });
+
+  test('a fresh database gets every table with the shape labops always created it with, and every declared column', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const url = maria.createDatabase('every_table');
+    const r = await cli(['--db', url, 'db', 'migrate', '--create-foreign']);
+    assert.equal(r.code, 0, r.stderr);
+    maria.sql('CREATE DATABASE before_ref');
+    maria.sql(`USE before_ref; ${BEFORE_MYSQL}`);
+    const frozen = maria.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'before_ref' ORDER BY table_name").trim().split('\n');
+    assert.ok(frozen.length >= 20, `the fixture holds ${frozen.length} tables`);
+    for (const table of frozen) assert.equal(maria.sql(`SHOW CREATE TABLE every_table.${table}`), maria.sql(`SHOW CREATE TABLE before_ref.${table}`), table);
+    // and every declared column, in declared order
+    for (const table of ALL_TABLES) {
+      const columns = maria.sql(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'every_table' AND table_name = '${table.name}' ORDER BY ordinal_position`);
+      assert.deepEqual(columns.trim().split('\n'), Object.keys(table.columns), table.name);
+    }
   });
 
   test('on a database that already has the upstream tables, migrate changes nothing', async (t) => {

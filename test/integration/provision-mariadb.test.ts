@@ -11,6 +11,7 @@ import { tempDir } from '../support/tmp.js';
 import { addLab, addServer, addSession, countStatus } from '../support/collector.js';
 import { openDatabase, type Database } from '../../src/core/db/database.js';
 import { migrate, MIGRATIONS } from '../../src/core/db/migrations.js';
+import { createStatements } from '../../src/core/db/table.js';
 import { SshRunner } from '../../src/core/ssh/client.js';
 import { shJoin } from '../../src/domain/shell-quote.js';
 import { runSrcCli } from '../support/cli.js';
@@ -20,7 +21,7 @@ const labops = runSrcCli;
 
 /** Creates the collector's (foreign) tables on MySQL, as the PHP UI's database would have them. */
 async function createCollectorTables(db: Database): Promise<void> {
-  for (const m of MIGRATIONS) for (const t of m.tables) if (t.foreign && ['servers', 'labs', 'lab_sessions'].includes(t.name)) await sql.raw(t.mysql).execute(db.kysely);
+  for (const m of MIGRATIONS) for (const t of m.tables) if (t.foreign && ['servers', 'labs', 'lab_sessions'].includes(t.name)) for (const stmt of createStatements(t, 'mysql')) await sql.raw(stmt).execute(db.kysely);
 }
 
 describe('provisioning against a real MariaDB', () => {
@@ -139,7 +140,7 @@ describe('provisioning against a real MariaDB', () => {
     const url = maria.createDatabase('bad_schema');
     maria.sql(`CREATE TABLE bad_schema.lab_sessions (id INT AUTO_INCREMENT PRIMARY KEY, username VARCHAR(64), lab_id INT, access_expiry DATETIME, status ENUM('REQUESTED','ACTIVE','FAILED','EXPIRED','REVOKED'), provisioned TINYINT(1) DEFAULT 0, created_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP)`);
     const db = await openDatabase(url);
-    for (const m of MIGRATIONS) for (const tb of m.tables) if (tb.foreign && ['servers', 'labs'].includes(tb.name)) await sql.raw(tb.mysql).execute(db.kysely);
+    for (const m of MIGRATIONS) for (const tb of m.tables) if (tb.foreign && ['servers', 'labs'].includes(tb.name)) for (const stmt of createStatements(tb, 'mysql')) await sql.raw(stmt).execute(db.kysely);
     await migrate(db.kysely, db.dialect);
     maria.sql("INSERT INTO bad_schema.lab_sessions (username, lab_id, status) VALUES ('u', 1, 'REQUESTED')");
     const r = await labops(['provision', 'sessions', '--once'], env(url));

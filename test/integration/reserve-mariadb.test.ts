@@ -51,7 +51,7 @@ describe('reservation orchestrator on MariaDB', () => {
   test('two processes, many reservations: every start exactly once, scheduler rows, CONFIRMED -> ACTIVE', async (t) => {
     if (!maria) return t.skip('no MariaDB');
     const now = Date.now();
-    const values = Array.from({ length: N }, (_, i) => ({ transaction_hash: `0xr${i + 1}`, lab_id: String(i + 1), status: 'CONFIRMED', start_time: toDbDateTime(now + 30_000), end_time: toDbDateTime(now + 3_600_000) }));
+    const values = Array.from({ length: N }, (_, i) => ({ transaction_hash: `0xr${i + 1}`, lab_id: String(i + 1), status: 'CONFIRMED' as 'CONFIRMED' | 'CANCELLED', start_time: toDbDateTime(now + 30_000), end_time: toDbDateTime(now + 3_600_000) }));
     values.push({ transaction_hash: '0xunmapped', lab_id: '999', status: 'CONFIRMED', start_time: toDbDateTime(now + 30_000), end_time: toDbDateTime(now + 3_600_000) });
     values.push({ transaction_hash: '0xcancelled', lab_id: '1', status: 'CANCELLED', start_time: toDbDateTime(now + 30_000), end_time: toDbDateTime(now + 3_600_000) });
     await db.kysely.insertInto('lab_reservations').values(values).execute();

@@ -1,5 +1,5 @@
 // Helpers for tests of the collector tables: rows as the PHP UI writes them.
-import { sql, type Kysely } from 'kysely';
+import { sql, type Insertable, type Kysely } from 'kysely';
 import type { DB } from '../../src/core/db/schema.js';
 
 export async function addServer(db: Kysely<DB>, v: { ip_address?: string | null; hostname?: string | null; ssh_port?: number | null; ssh_user?: string | null; ssh_password?: string | null; enabled?: number }): Promise<number> {
@@ -12,7 +12,7 @@ export async function addLab(db: Kysely<DB>, v: { server_id?: number | null; pro
   return Number(r.insertId);
 }
 
-export async function addSession(db: Kysely<DB>, v: { lab_id: number | null; username?: string | null; namespace?: string | null; status?: string; provisioned?: number | null; access_expiry?: string | null; created_at?: string }): Promise<number> {
+export async function addSession(db: Kysely<DB>, v: { lab_id: number | null; username?: string | null; namespace?: string | null; status?: Insertable<DB['lab_sessions']>['status']; provisioned?: number | null; access_expiry?: string | null; created_at?: string }): Promise<number> {
   const r = await db
     .insertInto('lab_sessions')
     .values({ user_id: 1, username: 'student', namespace: 'user-1-12345', status: 'REQUESTED', provisioned: 0, session_token: 'abc123', plan: 'FREE', access_start: '2026-01-01 00:00:00', access_expiry: '2099-01-01 00:00:00', ...v })

@@ -1,6 +1,6 @@
 // Alert lifecycle in labops_alerts: one open row per (host, rule), enforced by a unique open_key that is
 // cleared on resolve, so concurrent evaluators cannot open the same alert twice.
-import { sql } from 'kysely';
+import { sql, type NotNull } from 'kysely';
 import type { Database } from './database.js';
 import { fromDbDateTime, toDbDateTime } from './time.js';
 import { alertKey, type AlertCondition, type AlertPlan, type OpenAlert, type ReservationWindow } from '../../domain/heartbeat/alerts.js';
@@ -110,6 +110,7 @@ export async function reservationsForLabs(db: Database, labs: readonly string[],
       .select(['transaction_hash', 'lab_id', 'start_time', 'end_time', 'status'])
       .where('lab_id', 'in', [...labs])
       .where('status', 'in', ['PENDING', 'CONFIRMED', 'ACTIVE'])
+      .$narrowType<{ status: NotNull }>()
       .where('start_time', '<=', toDbDateTime(now + horizonMs))
       .where((eb) => eb.or([eb('end_time', '>=', toDbDateTime(now)), eb('end_time', 'is', null)]))
       .orderBy('start_time')

@@ -2,12 +2,13 @@
 // are written in a handful of batched statements inside one transaction, so a re-sync where nothing
 // changed costs one SELECT and one UPDATE per server, not a round trip per lab.
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { DB } from './schema.js';
+import type { CmlLabRecordsTable, DB } from './schema.js';
 import type { Dialect } from './migrations.js';
-import type { CmlLabRecordsTable } from './schema-cml.js';
 import { historyCutoff, type HistoryEntry, type LabRecord } from '../../domain/labs/record.js';
 import { fromSqlTime, toSqlTime } from '../../domain/labs/timestamps.js';
 import { withTxRetry } from './retry.js';
+import { rowColumns } from './table.js';
+import { CML_LAB_RECORDS } from './tables-cml.js';
 
 /** Rows per multi-row INSERT; keeps SQLite under its bound-parameter limit (21 columns × 200). */
 const INSERT_CHUNK = 200;
@@ -95,11 +96,8 @@ function fromRow(row: Row): LabRecord {
   };
 }
 
-const UPDATABLE = [
-  'title', 'description', 'notes', 'state', 'owner', 'owner_username', 'owner_fullname', 'node_count', 'link_count', 'groups_json',
-  'effective_permissions', 'cml_created_at', 'modified_at', 'last_synced_at', 'orphaned_at', 'history_seq', 'state_version',
-] as const;
-
+/** What an upsert of a known lab rewrites: every column but the key and those set once. */
+const UPDATABLE = rowColumns(CML_LAB_RECORDS).filter((c) => !['server_id', 'lab_id', 'record_id', 'first_seen_at'].includes(c));
 
 export class CmlLabStore {
   constructor(

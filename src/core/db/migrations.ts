@@ -1,180 +1,23 @@
-// Migrations: CREATE TABLE IF NOT EXISTS with the exact upstream DDL. They create what is missing and
-// never drop or alter an existing table, so an installation with the upstream tables is left as it is.
+// Migrations: CREATE TABLE IF NOT EXISTS with the statements each table's declaration gives (tables-*.ts,
+// upstream's shapes where upstream has the table). They create what is missing and never drop or alter an
+// existing table, so an installation with the upstream tables is left as it is.
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
 import { UsageError } from '../../domain/errors.js';
+import { createStatements, neededColumns, type Dialect, type Migration, type Table } from './table.js';
+import { LABOPS_MIGRATIONS, OPS_MIGRATION } from './tables-ops.js';
 import { HEARTBEAT_MIGRATION } from './tables-heartbeat.js';
 import { COLLECTOR_MIGRATION } from './tables-collector.js';
 import { CML_MIGRATION } from './tables-cml.js';
 import { RESERVATIONS_MIGRATION } from './tables-reservations.js';
 import { DAEMON_MIGRATION } from './tables-daemon.js';
 
-export interface TableDef {
-  name: string;
-  /** the columns labops needs; `db status` names any that an existing table lacks */
-  columns: readonly string[];
-  /** owned by another system (named here): created only on SQLite (embedded default) and in tests */
-  foreign?: boolean;
-  owner?: string;
-  mysql: string;
-  sqlite: readonly string[];
-}
+export type { Dialect, Migration, Table } from './table.js';
 
-export interface Migration {
-  id: string;
-  description: string;
-  tables: readonly TableDef[];
-}
+export const MIGRATIONS: readonly Migration[] = [OPS_MIGRATION, HEARTBEAT_MIGRATION, COLLECTOR_MIGRATION, CML_MIGRATION, RESERVATIONS_MIGRATION, DAEMON_MIGRATION];
 
-const OPS_TABLES: readonly TableDef[] = [
-  {
-    name: 'lab_hosts',
-    columns: ['id', 'name', 'address', 'mac', 'mode', 'last_seen', 'created_at', 'updated_at'],
-    mysql: `CREATE TABLE IF NOT EXISTS lab_hosts (
-  id BIGINT AUTO_INCREMENT PRIMARY KEY,
-  name VARCHAR(128) NOT NULL,
-  address VARCHAR(255) NOT NULL,
-  mac VARCHAR(32) NULL,
-  mode ENUM('pure','hybrid') DEFAULT 'pure',
-  last_seen DATETIME NULL,
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-  UNIQUE KEY uk_lab_hosts_name (name)
-)`,
-    sqlite: [
-      `CREATE TABLE IF NOT EXISTS lab_hosts (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  name VARCHAR(128) NOT NULL,
-  address VARCHAR(255) NOT NULL,
-  mac VARCHAR(32) NULL,
-  mode TEXT DEFAULT 'pure' CHECK (mode IN ('pure','hybrid')),
-  last_seen DATETIME NULL,
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  CONSTRAINT uk_lab_hosts_name UNIQUE (name)
-)`,
-      `CREATE TRIGGER IF NOT EXISTS trg_lab_hosts_updated_at AFTER UPDATE ON lab_hosts
-  FOR EACH ROW WHEN NEW.updated_at = OLD.updated_at
-  BEGIN UPDATE lab_hosts SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id; END`,
-    ],
-  },
-  {
-    name: 'lab_host_heartbeat',
-    columns: ['id', 'host_id', 'timestamp_utc', 'ready', 'local_mode', 'local_session', 'last_forced_logoff_ts', 'last_forced_logoff_user', 'last_power_action_ts', 'last_power_action_mode', 'raw_json', 'created_at'],
-    mysql: `CREATE TABLE IF NOT EXISTS lab_host_heartbeat (
-  id BIGINT AUTO_INCREMENT PRIMARY KEY,
-  host_id BIGINT NOT NULL,
-  timestamp_utc DATETIME NOT NULL,
-  ready BOOLEAN,
-  local_mode BOOLEAN,
-  local_session BOOLEAN,
-  last_forced_logoff_ts DATETIME NULL,
-  last_forced_logoff_user VARCHAR(128),
-  last_power_action_ts DATETIME NULL,
-  last_power_action_mode VARCHAR(32),
-  raw_json LONGTEXT NOT NULL,
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  KEY idx_host_ts (host_id, timestamp_utc),
-  CONSTRAINT fk_heartbeat_host FOREIGN KEY (host_id) REFERENCES lab_hosts(id) ON DELETE CASCADE
-)`,
-    sqlite: [
-      `CREATE TABLE IF NOT EXISTS lab_host_heartbeat (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  host_id INTEGER NOT NULL,
-  timestamp_utc DATETIME NOT NULL,
-  ready BOOLEAN,
-  local_mode BOOLEAN,
-  local_session BOOLEAN,
-  last_forced_logoff_ts DATETIME NULL,
-  last_forced_logoff_user VARCHAR(128),
-  last_power_action_ts DATETIME NULL,
-  last_power_action_mode VARCHAR(32),
-  raw_json TEXT NOT NULL,
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  CONSTRAINT fk_heartbeat_host FOREIGN KEY (host_id) REFERENCES lab_hosts(id) ON DELETE CASCADE
-)`,
-      'CREATE INDEX IF NOT EXISTS idx_host_ts ON lab_host_heartbeat (host_id, timestamp_utc)',
-    ],
-  },
-  {
-    name: 'lab_host_events',
-    columns: ['id', 'host_id', 'kind', 'timestamp_utc', 'payload', 'created_at'],
-    mysql: `CREATE TABLE IF NOT EXISTS lab_host_events (
-  id BIGINT AUTO_INCREMENT PRIMARY KEY,
-  host_id BIGINT NOT NULL,
-  kind VARCHAR(64) NOT NULL,
-  timestamp_utc DATETIME NOT NULL,
-  payload JSON,
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  KEY idx_host_kind_ts (host_id, kind, timestamp_utc),
-  CONSTRAINT fk_events_host FOREIGN KEY (host_id) REFERENCES lab_hosts(id) ON DELETE CASCADE
-)`,
-    sqlite: [
-      `CREATE TABLE IF NOT EXISTS lab_host_events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  host_id INTEGER NOT NULL,
-  kind VARCHAR(64) NOT NULL,
-  timestamp_utc DATETIME NOT NULL,
-  payload JSON,
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  CONSTRAINT fk_events_host FOREIGN KEY (host_id) REFERENCES lab_hosts(id) ON DELETE CASCADE
-)`,
-      'CREATE INDEX IF NOT EXISTS idx_host_kind_ts ON lab_host_events (host_id, kind, timestamp_utc)',
-    ],
-  },
-  {
-    name: 'reservation_operations',
-    columns: ['id', 'reservation_id', 'lab_id', 'host', 'action', 'status', 'success', 'response_code', 'duration_ms', 'payload', 'message', 'created_at'],
-    mysql: `CREATE TABLE IF NOT EXISTS reservation_operations (
-  id BIGINT AUTO_INCREMENT PRIMARY KEY,
-  reservation_id VARCHAR(128) NOT NULL,
-  lab_id VARCHAR(128),
-  host VARCHAR(128) NOT NULL,
-  action VARCHAR(32) NOT NULL,
-  status VARCHAR(32) NOT NULL,
-  success BOOLEAN NOT NULL DEFAULT FALSE,
-  response_code INT NULL,
-  duration_ms INT NULL,
-  payload JSON,
-  message TEXT,
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  KEY idx_reservation_action (reservation_id, action)
-)`,
-    sqlite: [
-      `CREATE TABLE IF NOT EXISTS reservation_operations (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  reservation_id VARCHAR(128) NOT NULL,
-  lab_id VARCHAR(128),
-  host VARCHAR(128) NOT NULL,
-  action VARCHAR(32) NOT NULL,
-  status VARCHAR(32) NOT NULL,
-  success BOOLEAN NOT NULL DEFAULT FALSE,
-  response_code INT NULL,
-  duration_ms INT NULL,
-  payload JSON,
-  message TEXT,
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP
-)`,
-      'CREATE INDEX IF NOT EXISTS idx_reservation_action ON reservation_operations (reservation_id, action)',
-    ],
-  },
-];
-
-export const MIGRATIONS: readonly Migration[] = [
-  { id: '0001_labstation_ops', description: 'Lab Gateway ops tables (lab_hosts, lab_host_heartbeat, lab_host_events, reservation_operations)', tables: OPS_TABLES },
-  HEARTBEAT_MIGRATION,
-  COLLECTOR_MIGRATION,
-  CML_MIGRATION,
-  RESERVATIONS_MIGRATION,
-  DAEMON_MIGRATION,
-];
-
-const BOOKKEEPING = {
-  mysql: 'CREATE TABLE IF NOT EXISTS labops_migrations (id VARCHAR(64) NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)',
-  sqlite: 'CREATE TABLE IF NOT EXISTS labops_migrations (id VARCHAR(64) NOT NULL PRIMARY KEY, applied_at DATETIME NOT NULL)',
-};
-
-export type Dialect = 'sqlite' | 'mysql';
+/** Every table labops declares: the bookkeeping table, then each migration's in order. */
+export const ALL_TABLES: readonly Table[] = [LABOPS_MIGRATIONS, ...MIGRATIONS.flatMap((m) => m.tables)];
 
 export async function existingTables(db: Kysely<DB>, dialect: Dialect): Promise<Set<string>> {
   const rows =
@@ -225,7 +68,7 @@ export async function migrationStatus(db: Kysely<DB>, dialect: Dialect): Promise
     for (const t of m.tables) {
       const exists = tables.has(t.name);
       const cols = exists ? await tableColumns(db, dialect, t.name) : new Set<string>();
-      ts.push({ table: t.name, exists, owner: t.foreign ? (t.owner ?? 'another system') : undefined, missingColumns: exists ? t.columns.filter((c) => !cols.has(c)) : [] });
+      ts.push({ table: t.name, exists, owner: t.foreign ? (t.owner ?? 'another system') : undefined, missingColumns: exists ? neededColumns(t).filter((c) => !cols.has(c)) : [] });
     }
     out.push({ id: m.id, description: m.description, applied: applied.has(m.id), appliedAt: applied.get(m.id) ?? null, tables: ts });
   }
@@ -256,14 +99,13 @@ export async function ensureMigrated(db: Kysely<DB>, dialect: Dialect): Promise<
 }
 
 export async function migrate(db: Kysely<DB>, dialect: Dialect, opts: { createForeign?: boolean } = {}): Promise<MigrationStatus[]> {
-  await sql.raw(BOOKKEEPING[dialect]).execute(db);
+  for (const stmt of createStatements(LABOPS_MIGRATIONS, dialect)) await sql.raw(stmt).execute(db);
   const before = await existingTables(db, dialect);
   for (const m of MIGRATIONS) {
     for (const t of m.tables) {
       if (before.has(t.name)) continue;
       if (t.foreign && dialect === 'mysql' && !opts.createForeign) continue;
-      if (dialect === 'mysql') await sql.raw(t.mysql).execute(db);
-      else for (const stmt of t.sqlite) await sql.raw(stmt).execute(db);
+      for (const stmt of createStatements(t, dialect)) await sql.raw(stmt).execute(db);
     }
     const row = { id: m.id, applied_at: utcNow() };
     if (dialect === 'mysql') await db.insertInto('labops_migrations').ignore().values(row).execute();

@@ -1,14 +1,18 @@
 // Reads and writes the collector's tables for provisioning, cleanup and server checks. Every state change
 // is a conditional UPDATE whose affected-rows count says whether this instance won the row.
-import { sql, type Kysely } from 'kysely';
+import { sql, type InferResult, type Kysely, type Selectable } from 'kysely';
 import { UsageError } from '../../domain/errors.js';
 import type { DB } from './schema.js';
 import { existingTables, tableColumns, type Dialect } from './migrations.js';
 import { withTxRetry } from './retry.js';
-import { ALERTS_COLUMNS, LABS_COLUMNS, LAB_SESSIONS_COLUMNS, SERVERS_COLUMNS, SERVER_METRICS_COLUMNS } from './tables-collector.js';
+import { neededColumns } from './table.js';
+import { ALERTS, SERVER_METRICS } from './tables-collector.js';
 
 /** One statement InnoDB chose as a deadlock victim (beside an old worker's SELECT … FOR UPDATE) was rolled back: run it again. */
 const retryStatement = <T>(run: () => Promise<T>) => withTxRetry(run, 6);
+
+/** What a server check reads of a server. */
+const SERVER_COLUMNS = ['id', 'hostname', 'ip_address', 'ssh_user', 'ssh_port', 'ssh_password'] as const;
 
 /** The columns each job needs; a missing one is named before anything is touched. */
 export const NEEDED: Record<'provision' | 'cleanup' | 'servers', Record<string, readonly string[]>> = {
@@ -27,34 +31,11 @@ export const NEEDED: Record<'provision' | 'cleanup' | 'servers', Record<string, 
     labops_session_state: ['session_id'],
   },
   servers: {
-    servers: SERVERS_COLUMNS,
-    server_metrics: SERVER_METRICS_COLUMNS,
-    alerts: ALERTS_COLUMNS,
+    servers: [...SERVER_COLUMNS, 'enabled'],
+    server_metrics: neededColumns(SERVER_METRICS),
+    alerts: neededColumns(ALERTS),
   },
 };
-void LAB_SESSIONS_COLUMNS;
-void LABS_COLUMNS;
-
-export interface SessionRow {
-  id: number;
-  username: string | null;
-  lab_id: number | null;
-  namespace: string | null;
-  access_expiry: string | Date | null;
-  status: string | null;
-  provision_script_path: string | null;
-  cleanup_script_path: string | null;
-  bastion_host: string | null;
-  bastion_user: string | null;
-  bastion_password: string | null;
-  server_id: number | null;
-  server_found: number | null;
-  ip_address: string | null;
-  hostname: string | null;
-  ssh_user: string | null;
-  ssh_password: string | null;
-  ssh_port: number | null;
-}
 
 export interface LogEntry {
   sessionId: number;
@@ -68,27 +49,41 @@ export interface LogEntry {
   durationMs?: number | null;
 }
 
-export interface ServerRow {
-  id: number;
-  hostname: string | null;
-  ip_address: string | null;
-  ssh_user: string | null;
-  ssh_port: number | null;
-  ssh_password: string | null;
+/** What a session job reads: the session, its lab, and the lab's server (server_found is null when server_id names none). */
+function sessionQuery(db: Kysely<DB>) {
+  return db
+    .selectFrom('lab_sessions as s')
+    .innerJoin('labs as l', 'l.id', 's.lab_id')
+    .leftJoin('servers as sv', 'sv.id', 'l.server_id')
+    .select([
+      's.id',
+      's.username',
+      's.lab_id',
+      's.namespace',
+      's.access_expiry',
+      's.status',
+      'l.provision_script_path',
+      'l.cleanup_script_path',
+      'l.bastion_host',
+      'l.bastion_user',
+      'l.bastion_password',
+      'l.server_id',
+      'sv.id as server_found',
+      'sv.ip_address',
+      'sv.hostname',
+      'sv.ssh_user',
+      'sv.ssh_password',
+      'sv.ssh_port',
+    ]);
 }
 
-export interface MetricRow {
-  server_id: number;
-  os_version: string;
-  virtualization: string;
-  uptime: string;
-  sshd_status: string;
-  reachable: number;
-  cpu_usage: number;
-  mem_usage: number;
-  disk_usage: number;
-  collected_at: string;
-}
+export type SessionRow = InferResult<ReturnType<typeof sessionQuery>>[number];
+
+export type ServerRow = Pick<Selectable<DB['servers']>, (typeof SERVER_COLUMNS)[number]>;
+
+type ServerMetrics = Selectable<DB['server_metrics']>;
+/** One measurement: every column but id, none of them null. */
+export type MetricRow = { [K in Exclude<keyof ServerMetrics, 'id'>]: NonNullable<ServerMetrics[K]> };
 
 export class CollectorRepo {
   constructor(
@@ -127,43 +122,16 @@ export class CollectorRepo {
     }
   }
 
-  private sessionQuery() {
-    return this.db
-      .selectFrom('lab_sessions as s')
-      .innerJoin('labs as l', 'l.id', 's.lab_id')
-      .leftJoin('servers as sv', 'sv.id', 'l.server_id')
-      .select([
-        's.id',
-        's.username',
-        's.lab_id',
-        's.namespace',
-        's.access_expiry',
-        's.status',
-        'l.provision_script_path',
-        'l.cleanup_script_path',
-        'l.bastion_host',
-        'l.bastion_user',
-        'l.bastion_password',
-        'l.server_id',
-        'sv.id as server_found',
-        'sv.ip_address',
-        'sv.hostname',
-        'sv.ssh_user',
-        'sv.ssh_password',
-        'sv.ssh_port',
-      ]);
-  }
-
   /** REQUESTED, unprovisioned sessions of known labs, oldest first, not waiting out a backoff. */
   async provisionCandidates(limit: number, now: string, exclude: readonly number[] = []): Promise<SessionRow[]> {
-    let q = this.sessionQuery()
+    let q = sessionQuery(this.db)
       .where('s.status', '=', 'REQUESTED')
       .where((eb) => eb.or([eb('s.provisioned', '=', 0), eb('s.provisioned', 'is', null)]))
       .where(({ not, exists, selectFrom }) =>
         not(exists(selectFrom('labops_session_state as st').select('st.session_id').whereRef('st.session_id', '=', 's.id').where('st.phase', '=', 'provision').where('st.next_attempt_at', '>', now))),
       );
     if (exclude.length) q = q.where('s.id', 'not in', exclude);
-    return (await q.orderBy('s.created_at').orderBy('s.id').limit(limit).execute()) as SessionRow[];
+    return q.orderBy('s.created_at').orderBy('s.id').limit(limit).execute();
   }
 
   /** REQUESTED sessions whose lab_id names no labs row: the collector's INNER JOIN hid them silently. */
@@ -247,7 +215,7 @@ export class CollectorRepo {
 
   /** Provisioned sessions that are REVOKED or ACTIVE past access_expiry (UTC), not in backoff or claimed. */
   async cleanupCandidates(limit: number, now: string, staleCutoff: string, exclude: readonly number[] = []): Promise<SessionRow[]> {
-    let q = this.sessionQuery()
+    let q = sessionQuery(this.db)
       .where('s.provisioned', '=', 1)
       .where((eb) => eb.or([eb('s.status', '=', 'REVOKED'), eb.and([eb('s.status', '=', 'ACTIVE'), eb('s.access_expiry', '<', now)])]))
       .where(({ not, exists, selectFrom }) =>
@@ -262,7 +230,7 @@ export class CollectorRepo {
         ),
       );
     if (exclude.length) q = q.where('s.id', 'not in', exclude);
-    return (await q.orderBy('s.access_expiry').orderBy('s.id').limit(limit).execute()) as SessionRow[];
+    return q.orderBy('s.access_expiry').orderBy('s.id').limit(limit).execute();
   }
 
   /** Cleanup has no lab_sessions status of its own, so the claim lives in labops_session_state. */
@@ -297,7 +265,7 @@ export class CollectorRepo {
   async finishCleanup(id: number): Promise<void> {
     await retryStatement(() => this.db
       .updateTable('lab_sessions')
-      .set({ status: sql<string>`CASE WHEN status = 'ACTIVE' THEN 'EXPIRED' ELSE status END`, provisioned: 0 })
+      .set((eb) => ({ status: eb.case().when('status', '=', 'ACTIVE').then('EXPIRED' as const).else(eb.ref('status')).end(), provisioned: 0 }))
       .where('id', '=', id)
       .where('provisioned', '=', 1)
       .execute());
@@ -330,7 +298,7 @@ export class CollectorRepo {
   // ---- server checks ----
 
   async enabledServers(): Promise<ServerRow[]> {
-    const rows = await this.db.selectFrom('servers').select(['id', 'hostname', 'ip_address', 'ssh_user', 'ssh_port', 'ssh_password']).where('enabled', '=', 1).orderBy('id').execute();
+    const rows = await this.db.selectFrom('servers').select(SERVER_COLUMNS).where('enabled', '=', 1).orderBy('id').execute();
     return rows.map((r) => ({ ...r, id: Number(r.id), ssh_port: r.ssh_port === null ? null : Number(r.ssh_port) }));
   }
 

@@ -2,7 +2,7 @@
 // an explicit UTC created_at), `lab_reservations` reads and guarded status moves, and the orchestrator's claims
 // (labops_reservation_claims): won by one conditional UPDATE each, never by read-then-act.
 import { withTxRetry } from './retry.js';
-import { sql } from 'kysely';
+import { sql, type NotNull } from 'kysely';
 import type { Database } from './database.js';
 import { fromDbDateTime, toDbDateTime } from './time.js';
 import { pythonDumps } from '../../domain/reservations/wire.js';
@@ -28,7 +28,7 @@ export interface OperationRecord {
 export interface ReservationRecord {
   reservationId: string;
   labId: string | null;
-  status: string;
+  status: string | null;
   start: string | null;
   end: string | null;
   walletAddress: string | null;
@@ -171,7 +171,7 @@ export async function candidates(db: Database, phase: Phase, w: CandidateWindow)
       .orderBy('r.end_time', 'asc');
   }
   if (w.exclude?.length) q = q.where('r.transaction_hash', 'not in', [...w.exclude]);
-  const rows = await q.limit(w.limit).execute();
+  const rows = await q.$narrowType<{ status: NotNull }>().limit(w.limit).execute();
   return rows.map((r) => ({
     reservationId: r.transaction_hash,
     labId: r.lab_id,
@@ -189,7 +189,7 @@ export interface ClaimRequest {
   nowMs: number;
   leaseMs: number;
   /** the reservation must still be in one of these */
-  statuses: readonly string[];
+  statuses: readonly ReservationStatus[];
 }
 
 /**

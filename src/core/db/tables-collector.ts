@@ -2,261 +2,144 @@
 // PHP UI: `foreign`, so labops creates them only on SQLite and in tests, and against MySQL checks that the
 // columns it needs exist. servers, server_metrics and alerts follow the real mysqldump DDL; lab_sessions
 // and labs have no upstream DDL, so their types are the notes' inferences. Plus labops' own tables.
-import type { Migration, TableDef } from './migrations.js';
+// On MySQL the keys are upstream's; on SQLite, where index names are database-wide, labops names its own.
+import { datetime, enumOf, flag, float, int, mediumtext, serial, table, text, timestamp, varchar, type Migration } from './table.js';
 
-export const LAB_SESSIONS_COLUMNS = ['id', 'user_id', 'username', 'lab_id', 'namespace', 'access_start', 'access_expiry', 'status', 'session_token', 'plan', 'provisioned', 'created_at'] as const;
-export const LABS_COLUMNS = ['id', 'lab_name', 'server_id', 'provision_script_path', 'cleanup_script_path', 'duration_minutes', 'active', 'bastion_host', 'bastion_user', 'bastion_password'] as const;
-export const SERVERS_COLUMNS = ['id', 'hostname', 'ip_address', 'ssh_user', 'ssh_port', 'ssh_password', 'enabled'] as const;
-export const SERVER_METRICS_COLUMNS = ['id', 'server_id', 'os_version', 'virtualization', 'uptime', 'sshd_status', 'reachable', 'cpu_usage', 'mem_usage', 'disk_usage', 'collected_at'] as const;
-export const ALERTS_COLUMNS = ['id', 'server_id', 'alert_type', 'message', 'active', 'notified', 'created_at'] as const;
+export const SERVERS = table('servers', {
+  foreign: true,
+  columns: {
+    id: serial('INT'),
+    hostname: varchar(255),
+    ip_address: varchar(50),
+    ssh_user: varchar(50),
+    ssh_port: int().default(22),
+    ssh_password: varchar(255),
+    enabled: flag().default(1),
+    added_on: timestamp().defaultNow(),
+    purpose: varchar(50).unread(),
+  },
+});
 
-const COLLECTOR_TABLES: readonly TableDef[] = [
-  {
-    name: 'servers',
-    foreign: true,
-    columns: [...SERVERS_COLUMNS, 'added_on'],
-    mysql: `CREATE TABLE IF NOT EXISTS servers (
-  id INT NOT NULL AUTO_INCREMENT,
-  hostname VARCHAR(255) NULL,
-  ip_address VARCHAR(50) NULL,
-  ssh_user VARCHAR(50) NULL,
-  ssh_port INT DEFAULT 22,
-  ssh_password VARCHAR(255) NULL,
-  enabled TINYINT(1) DEFAULT 1,
-  added_on TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
-  purpose VARCHAR(50) NULL,
-  PRIMARY KEY (id)
-)`,
-    sqlite: [
-      `CREATE TABLE IF NOT EXISTS servers (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  hostname VARCHAR(255) NULL,
-  ip_address VARCHAR(50) NULL,
-  ssh_user VARCHAR(50) NULL,
-  ssh_port INT DEFAULT 22,
-  ssh_password VARCHAR(255) NULL,
-  enabled TINYINT(1) DEFAULT 1,
-  added_on TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
-  purpose VARCHAR(50) NULL
-)`,
-    ],
+export const LABS = table('labs', {
+  foreign: true,
+  columns: {
+    id: serial('INT'),
+    course_id: int().unread(),
+    lab_name: varchar(255),
+    server_id: int(),
+    provision_script_path: varchar(500),
+    cleanup_script_path: varchar(500),
+    duration_minutes: int(),
+    max_concurrent_users: int().unread(),
+    active: flag().default(1),
+    bastion_host: varchar(255),
+    bastion_user: varchar(100),
+    bastion_password: varchar(255),
+    created_at: timestamp().defaultNow().unread(),
+    updated_at: timestamp().defaultNow().onUpdateNow().unread(),
   },
-  {
-    name: 'labs',
-    foreign: true,
-    columns: [...LABS_COLUMNS],
-    mysql: `CREATE TABLE IF NOT EXISTS labs (
-  id INT NOT NULL AUTO_INCREMENT,
-  course_id INT NULL,
-  lab_name VARCHAR(255) NULL,
-  server_id INT NULL,
-  provision_script_path VARCHAR(500) NULL,
-  cleanup_script_path VARCHAR(500) NULL,
-  duration_minutes INT NULL,
-  max_concurrent_users INT NULL,
-  active TINYINT(1) DEFAULT 1,
-  bastion_host VARCHAR(255) NULL,
-  bastion_user VARCHAR(100) NULL,
-  bastion_password VARCHAR(255) NULL,
-  created_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
-  updated_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-  PRIMARY KEY (id)
-)`,
-    sqlite: [
-      `CREATE TABLE IF NOT EXISTS labs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  course_id INT NULL,
-  lab_name VARCHAR(255) NULL,
-  server_id INT NULL,
-  provision_script_path VARCHAR(500) NULL,
-  cleanup_script_path VARCHAR(500) NULL,
-  duration_minutes INT NULL,
-  max_concurrent_users INT NULL,
-  active TINYINT(1) DEFAULT 1,
-  bastion_host VARCHAR(255) NULL,
-  bastion_user VARCHAR(100) NULL,
-  bastion_password VARCHAR(255) NULL,
-  created_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
-  updated_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP
-)`,
-    ],
+});
+
+export const LAB_SESSIONS = table('lab_sessions', {
+  foreign: true,
+  columns: {
+    id: serial('INT'),
+    user_id: int(),
+    username: varchar(255),
+    lab_template_id: int().unread(),
+    lab_id: int(),
+    namespace: varchar(255),
+    access_start: datetime(),
+    access_expiry: datetime(),
+    status: enumOf('REQUESTED', 'PROVISIONING', 'ACTIVE', 'FAILED', 'EXPIRED', 'REVOKED').default('REQUESTED'),
+    session_token: varchar(64),
+    // as first created on SQLite: labops never writes plan
+    plan: enumOf('FREE', 'PAID').default('FREE').unchecked(),
+    provisioned: flag().default(0),
+    created_at: timestamp().defaultNow(),
   },
-  {
-    name: 'lab_sessions',
-    foreign: true,
-    columns: [...LAB_SESSIONS_COLUMNS],
-    mysql: `CREATE TABLE IF NOT EXISTS lab_sessions (
-  id INT NOT NULL AUTO_INCREMENT,
-  user_id INT NULL,
-  username VARCHAR(255) NULL,
-  lab_template_id INT NULL DEFAULT NULL,
-  lab_id INT NULL,
-  namespace VARCHAR(255) NULL,
-  access_start DATETIME NULL,
-  access_expiry DATETIME NULL,
-  status ENUM('REQUESTED','PROVISIONING','ACTIVE','FAILED','EXPIRED','REVOKED') DEFAULT 'REQUESTED',
-  session_token VARCHAR(64) NULL,
-  plan ENUM('FREE','PAID') DEFAULT 'FREE',
-  provisioned TINYINT(1) DEFAULT 0,
-  created_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
-  PRIMARY KEY (id),
-  KEY idx_template (lab_template_id),
-  KEY idx_status (status, provisioned)
-)`,
-    sqlite: [
-      `CREATE TABLE IF NOT EXISTS lab_sessions (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  user_id INT NULL,
-  username VARCHAR(255) NULL,
-  lab_template_id INT NULL DEFAULT NULL,
-  lab_id INT NULL,
-  namespace VARCHAR(255) NULL,
-  access_start DATETIME NULL,
-  access_expiry DATETIME NULL,
-  status TEXT DEFAULT 'REQUESTED' CHECK (status IN ('REQUESTED','PROVISIONING','ACTIVE','FAILED','EXPIRED','REVOKED')),
-  session_token VARCHAR(64) NULL,
-  plan TEXT DEFAULT 'FREE',
-  provisioned TINYINT(1) DEFAULT 0,
-  created_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP
-)`,
-      'CREATE INDEX IF NOT EXISTS idx_lab_sessions_status ON lab_sessions (status, provisioned)',
-    ],
+  indexes: [
+    { name: 'idx_template', columns: ['lab_template_id'], only: 'mysql' },
+    { name: 'idx_status', columns: ['status', 'provisioned'], only: 'mysql' },
+    { name: 'idx_lab_sessions_status', columns: ['status', 'provisioned'], only: 'sqlite' },
+  ],
+});
+
+export const SERVER_METRICS = table('server_metrics', {
+  foreign: true,
+  columns: {
+    id: serial(),
+    server_id: int().notNull(),
+    os_version: varchar(255),
+    virtualization: varchar(100),
+    uptime: varchar(255),
+    sshd_status: varchar(20),
+    reachable: flag().default(0),
+    cpu_usage: float().default(0),
+    mem_usage: float().default(0),
+    disk_usage: float().default(0),
+    collected_at: timestamp().defaultNow(),
   },
-  {
-    name: 'server_metrics',
-    foreign: true,
-    columns: [...SERVER_METRICS_COLUMNS],
-    mysql: `CREATE TABLE IF NOT EXISTS server_metrics (
-  id BIGINT NOT NULL AUTO_INCREMENT,
-  server_id INT NOT NULL,
-  os_version VARCHAR(255) DEFAULT NULL,
-  virtualization VARCHAR(100) DEFAULT NULL,
-  uptime VARCHAR(255) DEFAULT NULL,
-  sshd_status VARCHAR(20) DEFAULT NULL,
-  reachable TINYINT(1) DEFAULT 0,
-  cpu_usage FLOAT DEFAULT 0,
-  mem_usage FLOAT DEFAULT 0,
-  disk_usage FLOAT DEFAULT 0,
-  collected_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
-  PRIMARY KEY (id),
-  KEY server_id (server_id),
-  CONSTRAINT server_metrics_ibfk_1 FOREIGN KEY (server_id) REFERENCES servers (id) ON DELETE CASCADE
-)`,
-    sqlite: [
-      `CREATE TABLE IF NOT EXISTS server_metrics (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  server_id INT NOT NULL,
-  os_version VARCHAR(255) DEFAULT NULL,
-  virtualization VARCHAR(100) DEFAULT NULL,
-  uptime VARCHAR(255) DEFAULT NULL,
-  sshd_status VARCHAR(20) DEFAULT NULL,
-  reachable TINYINT(1) DEFAULT 0,
-  cpu_usage FLOAT DEFAULT 0,
-  mem_usage FLOAT DEFAULT 0,
-  disk_usage FLOAT DEFAULT 0,
-  collected_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
-  CONSTRAINT server_metrics_ibfk_1 FOREIGN KEY (server_id) REFERENCES servers (id) ON DELETE CASCADE
-)`,
-      'CREATE INDEX IF NOT EXISTS idx_server_metrics_server ON server_metrics (server_id, collected_at)',
-    ],
+  indexes: [
+    { name: 'server_id', columns: ['server_id'], only: 'mysql' },
+    { name: 'idx_server_metrics_server', columns: ['server_id', 'collected_at'], only: 'sqlite' },
+  ],
+  foreignKeys: [{ name: 'server_metrics_ibfk_1', columns: ['server_id'], references: { table: 'servers', columns: ['id'] }, onDelete: 'CASCADE' }],
+});
+
+export const ALERTS = table('alerts', {
+  foreign: true,
+  columns: {
+    id: serial(),
+    server_id: int().notNull(),
+    alert_type: varchar(50),
+    message: text(),
+    active: flag().default(1),
+    notified: flag().default(0),
+    created_at: timestamp().defaultNow(),
   },
-  {
-    name: 'alerts',
-    foreign: true,
-    columns: [...ALERTS_COLUMNS],
-    mysql: `CREATE TABLE IF NOT EXISTS alerts (
-  id BIGINT NOT NULL AUTO_INCREMENT,
-  server_id INT NOT NULL,
-  alert_type VARCHAR(50) DEFAULT NULL,
-  message TEXT,
-  active TINYINT(1) DEFAULT 1,
-  notified TINYINT(1) DEFAULT 0,
-  created_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
-  PRIMARY KEY (id),
-  KEY server_id (server_id),
-  CONSTRAINT alerts_ibfk_1 FOREIGN KEY (server_id) REFERENCES servers (id) ON DELETE CASCADE
-)`,
-    sqlite: [
-      `CREATE TABLE IF NOT EXISTS alerts (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  server_id INT NOT NULL,
-  alert_type VARCHAR(50) DEFAULT NULL,
-  message TEXT,
-  active TINYINT(1) DEFAULT 1,
-  notified TINYINT(1) DEFAULT 0,
-  created_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
-  CONSTRAINT alerts_ibfk_1 FOREIGN KEY (server_id) REFERENCES servers (id) ON DELETE CASCADE
-)`,
-      'CREATE INDEX IF NOT EXISTS idx_alerts_server ON alerts (server_id, alert_type, active)',
-    ],
+  indexes: [
+    { name: 'server_id', columns: ['server_id'], only: 'mysql' },
+    { name: 'idx_alerts_server', columns: ['server_id', 'alert_type', 'active'], only: 'sqlite' },
+  ],
+  foreignKeys: [{ name: 'alerts_ibfk_1', columns: ['server_id'], references: { table: 'servers', columns: ['id'] }, onDelete: 'CASCADE' }],
+});
+
+/** labops' own: every attempt with the script's output, which the collector only printed. */
+export const LABOPS_SESSION_LOG = table('labops_session_log', {
+  columns: {
+    id: serial(),
+    session_id: int().notNull(),
+    phase: varchar(16).notNull(),
+    outcome: varchar(32).notNull(),
+    exit_code: int(),
+    message: text(),
+    stdout: mediumtext(),
+    stderr: mediumtext(),
+    host: varchar(255),
+    duration_ms: int(),
+    instance: varchar(128),
+    created_at: datetime().defaultNow(),
   },
-  {
-    // labops' own: every attempt with the script's output, which the collector only printed.
-    name: 'labops_session_log',
-    columns: ['id', 'session_id', 'phase', 'outcome', 'exit_code', 'message', 'stdout', 'stderr', 'host', 'duration_ms', 'instance', 'created_at'],
-    mysql: `CREATE TABLE IF NOT EXISTS labops_session_log (
-  id BIGINT AUTO_INCREMENT PRIMARY KEY,
-  session_id INT NOT NULL,
-  phase VARCHAR(16) NOT NULL,
-  outcome VARCHAR(32) NOT NULL,
-  exit_code INT NULL,
-  message TEXT,
-  stdout MEDIUMTEXT,
-  stderr MEDIUMTEXT,
-  host VARCHAR(255) NULL,
-  duration_ms INT NULL,
-  instance VARCHAR(128) NULL,
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  KEY idx_session_phase (session_id, phase)
-)`,
-    sqlite: [
-      `CREATE TABLE IF NOT EXISTS labops_session_log (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  session_id INT NOT NULL,
-  phase VARCHAR(16) NOT NULL,
-  outcome VARCHAR(32) NOT NULL,
-  exit_code INT NULL,
-  message TEXT,
-  stdout TEXT,
-  stderr TEXT,
-  host VARCHAR(255) NULL,
-  duration_ms INT NULL,
-  instance VARCHAR(128) NULL,
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP
-)`,
-      'CREATE INDEX IF NOT EXISTS idx_session_phase ON labops_session_log (session_id, phase)',
-    ],
+  indexes: [{ name: 'idx_session_phase', columns: ['session_id', 'phase'] }],
+});
+
+/** labops' own: retry/backoff state and the cleanup claim (lab_sessions has no status for "cleaning"). */
+export const LABOPS_SESSION_STATE = table('labops_session_state', {
+  columns: {
+    session_id: int().notNull(),
+    phase: varchar(16).notNull(),
+    attempts: int().notNull().default(0),
+    next_attempt_at: datetime(),
+    last_error: text(),
+    claimed_by: varchar(128),
+    claimed_at: datetime(),
+    updated_at: datetime().defaultNow(),
   },
-  {
-    // labops' own: retry/backoff state and the cleanup claim (lab_sessions has no status for "cleaning").
-    name: 'labops_session_state',
-    columns: ['session_id', 'phase', 'attempts', 'next_attempt_at', 'last_error', 'claimed_by', 'claimed_at', 'updated_at'],
-    mysql: `CREATE TABLE IF NOT EXISTS labops_session_state (
-  session_id INT NOT NULL,
-  phase VARCHAR(16) NOT NULL,
-  attempts INT NOT NULL DEFAULT 0,
-  next_attempt_at DATETIME NULL,
-  last_error TEXT,
-  claimed_by VARCHAR(128) NULL,
-  claimed_at DATETIME NULL,
-  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  PRIMARY KEY (session_id, phase)
-)`,
-    sqlite: [
-      `CREATE TABLE IF NOT EXISTS labops_session_state (
-  session_id INT NOT NULL,
-  phase VARCHAR(16) NOT NULL,
-  attempts INT NOT NULL DEFAULT 0,
-  next_attempt_at DATETIME NULL,
-  last_error TEXT,
-  claimed_by VARCHAR(128) NULL,
-  claimed_at DATETIME NULL,
-  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  PRIMARY KEY (session_id, phase)
-)`,
-    ],
-  },
-];
+  primaryKey: ['session_id', 'phase'],
+});
+
+export const COLLECTOR_TABLES = [SERVERS, LABS, LAB_SESSIONS, SERVER_METRICS, ALERTS, LABOPS_SESSION_LOG, LABOPS_SESSION_STATE] as const;
 
 export const COLLECTOR_MIGRATION: Migration = {
   id: '0007_collector_ssh',

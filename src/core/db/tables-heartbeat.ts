@@ -1,144 +1,79 @@
 // Tables for heartbeat ingestion beyond the ops-worker's four: the reservation table labops reads (owned by
 // the auth/blockchain services, created here only on SQLite and in tests), forced logoffs linked to
 // reservations (the table the Lab Station telemetry doc suggests), alert lifecycle, and per-host poll state.
-import type { Migration, TableDef } from './migrations.js';
+import { bigint, boolean, datetime, enumOf, int, json, serial, table, text, timestamp, varchar, type Migration } from './table.js';
 
-const LAB_RESERVATIONS: TableDef = {
-  name: 'lab_reservations',
+export const LAB_RESERVATIONS = table('lab_reservations', {
   foreign: true,
   owner: 'the Lab Gateway auth service (blockchain-services)',
-  columns: ['transaction_hash', 'lab_id', 'start_time', 'end_time', 'status', 'updated_at'],
-  mysql: `CREATE TABLE IF NOT EXISTS lab_reservations (
-  id BIGINT AUTO_INCREMENT PRIMARY KEY,
-  transaction_hash VARCHAR(66) NOT NULL,
-  lab_id VARCHAR(128),
-  wallet_address VARCHAR(64),
-  start_time TIMESTAMP NULL,
-  end_time TIMESTAMP NULL,
-  status ENUM('PENDING','CONFIRMED','ACTIVE','COMPLETED','CANCELLED') DEFAULT 'PENDING',
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-  UNIQUE KEY uk_lab_reservations_tx (transaction_hash)
-)`,
-  sqlite: [
-    `CREATE TABLE IF NOT EXISTS lab_reservations (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  transaction_hash VARCHAR(66) NOT NULL UNIQUE,
-  lab_id VARCHAR(128),
-  wallet_address VARCHAR(64),
-  start_time DATETIME NULL,
-  end_time DATETIME NULL,
-  status TEXT DEFAULT 'PENDING' CHECK (status IN ('PENDING','CONFIRMED','ACTIVE','COMPLETED','CANCELLED')),
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP
-)`,
-  ],
-};
+  columns: {
+    id: serial().optional(),
+    transaction_hash: varchar(66).notNull(),
+    lab_id: varchar(128),
+    wallet_address: varchar(64).optional(),
+    start_time: timestamp(),
+    end_time: timestamp(),
+    status: enumOf('PENDING', 'CONFIRMED', 'ACTIVE', 'COMPLETED', 'CANCELLED').default('PENDING'),
+    created_at: datetime().defaultNow().optional(),
+    updated_at: datetime().defaultNow().onUpdateNow(),
+  },
+  unique: [{ name: 'uk_lab_reservations_tx', columns: ['transaction_hash'] }],
+});
 
-const FORCED_LOGOFFS: TableDef = {
-  name: 'reservation_forced_logoffs',
-  columns: ['id', 'reservation_id', 'host', 'event_id', 'timestamp_utc', 'user', 'session_id', 'grace', 'message', 'force_logoff', 'created_at'],
-  mysql: `CREATE TABLE IF NOT EXISTS reservation_forced_logoffs (
-  id BIGINT AUTO_INCREMENT PRIMARY KEY,
-  reservation_id VARCHAR(128) NULL,
-  lab_id VARCHAR(128) NULL,
-  host VARCHAR(128) NOT NULL,
-  event_id BIGINT NULL,
-  timestamp_utc DATETIME NOT NULL,
-  user VARCHAR(128) NULL,
-  session_id VARCHAR(32) NULL,
-  grace INT NULL,
-  message TEXT NULL,
-  force_logoff BOOLEAN NULL,
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  UNIQUE KEY uk_forced_logoff (host, timestamp_utc, session_id),
-  KEY idx_forced_logoff_reservation (reservation_id)
-)`,
-  sqlite: [
-    `CREATE TABLE IF NOT EXISTS reservation_forced_logoffs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  reservation_id VARCHAR(128) NULL,
-  lab_id VARCHAR(128) NULL,
-  host VARCHAR(128) NOT NULL,
-  event_id INTEGER NULL,
-  timestamp_utc DATETIME NOT NULL,
-  user VARCHAR(128) NULL,
-  session_id VARCHAR(32) NULL,
-  grace INT NULL,
-  message TEXT NULL,
-  force_logoff BOOLEAN NULL,
-  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  CONSTRAINT uk_forced_logoff UNIQUE (host, timestamp_utc, session_id)
-)`,
-    'CREATE INDEX IF NOT EXISTS idx_forced_logoff_reservation ON reservation_forced_logoffs (reservation_id)',
-  ],
-};
+export const RESERVATION_FORCED_LOGOFFS = table('reservation_forced_logoffs', {
+  columns: {
+    id: serial(),
+    reservation_id: varchar(128),
+    lab_id: varchar(128),
+    host: varchar(128).notNull(),
+    event_id: bigint(),
+    timestamp_utc: datetime().notNull(),
+    user: varchar(128),
+    session_id: varchar(32),
+    grace: int(),
+    message: text(),
+    force_logoff: boolean(),
+    created_at: datetime().defaultNow(),
+  },
+  unique: [{ name: 'uk_forced_logoff', columns: ['host', 'timestamp_utc', 'session_id'] }],
+  indexes: [{ name: 'idx_forced_logoff_reservation', columns: ['reservation_id'] }],
+});
 
-const ALERTS: TableDef = {
-  name: 'labops_alerts',
-  columns: ['id', 'host', 'rule', 'open_key', 'state', 'message', 'details', 'opened_at', 'last_seen_at', 'resolved_at'],
-  mysql: `CREATE TABLE IF NOT EXISTS labops_alerts (
-  id BIGINT AUTO_INCREMENT PRIMARY KEY,
-  host VARCHAR(128) NOT NULL,
-  rule VARCHAR(64) NOT NULL,
-  open_key VARCHAR(200) NULL,
-  state VARCHAR(16) NOT NULL,
-  message TEXT NOT NULL,
-  details JSON NULL,
-  opened_at DATETIME NOT NULL,
-  last_seen_at DATETIME NOT NULL,
-  resolved_at DATETIME NULL,
-  UNIQUE KEY uk_labops_alerts_open (open_key),
-  KEY idx_labops_alerts_host (host, rule)
-)`,
-  sqlite: [
-    `CREATE TABLE IF NOT EXISTS labops_alerts (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  host VARCHAR(128) NOT NULL,
-  rule VARCHAR(64) NOT NULL,
-  open_key VARCHAR(200) NULL UNIQUE,
-  state VARCHAR(16) NOT NULL,
-  message TEXT NOT NULL,
-  details JSON NULL,
-  opened_at DATETIME NOT NULL,
-  last_seen_at DATETIME NOT NULL,
-  resolved_at DATETIME NULL
-)`,
-    'CREATE INDEX IF NOT EXISTS idx_labops_alerts_host ON labops_alerts (host, rule)',
-  ],
-};
+export const LABOPS_ALERTS = table('labops_alerts', {
+  columns: {
+    id: serial(),
+    host: varchar(128).notNull(),
+    rule: varchar(64).notNull(),
+    open_key: varchar(200),
+    state: varchar(16).notNull(),
+    message: text().notNull(),
+    details: json(),
+    opened_at: datetime().notNull(),
+    last_seen_at: datetime().notNull(),
+    resolved_at: datetime(),
+  },
+  unique: [{ name: 'uk_labops_alerts_open', columns: ['open_key'] }],
+  indexes: [{ name: 'idx_labops_alerts_host', columns: ['host', 'rule'] }],
+});
 
-const POLL_STATE: TableDef = {
-  name: 'labops_host_poll_state',
-  columns: ['host_id', 'last_poll_at', 'last_change_at', 'last_heartbeat_ts', 'last_error', 'last_error_at', 'consecutive_failures'],
-  mysql: `CREATE TABLE IF NOT EXISTS labops_host_poll_state (
-  host_id BIGINT NOT NULL PRIMARY KEY,
-  last_poll_at DATETIME NULL,
-  last_change_at DATETIME NULL,
-  last_heartbeat_ts DATETIME NULL,
-  last_error TEXT NULL,
-  last_error_at DATETIME NULL,
-  consecutive_failures INT NOT NULL DEFAULT 0,
-  reported_host VARCHAR(128) NULL,
-  CONSTRAINT fk_poll_state_host FOREIGN KEY (host_id) REFERENCES lab_hosts(id) ON DELETE CASCADE
-)`,
-  sqlite: [
-    `CREATE TABLE IF NOT EXISTS labops_host_poll_state (
-  host_id INTEGER NOT NULL PRIMARY KEY,
-  last_poll_at DATETIME NULL,
-  last_change_at DATETIME NULL,
-  last_heartbeat_ts DATETIME NULL,
-  last_error TEXT NULL,
-  last_error_at DATETIME NULL,
-  consecutive_failures INT NOT NULL DEFAULT 0,
-  reported_host VARCHAR(128) NULL,
-  CONSTRAINT fk_poll_state_host FOREIGN KEY (host_id) REFERENCES lab_hosts(id) ON DELETE CASCADE
-)`,
-  ],
-};
+export const LABOPS_HOST_POLL_STATE = table('labops_host_poll_state', {
+  columns: {
+    host_id: bigint().primaryKey(),
+    last_poll_at: datetime(),
+    last_change_at: datetime(),
+    last_heartbeat_ts: datetime(),
+    last_error: text(),
+    last_error_at: datetime(),
+    consecutive_failures: int().notNull().default(0),
+    reported_host: varchar(128),
+  },
+  foreignKeys: [{ name: 'fk_poll_state_host', columns: ['host_id'], references: { table: 'lab_hosts', columns: ['id'] }, onDelete: 'CASCADE' }],
+});
+
+export const HEARTBEAT_TABLES = [LAB_RESERVATIONS, RESERVATION_FORCED_LOGOFFS, LABOPS_ALERTS, LABOPS_HOST_POLL_STATE] as const;
 
 export const HEARTBEAT_MIGRATION: Migration = {
   id: '0002_heartbeat',
   description: 'reservations (read), forced logoffs linked to reservations, alerts, host poll state',
-  tables: [LAB_RESERVATIONS, FORCED_LOGOFFS, ALERTS, POLL_STATE],
+  tables: HEARTBEAT_TABLES,
 };

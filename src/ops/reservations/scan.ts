@@ -58,7 +58,7 @@ export interface ScanResult {
   taken: number;
 }
 
-const TARGET: Record<store.Phase, { to: ReservationStatus; from: readonly string[] }> = {
+const TARGET: Record<store.Phase, { to: ReservationStatus; from: readonly ReservationStatus[] }> = {
   start: { to: 'ACTIVE', from: allowedFrom('ACTIVE') },
   end: { to: 'COMPLETED', from: allowedFrom('COMPLETED') },
 };
@@ -89,7 +89,7 @@ async function dispatch(deps: ScanDeps, cfg: ScanConfig, c: store.Candidate, pha
         instance: deps.instance,
         nowMs: now(),
         row,
-        transition: ok ? { to: TARGET[phase].to, from: TARGET[phase].from as ReservationStatus[] } : undefined,
+        transition: ok ? { to: TARGET[phase].to, from: TARGET[phase].from } : undefined,
         retry: ok ? undefined : { attempts, nextAttemptMs, error },
       });
       return item({
