@@ -44,7 +44,7 @@ function checkoutCopy(): string {
   const copy = join(dir.path, 'labops');
   const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
   for (const f of files) {
-    if (!existsSync(join(ROOT, f))) continue; // deleted in the work tree
+    if (f === 'node_modules' || !existsSync(join(ROOT, f))) continue; // deleted in the work tree; node_modules is linked below
     mkdirSync(dirname(join(copy, f)), { recursive: true });
     cpSync(join(ROOT, f), join(copy, f));
   }

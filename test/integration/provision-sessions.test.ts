@@ -20,6 +20,7 @@ describe('provision sessions / cleanup against a real sshd (SQLite store)', () =
   const knownHosts = join(tmp.path, 'known_hosts');
   let serverId = 0;
   let okLab = 0;
+  let slowLab = 0;
   let failLab = 0;
   let hangLab = 0;
   const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ HOME: tmp.path, XDG_CONFIG_HOME: tmp.path, LABOPS_DB: dbUrl, LABOPS_SSH_KNOWN_HOSTS: knownHosts, ...extra });
@@ -43,6 +44,7 @@ describe('provision sessions / cleanup against a real sshd (SQLite store)', () =
     okLab = await addLab(db.kysely, { server_id: serverId, provision_script_path: ok, cleanup_script_path: sshd.script('cleanup_ok.sh', `echo "$@" > ${out}/cleaned.$2`) });
     failLab = await addLab(db.kysely, { server_id: serverId, provision_script_path: fail, cleanup_script_path: fail });
     hangLab = await addLab(db.kysely, { server_id: serverId, provision_script_path: hang });
+    slowLab = await addLab(db.kysely, { server_id: serverId, provision_script_path: sshd.script('provision_slow.sh', 'sleep 2\necho "SUCCESS|USER=$1"') });
   });
   after(async () => {
     await db?.close();
@@ -252,5 +254,24 @@ describe('provision sessions / cleanup against a real sshd (SQLite store)', () =
     assert.equal(r.code, 130);
     assert.match(r.stderr, new RegExp(`session ${second}: active -> ACTIVE`));
     assert.equal(await countStatus(db.kysely, 'PROVISIONING'), 0);
+  });
+
+  test('without --once, SIGTERM: nothing new is claimed, the script in flight finishes, exit 0', async (t) => {
+    if (!sshd) return t.skip('no sshd');
+    await clear();
+    const signals = new RunSignals();
+    const running = cli(['provision', 'sessions', '--interval', '200ms'], {}, signals);
+    const slow = await addSession(db.kysely, { lab_id: slowLab, namespace: 'ns-term-1' });
+    await waitFor(async () => (await sessionRow(db.kysely, slow)).status === 'PROVISIONING', 'the slow session claimed', 15_000).catch(async (e) => {
+      signals.receive('SIGINT');
+      await running;
+      throw e;
+    });
+    signals.receive('SIGTERM');
+    const later = await addSession(db.kysely, { lab_id: okLab, namespace: 'ns-term-2' });
+    const r = await running;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await sessionRow(db.kysely, slow)).status, 'ACTIVE', 'the script in flight ran to its end');
+    assert.equal((await sessionRow(db.kysely, later)).status, 'REQUESTED', 'nothing claimed after SIGTERM');
   });
 });
