@@ -30,7 +30,7 @@ export class SimStation {
   /** the LabStation.exe behaviour and files; power changes it makes (shutdown, reboot) reach the network side */
   runtime: StationRuntime | undefined;
   /** WinRM (HTTP on `port`, HTTPS on `httpsPort`) replaces the bare TCP listener when attached */
-  winrm: { start(): Promise<void>; stop(): Promise<void>; httpPort: number; httpsPort: number } | undefined;
+  winrm: { start(): Promise<void>; stop(): Promise<void>; drain(graceMs: number): Promise<void>; httpPort: number; httpsPort: number } | undefined;
   httpsPort = 0;
 
   constructor(readonly spec: StationSpec) {
@@ -138,7 +138,8 @@ export class SimStation {
     const server = this.server;
     this.server = undefined;
     if (server === WINRM_MARKER) {
-      await this.winrm!.stop();
+      // going down on its own (a power command): the reply in hand still goes out
+      await (o.fromRuntime ? this.winrm!.drain(1000) : this.winrm!.stop());
       return;
     }
     for (const s of this.sockets) s.destroy();

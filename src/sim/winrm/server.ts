@@ -110,6 +110,16 @@ export class SimWinRMServer {
     }
   }
 
+  /**
+   * A station going down stays on the network for `graceMs` more before it stops: a real shutdown takes seconds,
+   * and under a time scale the simulated one can be shorter than the exchange that asked for it. (Closing the
+   * listener early is no gentler: Node closes idle keep-alive connections with it.)
+   */
+  async drain(graceMs: number): Promise<void> {
+    await new Promise((r) => setTimeout(r, graceMs));
+    await this.stop();
+  }
+
   async stop(): Promise<void> {
     for (const sh of this.shells.values()) for (const c of sh.commands.values()) c.abort.abort();
     this.shells.clear();
