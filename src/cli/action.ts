@@ -1,6 +1,6 @@
 // The anatomy every command follows: commander's arguments → a validated options object → one application
 // call → render → the outcomes main turns into the exit code (exitFor). Commands differ only in those parts.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Factory } from './factory.js';
 import type { Outcome } from '../domain/outcome.js';
 
@@ -15,6 +15,29 @@ export function looping<C extends Command>(cmd: C): C {
 
 export function isLooping(cmd: Command): boolean {
   return LOOPING.has(cmd);
+}
+
+/** Commands that print a table: they take --format, --no-headers and --wide. */
+const LISTING = new WeakSet<Command>();
+
+/**
+ * Marks a command whose result is a table and gives it the output options every listing command has. `extra`
+ * formats (e.g. `labs list`'s api and lab-record) come after table, tsv and json.
+ */
+export function listing<C extends Command>(cmd: C, extra: readonly string[] = []): C {
+  LISTING.add(cmd);
+  cmd
+    .addOption(new Option('--format <format>', `table (the default on a terminal), tsv (the default when piped, no header) or json (same as --json)${extra.length ? `, or ${extra.join(', ')}` : ''}`).choices(['table', 'tsv', 'json', ...extra]))
+    .option('--no-headers', 'a table without its header row')
+    .option('--wide', 'a table at its full width: nothing cut or left out to fit the terminal');
+  return cmd;
+}
+
+/** The output options of a listing command, for main to apply before its action runs. */
+export function listingOutput(cmd: Command): { format?: string; headers: boolean; wide: boolean } | undefined {
+  if (!LISTING.has(cmd)) return undefined;
+  const o = cmd.opts() as { format?: string; headers?: boolean; wide?: boolean };
+  return { format: o.format, headers: o.headers !== false, wide: Boolean(o.wide) };
 }
 
 /** The command's path below the program, e.g. "heartbeat poll". */

@@ -6,7 +6,7 @@ import { IOStreams } from './io/iostreams.js';
 import { createFactory, type GlobalOptions } from './factory.js';
 import { buildProgram, collectGlobals } from './program.js';
 import { EXIT, exitCodeFor, exitFor } from './exit-codes.js';
-import { isLooping } from './action.js';
+import { isLooping, listingOutput } from './action.js';
 import { isLabopsError, UsageError } from '../domain/errors.js';
 import { systemClock } from '../app/context.js';
 import type { Clock } from '../core/clock.js';
@@ -87,6 +87,13 @@ export async function run(args: string[], ctx: RunContext): Promise<number> {
     io.verbose = Boolean(globals.verbose);
     io.noInput = globals.input === false;
     io.noColor = globals.color === false;
+    const out = listingOutput(action);
+    if (out) {
+      if (out.format === 'json') io.json = true;
+      else if (out.format === 'table' || out.format === 'tsv') io.format = out.format;
+      io.noHeaders = !out.headers;
+      io.wide = out.wide;
+    }
     signals.looping = isLooping(action);
   });
   let code: number;

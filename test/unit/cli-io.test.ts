@@ -81,3 +81,18 @@ test('exitFor: 0 all ok, 5 only when one target succeeded and one did not, else 
   assert.equal(exitFor(['auth', 'unreachable']), 1);
   assert.equal(exitFor(['tempfail', 'tempfail']), 75);
 });
+
+test('fitColumns: free text is cut first, then the least important columns go, never the first', async () => {
+  const { fitColumns } = await import('../../src/cli/io/render.js');
+  const headers = ['HOST', 'STATUS', 'A', 'B', 'DETAIL'];
+  const natural = [10, 6, 8, 8, 60];
+  const o = { flex: [false, false, false, false, true], priority: [0, 2, 3, 4, 1] };
+  // everything fits at 200 columns
+  assert.deepEqual(fitColumns(headers, natural, { ...o, width: 200 }), { shown: [0, 1, 2, 3, 4], widths: [10, 6, 8, 8, 60] });
+  // at 60: DETAIL is cut to what is left
+  assert.deepEqual(fitColumns(headers, natural, { ...o, width: 60 }), { shown: [0, 1, 2, 3, 4], widths: [10, 6, 8, 8, 20] });
+  // at 40: DETAIL at its floor (12), then B and A dropped
+  assert.deepEqual(fitColumns(headers, natural, { ...o, width: 40 }), { shown: [0, 1, 4], widths: [10, 6, 20] });
+  // unknown width (or --wide): natural widths
+  assert.deepEqual(fitColumns(headers, natural, { ...o, width: undefined }).widths, [10, 6, 8, 8, 60]);
+});

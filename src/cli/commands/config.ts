@@ -1,7 +1,7 @@
 // labops config show: the effective configuration and where each value came from; secrets redacted.
 import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
-import { act } from '../action.js';
+import { act, listing } from '../action.js';
 
 export function registerConfig(parent: Command, f: Factory): Command {
   const config = parent.command('config').summary('inspect the effective configuration').description('Inspect the effective configuration.');
@@ -11,7 +11,7 @@ export function registerConfig(parent: Command, f: Factory): Command {
       'Print every setting with its effective value and its source (flag, environment variable, config file, default). ' +
         'Precedence: flags > environment > config file > defaults. Secrets are shown as references or <redacted>.',
     );
-  act(show, f, () => ({}), runConfigShow);
+  act(listing(show), f, () => ({}), runConfigShow);
   return config;
 }
 
@@ -25,7 +25,7 @@ export async function runConfigShow(f: Factory): Promise<void> {
     f.io,
     [
       { header: 'KEY', value: (r: (typeof rows)[number]) => r.key },
-      { header: 'VALUE', value: (r) => r.value ?? '', pretty: (r, c) => (r.value === null ? c.dim('(unset)') : r.value) },
+      { header: 'VALUE', flex: true, value: (r) => r.value ?? '', pretty: (r, c) => (r.value === null ? c.dim('(unset)') : r.value) },
       { header: 'SOURCE', value: (r) => r.source, pretty: (r, c) => c.dim(r.source) },
     ],
     rows,

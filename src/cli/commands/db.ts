@@ -1,7 +1,7 @@
 // labops db migrate | status
 import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
-import { act } from '../action.js';
+import { act, listing } from '../action.js';
 import type { Outcome } from '../../domain/outcome.js';
 import type { StoreStatus } from '../../app/store.js';
 
@@ -14,11 +14,11 @@ export function registerDb(parent: Command, f: Factory): Command {
         'Tables owned by other systems (lab_reservations, the collector tables) are created only on SQLite, or on MySQL with --create-foreign (test and staging setups).',
     )
     .option('--create-foreign', 'on MySQL, also create the tables other systems own when they are missing');
-  act(migrate, f, (o: { createForeign?: boolean }) => ({ createForeign: Boolean(o.createForeign) }), runDbMigrate);
+  act(listing(migrate), f, (o: { createForeign?: boolean }) => ({ createForeign: Boolean(o.createForeign) }), runDbMigrate);
   const status = db
     .command('status')
     .description('Show which migrations are applied, which tables exist and which columns labops needs but an existing table lacks. Exit 1 when something is missing.');
-  act(status, f, () => ({}), runDbStatus);
+  act(listing(status), f, () => ({}), runDbStatus);
   return db;
 }
 

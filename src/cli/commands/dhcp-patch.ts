@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { helpAfter } from '../help.js';
 import { ipArg } from '../args.js';
-import { act } from '../action.js';
+import { act, listing } from '../action.js';
 import type { DhcpPatchResult } from '../../ops/dhcp-patch.js';
 import type { DhcpPatchOptions } from '../../app/dhcp-patch.js';
 
@@ -31,7 +31,7 @@ export function registerDhcpPatch(parent: Command, f: Factory): Command {
     .option('--dhcpd <path>', 'dhcpd binary (DHCPD; default: dhcpd on PATH or /usr/sbin/dhcpd)')
     .option('--log-file <file>', 'log file, appended (LOGFILE; default /var/log/linuxmuster/linbo-docker-dhcp.log)')
     .option('--dry-run', 'print the plan (hosts, insert/replace/keep) and change nothing, not even the log');
-  act(cmd, f, (o: DhcpPatchOptions) => o, runDhcpPatch);
+  act(listing(cmd), f, (o: DhcpPatchOptions) => o, runDhcpPatch);
   return helpAfter(
     cmd,
     [
@@ -77,7 +77,7 @@ async function renderPlan(f: Factory, r: DhcpPatchResult): Promise<void> {
       { header: 'HOST', value: (x: (typeof rows)[number]) => x.host },
       { header: 'ACTION', value: (x) => x.action },
       { header: 'LINE', value: (x) => x.line },
-      { header: 'DETAIL', value: (x) => x.detail },
+      { header: 'DETAIL', flex: true, value: (x) => x.detail },
     ],
     rows,
   );

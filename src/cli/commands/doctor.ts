@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
-import { act } from '../action.js';
+import { act, listing } from '../action.js';
 import type { Outcome } from '../../domain/outcome.js';
 import type { CheckResult } from '../../ops/doctor.js';
 
@@ -17,7 +17,7 @@ export function registerDoctor(parent: Command, f: Factory): Command {
     )
     .option('--sample <n>', 'inventory hosts to probe (0 = none)', intArg(0, 10000), 5)
     .option('--timeout <dur>', 'per-check network timeout', durationArg, 5000);
-  act(cmd, f, (o: { sample: number; timeout: number }) => ({ sampleHosts: o.sample, timeoutMs: o.timeout }), runDoctorCommand);
+  act(listing(cmd), f, (o: { sample: number; timeout: number }) => ({ sampleHosts: o.sample, timeoutMs: o.timeout }), runDoctorCommand);
   return helpAfter(cmd, 'Exit: 0 every check ok (warnings allowed), 1 at least one check failed.');
 }
 
@@ -34,7 +34,7 @@ async function runDoctorCommand(f: Factory, o: { sampleHosts: number; timeoutMs:
       [
         { header: 'STATUS', value: (r) => r.status, pretty: (r, c) => c[paint[r.status]](r.status) },
         { header: 'CHECK', value: (r) => r.check },
-        { header: 'DETAIL', value: (r) => r.detail },
+        { header: 'DETAIL', flex: true, value: (r) => r.detail },
       ],
       checks,
     );

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { intArg } from '../args.js';
 import { helpAfter } from '../help.js';
-import { act } from '../action.js';
+import { act, listing } from '../action.js';
 import type { Outcome } from '../../domain/outcome.js';
 import type { HostPollResult, PollResult } from '../../ops/heartbeat/poll.js';
 import type { FleetRow, PollOptions } from '../../app/heartbeat.js';
@@ -24,7 +24,7 @@ export function registerHeartbeat(parent: Command, f: Factory): Command {
     .option('--events', 'also read session-guard-events.jsonl (default)', true)
     .option('--no-events', 'do not read the events file')
     .option('--concurrency <n>', 'hosts polled at once', intArg(1, 1024));
-  act(poll, f, (hosts: string[], o: Omit<PollOptions, 'hosts' | 'all'> & { all?: boolean }): PollOptions => ({ ...o, hosts, all: Boolean(o.all) }), runPoll);
+  act(listing(poll), f, (hosts: string[], o: Omit<PollOptions, 'hosts' | 'all'> & { all?: boolean }): PollOptions => ({ ...o, hosts, all: Boolean(o.all) }), runPoll);
   helpAfter(
     poll,
     'Examples:\n  labops heartbeat poll --all\n  labops heartbeat poll --all --source file --path \'/mnt/labstation/{host}/labstation/data/telemetry/heartbeat.json\'\n  labops heartbeat poll lab-ws-01 --no-store --json\n\n' +
@@ -35,7 +35,7 @@ export function registerHeartbeat(parent: Command, f: Factory): Command {
     .description('The latest stored state of each host: ready, local mode, local session, last heartbeat (relative on a terminal, ISO-8601 when piped), last prepare, power action and forced logoff, issues. With --events, the forced logoffs and the reservations they belong to.')
     .argument('[host...]', 'inventory host names (default: all stored hosts)')
     .option('--events', 'list forced logoffs (session-guard evictions) linked to reservations');
-  act(show, f, (hosts: string[], o: { events?: boolean }): ShowOptions => ({ hosts, events: Boolean(o.events) }), runShow);
+  act(listing(show), f, (hosts: string[], o: { events?: boolean }): ShowOptions => ({ hosts, events: Boolean(o.events) }), runShow);
   const alerts = hb
     .command('alerts')
     .description(
@@ -43,7 +43,7 @@ export function registerHeartbeat(parent: Command, f: Factory): Command {
         'local mode while reservations are pending, a forced logoff long before a reservation, wake/NIC and sleep/hibernate compliance. An alert is opened once, kept while its condition holds and ' +
         'resolved when it clears; the notify hook fires on open and resolve. Thresholds are the alerts.* settings.',
     );
-  act(alerts, f, () => ({}), runAlerts);
+  act(listing(alerts), f, () => ({}), runAlerts);
   helpAfter(alerts, 'Exit: 0 no open alert, 1 at least one alert is open (for monitoring and CI smoke checks).');
   return hb;
 }
@@ -89,7 +89,7 @@ async function renderPoll(f: Factory, result: PollResult): Promise<void> {
       { header: 'LOCAL SESSION', value: (r) => yn(r.localSession) },
       { header: 'STORED', value: (r) => (!r.ok ? '-' : r.heartbeatStored ? 'new' : 'unchanged') },
       { header: 'EVENTS', value: (r) => String(r.eventsStored) },
-      { header: 'DETAIL', value: (r) => r.error?.message ?? r.hostMismatch ?? '' },
+      { header: 'DETAIL', flex: true, value: (r) => r.error?.message ?? r.hostMismatch ?? '' },
     ],
     result.hosts,
   );
@@ -119,7 +119,7 @@ async function runShow(f: Factory, o: ShowOptions): Promise<void> {
         { header: 'SESSION', value: (r) => r.sessionId ?? '-' },
         { header: 'GRACE', value: (r) => (r.grace === null ? '-' : `${r.grace}s`) },
         { header: 'RESERVATION', value: (r) => r.reservationId ?? '(none found)' },
-        { header: 'MESSAGE', value: (r) => r.message ?? '' },
+        { header: 'MESSAGE', flex: true, value: (r) => r.message ?? '' },
       ],
       rows,
     );
@@ -132,14 +132,14 @@ async function runShow(f: Factory, o: ShowOptions): Promise<void> {
     f.io,
     [
       { header: 'HOST', value: (r) => r.host },
-      { header: 'READY', value: (r) => yn(r.ready), pretty: (r, c) => (r.ready === false ? c.red('no') : r.ready ? c.green('yes') : '-') },
+      { header: 'READY', priority: 1, value: (r) => yn(r.ready), pretty: (r, c) => (r.ready === false ? c.red('no') : r.ready ? c.green('yes') : '-') },
       { header: 'LOCAL MODE', value: (r) => yn(r.localMode), pretty: (r, c) => (r.localMode ? c.yellow('yes') : yn(r.localMode)) },
       { header: 'LOCAL SESSION', value: (r) => yn(r.localSession), pretty: (r, c) => (r.localSession ? c.yellow('yes') : yn(r.localSession)) },
-      { header: 'LAST HEARTBEAT', value: (r) => when(r.timestampUtc, false), pretty: (r) => when(r.timestampUtc, true) },
+      { header: 'LAST HEARTBEAT', priority: 2, value: (r) => when(r.timestampUtc, false), pretty: (r) => when(r.timestampUtc, true) },
       { header: 'LAST PREPARE', value: (r) => when(r.lastPrepareTs, false), pretty: (r) => when(r.lastPrepareTs, true) },
       { header: 'LAST POWER', value: (r) => (r.lastPowerActionTs ? `${r.lastPowerActionMode ?? '?'} ${r.lastPowerActionTs}` : '-'), pretty: (r) => (r.lastPowerActionTs ? `${r.lastPowerActionMode ?? '?'} ${when(r.lastPowerActionTs, true)}` : '-') },
       { header: 'LAST FORCED LOGOFF', value: (r) => (r.lastForcedLogoffTs ? `${r.lastForcedLogoffUser ?? '?'} ${r.lastForcedLogoffTs}` : '-'), pretty: (r) => (r.lastForcedLogoffTs ? `${r.lastForcedLogoffUser ?? '?'} ${when(r.lastForcedLogoffTs, true)}` : '-') },
-      { header: 'ISSUES', value: (r) => r.issues.join('; ') },
+      { header: 'ISSUES', flex: true, priority: 3, value: (r) => r.issues.join('; ') },
     ],
     rows,
   );
@@ -159,7 +159,7 @@ async function runAlerts(f: Factory): Promise<Outcome[]> {
         { header: 'HOST', value: (r: (typeof result.open)[number]) => r.host },
         { header: 'RULE', value: (r) => r.rule },
         { header: 'SINCE', value: (r) => r.openedAt, pretty: (r) => relativeTime(new Date(r.openedAt), now) },
-        { header: 'MESSAGE', value: (r) => r.message },
+        { header: 'MESSAGE', flex: true, value: (r) => r.message },
       ],
       result.open,
     );

@@ -5,7 +5,7 @@ import { durationArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
 import type { LabsSyncResult, ServerSyncResult } from '../../ops/labs-sync.js';
 import type { LabRecord, HistoryEntry } from '../../domain/labs/record.js';
-import { act } from '../action.js';
+import { act, listing } from '../action.js';
 import type { Outcome } from '../../domain/outcome.js';
 
 export interface LabsSyncOptions {
@@ -20,7 +20,7 @@ export interface LabsSyncOptions {
 export interface LabsListOptions {
   server?: string[];
   all?: boolean;
-  format?: 'table' | 'api' | 'lab-record';
+  format?: 'table' | 'tsv' | 'json' | 'api' | 'lab-record';
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -49,7 +49,7 @@ export function registerLabs(parent: Command, f: Factory): Command {
     .option('--lab-concurrency <n>', 'lab details fetched at once per server (default: cml.lab-concurrency, 4)', intArg(1, 64))
     .option('--timeout <dur>', 'deadline of one API request (default: cml.timeout, 30s)', durationArg)
     .option('--accept-empty-list', 'trust an empty lab list: mark every stored lab of that server orphaned');
-  act(sync, f, (o: LabsSyncOptions) => o, runLabsSync);
+  act(listing(sync), f, (o: LabsSyncOptions) => o, runLabsSync);
   helpAfter(
     sync,
     'Examples:\n  labops labs sync\n  labops labs sync --server cml-1 --json | jq -c \'select(.type=="lab")\'\n  labops labs sync --purge\n\n' +
@@ -61,9 +61,8 @@ export function registerLabs(parent: Command, f: Factory): Command {
     .command('list')
     .description('Show the cached labs. --json prints the CML Cloud Manager API shape; --format lab-record prints its lab_records documents (with history).')
     .option('--server <id>', 'only this server (repeatable)', collect)
-    .option('--all', 'include labs marked orphaned')
-    .addOption(new Option('--format <format>', 'table, api (the Cloud Manager API JSON; same as --json) or lab-record (lab_records documents)').choices(['table', 'api', 'lab-record']));
-  act(list, f, (o: LabsListOptions) => o, runLabsList);
+    .option('--all', 'include labs marked orphaned');
+  act(listing(list, ['api', 'lab-record']), f, (o: LabsListOptions) => o, runLabsList);
   helpAfter(list, 'Examples:\n  labops labs list\n  labops labs list --server cml-1 --json\n  labops labs list --format lab-record > lab_records.json');
 
   const history = labs
@@ -71,7 +70,7 @@ export function registerLabs(parent: Command, f: Factory): Command {
     .description('Show the change history of one lab (newest last): state, title, node count and link count changes.')
     .argument('<labId>', 'the CML lab id')
     .option('--server <id>', 'the server, when the lab id exists on several');
-  act(history, f, (labId: string, o: { server?: string }) => ({ labId, server: o.server }), runLabsHistory);
+  act(listing(history), f, (labId: string, o: { server?: string }) => ({ labId, server: o.server }), runLabsHistory);
   helpAfter(history, 'Example:\n  labops labs history 444a78d1-575c-4746-8469-696e580f17b6');
   return labs;
 }
@@ -144,7 +143,8 @@ async function renderSync(f: Factory, result: LabsSyncResult, byId: Map<string, 
 
 export async function runLabsList(f: Factory, o: LabsListOptions): Promise<void> {
   const { listLabs, labRecordDocuments } = await import('../../app/labs.js');
-  const format = o.format ?? (f.io.json ? 'api' : 'table');
+  // json (or --json) is the Cloud Manager API shape; table and tsv were applied by main
+  const format = o.format === 'lab-record' ? 'lab-record' : o.format === 'api' || f.io.json ? 'api' : 'table';
   if (format === 'lab-record') return f.io.printJson(await labRecordDocuments(f, { server: o.server, includeOrphans: o.all }));
   const records = await listLabs(f, { server: o.server, includeOrphans: o.all });
   if (format === 'api') {
@@ -160,7 +160,7 @@ export async function runLabsList(f: Factory, o: LabsListOptions): Promise<void>
     [
       { header: 'SERVER', value: (r) => r.serverId },
       { header: 'LAB ID', value: (r) => r.labId },
-      { header: 'TITLE', value: (r) => r.title },
+      { header: 'TITLE', flex: true, value: (r) => r.title },
       { header: 'STATE', value: (r) => (r.orphanedAt ? `${r.state} (orphaned)` : r.state), pretty: (r, c) => (r.orphanedAt ? c.dim(`${r.state} (orphaned)`) : r.state === 'STARTED' ? c.green(r.state) : r.state) },
       { header: 'OWNER', value: (r) => r.ownerUsername ?? '-' },
       { header: 'NODES', value: (r) => String(r.nodeCount) },
@@ -187,7 +187,7 @@ export async function runLabsHistory(f: Factory, o: { labId: string; server?: st
       { header: 'TIME', value: (h) => h.timestamp },
       { header: 'PREVIOUS', value: (h) => h.previous_state ?? '-' },
       { header: 'NEW', value: (h) => h.new_state },
-      { header: 'CHANGES', value: changes },
+      { header: 'CHANGES', flex: true, value: changes },
     ],
     entries,
   );

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { helpAfter } from '../help.js';
-import { act } from '../action.js';
+import { act, listing } from '../action.js';
 import type { Outcome } from '../../domain/outcome.js';
 import type { MacctRepairOptions } from '../../app/macct-repair.js';
 
@@ -28,7 +28,7 @@ export function registerMacctRepair(parent: Command, f: Factory): Command {
     .option('--image-dir <dir>', 'image directory (IMAGE_DIR; default /srv/linbo/images)')
     .option('--script', 'run REPAIR_SCRIPT (python3 <script> --only-hosts <host> -s <school> --log-file …)')
     .option('--native', 'never run REPAIR_SCRIPT, even when it exists');
-  act(cmd, f, (hosts: string[], o: Omit<MacctRepairOptions, 'hosts'>): MacctRepairOptions => ({ ...o, hosts }), runMacctRepair);
+  act(listing(cmd), f, (hosts: string[], o: Omit<MacctRepairOptions, 'hosts'>): MacctRepairOptions => ({ ...o, hosts }), runMacctRepair);
   return helpAfter(
     cmd,
     [
@@ -55,7 +55,7 @@ export async function runMacctRepair(f: Factory, o: MacctRepairOptions): Promise
         { header: 'HOST', value: (r) => r.host },
         { header: 'STATUS', value: (r) => r.status, pretty: (r, c) => (r.status === 'failed' ? c.red : r.status === 'repaired' ? c.green : c.yellow)(r.status) },
         { header: 'CHANGED', value: (r) => r.changed.join(',') || '-' },
-        { header: 'DETAIL', value: (r) => r.error ?? r.dn ?? '' },
+        { header: 'DETAIL', flex: true, value: (r) => r.error ?? r.dn ?? '' },
       ],
       results,
     );

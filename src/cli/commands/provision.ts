@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
-import { act, looping } from '../action.js';
+import { act, listing, looping } from '../action.js';
 import type { Outcome } from '../../domain/outcome.js';
 import type { SessionOutcome } from '../../ops/provisioning/sessions.js';
 import type { CleanupOutcome } from '../../ops/provisioning/cleanup.js';
@@ -46,7 +46,7 @@ export function registerProvision(parent: Command, f: Factory): Command {
           '(reason and stderr kept in labops_session_log), or release it to REQUESTED with backoff when the host is unreachable.',
       ),
   );
-  act(sessions, f, (o: Omit<ProvisionRunOptions, 'once'> & { once?: boolean }): ProvisionRunOptions => ({ ...o, once: Boolean(o.once) }), (f2, o) => runProvision(f2, 'sessions', o));
+  act(listing(sessions), f, (o: Omit<ProvisionRunOptions, 'once'> & { once?: boolean }): ProvisionRunOptions => ({ ...o, once: Boolean(o.once) }), (f2, o) => runProvision(f2, 'sessions', o));
   helpAfter(
     sessions,
     'Examples:\n  labops provision sessions --once\n  labops provision sessions --concurrency 32 --timeout 5m\n  labops provision sessions --contract provision-worker --accept-new\n\n' +
@@ -60,7 +60,7 @@ export function registerProvision(parent: Command, f: Factory): Command {
           'and provisioned=0. Failures are retried with backoff and reported.',
       ),
   );
-  act(cleanup, f, (o: Omit<ProvisionRunOptions, 'once'> & { once?: boolean }): ProvisionRunOptions => ({ ...o, once: Boolean(o.once) }), (f2, o) => runProvision(f2, 'cleanup', o));
+  act(listing(cleanup), f, (o: Omit<ProvisionRunOptions, 'once'> & { once?: boolean }): ProvisionRunOptions => ({ ...o, once: Boolean(o.once) }), (f2, o) => runProvision(f2, 'cleanup', o));
   helpAfter(cleanup, 'Examples:\n  labops provision cleanup --once\n  labops provision cleanup --contract provision-worker\n\nExit (--once): as for provision sessions.');
   return group;
 }
@@ -102,7 +102,7 @@ async function renderSessions(f: Factory, rows: (SessionOutcome | CleanupOutcome
       { header: 'STATUS', value: (r) => r.status },
       { header: 'HOST', value: (r) => r.host ?? '-' },
       { header: 'EXIT', value: (r) => (r.exitCode === null ? '-' : String(r.exitCode)) },
-      { header: 'DETAIL', value: (r) => r.message },
+      { header: 'DETAIL', flex: true, value: (r) => r.message },
     ],
     rows,
   );

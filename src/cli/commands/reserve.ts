@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { intArg } from '../args.js';
 import { helpAfter } from '../help.js';
-import { act, looping } from '../action.js';
+import { act, listing, looping } from '../action.js';
 import type { Outcome } from '../../domain/outcome.js';
 import type { ReservationRunResult } from '../../ops/reservations/run.js';
 import type { ScanItem, ScanResult } from '../../ops/reservations/scan.js';
@@ -79,7 +79,7 @@ export function registerReserve(parent: Command, f: Factory): Command {
     .option('--prepare-arg <arg>', 'a prepare-session argument (repeatable), e.g. --prepare-arg=--no-guard; replaces --guard-grace', collect)
     .option('--guard-grace <s>', 'seconds the session guard gives local users (default: reservations.guard-grace, 90)', intArg(30, 3600))
     .option('--force', 'run every step again even if it already succeeded for this reservation');
-  act(start, f, (reservationId: string, o: StartFlags): StartCommand => ({ reservationId, ...o, force: Boolean(o.force) }), runStart);
+  act(listing(start), f, (reservationId: string, o: StartFlags): StartCommand => ({ reservationId, ...o, force: Boolean(o.force) }), runStart);
   helpAfter(
     start,
     'Examples:\n  labops reserve start 0x3f1c…8b7a --host lab-ws-01 --lab 1\n  labops reserve start 0x3f1c…8b7a            (host from lab_reservations.lab_id)\n  labops reserve start 0x3f1c…8b7a --host lab-ws-01 --no-wake --guard-grace 120\n\n' +
@@ -100,7 +100,7 @@ export function registerReserve(parent: Command, f: Factory): Command {
     .addOption(new Option('--power <mode>', 'power action after the release').choices(['shutdown', 'hibernate']))
     .option('--power-arg <arg>', 'a power argument (repeatable), e.g. --power-arg=--delay=60', collect)
     .option('--force', 'run every step again even if it already succeeded for this reservation');
-  act(end, f, (reservationId: string, o: EndFlags): EndCommand => ({ reservationId, ...o, force: Boolean(o.force) }), runEnd);
+  act(listing(end), f, (reservationId: string, o: EndFlags): EndCommand => ({ reservationId, ...o, force: Boolean(o.force) }), runEnd);
   helpAfter(
     end,
     'Examples:\n  labops reserve end 0x3f1c…8b7a --host lab-ws-01 --yes\n  labops reserve end 0x3f1c…8b7a --power shutdown --power-arg=--delay=60 --yes\n\n' +
@@ -113,7 +113,7 @@ export function registerReserve(parent: Command, f: Factory): Command {
     .argument('<reservationId>', 'the reservation', reservationIdArg)
     .option('--limit <n>', 'journal rows (default 100)', intArg(1, 500))
     .option('--offset <n>', 'skip this many rows', intArg(0, 1_000_000_000));
-  act(log, f, (reservationId: string, o: { limit?: number; offset?: number }) => ({ reservationId, limit: o.limit ?? 100, offset: o.offset ?? 0 }), runLog);
+  act(listing(log), f, (reservationId: string, o: { limit?: number; offset?: number }) => ({ reservationId, limit: o.limit ?? 100, offset: o.offset ?? 0 }), runLog);
   helpAfter(log, 'Examples:\n  labops reserve log 0x3f1c…8b7a\n  labops reserve log 0x3f1c…8b7a --json | jq .phases\n\nExit: 0 shown; 2 unknown reservation.');
 
   const scan = looping(reserve.command('scan'))
@@ -126,7 +126,7 @@ export function registerReserve(parent: Command, f: Factory): Command {
     .option('--once', 'one pass, then exit')
     .option('--concurrency <n>', 'reservations run at once (default: reservations.concurrency, 64)', intArg(1, 1024))
     .option('--batch <n>', 'reservations selected per pass (default: reservations.batch, 200)', intArg(1, 10_000));
-  act(scan, f, (o: { once?: boolean; concurrency?: number; batch?: number }): ScanOptions => ({ ...o, once: Boolean(o.once) }), runScan);
+  act(listing(scan), f, (o: { once?: boolean; concurrency?: number; batch?: number }): ScanOptions => ({ ...o, once: Boolean(o.once) }), runScan);
   helpAfter(scan, 'Examples:\n  labops reserve scan --once\n  labops --db mysql://ops:…@db/gateway reserve scan\n\nExit (--once): 0 nothing failed; 1 all failed; 5 some failed; 75 the database is unavailable.');
   return reserve;
 }
@@ -195,7 +195,7 @@ async function renderSteps(f: Factory, steps: Step[]): Promise<void> {
       { header: 'RESULT', value: (s) => s.status, pretty: (s, c) => (s.status === 'failed' ? c.red : s.status === 'skipped' ? c.yellow : c.green)(s.status) },
       { header: 'CODE', value: code },
       { header: 'TIME', value: (s) => (ms(s) === undefined ? '-' : (ms(s)! / 1000).toFixed(1)), pretty: (s) => (ms(s) === undefined ? '-' : `${(ms(s)! / 1000).toFixed(1)}s`) },
-      { header: 'MESSAGE', value: (s) => s.message },
+      { header: 'MESSAGE', flex: true, value: (s) => s.message },
     ],
     steps,
   );
@@ -217,7 +217,7 @@ async function runLog(f: Factory, o: { reservationId: string; limit: number; off
       { header: 'STATUS', value: (r) => r.status, pretty: (r, c) => (r.success ? c.green : c.red)(r.status) },
       { header: 'CODE', value: (r) => (r.responseCode === null ? '-' : String(r.responseCode)) },
       { header: 'MS', value: (r) => (r.durationMs === null ? '-' : String(r.durationMs)) },
-      { header: 'MESSAGE', value: (r) => r.message ?? '' },
+      { header: 'MESSAGE', flex: true, value: (r) => r.message ?? '' },
     ],
     t.operations,
   );
@@ -259,7 +259,7 @@ async function runScan(f: Factory, o: ScanOptions): Promise<Outcome[]> {
         { header: 'HOST', value: (i) => i.host ?? '-' },
         { header: 'OUTCOME', value: (i) => i.outcome, pretty: (i, c) => (i.outcome === 'started' || i.outcome === 'ended' ? c.green : c.red)(i.outcome) },
         { header: 'STATUS', value: (i) => i.status },
-        { header: 'MESSAGE', value: (i) => i.message },
+        { header: 'MESSAGE', flex: true, value: (i) => i.message },
       ],
       r.items,
     );

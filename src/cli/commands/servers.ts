@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
-import { act, looping } from '../action.js';
+import { act, listing, looping } from '../action.js';
 import type { Outcome } from '../../domain/outcome.js';
 import type { ServerResult } from '../../ops/provisioning/servers.js';
 
@@ -33,7 +33,7 @@ export function registerServers(parent: Command, f: Factory): Command {
     .option('--accept-new', 'record unknown SSH host keys instead of refusing (a changed key is still refused)')
     .option('--known-hosts <file>', 'known_hosts file (default ssh.known-hosts)')
     .option('--jump <user@host[:port]>', 'connect through this jump host (default ssh.jump)');
-  act(check, f, (o: CheckOptions) => o, runCheck);
+  act(listing(check), f, (o: CheckOptions) => o, runCheck);
   helpAfter(check, 'Examples:\n  labops servers check --once\n  LABOPS_METRICS_RETENTION=720h labops servers check\n\nExit (--once): 0 all up, 3 some down or unreachable, 4 login failed, 2 a row without address/user, 5 mixed.');
   return group;
 }
@@ -85,7 +85,7 @@ async function render(f: Factory, rows: ServerResult[]): Promise<void> {
       { header: 'MEM%', value: (r) => pct(r.memUsage) },
       { header: 'DISK%', value: (r) => pct(r.diskUsage) },
       { header: 'ALERTS', value: (r) => [...r.alertsOpened.map((a) => `+${a}`), ...r.alertsCleared.map((a) => `-${a}`)].join(',') || '-' },
-      { header: 'DETAIL', value: (r) => r.message },
+      { header: 'DETAIL', flex: true, value: (r) => r.message },
     ],
     rows,
   );

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, intArg, ipArg, probeArg } from '../args.js';
 import { helpAfter } from '../help.js';
-import { act } from '../action.js';
+import { act, listing } from '../action.js';
 import type { ProbeSpec } from '../../domain/probe-spec.js';
 import type { Outcome } from '../../domain/outcome.js';
 import type { WakeHostResult, WakeResult } from '../../ops/wake.js';
@@ -31,7 +31,7 @@ export function registerWol(parent: Command, f: Factory): Command {
     .option('--interval <dur>', 'wait after each packet before probing (default 10s)', durationArg)
     .option('--timeout <dur>', 'probe timeout (default 10s)', durationArg)
     .option('--concurrency <n>', 'hosts woken at once (default 64)', intArg(1, 4096));
-  act(cmd, f, wolOptions, runWol);
+  act(listing(cmd), f, wolOptions, runWol);
   return helpAfter(
     cmd,
     'Examples:\n  labops wol lab-ws-01 lab-ws-02\n  labops wol --all --probe tcp:5986 --attempts 5 --interval 15s\n  labops wol 00:11:22:33:44:55 --broadcast 10.0.0.255 --no-wait\n\nExit: 0 all up, 3 none reached, 5 some reached, 2 bad input (nothing sent).',
@@ -117,7 +117,7 @@ async function renderWake(f: Factory, result: WakeResult): Promise<void> {
       { header: 'ATTEMPTS', value: (r) => `${r.attemptsUsed}/${r.attemptsRequested}` },
       { header: 'WAITED', value: (r) => (r.durationMs / 1000).toFixed(1), pretty: (r) => `${(r.durationMs / 1000).toFixed(1)}s` },
       { header: 'MAC', value: (r) => r.mac ?? '-' },
-      { header: 'DETAIL', value: (r) => r.message },
+      { header: 'DETAIL', flex: true, value: (r) => r.message },
     ],
     result.hosts,
   );

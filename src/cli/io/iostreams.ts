@@ -6,8 +6,8 @@ import { PassThrough, type Writable, type Readable } from 'node:stream';
 export interface IOOptions {
   /** a function so that process.stdin (costly to set up) is only created when something reads it */
   stdin: () => Readable & { isTTY?: boolean };
-  stdout: Writable & { isTTY?: boolean };
-  stderr: Writable & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean; columns?: number };
+  stderr: Writable & { isTTY?: boolean; columns?: number };
   env: NodeJS.ProcessEnv;
 }
 
@@ -25,6 +25,13 @@ export class IOStreams {
   verbose = false;
   noInput = false;
   noColor = false;
+  /** --format: table or tsv regardless of the terminal (json is `json`) */
+  format: 'table' | 'tsv' | undefined;
+  /** --no-headers: a table without its header row */
+  noHeaders = false;
+  /** --wide: a table at its natural width, nothing cut or dropped */
+  wide = false;
+  private columnsOverride: number | undefined;
   private readonly env: NodeJS.ProcessEnv;
 
   constructor(o: IOOptions) {
@@ -35,6 +42,16 @@ export class IOStreams {
     this.stdinIsTTY = o.stdin === stdinOfProcess ? isatty(0) : Boolean(o.stdin().isTTY);
     this.stdoutIsTTY = Boolean(o.stdout.isTTY);
     this.stderrIsTTY = Boolean(o.stderr.isTTY);
+    this.format = undefined;
+  }
+
+  /** Columns of the terminal on stdout, read live (a resized terminal re-fits the next table); tests set it. */
+  get columns(): number | undefined {
+    return this.columnsOverride ?? this.stdout.columns;
+  }
+
+  set columns(n: number | undefined) {
+    this.columnsOverride = n;
   }
 
   get stdin(): Readable & { isTTY?: boolean } {
@@ -46,7 +63,7 @@ export class IOStreams {
   }
 
   /** In-memory streams for tests; `tty` makes all three look like a terminal. */
-  static test(opts: { tty?: boolean; env?: NodeJS.ProcessEnv; stdin?: string } = {}): IOStreams & { outText(): string; errText(): string } {
+  static test(opts: { tty?: boolean; columns?: number; env?: NodeJS.ProcessEnv; stdin?: string } = {}): IOStreams & { outText(): string; errText(): string } {
     const stdin = new PassThrough();
     if (opts.stdin !== undefined) stdin.end(opts.stdin);
     const out: Buffer[] = [];
@@ -57,6 +74,7 @@ export class IOStreams {
     stderr.on('data', (c: Buffer) => err.push(c));
     const io = new IOStreams({ stdin: () => stdin, stdout, stderr, env: opts.env ?? {} });
     io.stdinIsTTY = io.stdoutIsTTY = io.stderrIsTTY = Boolean(opts.tty);
+    io.columns = opts.tty ? (opts.columns ?? 100) : undefined;
     return Object.assign(io, {
       outText: () => Buffer.concat(out).toString('utf8'),
       errText: () => Buffer.concat(err).toString('utf8'),
@@ -77,9 +95,22 @@ export class IOStreams {
     return !this.noInput && this.stdinIsTTY && this.stdoutIsTTY && !this.env.CI;
   }
 
-  /** Spinners and live progress: both output streams are TTYs, and neither --json nor --quiet. */
+  /** The terminal's width, when stdout is one that reports it (0 columns: `script` in cron, `ssh -tt`, CI ptys). */
+  get terminalWidth(): number | undefined {
+    return this.stdoutIsTTY && this.columns !== undefined && this.columns > 0 ? this.columns : undefined;
+  }
+
+  /** How tables come out: --format, else a table on a terminal and tab-separated lines when piped. */
+  get tableFormat(): 'table' | 'tsv' {
+    return this.format ?? (this.stdoutIsTTY ? 'table' : 'tsv');
+  }
+
+  /**
+   * Spinners and live progress: both output streams are TTYs of a known width that can move the cursor
+   * (TERM=dumb cannot), and neither --json nor --quiet. A spinner on a 0-column terminal redraws forever.
+   */
   get progressEnabled(): boolean {
-    return this.stdoutIsTTY && this.stderrIsTTY && !this.json && !this.quiet;
+    return this.stdoutIsTTY && this.stderrIsTTY && this.terminalWidth !== undefined && this.env.TERM !== 'dumb' && !this.json && !this.quiet;
   }
 
   out(text: string): void {
