@@ -1,5 +1,5 @@
 // labops labs sync | list | history: the CML lab cache.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
