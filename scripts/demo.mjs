@@ -21,7 +21,7 @@ const labops = (...args) => {
 };
 
 step(`starting ${hosts} simulated Lab Stations (powered off) from ${base}`);
-const sim = spawn(process.execPath, [bin, 'sim', '--hosts', String(hosts), '--base-address', base, '--cml', '2', '--cml-labs', '10', '--time-scale', '60', '--state-dir', join(dir, 'sim'), '--port', '0', '--boot-delay', '1500ms'], {
+const sim = spawn(process.execPath, [bin, 'sim', '--stations', String(hosts), '--base-address', base, '--cml', '2', '--cml-labs', '10', '--time-scale', '60', '--state-dir', join(dir, 'sim'), '--port', '0', '--boot-delay', '1500ms'], {
   env,
   stdio: ['ignore', 'pipe', 'inherit'],
 });

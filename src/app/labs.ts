@@ -95,7 +95,7 @@ export async function labRecordDocuments(ctx: AppContext, o: { server?: readonly
 export async function labHistory(ctx: AppContext, labId: string, server?: string): Promise<{ record: LabRecord; entries: HistoryEntry[] }> {
   const store = await labStore(ctx, { create: false });
   const found = await store.findLab(labId, server);
-  if (found.length === 0) throw new OperationFailed(`no cached lab ${labId}${server ? ` on ${server}` : ''}`, { suggestion: 'see labops labs list --all' });
+  if (found.length === 0) throw new OperationFailed(`no cached lab ${labId}${server ? ` on ${server}` : ''}`, { suggestion: 'see labops labs list --include-orphaned' });
   if (found.length > 1) throw new UsageError(`lab ${labId} is cached for several servers (${found.map((r) => r.serverId).join(', ')})`, { suggestion: 'pass --server <id>' });
   const record = found[0]!;
   const { historyKey } = await import('../core/db/cml-lab-store.js');

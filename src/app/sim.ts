@@ -7,7 +7,7 @@ import type { LinboApi } from '../sim/linbo/api.js';
 import { UsageError } from '../domain/errors.js';
 
 export interface LabOptions {
-  hosts: number;
+  stations: number;
   baseAddress: string;
   stateDir?: string;
   port: number;
@@ -44,7 +44,7 @@ export async function startLab(ctx: AppContext, o: LabOptions): Promise<Lab> {
   const stateDir = o.stateDir ?? join(xdgStateHome(ctx.env), 'labops', 'sim');
   let sim: Simulator;
   try {
-    sim = await startSimulator({ hosts: o.hosts, baseAddress: o.baseAddress, stateDir, port: o.port, wolPort: o.wolPort, bootDelayMs: o.bootDelay, poweredOn: o.poweredOn, timeScale: o.timeScale, latency: { commandMs: o.commandLatency, powershellMs: o.powershellLatency } });
+    sim = await startSimulator({ hosts: o.stations, baseAddress: o.baseAddress, stateDir, port: o.port, wolPort: o.wolPort, bootDelayMs: o.bootDelay, poweredOn: o.poweredOn, timeScale: o.timeScale, latency: { commandMs: o.commandLatency, powershellMs: o.powershellLatency } });
   } catch (e) {
     throw new UsageError(`cannot start the simulator: ${(e as Error).message}`);
   }

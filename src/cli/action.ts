@@ -40,6 +40,23 @@ export function listingOutput(cmd: Command): { format?: string; headers: boolean
   return { format: o.format, headers: o.headers !== false, wide: Boolean(o.wide) };
 }
 
+/**
+ * The former spelling of a renamed option (one meaning per flag name across commands): still accepted, hidden from
+ * help, with a warning that names the new one.
+ */
+export function formerly<C extends Command>(cmd: C, flags: string, now: string, parse?: (v: string) => unknown): C {
+  const o = new Option(flags, `former spelling of ${now}`).hideHelp();
+  if (parse) o.argParser(parse);
+  return cmd.addOption(o) as C;
+}
+
+/** The value of a renamed option: the new spelling, else the former one (with a warning). */
+export function renamed<T>(f: Factory, now: { flag: string; value: T | undefined }, former: { flag: string; value: T | undefined }): T | undefined {
+  if (former.value === undefined) return now.value;
+  f.io.warn(`${former.flag} is now ${now.flag}; the old spelling still works for now`);
+  return now.value ?? former.value;
+}
+
 /** The command's path below the program, e.g. "heartbeat poll". */
 export function commandPath(cmd: Command): string {
   const names: string[] = [];

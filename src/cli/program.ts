@@ -62,7 +62,7 @@ export const GLOBAL_HELP_FOOTER = [
 export async function buildProgram(f: Factory, version = '0.0.0', opts: { argv?: readonly string[] } = {}): Promise<Command> {
   const program = new Command('labops')
     // Root options are read before the subcommand; the same options are copied onto every command
-    // (below) so `labops wol --all --json` works too, and `sim --hosts <n>` keeps its own meaning.
+    // (below) so `labops wol --all --json` works too, and a command's own option of the same name (e.g. provision hosts' former --config) wins.
     .enablePositionalOptions()
     .description('Run a fleet of lab machines: Wake-on-LAN, WinRM, heartbeats, reservations, SSH provisioning, DC files, CML labs')
     .version(version, '--version', 'print the version')
@@ -86,6 +86,8 @@ export async function buildProgram(f: Factory, version = '0.0.0', opts: { argv?:
       outputError: (s, write) => write(s.startsWith('error:') ? `labops: ${s}` : s),
     });
   helpAfter(program, GLOBAL_HELP_FOOTER);
+  // Every subcommand's help lists the global options too (gh's INHERITED FLAGS); root help has them as its own.
+  program.addHelpText('afterAll', (ctx) => (ctx.command === program ? '' : `\n${inheritedOptionsHelp(program)}`));
 
   const named = opts.argv ? commandNamed(program, opts.argv) : undefined;
   if (opts.argv && named === null) {
@@ -99,6 +101,15 @@ export async function buildProgram(f: Factory, version = '0.0.0', opts: { argv?:
   program.configureHelp({ subcommandTerm: (c) => c.name() });
   copyGlobalOptionsOnDispatch(program, program);
   return program;
+}
+
+/** The global options as a help section, laid out by commander's own help formatter. */
+export function inheritedOptionsHelp(program: Command): string {
+  const help = program.createHelp();
+  const options = program.options.filter((o) => !o.hidden && o.long !== '--version' && o.long !== '--help');
+  const width = Math.max(...options.map((o) => help.optionTerm(o).length));
+  const lines = options.map((o) => help.formatItem(help.optionTerm(o), width, help.optionDescription(o), help));
+  return `Global options (before or after the command):\n${lines.join('\n')}\n`;
 }
 
 /**

@@ -66,7 +66,7 @@ describe('SIGTERM to one-shot fleet commands: clean up, print what was done, exi
 
 describe('SIGTERM to commands that loop: stop cleanly, exit 0', () => {
   test('sim', async () => {
-    const p = start(['sim', '--hosts', '1', '--base-address', randomLoopbackBase(), '--port', '0', '--state-dir', join(dir.path, 'sim2')]);
+    const p = start(['sim', '--stations', '1', '--base-address', randomLoopbackBase(), '--port', '0', '--state-dir', join(dir.path, 'sim2')]);
     await waitFor(() => /config\.json/.test(p.out()), 'the simulator', 20_000);
     p.kill('SIGTERM');
     assert.equal(await p.exit, 0, p.err());

@@ -40,7 +40,7 @@ describe('provision hosts (real sam.ldb, import-devices stand-in, real hook)', (
     if (!ready) return ctx.skip('samba-tool/ldbsearch not installed');
     const s = site();
     const original = readFileSync(s.master, 'utf8');
-    const c = await prov(s, 'create', 'pc01', '--mac', 'aa:bb:cc:dd:ee:ff', '--ip', '10.0.0.100', '--room', 'lab01', '--config', 'win11_efi_sata', '--yes', '--json');
+    const c = await prov(s, 'create', 'pc01', '--mac', 'aa:bb:cc:dd:ee:ff', '--ip', '10.0.0.100', '--room', 'lab01', '--group', 'win11_efi_sata', '--yes', '--json');
     assert.equal(c.code, 0, c.stderr);
     const r = JSON.parse(c.stdout);
     assert.equal(r.status, 'done');
@@ -118,7 +118,7 @@ describe('provision hosts (real sam.ldb, import-devices stand-in, real hook)', (
     if (!ready) return ctx.skip('samba-tool/ldbsearch not installed');
     const s = site({ school: 'schoolb', master: 'r1;pc1;grp;AA:BB:CC:00:00:01;10.0.1.1;;;;;;1;;;;;\n' });
     assert.ok(s.master.endsWith('/schoolb/schoolb.devices.csv'));
-    const r = await prov(s, 'create', 'pc05', '--mac', '00:11:22:33:44:05', '--ip', '10.0.1.5', '--room', 'r1', '--config', 'grp', '--yes', '--json');
+    const r = await prov(s, 'create', 'pc05', '--mac', '00:11:22:33:44:05', '--ip', '10.0.1.5', '--room', 'r1', '--group', 'grp', '--yes', '--json');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).verify.ok, true);
     assert.ok(adHas('schoolb-pc05'));

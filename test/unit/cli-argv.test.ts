@@ -49,7 +49,11 @@ const OK: [string[], string, Record<string, unknown>][] = [
   [['provision', 'hosts', 'create', 'pc01', '--mac', 'aa:bb:cc:dd:ee:ff', '--ip', '10.0.0.9', '--pxe', '1', '--dry-run'], 'provision hosts', { action: 'create', hostname: 'pc01', mac: 'aa:bb:cc:dd:ee:ff', ip: '10.0.0.9', pxe: 1, dryRun: true }],
   [['servers', 'check', '--once', '--concurrency', '3'], 'servers check', { once: true, concurrency: 3 }],
   [['labs', 'sync', '--server', 'a', '--server', 'b', '--purge', '--lab-concurrency', '2'], 'labs sync', { server: ['a', 'b'], purge: true, labConcurrency: 2 }],
-  [['labs', 'list', '--all', '--format', 'lab-record'], 'labs list', { all: true, format: 'lab-record' }],
+  [['labs', 'list', '--include-orphaned', '--format', 'lab-record'], 'labs list', { includeOrphaned: true, format: 'lab-record' }],
+  // former spellings still work (with a warning)
+  [['labs', 'list', '--all'], 'labs list', { includeOrphaned: true }],
+  [['provision', 'hosts', 'create', 'pc01', '--config', 'win11'], 'provision hosts', { group: 'win11' }],
+  [['sim', '--hosts', '7'], 'sim', { stations: 7 }],
   [['labs', 'history', 'lab-1', '--server', 'cml-1'], 'labs history', { labId: 'lab-1', server: 'cml-1' }],
   [['dhcp-patch', '-s', 'default-school', '--next-server', '10.0.0.13', '--dry-run'], 'dhcp-patch', { school: 'default-school', nextServer: '10.0.0.13', dryRun: true }],
   [['dc', 'jobs', '--once', '--batch-size', '10', '--debounce', '2s'], 'dc jobs', { once: true, batchSize: 10, debounce: 2000 }],
@@ -57,7 +61,8 @@ const OK: [string[], string, Record<string, unknown>][] = [
   [['dc', 'check', '--worker-conf', '/etc/w.conf'], 'dc check', { workerConf: '/etc/w.conf' }],
   [['macct-repair', 'pc01', 'pc02', '-s', 'school2', '--native'], 'macct-repair', { hosts: ['pc01', 'pc02'], school: 'school2', native: true }],
   [['daemon', '--only', 'api,heartbeat', '--listen', '127.0.0.1:0'], 'daemon', { only: ['api', 'heartbeat'], listen: '127.0.0.1:0' }],
-  [['sim', '--hosts', '3', '--base-address', '127.9.9.1', '--time-scale', '60', '--cml', '1'], 'sim', { hosts: 3, baseAddress: '127.9.9.1', timeScale: 60, cml: 1 }],
+  [['sim', '--stations', '3', '--base-address', '127.9.9.1', '--time-scale', '60', '--cml', '1'], 'sim', { stations: 3, baseAddress: '127.9.9.1', timeScale: 60, cml: 1 }],
+  [['provision', 'hosts', 'update', 'pc01', '--group', 'win11'], 'provision hosts', { group: 'win11' }],
   [['db', 'migrate', '--create-foreign'], 'db migrate', { createForeign: true }],
   [['db', 'status'], 'db status', {}],
   [['config', 'show'], 'config show', {}],
@@ -81,7 +86,7 @@ const BAD: [string[], RegExp][] = [
   [['labs', 'list', '--format', 'xml'], /argument 'xml' is invalid/],
   [['daemon', '--only', 'heartbeat,nosuch'], /--only: unknown loop\(s\) nosuch/],
   [['daemon', '--only', ','], /--only: unknown loop\(s\) \(none given\)/],
-  [['sim', '--hosts', '0'], /expected a whole number from 1/],
+  [['sim', '--stations', '0'], /expected a whole number from 1/],
   [['completion', 'tcsh'], /value 'tcsh' is invalid/],
   [['dhcp-patch', '--next-server', 'not-an-ip'], /expected an IPv4 or IPv6 address/],
 ];
@@ -103,6 +108,19 @@ describe('argv → options', () => {
       assert.match(r.stderr, pattern);
     });
   }
+
+  test('a former spelling warns and names the new one', async () => {
+    assert.match((await parse(['labs', 'list', '--all'])).stderr, /warning: --all is now --include-orphaned/);
+    assert.match((await parse(['sim', '--hosts', '2'])).stderr, /warning: --hosts is now --stations/);
+    assert.match((await parse(['provision', 'hosts', 'delete', 'pc01', '--config', 'x'])).stderr, /warning: --config is now --group/);
+    assert.equal((await parse(['labs', 'list', '--include-orphaned'])).stderr, '');
+  });
+
+  test('every subcommand\'s help lists the global options', async () => {
+    const io = IOStreams.test();
+    assert.equal(await run(['heartbeat', 'show', '--help'], { io, env: {} }), 0);
+    assert.match(io.outText(), /\nGlobal options \(before or after the command\):\n {2}--config <file>[\s\S]*-q, --quiet/);
+  });
 
   test('every command of the tree is in the table', async () => {
     const covered = new Set(OK.map(([, c]) => c.split(' ')[0]));

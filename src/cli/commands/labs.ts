@@ -5,7 +5,7 @@ import { durationArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
 import type { LabsSyncResult, ServerSyncResult } from '../../ops/labs-sync.js';
 import type { LabRecord, HistoryEntry } from '../../domain/labs/record.js';
-import { act, listing } from '../action.js';
+import { act, formerly, listing, renamed } from '../action.js';
 import type { Outcome } from '../../domain/outcome.js';
 
 export interface LabsSyncOptions {
@@ -19,7 +19,7 @@ export interface LabsSyncOptions {
 
 export interface LabsListOptions {
   server?: string[];
-  all?: boolean;
+  includeOrphaned?: boolean;
   format?: 'table' | 'tsv' | 'json' | 'api' | 'lab-record';
 }
 
@@ -61,8 +61,9 @@ export function registerLabs(parent: Command, f: Factory): Command {
     .command('list')
     .description('Show the cached labs. --json prints the CML Cloud Manager API shape; --format lab-record prints its lab_records documents (with history).')
     .option('--server <id>', 'only this server (repeatable)', collect)
-    .option('--all', 'include labs marked orphaned');
-  act(listing(list, ['api', 'lab-record']), f, (o: LabsListOptions) => o, runLabsList);
+    .option('--include-orphaned', 'include labs marked orphaned; formerly --all');
+  formerly(list, '--all', '--include-orphaned');
+  act(listing(list, ['api', 'lab-record']), f, (o: LabsListOptions & { all?: boolean }): LabsListOptions => ({ server: o.server, format: o.format, includeOrphaned: renamed(f, { flag: '--include-orphaned', value: o.includeOrphaned }, { flag: '--all', value: o.all }) }), runLabsList);
   helpAfter(list, 'Examples:\n  labops labs list\n  labops labs list --server cml-1 --json\n  labops labs list --format lab-record > lab_records.json');
 
   const history = labs
@@ -145,8 +146,8 @@ export async function runLabsList(f: Factory, o: LabsListOptions): Promise<void>
   const { listLabs, labRecordDocuments } = await import('../../app/labs.js');
   // json (or --json) is the Cloud Manager API shape; table and tsv were applied by main
   const format = o.format === 'lab-record' ? 'lab-record' : o.format === 'api' || f.io.json ? 'api' : 'table';
-  if (format === 'lab-record') return f.io.printJson(await labRecordDocuments(f, { server: o.server, includeOrphans: o.all }));
-  const records = await listLabs(f, { server: o.server, includeOrphans: o.all });
+  if (format === 'lab-record') return f.io.printJson(await labRecordDocuments(f, { server: o.server, includeOrphans: o.includeOrphaned }));
+  const records = await listLabs(f, { server: o.server, includeOrphans: o.includeOrphaned });
   if (format === 'api') {
     const { toCloudManagerLab } = await import('../../domain/labs/shapes.js');
     return f.io.printJson(records.map(toCloudManagerLab));

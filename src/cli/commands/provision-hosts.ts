@@ -4,7 +4,7 @@ import { Argument, type Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { helpAfter } from '../help.js';
 import { durationArg, intArg } from '../args.js';
-import { act } from '../action.js';
+import { act, formerly, renamed } from '../action.js';
 import type { Outcome } from '../../domain/outcome.js';
 import type { ProvisionHostResult, ProvisionPlan } from '../../ops/provision-hosts.js';
 
@@ -14,7 +14,8 @@ export interface ProvisionHostsOptions {
   mac?: string;
   ip?: string;
   room?: string;
-  config?: string;
+  /** the LINBO config / device group */
+  group?: string;
   role?: string;
   pxe?: number;
   renameFrom?: string;
@@ -51,7 +52,7 @@ export function registerProvisionHosts(provisionGroup: Command, f: Factory): Com
     .option('--mac <mac>', 'MAC address (create: required)')
     .option('--ip <ip>', 'IPv4 address, or DHCP (default DHCP)')
     .option('--room <room>', 'room (column 1)')
-    .option('--config <group>', 'LINBO config / device group (default nopxe)')
+    .option('--group <group>', 'LINBO config / device group (default nopxe); formerly --config')
     .option('--role <role>', 'sophomorix role (default: keep; empty means classroom-studentcomputer)')
     .option('--pxe <n>', 'PXE flag (default 1 with --config, else 0)', intArg(0, 9))
     .option('--rename-from <old>', 'update: the host\'s previous name')
@@ -67,12 +68,16 @@ export function registerProvisionHosts(provisionGroup: Command, f: Factory): Com
     .option('--lock-wait <dur>', 'wait this long for a lock held by another run (default 0: exit 75 at once)', durationArg)
     .option('--import-timeout <dur>', 'time limit for the import (default 10m)', durationArg)
     .option('--dry-run', 'show the plan and the merge statistics; change nothing');
-  act(cmd, f, (action: ProvisionHostsOptions['action'], hostname: string, o: Omit<ProvisionHostsOptions, 'action' | 'hostname'>): ProvisionHostsOptions => ({ ...o, action, hostname }), runProvisionHosts);
+  formerly(cmd, '--config <group>', '--group');
+  act(cmd, f, (action: ProvisionHostsOptions['action'], hostname: string, o: Omit<ProvisionHostsOptions, 'action' | 'hostname'> & { config?: string }): ProvisionHostsOptions => {
+    const { config, ...rest } = o;
+    return { ...rest, action, hostname, group: renamed(f, { flag: '--group', value: o.group }, { flag: '--config', value: config }) };
+  }, runProvisionHosts);
   return helpAfter(
     cmd,
     [
       'Examples:',
-      '  labops provision hosts create pc01 --mac aa:bb:cc:dd:ee:ff --ip 10.0.0.100 --room lab01 --config win11_efi_sata',
+      '  labops provision hosts create pc01 --mac aa:bb:cc:dd:ee:ff --ip 10.0.0.100 --room lab01 --group win11_efi_sata',
       '  labops provision hosts update pc01 --ip 10.0.0.101 --yes',
       '  labops provision hosts update pc02 --rename-from pc01 --yes',
       '  labops provision hosts delete pc01 --dry-run --json',
@@ -88,7 +93,7 @@ export async function runProvisionHosts(f: Factory, o: ProvisionHostsOptions): P
   const { provisionOneHost } = await import('../../app/provision-hosts.js');
   const result = await provisionOneHost(
     f,
-    { action: o.action, hostname: o.hostname, renameFrom: o.renameFrom, mac: o.mac, ip: o.ip, room: o.room, config: o.config, role: o.role, pxe: o.pxe, dryRun: Boolean(o.dryRun) },
+    { action: o.action, hostname: o.hostname, renameFrom: o.renameFrom, mac: o.mac, ip: o.ip, room: o.room, config: o.group, role: o.role, pxe: o.pxe, dryRun: Boolean(o.dryRun) },
     o,
     {
       progress: (m) => f.io.info(m),

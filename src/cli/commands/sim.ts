@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
 import { durationArg, floatArg, intArg } from '../args.js';
 import { helpAfter } from '../help.js';
-import { act, looping } from '../action.js';
+import { act, formerly, looping, renamed } from '../action.js';
 import type { LabOptions } from '../../app/sim.js';
 
 export type SimOptions = LabOptions;
@@ -17,7 +17,7 @@ export function registerSim(parent: Command, f: Factory): Command {
         'boot delay it serves WinRM (HTTP with NTLM and message encryption on its port, HTTPS with Basic and NTLM) backed by a LabStation.exe simulator, and writes heartbeat.json and the other station files under <state-dir>/stations/<name>/. A seed-format hosts.json for the stations is written to the ' +
         'state directory and its path printed. Runs until interrupted. Nothing leaves 127.0.0.0/8.',
     )
-    .option('--hosts <n>', 'number of stations', intArg(1, 60000), 10)
+    .option('--stations <n>', 'number of stations (formerly --hosts)', intArg(1, 60000), 10)
     .option('--base-address <ip>', 'first station address (inside 127.0.0.0/8)', '127.0.1.1')
     .option('--state-dir <dir>', 'where hosts.json and station files go (default $XDG_STATE_HOME/labops/sim)')
     .option('--port <n>', 'station service port (0 = a free port per station)', intArg(0, 65535), 5985)
@@ -31,8 +31,13 @@ export function registerSim(parent: Command, f: Factory): Command {
     .option('--redis-url <url>', 'Redis the simulated LINBO API queues its jobs on (redis://127.0.0.1:6379)')
     .option('--cml <n>', 'also start this many simulated CML controllers (HTTPS, self-signed)', intArg(0, 100), 0)
     .option('--cml-labs <n>', 'labs per simulated CML controller', intArg(0, 10000), 20);
-  act(cmd, f, (o: SimOptions) => o, runSim);
-  return helpAfter(cmd, 'Example:\n  labops sim --hosts 20 --state-dir /tmp/lab &\n  labops --hosts /tmp/lab/hosts.json wol --all --interval 2s');
+  formerly(cmd, '--hosts <n>', '--stations', intArg(1, 60000));
+  act(cmd, f, (o: Omit<SimOptions, 'stations'> & { stations: number; hosts?: number }): SimOptions => {
+    // --stations has a default, so the former --hosts, when given, is the operator's choice
+    const { hosts, ...rest } = o;
+    return { ...rest, stations: renamed(f, { flag: '--stations', value: undefined }, { flag: '--hosts', value: hosts }) ?? o.stations };
+  }, runSim);
+  return helpAfter(cmd, 'Example:\n  labops sim --stations 20 --state-dir /tmp/lab &\n  labops --hosts /tmp/lab/hosts.json wol --all --interval 2s');
 }
 
 export async function runSim(f: Factory, o: SimOptions): Promise<void> {
