@@ -244,7 +244,7 @@ async function setupPorts(f: Factory, enable: boolean) {
       return `${apiUrl}: healthy, internal key accepted`;
     },
     systemctl: enable && which('systemctl') ? async (args: string[]) => void execFileSync(which('systemctl')!, args, { stdio: 'ignore' }) : undefined,
-    labopsPath: which('labops') ?? '/usr/local/bin/labops',
+    labopsCommand: await (await import('../../core/self-command.js')).labopsSelfCommand(),
   };
 }
 
