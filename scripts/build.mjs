@@ -5,7 +5,16 @@
 // Plus dist/cli/hook.js: `labops dhcp-patch` (the device-import hook, run on every import) as ONE module, which
 // bin/labops.js loads for that command; see HOOK below. Type checking is `npm run typecheck` (tsc), which CI runs too.
 import { build } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+// `--sea [--outdir DIR]`: only the bundle of the single executable (see SEA below); dist/cli is left alone.
+if (process.argv.includes('--sea')) {
+  const at = process.argv.indexOf('--outdir');
+  await buildSea(at > 0 ? process.argv[at + 1] : 'dist/sea');
+  process.exit(0);
+}
 
 // fast-xml-parser's own dependencies too: left external they are ~30 small ES modules for the loader to resolve.
 const BUNDLED = new Set(['commander', 'zod', 'kysely', 'fast-xml-parser', 'fast-xml-builder', '@nodable/entities', 'is-unsafe', 'path-expression-matcher', 'anynum', 'xml-naming', 'strnum']);
@@ -78,3 +87,61 @@ await build({
 // One module means no import of anything but Node's built-ins.
 const foreign = [...readFileSync(HOOK_ENTRY, 'utf8').matchAll(/^import\b[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]).filter((p) => !p.startsWith('node:'));
 if (foreign.length) throw new Error(`${HOOK_ENTRY} imports ${foreign.join(', ')}: it must be one module`);
+
+// SEA: the bundle of the single executable (scripts/package.mjs; Node's single-executable applications). Node 20
+// runs it as one CommonJS script whose require() reaches only Node's built-ins, so every package is inlined; the
+// dynamic imports become lazily initialised functions, so start-up still runs only what a command needs, and
+// the code cache built into the executable spares V8 the parse. Native addons cannot be inlined: better-sqlite3's
+// loader (`bindings`) is replaced by packaging/sea/bindings.cjs, ssh2's optional cpu-features is left out (ssh2
+// runs without it), and the sources' createRequire(import.meta.url) goes to packaging/sea/module.cjs.
+async function buildSea(outdir) {
+  const root = new URL('..', import.meta.url).pathname;
+  const shim = (name) => join(root, 'packaging', 'sea', name);
+  const { BUNDLED_IDS } = createRequire(import.meta.url)(shim('module.cjs'));
+  const wanted = lazyRequireIds(join(root, 'src'));
+  const unlisted = wanted.filter((id) => !BUNDLED_IDS.includes(id));
+  if (unlisted.length) throw new Error(`the sources require ${unlisted.join(', ')} at run time: list them in packaging/sea/module.cjs`);
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const result = await build({
+    stdin: { contents: "process.title = 'labops';\nimport('./src/cli/main.ts').then((m) => m.main());\n", resolveDir: root, sourcefile: 'sea-entry.ts', loader: 'ts' },
+    outfile: join(outdir, 'labops.cjs'),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    define: { LABOPS_VERSION: JSON.stringify(version) },
+    plugins: [
+      {
+        name: 'sea-stand-ins',
+        setup(b) {
+          b.onResolve({ filter: /^bindings$/ }, () => ({ path: shim('bindings.cjs') }));
+          b.onResolve({ filter: /^node:module$/ }, (args) => (args.importer.startsWith(join(root, 'src')) ? { path: shim('module.cjs') } : { external: true }));
+          b.onResolve({ filter: /^cpu-features$/ }, (args) => ({ path: args.path, namespace: 'left-out' }));
+          b.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({ contents: `throw new Error(${JSON.stringify(`${args.path} is not part of the single executable`)});`, loader: 'js' }));
+        },
+      },
+    ],
+    legalComments: 'none',
+    logLevel: 'error',
+    metafile: true,
+  });
+  // what went in: scripts/package.mjs collects the bundled packages' licenses from it
+  writeFileSync(join(outdir, 'labops.meta.json'), JSON.stringify(result.metafile));
+  // import.meta is empty in a CommonJS bundle: fine where it only feeds createRequire (the stand-in ignores it).
+  const shimmed = (w) => w.id === 'empty-import-meta' && w.location?.file.startsWith('src/') && w.location.lineText.includes('createRequire(import.meta.url)');
+  const warnings = result.warnings.filter((w) => !shimmed(w));
+  for (const w of warnings) console.error(`warning: ${w.location ? `${w.location.file}:${w.location.line}: ` : ''}${w.text}`);
+  if (warnings.some((w) => w.id === 'empty-import-meta')) throw new Error('a bundled module uses import.meta, which the single executable does not have');
+}
+
+/** The ids the sources load through createRequire(import.meta.url), which a bundler cannot follow. */
+function lazyRequireIds(dir) {
+  const ids = new Set();
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+    const text = readFileSync(join(entry.parentPath ?? entry.path, entry.name), 'utf8');
+    if (!text.includes('createRequire(import.meta.url)')) continue;
+    for (const m of text.matchAll(/(?:\brequire|createRequire\(import\.meta\.url\))\(\s*'([^']+)'/g)) ids.add(m[1]);
+  }
+  return [...ids];
+}
