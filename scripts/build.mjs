@@ -89,8 +89,9 @@ const foreign = [...readFileSync(HOOK_ENTRY, 'utf8').matchAll(/^import\b[^'"]*['
 if (foreign.length) throw new Error(`${HOOK_ENTRY} imports ${foreign.join(', ')}: it must be one module`);
 
 // SEA: the bundle of the single executable (scripts/package.mjs; Node's single-executable applications). Node 20
-// runs it as one CommonJS script whose require() reaches only Node's built-ins, so every package is inlined; the
-// dynamic imports become lazily initialised functions, so start-up still runs only what a command needs, and
+// runs it as one CommonJS script without import() and whose require() reaches only Node's built-ins, so every
+// package is inlined; the dynamic imports become lazily initialised functions, so start-up still runs only what a
+// command needs, and
 // the code cache built into the executable spares V8 the parse. Native addons cannot be inlined: better-sqlite3's
 // loader (`bindings`) is replaced by packaging/sea/bindings.cjs, ssh2's optional cpu-features is left out (ssh2
 // runs without it), and the sources' createRequire(import.meta.url) goes to packaging/sea/module.cjs.
@@ -110,6 +111,8 @@ async function buildSea(outdir) {
     platform: 'node',
     target: 'node20',
     define: { LABOPS_VERSION: JSON.stringify(version) },
+    // Node 20 gives the single executable's script no import(): every dynamic import becomes a require
+    supported: { 'dynamic-import': false },
     plugins: [
       {
         name: 'sea-stand-ins',

@@ -5,10 +5,10 @@
 //   release/labops_<version>_amd64.deb   the Debian package around the same bundle, the addon as a file
 //   release/labops-<version>-linux-x64.LICENSES
 // Neither needs Node on the target. Tools: postject (npm, the Node project's injector), dpkg-deb, dpkg-shlibdeps
-// and strip (dpkg-dev, binutils), gzip.
-//   node scripts/package.mjs [--out DIR] [--work DIR] [--fast]
+// and strip (dpkg-dev, binutils).
+//   node scripts/package.mjs [--out DIR] [--work DIR] [--fast] [--no-deb]
 // --work keeps the intermediate files there; --fast compresses the .deb at xz -1 (the same files, 15 % larger,
-// a fifth of the time: for tests).
+// a fifth of the time: for tests); --no-deb builds the single executable only (npm run bench).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ const DEBIAN = join(ROOT, 'packaging', 'debian');
 /** The MIT license's terms, below its copyright line (from LICENSE). */
 const MIT_TERMS = readFileSync(join(ROOT, 'LICENSE'), 'utf8').replace(/^[\s\S]*?\n(?=Permission is hereby granted)/, '').trim();
 
-const { values: opts } = parseArgs({ options: { out: { type: 'string', default: join(ROOT, 'release') }, work: { type: 'string' }, fast: { type: 'boolean', default: false } } });
+const { values: opts } = parseArgs({ options: { out: { type: 'string', default: join(ROOT, 'release') }, work: { type: 'string' }, fast: { type: 'boolean', default: false }, 'no-deb': { type: 'boolean', default: false } } });
 const out = resolve(opts.out);
 const work = opts.work ? resolve(opts.work) : mkdtempSync(join(tmpdir(), 'labops-package-'));
 const started = Date.now();
@@ -52,7 +52,8 @@ function run(cmd, args, o = {}) {
 if (process.platform !== 'linux' || process.arch !== 'x64') fail(`builds linux-x64 executables on linux-x64; this is ${process.platform}-${process.arch}`);
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 20 || (major === 20 && minor < 12)) fail(`needs Node 20.12 or newer (single-executable code cache and assets); this is ${process.version}`);
-for (const [tool, pkg] of [['dpkg-deb', 'dpkg'], ['dpkg-shlibdeps', 'dpkg-dev'], ['strip', 'binutils'], ['gzip', 'gzip']]) {
+const tools = [['strip', 'binutils'], ...(opts['no-deb'] ? [] : [['dpkg-deb', 'dpkg'], ['dpkg-shlibdeps', 'dpkg-dev']])];
+for (const [tool, pkg] of tools) {
   if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) fail(`${tool} is not installed: apt-get install ${pkg}`);
 }
 const addonSource = join(ROOT, 'node_modules', 'better-sqlite3', 'build', 'Release', ADDON);
@@ -106,6 +107,15 @@ singleExecutable(standalone, { [ADDON]: addon });
 const exeSmoke = spawnSync(standalone, ['db', 'migrate', '--db', `sqlite:${join(work, 'smoke.db')}`], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: work } });
 if (exeSmoke.status !== 0) fail(`${standalone} cannot open the embedded SQLite store: ${exeSmoke.stderr.trim()}`);
 
+const licenses = thirdPartyLicenses();
+writeFileSync(`${standalone}.LICENSES`, `labops ${VERSION}: MIT\n\n${readFileSync(join(ROOT, 'LICENSE'), 'utf8')}\n${licenses.text}`);
+if (opts['no-deb']) {
+  step('done');
+  console.error(`  ${relative(process.cwd(), standalone)}  ${(statSync(standalone).size / 2 ** 20).toFixed(1)} MiB`);
+  if (!opts.work) rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
+
 step('building the Debian package');
 const deb = join(work, 'deb');
 rmSync(deb, { recursive: true, force: true });
@@ -138,10 +148,8 @@ for (const f of readdirSync(join(ROOT, 'examples'), { recursive: true, withFileT
   // documentation is not executable (lintian); `labops dc setup` installs the hook wrapper itself
   put(`usr/share/doc/labops/examples/${rel}`, { from: src });
 }
-const licenses = thirdPartyLicenses();
 put('usr/share/doc/labops/copyright', { text: copyright(licenses) });
 put('usr/share/doc/labops/THIRD-PARTY-LICENSES.gz', { text: gz(licenses.text) });
-writeFileSync(`${standalone}.LICENSES`, `labops ${VERSION}: MIT\n\n${readFileSync(join(ROOT, 'LICENSE'), 'utf8')}\n${licenses.text}`);
 put('usr/share/doc/labops/changelog.gz', { text: gz(changelog()) });
 put('usr/share/lintian/overrides/labops', { from: join(DEBIAN, 'lintian-overrides') });
 

@@ -69,7 +69,11 @@ function extractEmbedded(name) {
     renameSync(tmp, file);
     return file;
   } catch (e) {
-    rmSync(`${file}.${process.pid}.tmp`, { force: true });
+    try {
+      rmSync(`${file}.${process.pid}.tmp`, { force: true });
+    } catch {
+      // the directory could not be made: there is no temp file
+    }
     throw failure(`cannot write the embedded ${name} to ${dir}: ${e.message}`, 'LABOPS_NATIVE_MISSING', 'set XDG_CACHE_HOME to a writable directory, or install the labops Debian package');
   }
 }
