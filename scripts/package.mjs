@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run package: from a clean checkout (after `npm ci`), on a linux-x64 machine, builds
 //   release/labops-<version>-linux-x64   one self-contained executable (Node's single-executable applications:
-//                                         this Node, the bundled CLI and its code cache, the SQLite addon inside)
+//                                         this Node, the bundled CLI's modules with their code caches
+//                                         (scripts/build.mjs --sea), the SQLite addon inside)
 //   release/labops_<version>_amd64.deb   the Debian package around the same bundle, the addon as a file
 //   release/labops-<version>-linux-x64.LICENSES
 // Neither needs Node on the target. Tools: postject (npm, the Node project's injector), dpkg-deb, dpkg-shlibdeps
@@ -74,6 +75,14 @@ mkdirSync(work, { recursive: true });
 step('bundling the CLI (scripts/build.mjs --sea)');
 run(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--sea', '--outdir', join(work, 'sea')], { cwd: ROOT });
 
+// every module of the bundle and its code cache, under its id (packaging/sea/loader.cjs)
+const moduleDir = join(work, 'sea', 'modules');
+const moduleAssets = Object.fromEntries(
+  readdirSync(moduleDir, { recursive: true })
+    .filter((f) => f.endsWith('.js') || f.endsWith('.js.cache'))
+    .map((f) => [f, join(moduleDir, f)]),
+);
+
 step('stripping Node and the SQLite addon');
 const addon = join(work, ADDON);
 copyFileSync(addonSource, addon);
@@ -88,7 +97,7 @@ function singleExecutable(target, assets) {
   const name = target.replace(/[^a-z0-9]+/gi, '-');
   const config = join(work, `${name}.sea.json`);
   const blob = join(work, `${name}.blob`);
-  writeFileSync(config, JSON.stringify({ main: join(work, 'sea', 'labops.cjs'), output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets }));
+  writeFileSync(config, JSON.stringify({ main: join(work, 'sea', 'loader.cjs'), output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { ...moduleAssets, ...assets } }));
   run(process.execPath, ['--experimental-sea-config', config], { cwd: work });
   const tmp = `${target}.tmp`;
   copyFileSync(runtime, tmp);
@@ -96,8 +105,9 @@ function singleExecutable(target, assets) {
   run(process.execPath, [postject, tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
   chmodSync(tmp, 0o755);
   // the executable must run as built: its version and the embedded store (with the given addon)
-  const got = run(tmp, ['--version'], { env: { PATH: '/usr/bin:/bin' } }).trim();
-  if (got !== VERSION) fail(`${tmp} --version printed '${got}', expected ${VERSION}`);
+  const got = spawnSync(tmp, ['--version'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LABOPS_SEA_CHECK_CACHE: '1' } });
+  if (got.stdout.trim() !== VERSION) fail(`${tmp} --version printed '${got.stdout.trim()}', expected ${VERSION}: ${got.stderr}`);
+  if (!got.stderr.includes('labops-sea: 0 code caches rejected')) fail(`V8 rejected the code caches built with ${process.execPath}: ${got.stderr.trim()}`);
   renameSync(tmp, target);
 }
 

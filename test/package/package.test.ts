@@ -173,6 +173,17 @@ describe('npm run package', { concurrency: false }, () => {
       assert.equal(c.stdout, readFileSync(join(ROOT, 'completions', 'labops.bash'), 'utf8'));
     });
 
+    test('the end-to-end CLI and dhcp-patch tests pass against it', { timeout: 300_000 }, (t) => {
+      if (skipUnlessReady(t)) return;
+      const files = ['test/e2e/cli.test.ts', 'test/e2e/dhcp-patch-hook.test.ts'].map((f) => join(ROOT, f));
+      // a test runner of its own (NODE_TEST_CONTEXT would make it report to this one instead)
+      const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+      const r = timed('e2e against the executable', () => sh(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', ...files], { env: { ...env, LABOPS_TEST_EXE: standalone }, timeoutMs: 280_000 }));
+      assert.equal(r.status, 0, r.stdout.slice(-6000) + r.stderr.slice(-2000));
+      assert.match(r.stdout, /^# fail 0$/m);
+      assert.match(r.stdout, /^# pass [1-9]\d*$/m);
+    });
+
     test('the embedded SQLite addon is written once to the cache directory and loaded from there', (t) => {
       if (skipUnlessReady(t)) return;
       const m = exe(['db', 'migrate']);
