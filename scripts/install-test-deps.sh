@@ -21,6 +21,7 @@ PACKAGES=(
   samba samba-ad-provision samba-dsdb-modules samba-vfs-modules samba-common-bin ldb-tools
   python3 python3-winrm
   openssl procps passwd
+  debootstrap lintian dpkg-dev binutils util-linux
 )
 # A Samba AD domain provisioned once per Samba version, which tests copy instead of provisioning their own
 # (provisioning needs root to chown sysvol, and takes 6-12 s). The realm, domain and password are the tests'
@@ -189,6 +190,40 @@ check_samba() { # as the tests do: a copy of the template, read and written with
     | ldbmodify -H "$d/private/sam.ldb" >/dev/null || { echo "ldbmodify failed on a copy of the template"; return 1; }
 }
 
+# The package test (test/package): dpkg-shlibdeps and lintian on a tiny package of their own; debootstrap knows
+# this machine's suite and, unless the test's root is cached already, resolves it from apt's mirror (15 s); chroot
+# in namespaces of the test's own.
+check_dpkg_dev() {
+  local d=$work/shlibdeps
+  mkdir -p "$d/debian" "$d/usr/bin"
+  cp /bin/true "$d/usr/bin/t"
+  printf 'Source: t\n\nPackage: t\nArchitecture: any\n' >"$d/debian/control"
+  (cd "$d" && dpkg-shlibdeps -O --warnings=0 -eusr/bin/t) | grep -q '^shlibs:Depends=libc6' && strip --version >/dev/null
+}
+
+check_lintian() {
+  local d=$work/lintian
+  mkdir -p "$d/pkg/DEBIAN" "$d/pkg/usr/share/t"
+  printf 'x\n' >"$d/pkg/usr/share/t/x"
+  printf 'Package: t\nVersion: 1\nArchitecture: all\nMaintainer: T <t@example.org>\nDescription: t\n t\n' >"$d/pkg/DEBIAN/control"
+  dpkg-deb --root-owner-group --build "$d/pkg" "$d/t.deb" >/dev/null || return 1
+  # a package without a copyright file: lintian must find that (an error) and say so
+  lintian --fail-on none "$d/t.deb" 2>&1 | grep -q 'no-copyright-file' || { echo "lintian did not report the missing copyright file"; return 1; }
+}
+
+check_debootstrap() {
+  local suite
+  suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  [ -n "$suite" ] && [ -e "/usr/share/debootstrap/scripts/$suite" ] || { echo "debootstrap does not know this machine's suite '${suite}'"; return 1; }
+  [ "$(id -u)" -eq 0 ] || return 0
+  unshare --mount --net --pid --fork --propagation private true || { echo "cannot create mount, network and PID namespaces"; return 1; }
+  if ls -d /var/cache/labops-tests/debian-"$suite"-minbase-*/etc/os-release >/dev/null 2>&1; then return 0; fi
+  local mirror
+  mirror=$(apt-get indextargets --format '$(REPO_URI)' "Release: $suite" 2>/dev/null | grep -v security | head -n 1)
+  [ -n "$mirror" ] || mirror=http://deb.debian.org/debian/
+  debootstrap --print-debs --variant=minbase --include=systemd,procps,logrotate,man-db "$suite" "$work/debootstrap" "$mirror" | grep -qw systemd
+}
+
 check mariadb         check_mariadb
 check redis           check_redis
 check sshd            check_sshd
@@ -198,6 +233,9 @@ check ip              ip -o addr show lo
 check samba           check_samba
 check python3-winrm   /usr/bin/python3 -c 'import winrm, winrm.protocol'
 check openssl         openssl version
+check dpkg-dev        check_dpkg_dev
+check lintian         check_lintian
+check debootstrap     check_debootstrap
 if [ "$(id -u)" -eq 0 ]; then
   check useradd       command -v useradd chpasswd
 else

@@ -131,7 +131,7 @@ async function setupPorts(ctx: AppContext, enable: boolean): Promise<DcSetupPort
       return `${apiUrl}: healthy, internal key accepted`;
     },
     systemctl: enable && which('systemctl') ? async (args: string[]) => void execFileSync(which('systemctl')!, args, { stdio: 'ignore' }) : undefined,
-    labopsPath: which('labops') ?? '/usr/local/bin/labops',
+    labopsCommand: await (await import('../core/self-command.js')).labopsSelfCommand(),
   };
 }
 

@@ -4,6 +4,7 @@
 // systemd unit for `labops dc jobs`. --uninstall removes the hook and the unit and keeps configs and logs.
 import { AuthFailed, OperationFailed, Unreachable, UsageError } from '../domain/errors.js';
 import { parseKv } from '../core/config/kv-file.js';
+import { shJoin } from '../domain/shell-quote.js';
 
 export interface DcPaths {
   workerConf: string;
@@ -58,7 +59,8 @@ export interface DcSetupPorts {
   checkApi(apiUrl: string, apiKey: string): Promise<string>;
   /** systemctl daemon-reload + enable/disable; undefined when not wanted */
   systemctl?(args: string[]): Promise<void>;
-  labopsPath: string;
+  /** the labops running now, by absolute paths: the single executable, or Node and the CLI script */
+  labopsCommand: string[];
 }
 
 /** The Phase-11 keys install.sh looks for in an older config, with the values it writes. */
@@ -76,15 +78,21 @@ export const PHASE11_KEYS: [string, string][] = [
   ['PROVISION_DEBOUNCE_SEC', '5'],
 ];
 
-export const HOOK_WRAPPER = `#!/bin/sh
+/**
+ * The hook runs labops by its absolute path: import-devices (and cron, which runs it) give hooks a PATH that
+ * need not contain labops, and a hook that exits 127 aborts the import before DHCP is restarted.
+ */
+export function hookWrapper(labopsCommand: readonly string[]): string {
+  return `#!/bin/sh
 # linuxmuster device-import hook installed by \`labops dc setup\`:
 #   /var/lib/linuxmuster/hooks/device-import.post.d/${HOOK_NAME}  (mode 755)
 # import-devices calls it as \`<hook> -s <school>\` after writing /etc/dhcp/devices/<school>.conf.
 # Reads /etc/linbo-docker-dhcp.conf (LINBO_DOCKER_IP, SCHOOL, DELTA_CSV, DEVICES_DHCP, LOGFILE).
-exec labops dhcp-patch "$@"
+exec ${shJoin(labopsCommand)} dhcp-patch "$@"
 `;
+}
 
-export function unitFile(labopsPath: string, workerConf: string): string {
+export function unitFile(labopsCommand: readonly string[], workerConf: string): string {
   return `[Unit]
 Description=labops DC job consumer (LINBO Docker macct/provision jobs from Redis)
 After=network-online.target samba-ad-dc.service
@@ -94,7 +102,7 @@ Wants=network-online.target
 Type=simple
 EnvironmentFile=-${workerConf}
 Environment=MACCT_WORKER_CONF=${workerConf}
-ExecStart=${labopsPath} dc jobs
+ExecStart=${labopsCommand.join(' ')} dc jobs
 Restart=always
 RestartSec=10
 MemoryMax=256M
@@ -182,6 +190,7 @@ export async function dcSetup(a: DcSetupAnswers, paths: DcPaths, ports: DcSetupP
   if (!/^[A-Za-z0-9.:-]+$/.test(a.linboIp)) throw new UsageError(`invalid LINBO host '${a.linboIp}': an IP address or host name`);
   if (!a.apiKey) throw new UsageError('the API key is empty');
   if (!/^[A-Za-z0-9_-]+$/.test(a.school)) throw new UsageError(`invalid school '${a.school}'`);
+  checkLabopsCommand(ports);
   const checks = prerequisiteChecks(paths, ports, '/usr/sbin/linuxmuster-import-devices');
   if (checks.some((c) => c.status === 'fail') && !o.force) {
     const c = checks.find((x) => x.status === 'fail')!;
@@ -222,10 +231,10 @@ export async function dcSetup(a: DcSetupAnswers, paths: DcPaths, ports: DcSetupP
   ports.writeFile(paths.hookConf, hookConf.text, 0o600);
   written.push(paths.hookConf);
   const hook = `${paths.hookDir}/${HOOK_NAME}`;
-  ports.writeFile(hook, HOOK_WRAPPER, 0o755);
+  ports.writeFile(hook, hookWrapper(ports.labopsCommand), 0o755);
   written.push(hook);
   const unit = `${paths.systemdDir}/${UNIT_NAME}`;
-  ports.writeFile(unit, unitFile(ports.labopsPath, paths.workerConf), 0o644);
+  ports.writeFile(unit, unitFile(ports.labopsCommand, paths.workerConf), 0o644);
   written.push(unit);
   let enabled = false;
   if (o.enable && ports.systemctl) {
@@ -234,6 +243,21 @@ export async function dcSetup(a: DcSetupAnswers, paths: DcPaths, ports: DcSetupP
     enabled = true;
   }
   return { checks, written, addedToOldConfig: worker.added.filter((k) => PHASE11_KEYS.some(([p]) => p === k)), hook, unit, enabled };
+}
+
+/**
+ * The hook and the unit name the labops running now; a path that does not exist (a deleted or moved binary)
+ * would give a hook that fails every import, so nothing is written. Plain characters only, so the same words
+ * are right for sh and for systemd's ExecStart (which gives % and $ meanings of its own).
+ */
+function checkLabopsCommand(ports: DcSetupPorts): void {
+  const words = ports.labopsCommand;
+  const shown = words.join(' ');
+  if (words.length === 0) throw new OperationFailed('cannot tell which labops is running; nothing written');
+  const bad = words.find((p) => !/^\/[A-Za-z0-9_@+=:,./-]+$/.test(p));
+  if (bad !== undefined) throw new OperationFailed(`labops runs as '${bad}', which a hook or systemd unit cannot name safely (an absolute path of letters, digits and ._-+=@:,/ only); nothing written`, { suggestion: 'run labops from a plain path, such as the Debian package\'s /usr/bin/labops' });
+  const missing = words.find((p) => !ports.exists(p));
+  if (missing !== undefined) throw new OperationFailed(`labops runs as ${shown}, but ${missing} does not exist; nothing written`, { suggestion: 'run the installed labops (/usr/bin/labops from the Debian package)' });
 }
 
 export async function dcUninstall(paths: DcPaths, ports: DcSetupPorts, o: { enable: boolean }): Promise<{ removed: string[]; kept: string[] }> {

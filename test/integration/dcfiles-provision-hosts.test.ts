@@ -1,6 +1,6 @@
 // labops provision hosts against a real Samba AD database (samba-tool domain provision --targetdir),
 // with the import-devices test stand-in, which writes the DHCP file and runs the real hook wrapper
-// (examples/50-linbo-docker-dhcp -> labops dhcp-patch).
+// (the one labops dc setup writes -> labops dhcp-patch).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';

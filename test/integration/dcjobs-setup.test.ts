@@ -8,6 +8,8 @@ import { cli } from '../support/dc-tree.js';
 import { redisAvailable, startRedis, type TestRedis } from '../support/redis.js';
 import { freePort, requireRoot } from '../support/services.js';
 import { startLinboApi, type LinboApi } from '../../src/sim/linbo/index.js';
+import { labopsSelfCommand } from '../../src/core/self-command.js';
+import { shJoin } from '../../src/domain/shell-quote.js';
 
 const work = tempDir('labops-dcsetup-');
 let redis: TestRedis | undefined;
@@ -66,9 +68,12 @@ test('dc setup: tests Redis and the API first, merges an old config (keeps its k
   assert.equal(mode(hookConf), 0o600);
   const hook = join(root, 'var/lib/linuxmuster/hooks/device-import.post.d/50-linbo-docker-dhcp');
   assert.equal(mode(hook), 0o755);
-  assert.match(readFileSync(hook, 'utf8'), /^exec labops dhcp-patch "\$@"$/m);
+  // the labops running this test (Node and the test file, in process), by absolute path
+  const self = await labopsSelfCommand();
+  assert.equal(self[0], process.execPath);
+  assert.ok(readFileSync(hook, 'utf8').split('\n').includes(`exec ${shJoin(self)} dhcp-patch "$@"`));
   const unit = join(root, 'etc/systemd/system/labops-dc-jobs.service');
-  assert.match(readFileSync(unit, 'utf8'), /^ExecStart=.* dc jobs$/m);
+  assert.ok(readFileSync(unit, 'utf8').split('\n').includes(`ExecStart=${self.join(' ')} dc jobs`));
   assert.match(readFileSync(unit, 'utf8'), /^Restart=always$/m);
 
   const check = await cli(['dc', 'check', '--root', root, '--json'], {});

@@ -1,4 +1,5 @@
 // Black-box runs of the built binary, as an operator or a script would run it: no TTY, no stdin.
+// LABOPS_TEST_EXE=<path> runs that executable instead (test/package runs e2e tests against the single executable).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -13,7 +14,8 @@ export interface CliResult {
 
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const exe = process.env.LABOPS_TEST_EXE;
+    const child = spawn(exe ?? process.execPath, exe ? args : [BIN, ...args], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, CI: '1', NO_COLOR: '1', ...opts.env },
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],

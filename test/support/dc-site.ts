@@ -1,11 +1,12 @@
 // A linuxmuster DC file tree in a temp dir for the provisioning tests: sophomorix dir with the master
-// devices.csv, /etc/dhcp, the hooks dir with the real wrapper (examples/50-linbo-docker-dhcp ->
-// labops dhcp-patch), a `labops` shim on PATH, the hook config and the worker config pointing at the
-// import-devices test stand-in and the given sam.ldb.
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+// devices.csv, /etc/dhcp, the hooks dir with the real wrapper (the one `labops dc setup` writes, as in
+// examples/50-linbo-docker-dhcp, here running a `labops` shim by its path -> labops dhcp-patch), the hook config
+// and the worker config pointing at the import-devices test stand-in and the given sam.ldb.
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixture, fixturePath } from './dc-tree.js';
+import { hookWrapper } from '../../src/ops/dc-setup.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -38,9 +39,9 @@ export function makeSite(workDir: string, samLdb: string, o: SiteOptions = {}): 
   for (const d of [join(sop, school), join(dhcp, 'devices'), hooks, bin]) mkdirSync(d, { recursive: true });
   const master = join(sop, school, school === 'default-school' ? 'devices.csv' : `${school}.devices.csv`);
   writeFileSync(master, o.master ?? fixture('devices.csv.sample'));
-  copyFileSync(join(ROOT, 'examples', '50-linbo-docker-dhcp'), join(hooks, '50-linbo-docker-dhcp'));
-  chmodSync(join(hooks, '50-linbo-docker-dhcp'), 0o755);
   writeFileSync(join(bin, 'labops'), `#!/bin/sh\ncd "${ROOT}" && exec "${process.execPath}" --import tsx "${fixturePath('labops-src.ts')}" "$@"\n`, { mode: 0o755 });
+  writeFileSync(join(hooks, '50-linbo-docker-dhcp'), hookWrapper([join(bin, 'labops')]));
+  chmodSync(join(hooks, '50-linbo-docker-dhcp'), 0o755);
   writeFileSync(join(dhcp, 'dhcpd.conf'), `subnet 10.0.0.0 netmask 255.255.0.0 {\n}\ngroup {\n  include "${join(dhcp, 'devices.conf')}";\n}\n`);
   const hookConf = join(root, 'linbo-docker-dhcp.conf');
   writeFileSync(hookConf, [

@@ -53,7 +53,7 @@ test('config.annotated.jsonc: every setting present and documented; loads as a c
 test('systemd units: the daemon service is hardened and reloads with SIGHUP; every timer has its service', () => {
   const dir = join(EX, 'systemd');
   const unit = readFileSync(join(dir, 'labops-daemon.service'), 'utf8');
-  assert.match(unit, /^ExecStart=\/usr\/local\/bin\/labops daemon /m);
+  assert.match(unit, /^ExecStart=\/usr\/bin\/labops daemon /m);
   assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
   for (const k of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'CapabilityBoundingSet=', 'SystemCallFilter=@system-service', 'RestrictAddressFamilies=']) assert.ok(unit.includes(k), k);
   assert.ok(Number(/^TimeoutStopSec=(\d+)/m.exec(unit)![1]) > 30, 'stop timeout above daemon.stop-timeout');
@@ -63,15 +63,15 @@ test('systemd units: the daemon service is hardened and reloads with SIGHUP; eve
   for (const t of timers) {
     const svc = readFileSync(join(dir, t.replace(/\.timer$/, '.service')), 'utf8');
     assert.match(svc, /^Type=oneshot$/m, t);
-    assert.match(svc, /^ExecStart=\/usr\/local\/bin\/labops (heartbeat poll --all|reserve scan --once|labs sync|servers check --once|provision cleanup --once)$/m, t);
+    assert.match(svc, /^ExecStart=\/usr\/bin\/labops (heartbeat poll --all|reserve scan --once|labs sync|servers check --once|provision cleanup --once)$/m, t);
     assert.match(readFileSync(join(dir, t), 'utf8'), /^OnUnitActiveSec=/m, t);
   }
 });
 
-test('cron lines: five time fields, a user, labops under flock', () => {
+test('cron lines: five time fields, a user, /usr/bin/labops under flock', () => {
   const lines = readFileSync(join(EX, 'cron', 'labops.cron'), 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#') && !/^[A-Z_]+=/.test(l));
   assert.ok(lines.length >= 6);
-  for (const l of lines) assert.match(l, /^(\S+\s+){5}labops\s+(flock -n \S+ )?labops /, l);
+  for (const l of lines) assert.match(l, /^(\S+\s+){5}labops\s+(flock -n \S+ )?\/usr\/bin\/labops /, l);
 });
 
 test('hosts.fleet.json loads; the quarantined host is flagged', () => {

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, MysqlDialect, SqliteDialect, sql, type DatabaseConnection, type Dialect, type Driver, type SqliteDatabase, type SqliteStatement } from 'kysely';
-import { AuthFailed, MissingTable, Unreachable, UsageError } from '../../domain/errors.js';
+import { AuthFailed, MissingTable, OperationFailed, Unreachable, UsageError } from '../../domain/errors.js';
 import type { DB } from './schema.js';
 import type { createPool as createMysqlPool } from 'mysql2';
 import { parseDbUrl, redactDbUrl } from './url.js';
@@ -67,7 +67,9 @@ export async function openDatabase(url: string, opts: { signal?: AbortSignal; re
   const target = parseDbUrl(url);
   const shown = redactDbUrl(url);
   if (target.dialect === 'sqlite') {
-    const { default: BetterSqlite3 } = await import('better-sqlite3');
+    const { default: BetterSqlite3 } = await import('better-sqlite3').catch((e: unknown) => {
+      throw sqliteDriverError(e) ?? e;
+    });
     let handle: InstanceType<typeof BetterSqlite3>;
     try {
       if (opts.readOnly) {
@@ -80,6 +82,8 @@ export async function openDatabase(url: string, opts: { signal?: AbortSignal; re
         handle.pragma('foreign_keys = ON');
       }
     } catch (e) {
+      const driver = sqliteDriverError(e);
+      if (driver) throw driver;
       if (opts.readOnly && (e as { code?: string }).code === 'SQLITE_CANTOPEN') throw new UsageError(`no SQLite database at ${target.path}`, { suggestion: 'run labops db migrate' });
       throw new UsageError(`cannot open SQLite database ${target.path}: ${(e as Error).message}`);
     }
@@ -113,6 +117,23 @@ export async function openDatabase(url: string, opts: { signal?: AbortSignal; re
     throw mysqlConnectError(e, shown, `${target.host}:${target.port}`);
   }
   return { kysely, dialect: 'mysql', url: shown, close: () => kysely.destroy() };
+}
+
+/**
+ * better-sqlite3's native addon missing or not loadable (never built, built for another Node, removed from the
+ * package): one line that names the fix. The single executable's loader says where it looked and what to do.
+ */
+function sqliteDriverError(e: unknown): OperationFailed | undefined {
+  const err = e as { code?: string; message?: string; fix?: string };
+  const message = String(err?.message ?? '');
+  const driver =
+    err?.code === 'LABOPS_NATIVE_MISSING' ||
+    err?.code === 'ERR_DLOPEN_FAILED' ||
+    (err?.code === 'ERR_MODULE_NOT_FOUND' && message.includes('better-sqlite3')) ||
+    /Could not locate the bindings file|better_sqlite3\.node|NODE_MODULE_VERSION/.test(message);
+  if (!driver) return undefined;
+  const fix = err.fix ?? 'run `npm rebuild better-sqlite3` where labops is installed (it needs a C++ compiler), or install the labops Debian package or single executable, which bring it built';
+  return new OperationFailed(`cannot load the SQLite driver (better-sqlite3): ${message.split('\n')[0]}; ${fix}; or use MySQL (--db mysql://…)`, { cause: e });
 }
 
 /** A query on a table that does not exist: the database is not migrated, an operator's mistake (exit 2). */
