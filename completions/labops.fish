@@ -18,7 +18,7 @@ complete -c labops -n '__fish_use_subcommand' -a config -d 'inspect the effectiv
 complete -c labops -n '__fish_use_subcommand' -a doctor -d 'check config, inventory, database, peers, hosts and DC files (read-only)'
 complete -c labops -n '__fish_use_subcommand' -a completion -d 'print a shell completion script'
 complete -c labops -l version -d 'print the version'
-complete -c labops -l config -r -F -d 'config file (default $XDG_CONFIG_HOME/labops/config.json)'
+complete -c labops -l config -r -F -d 'config file (default $XDG_CONFIG_HOME/labops/config.json, else /etc/labops/config.json)'
 complete -c labops -l hosts -r -F -d 'host inventory in the seed hosts.json format (env OPS_CONFIG)'
 complete -c labops -l db -r -d 'database URL: sqlite:<path> or mysql://… (env LABOPS_DB, MYSQL_DSN)'
 complete -c labops -l json -d 'print one JSON document on stdout and nothing else'

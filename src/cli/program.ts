@@ -67,7 +67,7 @@ export async function buildProgram(f: Factory, version = '0.0.0', opts: { argv?:
     .description('Run a fleet of lab machines: Wake-on-LAN, WinRM, heartbeats, reservations, SSH provisioning, DC files, CML labs')
     .version(version, '--version', 'print the version')
     .helpOption('-h, --help', 'show help')
-    .addOption(new Option('--config <file>', 'config file (default $XDG_CONFIG_HOME/labops/config.json)').env('LABOPS_CONFIG'))
+    .addOption(new Option('--config <file>', 'config file (default $XDG_CONFIG_HOME/labops/config.json, else /etc/labops/config.json)').env('LABOPS_CONFIG'))
     .option('--hosts <file>', 'host inventory in the seed hosts.json format (env OPS_CONFIG)')
     .option('--db <url>', 'database URL: sqlite:<path> or mysql://… (env LABOPS_DB, MYSQL_DSN)')
     .option('--json', 'print one JSON document on stdout and nothing else')

@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/core/config/load.js';
 import { HostIndex, loadInventory, normaliseWindowsPath, parseInventory } from '../../src/core/config/inventory.js';
@@ -37,10 +37,37 @@ describe('config precedence: flags > environment > config file > defaults', () =
   });
 
   test('defaults follow XDG', () => {
-    const cfg = loadConfig({ env: { HOME: '/home/op', XDG_STATE_HOME: '/state' } });
+    const cfg = loadConfig({ env: { HOME: '/home/op', XDG_STATE_HOME: '/state' }, systemConfigPath: '/nonexistent/config.json' });
     assert.equal(cfg.get('db'), 'sqlite:/state/labops/labops.db');
     assert.equal(cfg.get('hosts'), '/home/op/.config/labops/hosts.json');
     assert.equal(cfg.file, undefined);
+  });
+
+  test('the system config file (the package\'s /etc/labops) is read when the user has none', () => {
+    const system = join(dir.path, 'etc-labops-config.json');
+    writeFileSync(system, JSON.stringify({ wol: { port: 11 } }));
+    const home = join(dir.path, 'home-without-config');
+    const cfg = loadConfig({ env: { HOME: home }, systemConfigPath: system });
+    assert.equal(cfg.value('wol.port'), 11);
+    assert.equal(cfg.file, system);
+    // the user's own config wins over it
+    const userCfg = join(home, '.config', 'labops');
+    mkdirSync(userCfg, { recursive: true });
+    writeFileSync(join(userCfg, 'config.json'), JSON.stringify({ wol: { port: 12 } }));
+    assert.equal(loadConfig({ env: { HOME: home }, systemConfigPath: system }).value('wol.port'), 12);
+    // as does an explicit one
+    assert.equal(loadConfig({ configPath: file, env: { HOME: home }, systemConfigPath: system }).value('wol.port'), 7);
+  });
+
+  test('an unknown key in the config file is a warning with the closest known key', () => {
+    const typo = join(dir.path, 'typo.json');
+    writeFileSync(typo, JSON.stringify({ wol: { intervall: '5s' }, heartbeat: { source: 'file' }, notify: { command: ['x'] }, zzz: 1 }));
+    const cfg = loadConfig({ configPath: typo, env: { HOME: '/h' } });
+    assert.deepEqual(cfg.warnings, [`config file ${typo}: unknown key 'wol.intervall' (did you mean 'wol.interval'?); ignored`, `config file ${typo}: unknown key 'zzz'; ignored`]);
+  });
+
+  test('an enum setting refuses other values, naming the choices', () => {
+    assert.throws(() => loadConfig({ env: { HOME: '/h', LABOPS_HEARTBEAT_SOURCE: 'smb' } }), /heartbeat\.source \(from \$LABOPS_HEARTBEAT_SOURCE\): expected winrm or file, got 'smb'/);
   });
 
   test('a bad value names the setting and its source', () => {

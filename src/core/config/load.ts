@@ -24,10 +24,15 @@ export interface ResolvedSetting {
 export interface LoadConfigInput {
   /** values of global flags by setting key */
   flags?: Partial<Record<SettingKey, string | undefined>>;
-  /** --config; otherwise LABOPS_CONFIG; otherwise the XDG default (missing is fine) */
+  /** --config; otherwise LABOPS_CONFIG; otherwise the XDG default, then the system one (missing is fine) */
   configPath?: string;
+  /** the system-wide config file the Debian package installs (default /etc/labops/config.json) */
+  systemConfigPath?: string;
   env?: NodeJS.ProcessEnv;
 }
+
+/** The config file of a package installation, read when the user has none of their own. */
+export const SYSTEM_CONFIG = '/etc/labops/config.json';
 
 /** Config-file sections that are not settings but structured data, read by their own parsers. */
 const SECTIONS = ['cml.servers', 'notify'];
@@ -160,8 +165,18 @@ export function loadConfig(input: LoadConfigInput = {}): LabopsConfig {
   const env = input.env ?? process.env;
   const flags: Partial<Record<string, string | undefined>> = input.flags ?? {};
   const explicit = input.configPath ?? env.LABOPS_CONFIG;
-  const path = explicit || join(xdgConfigHome(env), 'labops', 'config.json');
-  const raw = readConfigFile(path, Boolean(explicit)) ?? {};
+  // the user's config, else the system's (as root at a shell, the same config the services use)
+  const candidates = explicit ? [explicit] : [join(xdgConfigHome(env), 'labops', 'config.json'), input.systemConfigPath ?? SYSTEM_CONFIG];
+  let path = candidates[0]!;
+  let raw: Record<string, unknown> = {};
+  for (const c of candidates) {
+    const found = readConfigFile(c, Boolean(explicit));
+    if (found) {
+      path = c;
+      raw = found;
+      break;
+    }
+  }
   const fromFile = flatten(raw);
   const values = new Map<string, ResolvedSetting & { parsed: unknown }>();
 
@@ -193,7 +208,7 @@ export function loadConfig(input: LoadConfigInput = {}): LabopsConfig {
     const near = closestKey(key, [...known, ...SECTIONS]);
     warnings.push(`config file ${path}: unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; ignored`);
   }
-  return new LabopsConfig(values, Object.keys(raw).length || explicit ? path : undefined, raw, warnings);
+  return new LabopsConfig(values, Object.keys(raw).length || explicit || path !== candidates[0] ? path : undefined, raw, warnings);
 }
 
 export { describeSource };

@@ -141,7 +141,7 @@ export type SettingValue<K extends SettingKey> = DefOf<K> extends { default: unk
 
 /** Environment variables that are not settings but change behaviour; documented with the settings. */
 export const OTHER_ENV: readonly { name: string; description: string }[] = [
-  { name: 'LABOPS_CONFIG', description: 'config file (same as --config); default $XDG_CONFIG_HOME/labops/config.json' },
+  { name: 'LABOPS_CONFIG', description: 'config file (same as --config); default $XDG_CONFIG_HOME/labops/config.json, else /etc/labops/config.json' },
   { name: 'NO_COLOR', description: 'disable colour on a TTY' },
   { name: 'XDG_CONFIG_HOME', description: 'base of the default config and inventory paths' },
   { name: 'XDG_STATE_HOME', description: 'base of the embedded SQLite database path' },
