@@ -22,6 +22,7 @@ PACKAGES=(
   python3 python3-winrm
   openssl procps passwd
   debootstrap lintian dpkg-dev binutils util-linux
+  zsh fish tmux
 )
 # A Samba AD domain provisioned once per Samba version, which tests copy instead of provisioning their own
 # (provisioning needs root to chown sysvol, and takes 6-12 s). The realm, domain and password are the tests'
@@ -224,6 +225,13 @@ check_debootstrap() {
   debootstrap --print-debs --variant=minbase --include=systemd,procps,logrotate,man-db "$suite" "$work/debootstrap" "$mirror" | grep -qw systemd
 }
 
+check_shells() { # the completion tests drive each shell for real: bash and fish directly, zsh in a tmux pty
+  zsh -f -c "autoload -U compinit && compinit -u -d '$work/zcompdump' && (( \$+functions[compdef] ))" || { echo "zsh compinit failed"; return 1; }
+  [ "$(fish --no-config -c 'complete -c probe -f -a yes; complete -C "probe "')" = yes ] || { echo "fish complete -C failed"; return 1; }
+  local s="labops-deps-$$"
+  TERM=xterm tmux -L "$s" new-session -d -s "$s" -x 80 -y 24 'sleep 5' && tmux -L "$s" kill-server || { echo "tmux cannot start a session"; return 1; }
+}
+
 check mariadb         check_mariadb
 check redis           check_redis
 check sshd            check_sshd
@@ -236,6 +244,7 @@ check openssl         openssl version
 check dpkg-dev        check_dpkg_dev
 check lintian         check_lintian
 check debootstrap     check_debootstrap
+check shells          check_shells
 if [ "$(id -u)" -eq 0 ]; then
   check useradd       command -v useradd chpasswd
 else

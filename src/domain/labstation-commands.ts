@@ -56,3 +56,24 @@ export function stationOutcome(exitCode: number): StationOutcome {
   if (exitCode === 2) return 'rejected';
   return 'failed';
 }
+
+/** The flags each allowed command takes, as LabStation.exe's usage text lists them (reference/labgateway §4). */
+const FLAGS: Record<string, readonly string[]> = {
+  'prepare-session': ['--user=', '--guard', '--no-guard', '--guard-grace=', '--guard-message=', '--guard-silent'],
+  'release-session': ['--user=', '--reboot', '--reboot-timeout='],
+  'session guard': ['--grace=', '--user=', '--message=', '--silent', '--soft'],
+  'power shutdown': ['--delay=', '--reason=', '--no-force', '--skip-wake-check', '--require-wake', '--repair-wake=no'],
+  'power hibernate': ['--delay=', '--reason=', '--no-force', '--skip-wake-check', '--require-wake', '--repair-wake=no'],
+  'recovery reboot-if-needed': ['--force', '--timeout=', '--user=', '--reason='],
+};
+
+/** What may come next after `exec … --` and these words: the command, its subcommand, then its flags. */
+export function labstationNextWords(argv: readonly string[]): { value: string; description?: string }[] {
+  const [cmd, sub] = argv;
+  if (!cmd) return Object.entries(COMMANDS).map(([value, c]) => ({ value, description: c.summary }));
+  const def = COMMANDS[cmd];
+  if (!def) return [];
+  if (def.sub && (argv.length === 1 || !def.sub.includes(sub!))) return argv.length === 1 ? def.sub.map((value) => ({ value })) : [];
+  const used = new Set(argv.slice(def.sub ? 2 : 1).map((a) => a.replace(/=.*$/, '=')));
+  return (FLAGS[def.sub ? `${cmd} ${sub}` : cmd] ?? []).filter((f) => !used.has(f)).map((value) => ({ value }));
+}
