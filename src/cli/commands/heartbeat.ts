@@ -4,6 +4,9 @@ import type { Factory } from '../factory.js';
 import { intArg } from '../args.js';
 import { helpAfter } from '../help.js';
 import { act, listing } from '../action.js';
+import { watchInterval } from '../io/watch.js';
+import { parseDuration } from '../../domain/duration.js';
+import { UsageError } from '../../domain/errors.js';
 import type { Outcome } from '../../domain/outcome.js';
 import type { HostPollResult, PollResult } from '../../ops/heartbeat/poll.js';
 import type { FleetRow, PollOptions } from '../../app/heartbeat.js';
@@ -34,8 +37,9 @@ export function registerHeartbeat(parent: Command, f: Factory): Command {
     .command('show')
     .description('The latest stored state of each host: ready, local mode, local session, last heartbeat (relative on a terminal, ISO-8601 when piped), last prepare, power action and forced logoff, issues. With --events, the forced logoffs and the reservations they belong to.')
     .argument('[host...]', 'inventory host names (default: all stored hosts)')
-    .option('--events', 'list forced logoffs (session-guard evictions) linked to reservations');
-  act(listing(show), f, (hosts: string[], o: { events?: boolean }): ShowOptions => ({ hosts, events: Boolean(o.events) }), runShow);
+    .option('--events', 'list forced logoffs (session-guard evictions) linked to reservations')
+    .option('--watch [interval]', 'redraw the table in place on the terminal every interval (default 2s), changed rows highlighted; q or Ctrl-C ends it');
+  act(listing(show), f, (hosts: string[], o: { events?: boolean; watch?: string | boolean }): ShowOptions => ({ hosts, events: Boolean(o.events), watchMs: watchInterval(o.watch, parseDuration) }), runShow);
   const alerts = hb
     .command('alerts')
     .description(
@@ -100,9 +104,18 @@ async function renderPoll(f: Factory, result: PollResult): Promise<void> {
 export interface ShowOptions {
   hosts: string[];
   events: boolean;
+  /** --watch: redraw every this many ms */
+  watchMs?: number;
 }
 
 async function runShow(f: Factory, o: ShowOptions): Promise<void> {
+  if (o.watchMs === undefined) return showOnce(f, o);
+  if (f.io.json) throw new UsageError('--watch draws a table; it does not combine with --json');
+  const { watchTable } = await import('../io/watch.js');
+  await watchTable(f.io, f.signal, { intervalMs: o.watchMs, title: `labops heartbeat show${o.events ? ' --events' : ''}`, now: f.clock.now, sleep: f.clock.sleep }, (io) => showOnce({ ...f, io }, o));
+}
+
+async function showOnce(f: Factory, o: ShowOptions): Promise<void> {
   const hb = await import('../../app/heartbeat.js');
   const { renderTable, relativeTime } = await import('../io/render.js');
   const now = new Date(f.clock.now());

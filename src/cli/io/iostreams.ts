@@ -81,6 +81,20 @@ export class IOStreams {
     });
   }
 
+  /**
+   * An off-screen copy of these streams: the same terminal, width, colour and table options, stdout into a buffer.
+   * A live view renders into it, then draws the whole frame at once.
+   */
+  offscreen(): IOStreams & { outText(): string } {
+    const out: Buffer[] = [];
+    const stdout = new PassThrough();
+    stdout.on('data', (c: Buffer) => out.push(c));
+    const io = new IOStreams({ stdin: this.stdinFactory, stdout, stderr: this.stderr, env: this.env });
+    Object.assign(io, { stdinIsTTY: this.stdinIsTTY, stdoutIsTTY: this.stdoutIsTTY, stderrIsTTY: this.stderrIsTTY, quiet: true, noColor: this.noColor, format: this.format, noHeaders: this.noHeaders, wide: this.wide });
+    io.columns = this.columns;
+    return Object.assign(io, { outText: () => Buffer.concat(out).toString('utf8') });
+  }
+
   /** Colour on stdout: a TTY, no NO_COLOR, no --no-color, not --json. */
   get colorEnabled(): boolean {
     return this.stdoutIsTTY && !this.noColor && !this.json && this.env.NO_COLOR === undefined && this.env.TERM !== 'dumb';
