@@ -603,6 +603,8 @@ export async function runDcJobConsumer(o: RunDcJobConsumerOptions): Promise<DcJo
     throw new UsageError(`${wc.file ?? 'worker config'}: ${(e as Error).message}`);
   }
   if (!v.consumer_name) throw new UsageError('CONSUMER_NAME is empty');
+  // LINBO_DOMAIN as `provision hosts` reads it (auto: Samba's realm); a wrong `auto` fails here
+  const { cfg: baseProvisionCfg, dns } = await prov.provisionHostConfig(wc, { importTimeoutMs: num(v.import_timeout_sec, 'IMPORT_TIMEOUT_SEC') * 1000, env: o.env });
   const now = o.now ?? Date.now;
   const sleep = o.sleep ?? systemClock.sleep;
   const stream = await RedisJobStream.connect(
@@ -628,18 +630,8 @@ export async function runDcJobConsumer(o: RunDcJobConsumerOptions): Promise<DcJo
     if (o.wrapProvisionPorts) provisionPorts = o.wrapProvisionPorts(provisionPorts);
     const macctPorts = await macct.systemMacctPorts(o.env);
     const macctCfg = macct.macctRepairConfig(wc);
-    const baseProvisionCfg = {
-      master: wc.devicesCsvMaster,
-      delta: wc.devicesCsvDelta,
-      importScript: wc.importScript,
-      lockFile: wc.lockFile,
-      samLdb: wc.samLdb,
-      dhcpVerifyFile: wc.dhcpVerifyFile,
-      // as `provision hosts`: DNS is checked only when LINBO_DOMAIN was set (the worker's default domain rarely resolves)
-      dnsDomain: wc.sources.linbo_domain !== 'default' && v.linbo_domain !== 'auto' ? wc.linboDomain : undefined,
-      importTimeoutMs: num(v.import_timeout_sec, 'IMPORT_TIMEOUT_SEC') * 1000,
-    };
     o.log('info', `DC job consumer ${settings.consumer}: ${JOB_STREAM} group ${JOB_GROUP} on ${v.redis_host}:${redisPort}, API ${v.api_url}${o.once ? ' (one pass)' : ''}`);
+    if (dns.domain) o.log('info', `DNS check of provisioned hosts: <host>.${dns.domain} (${dns.source})`);
     return await consumeDcJobs(
       settings,
       {

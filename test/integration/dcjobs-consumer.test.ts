@@ -382,3 +382,30 @@ describe('dc jobs: crash in the middle of a provision batch', () => {
   });
 });
 
+describe('dc jobs: LINBO_DOMAIN=auto', () => {
+  test('the DNS check uses the AD domain of this DC (Samba realm from sam.ldb): <host>.lab.test; unreadable, the consumer does not start (exit 2)', { timeout: 90_000 }, async (ctx) => {
+    if (!samLdb) return ctx.skip('samba not installed');
+    const w = await world({ workerExtra: ['LINBO_DOMAIN=auto'] });
+    const id = (await w.api.queueProvision('create', host(41))).operationId;
+    const looked: string[] = [];
+    const logs: string[] = [];
+    const summary = await runDcJobConsumer({
+      env: w.site.env,
+      signal: new AbortController().signal,
+      once: true,
+      log: (l, m) => logs.push(`${l} ${m}`),
+      // the A record as the DC's DNS would answer it
+      wrapProvisionPorts: (p) => ({ ...p, dnsResolves: async (fqdn) => (looked.push(fqdn), fqdn === 'pc41.lab.test') }),
+    });
+    assert.equal(summary.completed, 1, logs.join('\n'));
+    assert.deepEqual(looked, ['pc41.lab.test']);
+    assert.deepEqual((w.api.operations.get(id)!.result as { verify: unknown }).verify, { ad_object_exists: true, dns_a_exists: true, dhcp_configured: true, dns_ptr_exists: null });
+    assert.ok(logs.includes('info DNS check of provisioned hosts: <host>.lab.test (Samba realm (LINBO_DOMAIN=auto))'), logs.join('\n'));
+
+    const gone = makeSite(work.path, join(work.path, 'no-such', 'sam.ldb'), { workerExtra: ['LINBO_DOMAIN=auto', 'REDIS_HOST=127.0.0.1', `REDIS_PORT=${w.redis.port}`] });
+    const r2 = await cli(['dc', 'jobs', '--once'], gone.env);
+    assert.equal(r2.code, 2, r2.stderr);
+    assert.match(r2.stderr, /LINBO_DOMAIN=auto: cannot read this DC's AD domain from .*no-such\/sam\.ldb: sam\.ldb not found/);
+  });
+});
+

@@ -60,7 +60,7 @@ export function registerProvisionHosts(provisionGroup: Command, f: Factory, run:
     .option('--import-script <path>', 'import command (IMPORT_SCRIPT; default /usr/sbin/linuxmuster-import-devices)')
     .option('--sam-ldb <path>', 'Samba sam.ldb for the AD check (SAM_LDB; default /var/lib/samba/private/sam.ldb)')
     .option('--dhcp-verify-file <file>', 'DHCP file to check for the host block (DHCP_VERIFY_FILE)')
-    .option('--domain <domain>', 'DNS domain for the A-record check (LINBO_DOMAIN; checked only when set explicitly)')
+    .option('--domain <domain>', 'DNS domain for the A-record check (LINBO_DOMAIN; auto: the Samba realm from sam.ldb; checked only when set)')
     .option('--dns-server <addr>', 'DNS server for the A-record check (default: the system resolver)')
     .option('--lock-wait <dur>', 'wait this long for a lock held by another run (default 0: exit 75 at once)', durationArg)
     .option('--import-timeout <dur>', 'time limit for the import (default 10m)', durationArg)
@@ -85,7 +85,7 @@ export function registerProvisionHosts(provisionGroup: Command, f: Factory, run:
 }
 
 export async function runProvisionHosts(f: Factory, o: ProvisionHostsOptions): Promise<void> {
-  const [{ loadMacctWorkerConfig }, { provisionHost, systemProvisionPorts }] = await Promise.all([
+  const [{ loadMacctWorkerConfig }, { provisionHost, provisionHostConfig, systemProvisionPorts }] = await Promise.all([
     import('../../core/config/macct-worker-conf.js'),
     import('../../ops/provision-hosts.js'),
   ]);
@@ -98,18 +98,8 @@ export async function runProvisionHosts(f: Factory, o: ProvisionHostsOptions): P
     dhcp_verify_file: o.dhcpVerifyFile,
     linbo_domain: o.domain,
   });
-  const cfg = {
-    school: wc.school,
-    master: wc.devicesCsvMaster,
-    delta: wc.devicesCsvDelta,
-    importScript: wc.importScript,
-    lockFile: wc.lockFile,
-    samLdb: wc.samLdb,
-    dhcpVerifyFile: wc.dhcpVerifyFile,
-    // The worker always checked DNS against its default domain; labops only when a domain was chosen.
-    dnsDomain: wc.sources.linbo_domain !== 'default' || o.dnsServer ? wc.linboDomain : undefined,
-    importTimeoutMs: o.importTimeout ?? 600_000,
-  };
+  // DNS is checked when a domain was chosen (LINBO_DOMAIN=auto: Samba's realm), or a DNS server given.
+  const { cfg } = await provisionHostConfig(wc, { importTimeoutMs: o.importTimeout ?? 600_000, checkDns: Boolean(o.dnsServer), env: f.env });
   const ports = await systemProvisionPorts({
     env: f.env,
     lockWaitMs: o.lockWait ?? 0,
@@ -164,6 +154,6 @@ function render(f: Factory, r: ProvisionHostResult): void {
   f.io.out(`${r.plan!.action} ${r.plan!.hostname}: ${v.ok ? 'verified' : 'VERIFY FAILED'}`);
   f.io.out(`  AD computer object: ${show(v.ad_object_exists)}`);
   f.io.out(`  DHCP host block:    ${show(v.dhcp_configured)}`);
-  f.io.out(`  DNS A record:       ${show(v.dns_a_exists)}`);
+  f.io.out(`  DNS A record:       ${show(v.dns_a_exists)}${v.dns_name ? ` (${v.dns_name})` : ''}`);
   if (r.backups.length) f.io.info(`backups: ${r.backups.join(', ')}`);
 }
