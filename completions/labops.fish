@@ -118,7 +118,7 @@ complete -c labops -n '__fish_seen_subcommand_from hosts' -l delta -r -F -d 'del
 complete -c labops -n '__fish_seen_subcommand_from hosts' -l import-script -r -F -d 'import command (IMPORT_SCRIPT; default /usr/sbin/linuxmuster-import-devices)'
 complete -c labops -n '__fish_seen_subcommand_from hosts' -l sam-ldb -r -F -d 'Samba sam.ldb for the AD check (SAM_LDB; default /var/lib/samba/private/sam.ldb)'
 complete -c labops -n '__fish_seen_subcommand_from hosts' -l dhcp-verify-file -r -F -d 'DHCP file to check for the host block (DHCP_VERIFY_FILE)'
-complete -c labops -n '__fish_seen_subcommand_from hosts' -l domain -r -d 'DNS domain for the A-record check (LINBO_DOMAIN; checked only when set explicitly)'
+complete -c labops -n '__fish_seen_subcommand_from hosts' -l domain -r -d 'DNS domain for the A-record check (LINBO_DOMAIN; auto: the Samba realm from sam.ldb; checked only when set)'
 complete -c labops -n '__fish_seen_subcommand_from hosts' -l dns-server -r -d 'DNS server for the A-record check (default: the system resolver)'
 complete -c labops -n '__fish_seen_subcommand_from hosts' -l lock-wait -r -d 'wait this long for a lock held by another run (default 0: exit 75 at once)'
 complete -c labops -n '__fish_seen_subcommand_from hosts' -l import-timeout -r -d 'time limit for the import (default 10m)'
