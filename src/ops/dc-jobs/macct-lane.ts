@@ -1,36 +1,17 @@
 // The macct lane: macct_repair jobs, up to MACCT_CONCURRENCY at once, each on its own, never held back by
 // a provision batch (the worker left drained macct jobs unACKed for 5-10 minutes).
 import type { MacctJob } from '../../domain/dc-jobs.js';
-import { errorKind, errText, type JobReporter } from './reporter.js';
-import type { ConsumerRun } from './run-state.js';
-import type { DcJobsPorts, DcJobsSettings, MacctOutcome } from './types.js';
+import { errorKind, errText } from './reporter.js';
+import { Lane } from './lane.js';
+import type { MacctOutcome } from './types.js';
 
-export class MacctLane {
-  private readonly queue: MacctJob[] = [];
+export class MacctLane extends Lane<MacctJob> {
   private busy = 0;
 
-  constructor(
-    private readonly s: DcJobsSettings,
-    private readonly p: DcJobsPorts,
-    private readonly run: ConsumerRun,
-    private readonly reporter: JobReporter,
-  ) {}
-
-  push(job: MacctJob): void {
-    this.queue.push(job);
-  }
-
-  /** Jobs read but not started: left pending when the run ends. */
-  get waiting(): readonly MacctJob[] {
-    return this.queue;
-  }
-
-  /** How many more jobs this lane could start now. */
   room(): number {
     return Math.max(0, this.s.macctConcurrency - this.busy - this.queue.length);
   }
 
-  /** Runs queued jobs until the run stops (when draining: until the queue is empty). */
   async work(): Promise<void> {
     await Promise.all(Array.from({ length: Math.max(1, this.s.macctConcurrency) }, () => this.worker()));
   }

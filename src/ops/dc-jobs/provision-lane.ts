@@ -5,9 +5,8 @@ import { checkHostname, type DeltaJob } from '../../domain/devices-csv/index.js'
 import { provisionOptions, takeBatch, type ProvisionJob } from '../../domain/dc-jobs.js';
 import { TempFail } from '../../domain/errors.js';
 import { workerVerify, type BatchJobInput, type ProvisionBatchResult } from '../provision-hosts.js';
-import { errorKind, errText, type JobReporter } from './reporter.js';
-import type { ConsumerRun } from './run-state.js';
-import type { DcJobsPorts, DcJobsSettings } from './types.js';
+import { errorKind, errText } from './reporter.js';
+import { Lane } from './lane.js';
 
 /** A job whose operation was read and checked, ready for the batch. */
 interface ReadyJob {
@@ -16,34 +15,16 @@ interface ReadyJob {
   dryRun: boolean;
 }
 
-export class ProvisionLane {
-  private readonly queue: ProvisionJob[] = [];
-
-  constructor(
-    private readonly s: DcJobsSettings,
-    private readonly p: DcJobsPorts,
-    private readonly run: ConsumerRun,
-    private readonly reporter: JobReporter,
-  ) {}
-
-  push(job: ProvisionJob): void {
-    this.queue.push(job);
-  }
-
-  get waiting(): readonly ProvisionJob[] {
-    return this.queue;
-  }
-
+export class ProvisionLane extends Lane<ProvisionJob> {
   get full(): boolean {
     return this.queue.length >= this.s.batchSize;
   }
 
-  /** How many more jobs the batch being gathered can take (none while no batch is gathered). */
+  /** the rest of the batch being gathered (none while no batch is gathered) */
   room(): number {
     return this.queue.length ? Math.max(0, this.s.batchSize - this.queue.length) : 0;
   }
 
-  /** Runs batches until the run stops (when draining: until the queue is empty). */
   async work(): Promise<void> {
     while (!this.run.aborted) {
       if (this.queue.length === 0) {
