@@ -2,7 +2,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseJobMessage, parseRepairScriptOutput, retryDecision, takeBatch, type OperationRecord } from '../../src/domain/dc-jobs.js';
-import { consumeDcJobs, defaultDcJobsSettings, errorKind, type DcJobsPorts, type DcJobsSettings } from '../../src/ops/dc-jobs.js';
+import { consumeDcJobs, consumerConfig, defaultDcJobsSettings, errorKind, type DcJobsPorts, type DcJobsSettings } from '../../src/ops/dc-jobs.js';
+import { resolveMacctWorkerConfig } from '../../src/core/config/macct-worker-conf.js';
 import { RedisUnavailable, type StreamEntry } from '../../src/core/streams/redis-streams.js';
 import { ApiAnswerLost, ApiUnavailable, OperationNotFound } from '../../src/core/http-apis/linbo-client.js';
 import { AuthFailed, Interrupted, OperationFailed, TempFail, UsageError } from '../../src/domain/errors.js';
@@ -521,6 +522,26 @@ describe('reported once', () => {
     const sum = await run(f);
     assert.equal(sum.leftPending, 1);
     assert.deepEqual(released, [['1-0']]);
+  });
+});
+
+describe('consumer settings from the worker config', () => {
+  const wc = (values: Record<string, string>) => resolveMacctWorkerConfig(values, {}, {}, '/etc/macct-worker.conf');
+  test('the worker keys and labops\' own, in ms; the keepalive a third of the claim time', () => {
+    const c = consumerConfig(wc({ consumer_name: 'dc-01', claim_idle_sec: '30', provision_debounce_sec: '2', max_retries: '5', api_url: 'http://10.0.0.13:3000/api/v1' }));
+    assert.equal(c.settings.consumer, 'dc-01');
+    assert.equal(c.settings.claimIdleMs, 30_000);
+    assert.equal(c.settings.keepaliveMs, 10_000);
+    assert.equal(c.settings.debounceMs, 2000);
+    assert.equal(c.settings.retry.maxAttempts, 5);
+    assert.equal(c.apiUrl, 'http://10.0.0.13:3000/api/v1');
+    assert.equal(c.redisPort, 6379);
+  });
+
+  test('a bad value is a usage error naming the file and the key (a bad API_URL used to fail every job as an API outage)', () => {
+    assert.throws(() => consumerConfig(wc({ api_url: '10.0.0.13:3000/api/v1' })), (e) => e instanceof UsageError && e.message === "/etc/macct-worker.conf: invalid API_URL: '10.0.0.13:3000/api/v1' (e.g. http://10.0.0.13:3000/api/v1)");
+    assert.throws(() => consumerConfig(wc({ redis_port: 'six' })), /\/etc\/macct-worker\.conf: invalid REDIS_PORT: 'six'/);
+    assert.throws(() => consumerConfig(wc({ consumer_name: '' })), /CONSUMER_NAME is empty/);
   });
 });
 

@@ -28,12 +28,24 @@ export interface RunDcJobConsumerOptions {
 /** The consumer's numbers from the worker config; a bad one is a UsageError naming the file. */
 export interface ConsumerConfig {
   settings: DcJobsSettings;
+  apiUrl: string;
   redisPort: number;
   redisDb: number;
   apiTimeoutMs: number;
   lockWaitMs: number;
   importTimeoutMs: number;
 }
+
+const httpUrl = (v: string | undefined, what: string): string => {
+  let u: URL | undefined;
+  try {
+    u = new URL(v ?? '');
+  } catch {
+    // reported below
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new Error(`invalid ${what}: '${v}' (e.g. http://10.0.0.13:3000/api/v1)`);
+  return v!;
+};
 
 const num = (v: string | undefined, what: string): number => {
   const n = Number(v);
@@ -58,6 +70,7 @@ export function consumerConfig(wc: MacctWorkerConfig, settings: Partial<DcJobsSe
         macctConcurrency: Math.max(1, num(v.macct_concurrency, 'MACCT_CONCURRENCY')),
         ...settings,
       },
+      apiUrl: httpUrl(v.api_url, 'API_URL'),
       redisPort: num(v.redis_port, 'REDIS_PORT'),
       redisDb: num(v.redis_db, 'REDIS_DB'),
       apiTimeoutMs: num(v.api_timeout_sec, 'API_TIMEOUT_SEC') * 1000,
@@ -100,7 +113,7 @@ export async function runDcJobConsumer(o: RunDcJobConsumerOptions): Promise<DcJo
     { stream: JOB_STREAM, group: JOB_GROUP, consumer: c.settings.consumer, dlq: DLQ_STREAM },
   );
   try {
-    const api = new LinboApiClient({ apiUrl: v.api_url!, apiKey: v.api_key!, timeoutMs: c.apiTimeoutMs, sleep: (ms) => sleep(ms, o.signal) });
+    const api = new LinboApiClient({ apiUrl: c.apiUrl, apiKey: v.api_key!, timeoutMs: c.apiTimeoutMs, sleep: (ms) => sleep(ms, o.signal) });
     let provisionPorts = await prov.systemProvisionPorts({
       env: o.env,
       lockWaitMs: c.lockWaitMs,
