@@ -418,6 +418,24 @@ describe('dc jobs: each outcome reported once', () => {
     assert.equal(readFileSync(failing.argvLog, 'utf8').trim().split('\n').length, 3);
   });
 
+  test('an ACK lost with Redis data (the entry pending again after a restore from an older snapshot): only ACKed, not run or reported again', { timeout: 60_000 }, async (ctx) => {
+    if (!samLdb) return ctx.skip('samba not installed');
+    const repair = fakeRepairScript(join(work.path, `repair-restore-${Date.now()}`));
+    const w = await world({ workerExtra: [`REPAIR_SCRIPT=${repair.script}`, `LOG_DIR=${join(work.path, 'log')}`] });
+    const job = await w.api.queueMacct('pc-restore');
+    assert.equal((await once(w)).summary.completed, 1);
+    const entryId = ((await w.redisClient.xrange('linbo:jobs', '-', '+')) as [string, string[]][])[0]![0];
+    // the PEL as an older snapshot had it: delivered to a consumer that is gone, never ACKed
+    await w.redisClient.xclaim('linbo:jobs', 'dc-workers', 'dc-gone', 0, entryId, 'IDLE', 600_000, 'FORCE', 'JUSTID');
+    assert.equal(await w.pending(), 1);
+    const { summary, logs } = await once(w);
+    assert.equal(summary.duplicates, 1, logs.join('\n'));
+    assert.equal(summary.completed, 0);
+    assert.equal(await w.pending(), 0);
+    assert.deepEqual(terminal(w, job.operationId), ['completed']);
+    assert.equal(readFileSync(repair.argvLog, 'utf8').trim().split('\n').length, 1, 'the repair ran once');
+  });
+
   test('a consumer frozen mid-job (its keepalive stops): another one claims the entry; the frozen one, resumed, neither takes it back nor reports it', { timeout: 120_000 }, async (ctx) => {
     if (!samLdb) return ctx.skip('samba not installed');
     const repair = fakeRepairScript(join(work.path, `repair-frozen-${Date.now()}`), { sleepMs: 2500 });
