@@ -25,7 +25,7 @@ export interface ProvisionHostsIo {
 }
 
 export async function provisionOneHost(ctx: AppContext, req: ProvisionHostRequest, o: ProvisionHostsPaths, io: ProvisionHostsIo): Promise<ProvisionHostResult & { lockFile: string }> {
-  const [{ loadMacctWorkerConfig }, { provisionHost, systemProvisionPorts }] = await Promise.all([import('../core/config/macct-worker-conf.js'), import('../ops/provision-hosts.js')]);
+  const [{ loadMacctWorkerConfig }, { provisionHost, provisionHostConfig, systemProvisionPorts }] = await Promise.all([import('../core/config/macct-worker-conf.js'), import('../ops/provision-hosts.js')]);
   const wc = loadMacctWorkerConfig(o.workerConf ?? ctx.env.MACCT_WORKER_CONF ?? '/etc/macct-worker.conf', ctx.env, {
     school: o.school,
     devices_csv_master: o.master,
@@ -35,18 +35,8 @@ export async function provisionOneHost(ctx: AppContext, req: ProvisionHostReques
     dhcp_verify_file: o.dhcpVerifyFile,
     linbo_domain: o.domain,
   });
-  const cfg = {
-    school: wc.school,
-    master: wc.devicesCsvMaster,
-    delta: wc.devicesCsvDelta,
-    importScript: wc.importScript,
-    lockFile: wc.lockFile,
-    samLdb: wc.samLdb,
-    dhcpVerifyFile: wc.dhcpVerifyFile,
-    // The worker always checked DNS against its default domain; labops only when a domain was chosen.
-    dnsDomain: wc.sources.linbo_domain !== 'default' || o.dnsServer ? wc.linboDomain : undefined,
-    importTimeoutMs: o.importTimeout ?? 600_000,
-  };
+  // DNS is checked when a domain was chosen (LINBO_DOMAIN=auto: Samba's realm), or a DNS server given.
+  const { cfg } = await provisionHostConfig(wc, { importTimeoutMs: o.importTimeout ?? 600_000, checkDns: Boolean(o.dnsServer), env: ctx.env });
   const ports = await systemProvisionPorts({
     env: ctx.env,
     lockWaitMs: o.lockWait ?? 0,

@@ -2,8 +2,9 @@
 // Under a lock: apply the job to the delta, merge into the master, validate the result with the rules
 // of sophomorix-device (nothing is written when a row would make it exit 88), write both files
 // atomically with one backup generation, run linuxmuster-import-devices -s <school>, then verify the
-// AD computer object (sam.ldb), the DHCP host block and, when configured, DNS. Never prints.
-import { OperationFailed, UsageError } from '../domain/errors.js';
+// AD computer object (sam.ldb), the DHCP host block and, when configured, DNS (LINBO_DOMAIN, `auto`
+// resolved from Samba's realm in one place, resolveDnsDomain). Never prints.
+import { AuthFailed, OperationFailed, UsageError } from '../domain/errors.js';
 import {
   applyDeltaJob,
   checkHostname,
@@ -26,6 +27,7 @@ import {
 } from '../domain/devices-csv/index.js';
 import { scanDhcpd } from '../domain/dhcpd-conf/scan.js';
 import { pythonJsonDumps } from '../domain/python-json.js';
+import type { MacctWorkerConfig } from '../core/config/macct-worker-conf.js';
 
 export interface ProvisionHostRequest {
   action: DeltaAction;
@@ -93,6 +95,8 @@ export interface VerifyResult {
   dhcp_configured: boolean | null;
   /** null: DNS check not configured */
   dns_a_exists: boolean | null;
+  /** the name looked up for dns_a_exists (labops addition; not reported to the API) */
+  dns_name?: string;
   expected_absent: boolean;
   ok: boolean;
 }
@@ -294,10 +298,11 @@ async function verifyHost(action: DeltaAction, qualifiedName: string, role: stri
       }
     }
   }
-  const dns = cfg.dnsDomain && ports.dnsResolves ? await ports.dnsResolves(`${qualifiedName}.${cfg.dnsDomain}`) : null;
+  const fqdn = cfg.dnsDomain && ports.dnsResolves ? `${qualifiedName}.${cfg.dnsDomain}` : undefined;
+  const dns = fqdn ? await ports.dnsResolves!(fqdn) : null;
   const want = !absent;
   const ok = [ad, dhcp, dns].every((v) => v === null || v === want);
-  return { ad_object_exists: ad, dhcp_configured: dhcp, dns_a_exists: dns, expected_absent: absent, ok };
+  return { ad_object_exists: ad, dhcp_configured: dhcp, dns_a_exists: dns, ...(fqdn ? { dns_name: fqdn } : {}), expected_absent: absent, ok };
 }
 
 /** One job of a provision batch (a provision_host operation's options, already read). */
@@ -411,6 +416,64 @@ export function workerVerify(v: VerifyResult): Record<string, boolean | null> {
   const out: Record<string, boolean | null> = { ad_object_exists: v.ad_object_exists, dns_a_exists: v.dns_a_exists, dhcp_configured: v.dhcp_configured, dns_ptr_exists: null };
   if (v.expected_absent) out.expected_absent = true;
   return out;
+}
+
+/** The DNS domain of the A-record check, and where it came from. */
+export interface DnsDomain {
+  /** undefined: DNS is not checked */
+  domain?: string;
+  source: 'LINBO_DOMAIN' | 'Samba realm (LINBO_DOMAIN=auto)' | 'default' | 'not set';
+}
+
+/**
+ * LINBO_DOMAIN, read the same way by `provision hosts` and the DC job consumer. `auto` is this DC's AD
+ * DNS domain, Samba's realm lowercased, read from sam.ldb. The worker meant the same: it parsed
+ * `samba-tool domain info 127.0.0.1` for a `Realm:` or `Domain name:` line, but that command prints
+ * `Domain           : lab.test`, so it always fell back to the literal `auto` (`host pc01.auto`). A domain
+ * set anywhere (file, environment, --domain) is used as it is; unset, DNS is checked only when `check`
+ * asks for it, against the worker's default (linuxmuster.lan rarely resolves).
+ */
+export async function resolveDnsDomain(
+  wc: Pick<MacctWorkerConfig, 'linboDomain' | 'sources' | 'samLdb'>,
+  o: { check?: boolean; readAdDomain: (samLdb: string) => Promise<string> },
+): Promise<DnsDomain> {
+  if (wc.linboDomain.trim().toLowerCase() === 'auto') {
+    try {
+      return { domain: await o.readAdDomain(wc.samLdb), source: 'Samba realm (LINBO_DOMAIN=auto)' };
+    } catch (e) {
+      const why = `LINBO_DOMAIN=auto: cannot read this DC's AD domain from ${wc.samLdb}: ${(e as Error).message}`;
+      const suggestion = 'set LINBO_DOMAIN to the DNS domain, or SAM_LDB to the sam.ldb of this DC';
+      if (e instanceof AuthFailed) throw new AuthFailed(why, { suggestion: e.suggestion ?? suggestion });
+      throw new UsageError(why, { suggestion });
+    }
+  }
+  if (wc.sources.linbo_domain !== 'default') return { domain: wc.linboDomain, source: 'LINBO_DOMAIN' };
+  return o.check ? { domain: wc.linboDomain, source: 'default' } : { source: 'not set' };
+}
+
+/**
+ * The provisioning settings of the worker config, DNS domain resolved: what `provision hosts` and the
+ * consumer's provision batches run with. `checkDns` checks DNS against the default domain when
+ * LINBO_DOMAIN is not set (`provision hosts --dns-server`).
+ */
+export async function provisionHostConfig(
+  wc: MacctWorkerConfig,
+  o: { importTimeoutMs: number; checkDns?: boolean; env?: NodeJS.ProcessEnv; readAdDomain?: (samLdb: string) => Promise<string> },
+): Promise<{ cfg: ProvisionHostConfig; dns: DnsDomain }> {
+  const readAdDomain = o.readAdDomain ?? (async (samLdb: string) => (await import('../core/samba/ldb.js')).readAdDnsDomain(samLdb, { env: o.env }));
+  const dns = await resolveDnsDomain(wc, { check: o.checkDns, readAdDomain });
+  const cfg: ProvisionHostConfig = {
+    school: wc.school,
+    master: wc.devicesCsvMaster,
+    delta: wc.devicesCsvDelta,
+    importScript: wc.importScript,
+    lockFile: wc.lockFile,
+    samLdb: wc.samLdb,
+    dhcpVerifyFile: wc.dhcpVerifyFile,
+    dnsDomain: dns.domain,
+    importTimeoutMs: o.importTimeoutMs,
+  };
+  return { cfg, dns };
 }
 
 function conflictError(conflicts: MergeConflict[]): UsageError {

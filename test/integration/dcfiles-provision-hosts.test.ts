@@ -10,6 +10,8 @@ import { cli, fixture } from '../support/dc-tree.js';
 import { provisionSamba } from '../support/samba.js';
 import { makeSite, type Site, type SiteOptions } from '../support/dc-site.js';
 import { tempDir } from '../support/tmp.js';
+import { startDns } from '../support/dns.js';
+import { readAdDnsDomain, dnsNameFromDn } from '../../src/core/samba/ldb.js';
 import { processStartTicks, bootId } from '../../src/core/fs/lock.js';
 import { hostname } from 'node:os';
 
@@ -124,6 +126,41 @@ describe('provision hosts (real sam.ldb, import-devices stand-in, real hook)', (
     assert.ok(adHas('schoolb-pc05'));
     assert.match(readFileSync(s.dhcpFile, 'utf8'), /host schoolb-pc05 \{[^}]*next-server 10\.0\.0\.13;/);
     assert.match(readFileSync(s.master, 'utf8'), /^r1;pc05;grp;00:11:22:33:44:05;10\.0\.1\.5;/m);
+  });
+});
+
+describe('LINBO_DOMAIN=auto: the AD domain of this DC, from Samba', () => {
+  test('read from sam.ldb: the realm, lowercased (the domain DN samba-tool provision made from --realm=LAB.TEST)', async (ctx) => {
+    if (!ready) return ctx.skip('samba-tool/ldbsearch not installed');
+    assert.equal(await readAdDnsDomain(samLdb), 'lab.test');
+    assert.equal(dnsNameFromDn('DC=Linuxmuster,DC=lan'), 'linuxmuster.lan');
+    assert.equal(dnsNameFromDn('CN=Configuration,DC=lab,DC=test'), undefined);
+    await assert.rejects(readAdDnsDomain(join(work.path, 'none.ldb')), /sam\.ldb not found: .*none\.ldb/);
+    const plain = join(work.path, 'plain.ldb');
+    execFileSync('ldbadd', ['-H', plain], { input: 'dn: cn=x\ncn: x\n' });
+    await assert.rejects(readAdDnsDomain(plain), /plain\.ldb is not the sam\.ldb of an AD domain controller/);
+  });
+
+  test('provision hosts checks <host>.lab.test (it looked up <host>.auto); an unreadable realm: exit 2, nothing changed', { timeout: 120_000 }, async (ctx) => {
+    if (!ready) return ctx.skip('samba-tool/ldbsearch not installed');
+    const s = site({ workerExtra: ['LINBO_DOMAIN=auto'] });
+    const dns = await startDns({ 'pc09.lab.test': '10.0.0.109' });
+    try {
+      const r = await prov(s, 'create', 'pc09', '--mac', '00:11:22:33:44:59', '--ip', '10.0.0.109', '--room', 'lab01', '--config', 'win11_efi_sata', '--yes', '--json', '--dns-server', dns.server);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout).verify, { ad_object_exists: true, dhcp_configured: true, dns_a_exists: true, dns_name: 'pc09.lab.test', expected_absent: false, ok: true });
+      assert.deepEqual(dns.queries, ['pc09.lab.test']);
+      const u = await prov(s, 'update', 'pc09', '--ip', '10.0.0.109', '--yes', '--dns-server', dns.server);
+      assert.match(u.stdout, /\n {2}DNS A record: {7}present \(pc09\.lab\.test\)\n/);
+    } finally {
+      await dns.close();
+    }
+
+    const before = files(s);
+    const bad = await prov(s, 'create', 'pc10', '--mac', '00:11:22:33:44:60', '--yes', '--sam-ldb', join(work.path, 'missing', 'sam.ldb'));
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /LINBO_DOMAIN=auto: cannot read this DC's AD domain from .*missing\/sam\.ldb: sam\.ldb not found/);
+    assert.deepEqual(files(s), before);
   });
 });
 

@@ -382,3 +382,138 @@ describe('dc jobs: crash in the middle of a provision batch', () => {
   });
 });
 
+describe('dc jobs: each outcome reported once', () => {
+  test('a PATCH or POST whose answer was lost (applied, answer late): checked, not sent again; attempts still counted once', { timeout: 90_000 }, async (ctx) => {
+    if (!samLdb) return ctx.skip('samba not installed');
+    const repair = fakeRepairScript(join(work.path, `repair-late-${Date.now()}`));
+    const w = await world({ workerExtra: [`REPAIR_SCRIPT=${repair.script}`, `LOG_DIR=${join(work.path, 'log')}`] });
+    // the API applies the completed PATCH but answers after API_TIMEOUT_SEC (0.5 s)
+    w.api.injectFault({ kind: 'late-answer', route: 'status', status: 'completed', times: 1, delayMs: 1500 });
+    const ok = await w.api.queueMacct('pc-late-1');
+    const c = startConsumer(w);
+    try {
+      await waitFor(async () => w.api.operations.get(ok.operationId)!.status === 'completed' && (await w.pending()) === 0, 'the job to complete and be ACKed', 30_000);
+      await new Promise((r) => setTimeout(r, 2000)); // a re-sent PATCH would land by now
+    } finally {
+      await c.stop();
+    }
+    assert.deepEqual(statuses(w, ok.operationId), ['running', 'completed'], 'one completed report although its answer was lost');
+
+    // a failing job whose POST retry is applied but answered late: re-queued once per failed run
+    const failing = fakeRepairScript(join(work.path, `repair-late-fail-${Date.now()}`), { fail: true });
+    const w2 = await world({ workerExtra: [`REPAIR_SCRIPT=${failing.script}`, `LOG_DIR=${join(work.path, 'log')}`] });
+    w2.api.injectFault({ kind: 'late-answer', route: 'retry', times: 1, delayMs: 1500 });
+    const bad = await w2.api.queueMacct('pc-late-2');
+    const c2 = startConsumer(w2);
+    try {
+      await waitFor(() => w2.api.operations.get(bad.operationId)!.status === 'failed', 'the job to fail for good', 60_000);
+    } finally {
+      await c2.stop();
+    }
+    assert.deepEqual(
+      statuses(w2, bad.operationId),
+      ['running', 'retrying', 'running', 'retrying', 'running', 'failed'],
+      'three runs: a POST whose answer was lost did not re-queue the job twice',
+    );
+    assert.equal(readFileSync(failing.argvLog, 'utf8').trim().split('\n').length, 3);
+  });
+
+  test('an ACK lost with Redis data (the entry pending again after a restore from an older snapshot): only ACKed, not run or reported again', { timeout: 60_000 }, async (ctx) => {
+    if (!samLdb) return ctx.skip('samba not installed');
+    const repair = fakeRepairScript(join(work.path, `repair-restore-${Date.now()}`));
+    const w = await world({ workerExtra: [`REPAIR_SCRIPT=${repair.script}`, `LOG_DIR=${join(work.path, 'log')}`] });
+    const job = await w.api.queueMacct('pc-restore');
+    assert.equal((await once(w)).summary.completed, 1);
+    const entryId = ((await w.redisClient.xrange('linbo:jobs', '-', '+')) as [string, string[]][])[0]![0];
+    // the PEL as an older snapshot had it: delivered to a consumer that is gone, never ACKed
+    await w.redisClient.xclaim('linbo:jobs', 'dc-workers', 'dc-gone', 0, entryId, 'IDLE', 600_000, 'FORCE', 'JUSTID');
+    assert.equal(await w.pending(), 1);
+    const { summary, logs } = await once(w);
+    assert.equal(summary.duplicates, 1, logs.join('\n'));
+    assert.equal(summary.completed, 0);
+    assert.equal(await w.pending(), 0);
+    assert.deepEqual(terminal(w, job.operationId), ['completed']);
+    assert.equal(readFileSync(repair.argvLog, 'utf8').trim().split('\n').length, 1, 'the repair ran once');
+  });
+
+  test('a consumer frozen mid-job (its keepalive stops): another one claims the entry; the frozen one, resumed, neither takes it back nor reports it', { timeout: 120_000 }, async (ctx) => {
+    if (!samLdb) return ctx.skip('samba not installed');
+    const repair = fakeRepairScript(join(work.path, `repair-frozen-${Date.now()}`), { sleepMs: 2500 });
+    const w = await world({ workerExtra: [`REPAIR_SCRIPT=${repair.script}`, `LOG_DIR=${join(work.path, 'log')}`] });
+    const a = spawn(process.execPath, ['--import', 'tsx', fixturePath('labops-src.ts'), 'dc', 'jobs', '--consumer', 'dc-a'], { env: { ...process.env, ...w.site.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    a.stderr.on('data', (c) => (stderr += c));
+    const closed = new Promise((r) => a.once('close', r));
+    let b: Run | undefined;
+    try {
+      await waitFor(async () => ((await w.redisClient.xinfo('CONSUMERS', 'linbo:jobs', 'dc-workers')) as unknown[]).length === 1, 'consumer A to join', 30_000);
+      const job = await w.api.queueMacct('pc-frozen');
+      await waitFor(() => statuses(w, job.operationId).includes('running'), 'A to start the job');
+      a.kill('SIGSTOP'); // A's repair script runs on; A itself is silent for longer than CLAIM_IDLE_SEC (1 s)
+      b = startConsumer(w, { consumer: 'dc-b' });
+      await waitFor(() => statuses(w, job.operationId).filter((s) => s === 'running').length === 2, 'B to claim the entry and start the job', 30_000);
+      a.kill('SIGCONT'); // A finishes its run while B is still on it
+      await waitFor(() => statuses(w, job.operationId).includes('completed'), 'the job to complete', 30_000);
+      await waitFor(() => /was claimed by another consumer while this one held it|finished by another consumer meanwhile/.test(stderr) || terminal(w, job.operationId).length > 1, 'A to finish its run', 30_000);
+      await waitFor(async () => (await w.pending()) === 0, 'the ACK');
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.deepEqual(terminal(w, job.operationId), ['completed'], `one terminal report\n${stderr}`);
+    } finally {
+      a.kill('SIGCONT');
+      a.kill('SIGTERM');
+      await closed;
+      await b?.stop();
+    }
+  });
+
+  test('a second process with the same CONSUMER_NAME does not take the entries the first is working on', { timeout: 90_000 }, async (ctx) => {
+    if (!samLdb) return ctx.skip('samba not installed');
+    const repair = fakeRepairScript(join(work.path, `repair-twin-${Date.now()}`), { sleepMs: 3000 });
+    // CLAIM_IDLE_SEC=3: keepalive every second, own entries taken once idle for 2 s
+    const w = await world({ workerExtra: [`REPAIR_SCRIPT=${repair.script}`, `LOG_DIR=${join(work.path, 'log')}`, 'CLAIM_IDLE_SEC=3'] });
+    const first = startConsumer(w, { consumer: 'dc-twin' });
+    let second: Run | undefined;
+    try {
+      const job = await w.api.queueMacct('pc-twin');
+      await waitFor(() => statuses(w, job.operationId).includes('running'), 'the first to start the job');
+      second = startConsumer(w, { consumer: 'dc-twin' });
+      await waitFor(() => w.api.operations.get(job.operationId)!.status === 'completed', 'the job to complete', 30_000);
+      await waitFor(async () => (await w.pending()) === 0, 'the ACK');
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.deepEqual(statuses(w, job.operationId), ['running', 'completed']);
+      assert.equal(readFileSync(repair.argvLog, 'utf8').trim().split('\n').length, 1, 'the repair ran once');
+      assert.ok(second.logs.some((l) => /^warn 1 pending entry of consumer dc-twin kept fresh within the last 2 s: another running process seems to use the same CONSUMER_NAME/.test(l)), second.logs.join('\n'));
+    } finally {
+      await first.stop();
+      await second?.stop();
+    }
+  });
+});
+
+describe('dc jobs: LINBO_DOMAIN=auto', () => {
+  test('the DNS check uses the AD domain of this DC (Samba realm from sam.ldb): <host>.lab.test; unreadable, the consumer does not start (exit 2)', { timeout: 90_000 }, async (ctx) => {
+    if (!samLdb) return ctx.skip('samba not installed');
+    const w = await world({ workerExtra: ['LINBO_DOMAIN=auto'] });
+    const id = (await w.api.queueProvision('create', host(41))).operationId;
+    const looked: string[] = [];
+    const logs: string[] = [];
+    const summary = await runDcJobConsumer({
+      env: w.site.env,
+      signal: new AbortController().signal,
+      once: true,
+      log: (l, m) => logs.push(`${l} ${m}`),
+      // the A record as the DC's DNS would answer it
+      wrapProvisionPorts: (p) => ({ ...p, dnsResolves: async (fqdn) => (looked.push(fqdn), fqdn === 'pc41.lab.test') }),
+    });
+    assert.equal(summary.completed, 1, logs.join('\n'));
+    assert.deepEqual(looked, ['pc41.lab.test']);
+    assert.deepEqual((w.api.operations.get(id)!.result as { verify: unknown }).verify, { ad_object_exists: true, dns_a_exists: true, dhcp_configured: true, dns_ptr_exists: null });
+    assert.ok(logs.includes('info DNS check of provisioned hosts: <host>.lab.test (Samba realm (LINBO_DOMAIN=auto))'), logs.join('\n'));
+
+    const gone = makeSite(work.path, join(work.path, 'no-such', 'sam.ldb'), { workerExtra: ['LINBO_DOMAIN=auto', 'REDIS_HOST=127.0.0.1', `REDIS_PORT=${w.redis.port}`] });
+    const r2 = await cli(['dc', 'jobs', '--once'], gone.env);
+    assert.equal(r2.code, 2, r2.stderr);
+    assert.match(r2.stderr, /LINBO_DOMAIN=auto: cannot read this DC's AD domain from .*no-such\/sam\.ldb: sam\.ldb not found/);
+  });
+});
+

@@ -155,7 +155,9 @@ function provisionLoop(env: LoopEnv, cfg: LabopsConfig, job: 'sessions' | 'clean
 function dcJobsLoop(env: LoopEnv): LoopDef {
   const log = env.log.child({ loop: 'dc-jobs' });
   return service('dc-jobs', env, 0, async (ctx, hooks) => {
-    const summary = await consumeDcJobs(ctx, {}, (level, msg) => {
+    // Instances that share a host name need consumer names of their own: Redis cannot tell two consumers of one
+    // name apart, and one would claim and report the other's jobs. LABOPS_INSTANCE names an instance uniquely.
+    const summary = await consumeDcJobs(ctx, { consumer: ctx.env.LABOPS_INSTANCE || undefined }, (level, msg) => {
       if (level === 'error') hooks.itemFailed(msg);
       log[level](msg);
     });

@@ -63,7 +63,7 @@ export function registerProvisionHosts(provisionGroup: Command, f: Factory): Com
     .option('--import-script <path>', 'import command (IMPORT_SCRIPT; default /usr/sbin/linuxmuster-import-devices)')
     .option('--sam-ldb <path>', 'Samba sam.ldb for the AD check (SAM_LDB; default /var/lib/samba/private/sam.ldb)')
     .option('--dhcp-verify-file <file>', 'DHCP file to check for the host block (DHCP_VERIFY_FILE)')
-    .option('--domain <domain>', 'DNS domain for the A-record check (LINBO_DOMAIN; checked only when set explicitly)')
+    .option('--domain <domain>', 'DNS domain for the A-record check (LINBO_DOMAIN; auto: the Samba realm from sam.ldb; checked only when set)')
     .option('--dns-server <addr>', 'DNS server for the A-record check (default: the system resolver)')
     .option('--lock-wait <dur>', 'wait this long for a lock held by another run (default 0: exit 75 at once)', durationArg)
     .option('--import-timeout <dur>', 'time limit for the import (default 10m)', durationArg)
@@ -138,6 +138,6 @@ function render(f: Factory, r: ProvisionHostResult): void {
   f.io.out(`${r.plan!.action} ${r.plan!.hostname}: ${v.ok ? 'verified' : 'VERIFY FAILED'}`);
   f.io.out(`  AD computer object: ${show(v.ad_object_exists)}`);
   f.io.out(`  DHCP host block:    ${show(v.dhcp_configured)}`);
-  f.io.out(`  DNS A record:       ${show(v.dns_a_exists)}`);
+  f.io.out(`  DNS A record:       ${show(v.dns_a_exists)}${v.dns_name ? ` (${v.dns_name})` : ''}`);
   if (r.backups.length) f.io.info(`backups: ${r.backups.join(', ')}`);
 }

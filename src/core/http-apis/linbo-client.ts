@@ -1,7 +1,9 @@
 // The three internal LINBO API calls of the DC worker (NOTES §3.1), with `X-Internal-Key`, a time limit
 // per request and retries of transient failures (connection errors, timeouts, 5xx) with a capped
-// exponential delay. The key is sent only as a header: it never appears in errors or logs.
-import type { LabopsError} from '../../domain/errors.js';
+// exponential delay. A PATCH or POST that got no answer is not sent again here: the API may have applied
+// it (ApiAnswerLost), and only the caller can check. The key is sent only as a header: it never appears
+// in errors or logs.
+import type { LabopsError } from '../../domain/errors.js';
 import { AuthFailed, OperationFailed, Unreachable } from '../../domain/errors.js';
 import { backoffDelayMs } from '../../domain/backoff.js';
 import type { OperationRecord } from '../../domain/dc-jobs.js';
@@ -29,6 +31,11 @@ export interface StatusUpdate {
 export class OperationNotFound extends OperationFailed {}
 /** 5xx, timeout or no connection after the client's retries. */
 export class ApiUnavailable extends Unreachable {}
+/** A PATCH or POST got no answer (time limit, connection reset): the API may or may not have applied it. */
+export class ApiAnswerLost extends ApiUnavailable {}
+
+/** Connection errors that mean the request never reached the API. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export type RetryAnswer = { requeued: true; attempt: number } | { requeued: false; code: string; message: string };
 
@@ -107,14 +114,21 @@ export class LinboApiClient {
       } catch (e) {
         if (e instanceof AuthFailed || e instanceof OperationNotFound || (e instanceof OperationFailed && !(e instanceof ApiUnavailable))) throw e;
         if (e instanceof ApiUnavailable) failure = e;
-        else {
-          const err = e as Error & { cause?: { code?: string } };
-          const why = err.name === 'TimeoutError' || err.name === 'AbortError' ? `no answer within ${this.timeoutMs} ms` : (err.cause?.code ?? err.message);
-          failure = new ApiUnavailable(`LINBO API ${what}: ${why}`);
-        }
+        else failure = this.networkFailure(e, method, what);
       }
-      if (attempt >= this.retries) throw failure;
+      if (attempt >= this.retries || failure instanceof ApiAnswerLost) throw failure;
       await this.sleep(backoffDelayMs(attempt + 1, { baseMs: this.retryBaseMs, maxMs: 10_000 }));
     }
+  }
+
+  /** fetch's failure as ApiUnavailable, or ApiAnswerLost when a change may have reached the API; anything else is a bug and is thrown as it is. */
+  private networkFailure(e: unknown, method: string, what: string): ApiUnavailable {
+    const err = e as Error & { cause?: { code?: string } };
+    const timedOut = err?.name === 'TimeoutError' || err?.name === 'AbortError';
+    const code = err?.cause?.code;
+    if (!timedOut && !code && err?.message !== 'fetch failed') throw e;
+    const why = timedOut ? `no answer within ${this.timeoutMs} ms` : (code ?? err.message);
+    if (method !== 'GET' && !(code && NOT_SENT.has(code))) return new ApiAnswerLost(`LINBO API ${what}: ${why}`);
+    return new ApiUnavailable(`LINBO API ${what}: ${why}`);
   }
 }

@@ -100,6 +100,37 @@ export async function ldbSearch(samLdb: string, filter: string, attrs: string[],
   return parseLdif(r.stdout).filter((rec) => rec.dn !== '');
 }
 
+/** `DC=lab,DC=test` → `lab.test`; undefined for a DN with any other kind of component. */
+export function dnsNameFromDn(dn: string): string | undefined {
+  const parts = dn.split(',').map((p) => /^\s*DC=([^,=]+?)\s*$/i.exec(p)?.[1]);
+  if (parts.length === 0 || parts.some((p) => !p)) return undefined;
+  return parts.join('.').toLowerCase();
+}
+
+/**
+ * This DC's AD DNS domain, which Samba calls its realm (lowercased): the rootDSE's defaultNamingContext
+ * in sam.ldb. Samba provisions the domain's DN from the realm (dn_from_dns_name(realm.lower())), so the
+ * two always agree; unlike `samba-tool domain info`, this needs no running Samba.
+ */
+export async function readAdDnsDomain(samLdb: string, o: LdbOptions = {}): Promise<string> {
+  try {
+    statSync(samLdb);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new AuthFailed(`no permission to read ${samLdb}`, { suggestion: 'run as root on the AD DC' });
+    throw new UsageError(`sam.ldb not found: ${samLdb}`);
+  }
+  const notAd = () => new UsageError(`${samLdb} is not the sam.ldb of an AD domain controller (it has no rootDSE naming a domain)`);
+  const r = await run(o.ldbsearch ?? 'ldbsearch', [`--url=${samLdb}`, '--scope=base', '--basedn=', 'defaultNamingContext'], o);
+  // a plain ldb file has no rootDSE: the base search on the empty DN is refused
+  if (r.code !== 0 && /NULL Base DN invalid/.test(r.stdout + r.stderr)) throw notAd();
+  if (r.code !== 0) throw failure('ldbsearch', samLdb, r);
+  const dn = parseLdif(r.stdout).find((rec) => rec.dn === '')?.attrs.defaultNamingContext?.[0];
+  const domain = dn ? dnsNameFromDn(dn) : undefined;
+  if (!domain) throw notAd();
+  return domain;
+}
+
 /** The computer object `<NAME>$`, with its stored credentials (base64), or undefined. */
 export async function findComputer(samLdb: string, name: string, o: LdbOptions = {}): Promise<LdbRecord | undefined> {
   const recs = await ldbSearch(samLdb, `(&(sAMAccountName=${name.toUpperCase()}$))`, ['dn', 'unicodePwd', 'supplementalCredentials', 'pwdLastSet'], o);

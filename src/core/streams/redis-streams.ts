@@ -1,9 +1,11 @@
 // Redis Streams consumer-group client on ioredis (NOTES §2): XGROUP CREATE … $ MKSTREAM, XREADGROUP,
-// XAUTOCLAIM over every page, XACK, XCLAIM JUSTID to keep in-flight entries from being claimed by
-// others, XADD to the DLQ. Two connections: a blocking XREADGROUP holds its socket, so ACKs and claims
-// go over the second one. ioredis reconnects by itself; commands wait for the reconnect.
+// XAUTOCLAIM over every page, XACK, a keepalive that refreshes only the entries this consumer still owns,
+// XADD to the DLQ. Two connections: a blocking XREADGROUP holds its socket, so ACKs and claims go over
+// the second one. ioredis reconnects by itself; commands wait for the reconnect. Every error leaves
+// here classified: RedisUnavailable (transient), AuthFailed, OperationFailed (Redis refused the
+// command); a TypeError and its kin pass unchanged, they are bugs.
 import { Redis, type RedisOptions } from 'ioredis';
-import { AuthFailed, Unreachable } from '../../domain/errors.js';
+import { AuthFailed, LabopsError, OperationFailed, Unreachable } from '../../domain/errors.js';
 
 export interface StreamEntry {
   id: string;
@@ -48,10 +50,31 @@ export function isAuthError(message: string): boolean {
   return /WRONGPASS|NOAUTH|rejected the password|requires a password/.test(message);
 }
 
-/** Connection options shared by both sockets: RESP2 like redis-py, reconnect forever with a capped delay. */
+/** Redis did not answer (connection refused or lost, still loading, failover): try again later. */
+export class RedisUnavailable extends Unreachable {}
+
+/** Reply errors that mean "not now" rather than "never". */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY)\b/;
+
+/** The labops error for a failed Redis command; errors of our own code (TypeError, …) stay as they are. */
+export function classifyRedisError(e: unknown, what: string): unknown {
+  if (e instanceof LabopsError || !(e instanceof Error)) return e;
+  if (e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError) return e;
+  const why = describeRedisError(e);
+  if (isAuthError(why)) return new AuthFailed(`Redis ${what}: ${why}`, { cause: e });
+  if (e.name === 'ReplyError' && !TRANSIENT_REPLY.test(e.message)) return new OperationFailed(`Redis ${what}: ${e.message}`, { cause: e });
+  return new RedisUnavailable(`Redis ${what}: ${why}`, { cause: e });
+}
+
+/** Redis takes whole milliseconds. */
+const ms = (n: number) => Math.max(0, Math.round(n));
+
+const isNoGroup = (e: unknown) => /NOGROUP/.test((e as Error)?.message ?? '');
+
 /** connections being closed on purpose: their close is not a problem to report */
 const closing = new WeakSet<Redis>();
 
+/** Connection options shared by both sockets: RESP2 like redis-py, reconnect forever with a capped delay. */
 function redisOptions(o: RedisConnectOptions): RedisOptions {
   return {
     host: o.host,
@@ -105,6 +128,50 @@ async function connectChecked(o: RedisConnectOptions, what: string): Promise<Red
   return r;
 }
 
+/** One entry of this consumer's pending list (XPENDING). */
+export interface PendingEntry {
+  id: string;
+  idleMs: number;
+  deliveries: number;
+}
+
+/** Who holds an entry now: this consumer, another one, or nobody (ACKed, or lost with Redis' data). */
+export type Holder = 'mine' | 'other' | 'none';
+
+// Check and set the idle time in one step, so an entry another consumer has claimed is never taken back.
+// KEYS[1] stream; ARGV[1] group, ARGV[2] consumer, ARGV[3] idle ms, ARGV[4..] entry ids; returns one holder per id.
+const HOLD_SCRIPT = `
+local holders, mine = {}, {}
+for i = 4, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] == nil then holders[#holders + 1] = 'none'
+  elseif p[1][2] == ARGV[2] then holders[#holders + 1] = 'mine'; mine[#mine + 1] = ARGV[i]
+  else holders[#holders + 1] = 'other' end
+end
+if #mine > 0 then
+  local args = {KEYS[1], ARGV[1], ARGV[2], 0}
+  for _, id in ipairs(mine) do args[#args + 1] = id end
+  args[#args + 1] = 'IDLE'
+  args[#args + 1] = ARGV[3]
+  args[#args + 1] = 'JUSTID'
+  redis.call('XCLAIM', unpack(args))
+end
+return holders`;
+
+type Reply = [string, [string, string[] | null][]][] | null;
+
+function entriesOf(reply: unknown): { entries: StreamEntry[]; deleted: string[] } {
+  const entries: StreamEntry[] = [];
+  const deleted: string[] = [];
+  for (const [, list] of (reply as Reply) ?? []) {
+    for (const [id, flat] of list) {
+      if (flat) entries.push({ id, fields: toFields(flat) });
+      else deleted.push(id);
+    }
+  }
+  return { entries, deleted };
+}
+
 export class RedisJobStream {
   private constructor(
     private readonly cmd: Redis,
@@ -125,13 +192,28 @@ export class RedisJobStream {
     return new RedisJobStream(cmd, blocking, id);
   }
 
-  /** XGROUP CREATE <stream> <group> $ MKSTREAM; an existing group is fine. */
-  async ensureGroup(): Promise<void> {
+  /** Runs one Redis command; its error leaves classified. */
+  private async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
-      await this.cmd.xgroup('CREATE', this.id.stream, this.id.group, '$', 'MKSTREAM');
+      return await fn();
     } catch (e) {
-      if (!/BUSYGROUP/.test((e as Error).message)) throw e;
+      throw classifyRedisError(e, `${what} ${this.id.stream}`);
     }
+  }
+
+  /**
+   * XGROUP CREATE <stream> <group> $ MKSTREAM (an existing group is fine), then CREATECONSUMER: the
+   * consumer shows in XINFO CONSUMERS from its start, not only once an entry was delivered to it.
+   */
+  async ensureGroup(): Promise<void> {
+    await this.run('XGROUP CREATE', async () => {
+      try {
+        await this.cmd.xgroup('CREATE', this.id.stream, this.id.group, '$', 'MKSTREAM');
+      } catch (e) {
+        if (!/BUSYGROUP/.test((e as Error).message)) throw e;
+      }
+      await this.cmd.xgroup('CREATECONSUMER', this.id.stream, this.id.group, this.id.consumer);
+    });
   }
 
   /** New entries for this consumer; NOGROUP (Redis lost its data) recreates the group. */
@@ -141,40 +223,34 @@ export class RedisJobStream {
     args.push('STREAMS', this.id.stream, '>');
     let reply: unknown;
     try {
-      reply = await (this.blocking.xreadgroup as unknown as (...a: (string | number)[]) => Promise<unknown>)(...args);
+      reply = await this.run('XREADGROUP', () => (this.blocking.xreadgroup as unknown as (...a: (string | number)[]) => Promise<unknown>)(...args));
     } catch (e) {
-      if (/NOGROUP/.test((e as Error).message)) {
-        await this.ensureGroup();
-        return [];
-      }
-      throw e;
+      if (!isNoGroup(e)) throw e;
+      await this.ensureGroup();
+      return [];
     }
-    const out: StreamEntry[] = [];
-    for (const [, entries] of (reply as [string, [string, string[] | null][]][] | null) ?? []) {
-      for (const [id, flat] of entries) out.push({ id, fields: toFields(flat) });
-    }
-    return out;
+    return entriesOf(reply).entries;
   }
 
-  /** This consumer's own pending entries (XREADGROUP … 0): what it read before a crash or restart. Deleted ones are ACKed. */
-  async readOwnPending(count: number): Promise<StreamEntry[]> {
-    let reply: unknown;
+  /** This consumer's pending entries with their idle times (XPENDING … - + <count> <consumer>). */
+  async ownPending(count: number): Promise<PendingEntry[]> {
+    let reply: [string, string, number, number][];
     try {
-      reply = await (this.cmd.xreadgroup as unknown as (...a: (string | number)[]) => Promise<unknown>)('GROUP', this.id.group, this.id.consumer, 'COUNT', count, 'STREAMS', this.id.stream, '0');
+      reply = (await this.run('XPENDING', () => this.cmd.xpending(this.id.stream, this.id.group, '-', '+', count, this.id.consumer))) as [string, string, number, number][];
     } catch (e) {
-      if (/NOGROUP/.test((e as Error).message)) return [];
+      if (isNoGroup(e)) return [];
       throw e;
     }
-    const out: StreamEntry[] = [];
-    const gone: string[] = [];
-    for (const [, entries] of (reply as [string, [string, string[] | null][]][] | null) ?? []) {
-      for (const [id, flat] of entries) {
-        if (flat) out.push({ id, fields: toFields(flat) });
-        else gone.push(id);
-      }
-    }
-    await this.ack(gone);
-    return out;
+    return reply.map(([id, , idle, deliveries]) => ({ id, idleMs: Number(idle), deliveries: Number(deliveries) }));
+  }
+
+  /** XCLAIM to this consumer of the entries still idle for `minIdleMs`; entries deleted from the stream are dropped (and ACKed). */
+  async claim(ids: readonly string[], minIdleMs: number): Promise<StreamEntry[]> {
+    if (ids.length === 0) return [];
+    const reply = (await this.run('XCLAIM', () => this.cmd.xclaim(this.id.stream, this.id.group, this.id.consumer, ms(minIdleMs), ...ids))) as [string, string[] | null][];
+    const { entries, deleted } = entriesOf([[this.id.stream, reply]]);
+    await this.ack(deleted);
+    return entries;
   }
 
   /**
@@ -188,46 +264,68 @@ export class RedisJobStream {
     for (let page = 0; page < 10_000; page++) {
       let reply: unknown[];
       try {
-        reply = (await this.cmd.xautoclaim(this.id.stream, this.id.group, this.id.consumer, minIdleMs, cursor, 'COUNT', pageSize)) as unknown[];
+        reply = (await this.run('XAUTOCLAIM', () => this.cmd.xautoclaim(this.id.stream, this.id.group, this.id.consumer, ms(minIdleMs), cursor, 'COUNT', pageSize))) as unknown[];
       } catch (e) {
-        if (/NOGROUP/.test((e as Error).message)) {
-          await this.ensureGroup();
-          break;
-        }
-        throw e;
+        if (!isNoGroup(e)) throw e;
+        await this.ensureGroup();
+        break;
       }
       cursor = String(reply[0]);
-      for (const item of (reply[1] as [string, string[] | null][]) ?? []) {
-        if (item && item[1]) entries.push({ id: item[0], fields: toFields(item[1]) });
-        else if (item) deleted.push(item[0]);
-      }
+      const found = entriesOf([[this.id.stream, (reply[1] as [string, string[] | null][]) ?? []]]);
+      entries.push(...found.entries);
+      deleted.push(...found.deleted);
       for (const id of (reply[2] as string[] | undefined) ?? []) deleted.push(String(id));
       if (cursor === '0-0') break;
     }
     return { entries, deleted };
   }
 
+  /** XACK; with the group gone (Redis lost its data) there is nothing left to acknowledge. */
   async ack(ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
-    return this.cmd.xack(this.id.stream, this.id.group, ...ids);
+    try {
+      return await this.run('XACK', () => this.cmd.xack(this.id.stream, this.id.group, ...ids));
+    } catch (e) {
+      if (isNoGroup(e)) return 0;
+      throw e;
+    }
   }
 
-  /** Resets the idle time of entries this consumer is still working on, so nobody claims them. */
-  async touch(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await (this.cmd.xclaim as unknown as (...a: (string | number)[]) => Promise<unknown>)(this.id.stream, this.id.group, this.id.consumer, 0, ...ids, 'JUSTID');
+  /**
+   * Keepalive: resets the idle time of the entries this consumer still holds, so nobody claims them,
+   * and says who holds each one. An entry another consumer has claimed meanwhile (this one was silent
+   * for longer than its claim time) stays with that consumer: XCLAIM with min-idle 0 would take it back.
+   */
+  keep(ids: readonly string[]): Promise<Holder[]> {
+    return this.hold(ids, 0);
+  }
+
+  /** Entries this consumer leaves unfinished (stopping): their idle time is set to `idleMs`, so the next run or another consumer takes them at once. */
+  async release(ids: readonly string[], idleMs: number): Promise<void> {
+    await this.hold(ids, idleMs);
+  }
+
+  private async hold(ids: readonly string[], idleMs: number): Promise<Holder[]> {
+    if (ids.length === 0) return [];
+    try {
+      const r = await this.run('keepalive', () => this.cmd.eval(HOLD_SCRIPT, 1, this.id.stream, this.id.group, this.id.consumer, ms(idleMs), ...ids));
+      return (r as string[]).map((h) => (h === 'mine' || h === 'other' ? h : 'none'));
+    } catch (e) {
+      if (isNoGroup(e)) return ids.map(() => 'none');
+      throw e;
+    }
   }
 
   async deadLetter(fields: Record<string, string>): Promise<string> {
-    return (await this.cmd.xadd(this.id.dlq, '*', ...Object.entries(fields).flat())) as string;
+    return (await this.run('XADD', () => this.cmd.xadd(this.id.dlq, '*', ...Object.entries(fields).flat()))) as string;
   }
 
   async add(fields: Record<string, string>): Promise<string> {
-    return (await this.cmd.xadd(this.id.stream, '*', ...Object.entries(fields).flat())) as string;
+    return (await this.run('XADD', () => this.cmd.xadd(this.id.stream, '*', ...Object.entries(fields).flat()))) as string;
   }
 
   async ping(): Promise<void> {
-    await this.cmd.ping();
+    await this.run('PING', () => this.cmd.ping());
   }
 
   close(): void {

@@ -55,15 +55,18 @@ export interface LinboApiOptions {
   now?: () => Date;
 }
 
-export type FaultKind = 'error500' | 'timeout';
+/** error500: answer 500, change nothing; timeout: hold the request, then 500; late-answer: apply the change, then hold the answer (a slow commit, a proxy) */
+export type FaultKind = 'error500' | 'timeout' | 'late-answer';
 export interface Fault {
   kind: FaultKind;
   /** which route: 'get' | 'status' | 'retry' | 'any' */
   route: 'get' | 'status' | 'retry' | 'any';
   /** how many requests it hits */
   times: number;
-  /** for 'timeout': how long to hold the request before answering 500 */
+  /** for 'timeout' and 'late-answer': how long the answer is held */
   delayMs?: number;
+  /** for 'late-answer' on the status route: only PATCHes to this status */
+  status?: string;
 }
 
 export interface LinboApi {
@@ -202,13 +205,19 @@ export async function startLinboApi(o: LinboApiOptions): Promise<LinboApi> {
     return { operationId: op.id, status: 'queued' as const };
   }
 
-  function takeFault(route: Fault['route']): Fault | undefined {
-    const i = faults.findIndex((f) => f.times > 0 && (f.route === route || f.route === 'any'));
+  function takeFault(route: Fault['route'], which: (f: Fault) => boolean = (f) => f.kind !== 'late-answer'): Fault | undefined {
+    const i = faults.findIndex((f) => f.times > 0 && (f.route === route || f.route === 'any') && which(f));
     if (i < 0) return undefined;
     const f = faults[i]!;
     f.times--;
     if (f.times <= 0) faults.splice(i, 1);
     return f;
+  }
+
+  /** A 'late-answer' fault: the change is made; its answer waits. */
+  async function lateAnswer(route: Fault['route'], status?: string): Promise<void> {
+    const f = takeFault(route, (x) => x.kind === 'late-answer' && (x.status === undefined || x.status === status));
+    if (f) await new Promise((r) => setTimeout(r, f.delayMs ?? 15_000));
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -255,6 +264,7 @@ export async function startLinboApi(o: LinboApiOptions): Promise<LinboApi> {
       const list = patches.get(op.id) ?? [];
       list.push({ at: iso(), body });
       patches.set(op.id, list);
+      await lateAnswer('status', status);
       if (op.type === 'provision_host') {
         const hostId = (op.options as { hostId?: string }).hostId;
         const host = hostId ? hosts.get(hostId) : undefined;
@@ -288,6 +298,7 @@ export async function startLinboApi(o: LinboApiOptions): Promise<LinboApi> {
       op.attempt += 1;
       op.error = null;
       await xadd(JOB_STREAM, slimPayload(op));
+      await lateAnswer('retry');
       return send(res, 200, { data: { operationId: op.id, attempt: op.attempt, message: 'Job re-queued for retry' } });
     }
     return send(res, 404, { error: { code: 'NOT_FOUND', message: `Route ${req.method} ${path} not found` } });
