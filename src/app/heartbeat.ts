@@ -55,12 +55,30 @@ async function heartbeatSink(ctx: AppContext) {
 export interface FleetRow extends Omit<HostHeartbeatRow, 'rawJson'> {
   lastPrepareTs: string | null;
   issues: string[];
+  /** false: an inventory host with no heartbeat stored, ever */
+  reported: boolean;
 }
 
+/** The named hosts (default: the inventory and every host with a stored heartbeat), those that never reported too. */
 export async function fleetState(ctx: AppContext, names: readonly string[]): Promise<FleetRow[]> {
   const [db, index, { latestHeartbeats }] = await Promise.all([ctx.database({ create: false }), ctx.inventory(), import('../core/db/heartbeat-store.js')]);
   const resolved = names.map((n) => index.find(n)?.name ?? n);
-  return (await latestHeartbeats(db, resolved)).map(({ rawJson, ...r }) => {
+  const stored = (await latestHeartbeats(db, resolved)).map(fleetRow);
+  const have = new Set(stored.map((r) => r.host.toLowerCase()));
+  const wanted = names.length ? resolved.map((n) => index.find(n) ?? { name: n, address: '' }) : index.hosts;
+  const never = wanted.filter((h) => !have.has(h.name.toLowerCase())).map((h) => neverReported(h.name, h.address));
+  return [...stored, ...never].sort((a, b) => a.host.localeCompare(b.host));
+}
+
+function neverReported(host: string, address: string): FleetRow {
+  return {
+    host, address, timestampUtc: null, ready: null, localMode: null, localSession: null, lastForcedLogoffTs: null, lastForcedLogoffUser: null,
+    lastPowerActionTs: null, lastPowerActionMode: null, lastPollAt: null, lastChangeAt: null, reportedHost: null, lastPrepareTs: null, issues: [], reported: false,
+  };
+}
+
+function fleetRow({ rawJson, ...r }: HostHeartbeatRow): FleetRow {
+  {
     let raw: Record<string, any> = {}; // eslint-disable-line @typescript-eslint/no-explicit-any
     try {
       raw = rawJson ? JSON.parse(rawJson) : {};
@@ -70,8 +88,8 @@ export async function fleetState(ctx: AppContext, names: readonly string[]): Pro
     const ops = raw.operations ?? raw.status?.operations ?? {};
     const issues: string[] = Array.isArray(raw.summary?.issues) ? [...raw.summary.issues] : [];
     if (r.reportedHost && r.reportedHost.toLowerCase() !== r.host.toLowerCase()) issues.push(`heartbeat names host ${r.reportedHost}`);
-    return { ...r, lastPrepareTs: typeof ops.lastPrepareSession?.timestamp === 'string' ? new Date(ops.lastPrepareSession.timestamp).toISOString() : null, issues };
-  });
+    return { ...r, lastPrepareTs: typeof ops.lastPrepareSession?.timestamp === 'string' ? new Date(ops.lastPrepareSession.timestamp).toISOString() : null, issues, reported: true };
+  }
 }
 
 export async function forcedLogoffList(ctx: AppContext, names: readonly string[]): Promise<ForcedLogoffRow[]> {

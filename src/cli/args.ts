@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from 'commander';
 import { isIP } from 'node:net';
 import { parseDuration } from '../domain/duration.js';
+import { UsageError } from '../domain/errors.js';
 import { parseProbeSpec, type ProbeSpec } from '../domain/probe-spec.js';
 
 export function intArg(min: number, max: number): (v: string) => number {
@@ -28,6 +29,15 @@ export function probeArg(v: string): ProbeSpec {
 export function ipArg(v: string): string {
   if (!isIP(v.trim())) throw new InvalidArgumentError('expected an IPv4 or IPv6 address');
   return v.trim();
+}
+
+/** --watch [interval]: the flag alone is every 2 s. */
+export function watchInterval(v: string | boolean | undefined): number | undefined {
+  if (v === undefined || v === false) return undefined;
+  if (v === true) return 2000;
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 200) throw new UsageError(`--watch '${v}': expected an interval like 2s or 500ms (at least 200ms)`);
+  return ms;
 }
 
 export function floatArg(v: string): number {

@@ -122,12 +122,15 @@ describe('tables fit the terminal; piped output is complete', () => {
   test('--format table when piped (for watch), --no-headers, --format tsv on a terminal, --format json', async () => {
     const table = await cli(['heartbeat', 'show', '--format', 'table']);
     assert.match(table.stdout, /^HOST\s+READY/);
+    // the inventory's hosts, sorted: ghost and the simulator's stations never reported
     const bare = await cli(['heartbeat', 'show', '--format', 'table', '--no-headers']);
-    assert.match(bare.stdout, /^lab-ws-01\s/);
+    assert.match(bare.stdout, /^ghost\s+-.*never/);
     const tsv = await cli(['heartbeat', 'show', '--format', 'tsv'], { tty: true, columns: 80 });
-    assert.match(tsv.stdout, /^lab-ws-01\t/);
+    assert.match(tsv.stdout, /^ghost\t/);
     const json = await cli(['heartbeat', 'show', '--format', 'json']);
-    assert.equal(JSON.parse(json.stdout).hosts.length, 3);
+    const hosts = JSON.parse(json.stdout).hosts as { host: string; reported: boolean }[];
+    assert.deepEqual(hosts.filter((h) => h.reported).map((h) => h.host), ['lab-ws-01', 'lab-ws-02-with-a-rather-long-name', 'lab-ws-03']);
+    assert.equal(hosts.length, 6);
   });
 
   test('a narrow terminal keeps the most important columns rather than garbage', async () => {

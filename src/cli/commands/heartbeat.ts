@@ -1,11 +1,9 @@
 // labops heartbeat poll | show | alerts
 import { Option, type Command } from 'commander';
 import type { Factory } from '../factory.js';
-import { intArg } from '../args.js';
+import { intArg, watchInterval } from '../args.js';
 import { helpAfter } from '../help.js';
 import { act, listing } from '../action.js';
-import { watchInterval } from '../io/watch.js';
-import { parseDuration } from '../../domain/duration.js';
 import { UsageError } from '../../domain/errors.js';
 import type { Outcome } from '../../domain/outcome.js';
 import type { HostPollResult, PollResult } from '../../ops/heartbeat/poll.js';
@@ -36,10 +34,10 @@ export function registerHeartbeat(parent: Command, f: Factory): Command {
   const show = hb
     .command('show')
     .description('The latest stored state of each host: ready, local mode, local session, last heartbeat (relative on a terminal, ISO-8601 when piped), last prepare, power action and forced logoff, issues. With --events, the forced logoffs and the reservations they belong to.')
-    .argument('[host...]', 'inventory host names (default: all stored hosts)')
+    .argument('[host...]', 'inventory host names (default: every inventory host and every host with a stored heartbeat)')
     .option('--events', 'list forced logoffs (session-guard evictions) linked to reservations')
     .option('--watch [interval]', 'redraw the table in place on the terminal every interval (default 2s), changed rows highlighted; q or Ctrl-C ends it');
-  act(listing(show), f, (hosts: string[], o: { events?: boolean; watch?: string | boolean }): ShowOptions => ({ hosts, events: Boolean(o.events), watchMs: watchInterval(o.watch, parseDuration) }), runShow);
+  act(listing(show), f, (hosts: string[], o: { events?: boolean; watch?: string | boolean }): ShowOptions => ({ hosts, events: Boolean(o.events), watchMs: watchInterval(o.watch) }), runShow);
   const alerts = hb
     .command('alerts')
     .description(
@@ -97,8 +95,7 @@ async function renderPoll(f: Factory, result: PollResult): Promise<void> {
     ],
     result.hosts,
   );
-  if (!f.io.stdoutIsTTY) return;
-  for (const h of result.hosts) if (h.error) f.io.error(`${h.host}: ${h.error.message}`);
+  // each host's error is in its DETAIL cell (--wide shows it whole); not again on stderr
 }
 
 export interface ShowOptions {
@@ -148,7 +145,7 @@ async function showOnce(f: Factory, o: ShowOptions): Promise<void> {
       { header: 'READY', priority: 1, value: (r) => yn(r.ready), pretty: (r, c) => (r.ready === false ? c.red('no') : r.ready ? c.green('yes') : '-') },
       { header: 'LOCAL MODE', value: (r) => yn(r.localMode), pretty: (r, c) => (r.localMode ? c.yellow('yes') : yn(r.localMode)) },
       { header: 'LOCAL SESSION', value: (r) => yn(r.localSession), pretty: (r, c) => (r.localSession ? c.yellow('yes') : yn(r.localSession)) },
-      { header: 'LAST HEARTBEAT', priority: 2, value: (r) => when(r.timestampUtc, false), pretty: (r) => when(r.timestampUtc, true) },
+      { header: 'LAST HEARTBEAT', priority: 2, value: (r) => (r.reported ? when(r.timestampUtc, false) : 'never'), pretty: (r, c) => (r.reported ? when(r.timestampUtc, true) : c.yellow('never')) },
       { header: 'LAST PREPARE', value: (r) => when(r.lastPrepareTs, false), pretty: (r) => when(r.lastPrepareTs, true) },
       { header: 'LAST POWER', value: (r) => (r.lastPowerActionTs ? `${r.lastPowerActionMode ?? '?'} ${r.lastPowerActionTs}` : '-'), pretty: (r) => (r.lastPowerActionTs ? `${r.lastPowerActionMode ?? '?'} ${when(r.lastPowerActionTs, true)}` : '-') },
       { header: 'LAST FORCED LOGOFF', value: (r) => (r.lastForcedLogoffTs ? `${r.lastForcedLogoffUser ?? '?'} ${r.lastForcedLogoffTs}` : '-'), pretty: (r) => (r.lastForcedLogoffTs ? `${r.lastForcedLogoffUser ?? '?'} ${when(r.lastForcedLogoffTs, true)}` : '-') },

@@ -1,11 +1,12 @@
 // labops labs sync | list | history: the CML lab cache.
 import type { Command } from 'commander';
 import type { Factory } from '../factory.js';
-import { durationArg, intArg } from '../args.js';
+import { durationArg, intArg, watchInterval } from '../args.js';
 import { helpAfter } from '../help.js';
 import type { LabsSyncResult, ServerSyncResult } from '../../ops/labs-sync.js';
 import type { LabRecord, HistoryEntry } from '../../domain/labs/record.js';
 import { act, formerly, listing, renamed } from '../action.js';
+import { UsageError } from '../../domain/errors.js';
 import type { Outcome } from '../../domain/outcome.js';
 
 export interface LabsSyncOptions {
@@ -21,6 +22,8 @@ export interface LabsListOptions {
   server?: string[];
   includeOrphaned?: boolean;
   format?: 'table' | 'tsv' | 'json' | 'api' | 'lab-record';
+  /** --watch: redraw every this many ms */
+  watchMs?: number;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -61,9 +64,20 @@ export function registerLabs(parent: Command, f: Factory): Command {
     .command('list')
     .description('Show the cached labs. --json prints the CML Cloud Manager API shape; --format lab-record prints its lab_records documents (with history).')
     .option('--server <id>', 'only this server (repeatable)', collect)
-    .option('--include-orphaned', 'include labs marked orphaned; formerly --all');
+    .option('--include-orphaned', 'include labs marked orphaned; formerly --all')
+    .option('--watch [interval]', 'redraw the table in place on the terminal every interval (default 2s), changed rows highlighted; q or Ctrl-C ends it');
   formerly(list, '--all', '--include-orphaned');
-  act(listing(list, ['api', 'lab-record']), f, (o: LabsListOptions & { all?: boolean }): LabsListOptions => ({ server: o.server, format: o.format, includeOrphaned: renamed(f, { flag: '--include-orphaned', value: o.includeOrphaned }, { flag: '--all', value: o.all }) }), runLabsList);
+  act(
+    listing(list, ['api', 'lab-record']),
+    f,
+    (o: Omit<LabsListOptions, 'watchMs'> & { all?: boolean; watch?: string | boolean }): LabsListOptions => ({
+      server: o.server,
+      format: o.format,
+      includeOrphaned: renamed(f, { flag: '--include-orphaned', value: o.includeOrphaned }, { flag: '--all', value: o.all }),
+      watchMs: watchInterval(o.watch),
+    }),
+    runLabsList,
+  );
   helpAfter(list, 'Examples:\n  labops labs list\n  labops labs list --server cml-1 --json\n  labops labs list --format lab-record > lab_records.json');
 
   const history = labs
@@ -143,6 +157,13 @@ async function renderSync(f: Factory, result: LabsSyncResult, byId: Map<string, 
 }
 
 export async function runLabsList(f: Factory, o: LabsListOptions): Promise<void> {
+  if (o.watchMs === undefined) return listOnce(f, o);
+  if (f.io.json || (o.format && o.format !== 'table')) throw new UsageError('--watch draws a table; it does not combine with --json or another --format');
+  const { watchTable } = await import('../io/watch.js');
+  await watchTable(f.io, f.signal, { intervalMs: o.watchMs, title: 'labops labs list', now: f.clock.now, sleep: f.clock.sleep }, (io) => listOnce({ ...f, io }, o));
+}
+
+async function listOnce(f: Factory, o: LabsListOptions): Promise<void> {
   const { listLabs, labRecordDocuments } = await import('../../app/labs.js');
   // json (or --json) is the Cloud Manager API shape; table and tsv were applied by main
   const format = o.format === 'lab-record' ? 'lab-record' : o.format === 'api' || f.io.json ? 'api' : 'table';

@@ -17,22 +17,18 @@ export interface WatchOptions {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** --watch [interval]: the flag alone is every 2 s. */
-export function watchInterval(v: string | boolean | undefined, parse: (s: string) => number | undefined): number | undefined {
-  if (v === undefined || v === false) return undefined;
-  if (v === true) return 2000;
-  const ms = parse(v);
-  if (ms === undefined || ms < 200) throw new UsageError(`--watch '${v}': expected an interval like 2s or 500ms (at least 200ms)`);
-  return ms;
-}
-
 /** The rows of a rendered table that differ from the last frame's row of the same first column, highlighted. */
 export function highlightChanges(lines: readonly string[], previous: ReadonlyMap<string, string>): { lines: string[]; rows: Map<string, string> } {
   const rows = new Map<string, string>();
+  const seen = new Map<string, number>();
   const out = lines.map((line, i) => {
     const plain = line.replace(ANSI, '');
-    const key = plain.split(/\s{2,}/)[0] ?? '';
-    if (i === 0 || !key) return line;
+    const first = plain.split(/\s{2,}/)[0] ?? '';
+    if (i === 0 || !first) return line;
+    // rows are known by their first cell, the nth row of a repeated first cell (labs of one server) by n
+    const n = (seen.get(first) ?? 0) + 1;
+    seen.set(first, n);
+    const key = `${first}#${n}`;
     rows.set(key, plain);
     const before = previous.get(key);
     return previous.size > 0 && before !== plain ? `\x1b[7m${plain}\x1b[27m` : line;
