@@ -27,7 +27,8 @@ export function registerExec(parent: Command, f: Factory, run: (f: Factory, o: E
     .description(
       'Run C:\\LabStation\\LabStation.exe <command> on Windows lab hosts over WinRM and report, per host, the exit code, the station\'s message, stderr and the duration. ' +
         'Only these commands are allowed: prepare-session, release-session, session guard, power shutdown|hibernate, status-json, recovery reboot-if-needed, status; anything else is refused before any connection. ' +
-        'Arguments reach the station exactly as given (a PowerShell call-operator wrapper, not a cmd line), so --reason="Remote order & calc" is one argument. ' +
+        'Commands run through the WinRS cmd shell, as pywinrm\'s run_cmd does (no PowerShell start-up), and every argument reaches LabStation.exe exactly as given: each is quoted for cmd.exe and the station\'s argument parser, so --reason="Remote order & more" is one argument. ' +
+        'An argument that cannot pass exactly that way (one holding ", %, !, a line break or another control character, or a command line over 8000 characters) is refused with exit 2 before any connection, naming the argument and the character. ' +
         'Transports: HTTP 5985 with NTLMv2 and message encryption, HTTPS 5986 with Basic or NTLM and certificate verification. Kerberos and CredSSP are not supported. ' +
         'Power and reboot commands ask for confirmation on a terminal and need --yes otherwise. Passwords come from the inventory (env:/file: references), the credentials file, --password-file or a prompt; never from the command line.',
     )
@@ -45,7 +46,7 @@ export function registerExec(parent: Command, f: Factory, run: (f: Factory, o: E
     .action((operands: string[], o: Omit<ExecOptions, 'operands'>) => run(f, { ...o, operands, all: Boolean(o.all) }));
   return helpAfter(
     cmd,
-    'Examples:\n  labops exec lab-ws-01 -- status-json\n  labops exec --all -- prepare-session --guard-grace=90\n  labops exec lab-ws-01 lab-ws-02 -- power shutdown --reason="Reservation completed"\n  labops exec lab-ws-03 --ssl --ca /etc/labops/winrm-ca.pem -- release-session\n\n' +
+    'Examples:\n  labops exec lab-ws-01 -- status-json\n  labops exec --all -- prepare-session --guard-grace=90\n  labops exec lab-ws-01 lab-ws-02 -- power shutdown --reason="Reservation completed"\n  labops exec --all -- session guard --message="Back in 5 minutes"\n  labops exec lab-ws-03 --ssl --ca /etc/labops/winrm-ca.pem -- release-session\n\n' +
       'Exit: 0 ok; 1 the station reported failure (exit 1) or rejected the command (exit 2); 2 bad input (nothing run); 3 unreachable or timed out; 4 credentials or TLS; 5 mixed results.',
   );
 }

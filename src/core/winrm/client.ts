@@ -2,8 +2,9 @@
 // bounded by the caller's deadline, and Signal + Delete always (error, timeout and abort included).
 import { readFileSync } from 'node:fs';
 import { Interrupted, OperationFailed, Unreachable, UsageError } from '../../domain/errors.js';
+import { winrsCommandLine } from '../../domain/winrs-command-line.js';
 import { clixmlToText } from './clixml.js';
-import { CMD_MAX, execWrapperScript, parseReadFilesOutput, powershellArgs, readFilesScript, type ReadFileOutcome } from './powershell.js';
+import { CMD_MAX, parseReadFilesOutput, powershellArgs, readFilesScript, type ReadFileOutcome } from './powershell.js';
 import {
   ACTION,
   FAULT,
@@ -106,9 +107,18 @@ export class WinRMClient {
     this.transport.close();
   }
 
-  /** Runs `exe args...` through the PowerShell call-operator wrapper: each argument arrives exactly as given. */
-  runCommand(exe: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-    return this.runPowerShell(execWrapperScript(exe, args), opts);
+  /**
+   * Runs `exe args...` through the WinRS cmd shell (no PowerShell start-up): each argument arrives exactly as given,
+   * or the call is refused with UnpassableArgument (a UsageError) before anything is sent.
+   */
+  runCommand(exe: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    let line;
+    try {
+      line = winrsCommandLine(exe, args);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.runCmd(line.command, line.arguments, opts);
   }
 
   /** Runs a script with powershell.exe -EncodedCommand; CLIXML in stderr becomes plain text. */
