@@ -47,7 +47,7 @@ complete -c labops -n '__fish_seen_subcommand_from exec' -l password-file -r -F 
 complete -c labops -n '__fish_seen_subcommand_from exec' -l ca -r -F -d 'PEM CA bundle the HTTPS certificate must chain to'
 complete -c labops -n '__fish_seen_subcommand_from exec' -l insecure -d 'do not verify the HTTPS certificate (warned; use --ca instead)'
 complete -c labops -n '__fish_seen_subcommand_from exec' -l timeout -r -d 'per-host deadline for the whole command (default 2m; a prepare with a 90 s guard needs more than 90 s)'
-complete -c labops -n '__fish_seen_subcommand_from exec' -l concurrency -r -d 'hosts at once (default 32)'
+complete -c labops -n '__fish_seen_subcommand_from exec' -l concurrency -r -d 'hosts at once (default 256: a host costs labops a few milliseconds of CPU while its station works for 0.3 s or more)'
 complete -c labops -n '__fish_seen_subcommand_from exec' -a '(labops __complete hosts 2>/dev/null)'
 complete -c labops -n '__fish_seen_subcommand_from heartbeat' -a poll -d 'Read heartbeat.json (and session-guard-events.jsonl, and service-state.ini when the heartbeat lacks its operations block) from each host over WinRM or from a mounted share, validate and store it: lab_hosts, lab_host_heartbeat (only when the heartbeat changed), lab_host_events (each event once), forced logoffs linked to reservations.'
 complete -c labops -n '__fish_seen_subcommand_from heartbeat' -a show -d 'The latest stored state of each host: ready, local mode, local session, last heartbeat (relative on a terminal, ISO-8601 when piped), last prepare, power action and forced logoff, issues. With --events, the forced logoffs and the reservations they belong to.'

@@ -142,6 +142,37 @@ test('a shell whose ResourceURI the simulator does not implement (PowerShell rem
   assert.equal(server.openShells, 0, 'no shell was created');
 });
 
+test('a closed client leaves its authenticated connection to the next client of the same host and credentials', async () => {
+  const before = server.ntlmLogons;
+  for (let i = 0; i < 3; i++) {
+    const c = client();
+    try {
+      assert.equal((await c.runCommand(EXE, ['status'])).exitCode, 0);
+    } finally {
+      c.close();
+      c.close();
+    }
+  }
+  // at most one NTLM handshake for three clients in turn (none when an earlier test left the connection)
+  const inTurn = server.ntlmLogons - before;
+  assert.ok(inTurn <= 1, `${inTurn} handshakes`);
+  // two at once cannot share a connection; other credentials never get one
+  const [a, b] = [client(), client()];
+  try {
+    await Promise.all([a.runCommand(EXE, ['sleep', '50']), b.runCommand(EXE, ['sleep', '50'])]);
+  } finally {
+    a.close();
+    b.close();
+  }
+  assert.equal(server.ntlmLogons - before - inTurn, 1, 'the second of two clients at once authenticates its own connection');
+  const wrong = client({ password: 'not-it' });
+  try {
+    await assert.rejects(wrong.runCommand(EXE, ['status']), AuthFailed);
+  } finally {
+    wrong.close();
+  }
+});
+
 test('readFiles reads several files in one command: bytes, missing, and a per-file error', async () => {
   const c = client();
   const realRead = handler.readFile.bind(handler);

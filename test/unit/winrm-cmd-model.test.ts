@@ -12,10 +12,10 @@ const EXE = 'C:\\LabStation\\LabStation.exe';
 
 function sim(handler = new TrivialHandler()) {
   const started: CommandRequest[] = [];
-  const windows = new SimWindows({ handler, computerName: 'LAB-01', user: 'LAB\\LabGatewaySvc', codepage: 65001, record: (r) => started.push(r) });
+  const windows = new SimWindows({ handler, computerName: 'LAB-01', record: (r) => started.push(r) });
   const run = async (line: string) => {
     started.length = 0;
-    const r = await windows.run(line, new AbortController().signal);
+    const r = await windows.run(line, { user: 'LAB\\LabGatewaySvc', codepage: 65001 }, new AbortController().signal);
     return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString(), started: [...started] };
   };
   return { windows, run, handler };

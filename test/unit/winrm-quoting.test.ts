@@ -17,8 +17,8 @@ const recorder: CommandHandler = { run: async () => ({ exitCode: 0, stdout: Buff
 /** Runs a WinRS Command + Arguments on the simulated station; the programs started and LabStation's A_Args. */
 async function station(command: string, args: string[] = []) {
   const started: CommandRequest[] = [];
-  const windows = new SimWindows({ handler: recorder, computerName: 'LAB-01', user: 'LabGatewaySvc', codepage: 65001, record: (r) => started.push(r) });
-  const r = await windows.run(winrsJoin(command, args), new AbortController().signal);
+  const windows = new SimWindows({ handler: recorder, computerName: 'LAB-01', record: (r) => started.push(r) });
+  const r = await windows.run(winrsJoin(command, args), { user: 'LabGatewaySvc', codepage: 65001 }, new AbortController().signal);
   const labstation = started.filter((s) => s.command === EXE);
   return { exitCode: r.exitCode, stderr: r.stderr.toString(), programs: started.map((s) => s.command), aArgs: labstation.length === 1 ? labstation[0]!.args : undefined, windows };
 }
@@ -32,7 +32,7 @@ async function viaLabops(argv: string[]) {
 /** pywinrm run_cmd's way (Lab-Gateway v0): every argument joined by one space into one Arguments element, unquoted. */
 const viaRawJoin = (argv: string[]) => station(EXE, argv.length ? [argv.join(' ')] : []);
 
-const PATH = new SimWindows({ handler: recorder, computerName: 'X', user: 'u', codepage: 65001, record: () => {} }).environment().get('PATH')!;
+const PATH = new SimWindows({ handler: recorder, computerName: 'X', record: () => {} }).environment('LabGatewaySvc').get('PATH')!;
 
 type Row = [n: number, argv: string[], wire: string | { refuse: string }, raw: string[] | ((r: Awaited<ReturnType<typeof station>>) => void)];
 const P = ['power', 'shutdown'];

@@ -23,7 +23,7 @@ import {
   type SoapFault,
   type XNode,
 } from './soap.js';
-import { type AuthMethod, WinRMTransport } from './transport.js';
+import { type AuthMethod, type WinRMTransport, acquireTransport, releaseTransport } from './transport.js';
 
 export interface WinRMClientOptions {
   host: string;
@@ -80,11 +80,12 @@ export class WinRMClient {
   private readonly transport: WinRMTransport;
   private readonly now: () => number;
   private readonly host: string;
+  private closed = false;
 
   constructor(private readonly opts: WinRMClientOptions) {
     const ssl = opts.ssl ?? false;
     const ca = opts.ca ?? (opts.caFile ? readCa(opts.caFile) : undefined);
-    this.transport = new WinRMTransport({
+    this.transport = acquireTransport({
       host: opts.host,
       port: opts.port ?? (ssl ? 5986 : 5985),
       ssl,
@@ -103,8 +104,11 @@ export class WinRMClient {
     return this.transport.endpoint;
   }
 
+  /** Ends this client; its authenticated connection may serve the next client of the same host and credentials. */
   close(): void {
-    this.transport.close();
+    if (this.closed) return;
+    this.closed = true;
+    releaseTransport(this.transport);
   }
 
   /**

@@ -1,6 +1,6 @@
 // PowerShell CLIXML stderr -> plain text. Better than pywinrm's cleaner (NOTES §1.11): works on decoded text,
 // handles several concatenated documents, decodes every _xHHHH_ escape, and drops progress records.
-import { XMLValidator } from 'fast-xml-parser';
+import { XmlFormatError, parseXml } from './xml.js';
 
 const HEADER = '#< CLIXML';
 
@@ -35,7 +35,7 @@ export function clixmlToText(stderr: string): string {
     const xml = doc.replace(/^\r?\n/, '');
     const end = xml.lastIndexOf('</Objs>');
     const inside = end >= 0 ? xml.slice(0, end + 7) : '';
-    const text = /^<Objs[\s>]/.test(inside) && XMLValidator.validate(inside) === true ? recordsText(inside) : '';
+    const text = /^<Objs[\s>]/.test(inside) && wellFormed(inside) ? recordsText(inside) : '';
     if (!text.trim()) {
       pieces.push(`${HEADER}${doc}`.replace(/\s+$/, ''));
       continue;
@@ -45,6 +45,16 @@ export function clixmlToText(stderr: string): string {
     if (tail) pieces.push(tail);
   }
   return pieces.join('\n');
+}
+
+function wellFormed(xml: string): boolean {
+  try {
+    parseXml(xml);
+    return true;
+  } catch (e) {
+    if (e instanceof XmlFormatError) return false;
+    throw e;
+  }
 }
 
 /** The text of the top-level records: <S S="Error">text</S> (also Warning, Verbose, Debug, Information); progress is <Obj S="progress">. */

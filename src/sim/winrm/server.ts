@@ -70,10 +70,15 @@ export class SimWinRMServer {
   readonly events: ShellEvent[] = [];
   /** every program a command started, as the station received it (argv for quoting tests) */
   readonly received: CommandRequest[] = [];
+  /** NTLM handshakes completed (a reused connection needs none) */
+  ntlmLogons = 0;
   httpPort = 0;
   httpsPort = 0;
 
+  private readonly windows: SimWindows;
+
   constructor(private readonly opts: WinRMServerOptions) {
+    this.windows = new SimWindows({ handler: opts.handler, computerName: opts.computerName ?? 'LABSTATION', record: (r) => this.received.push(r) });
     if (opts.tls) this.cbtData = tlsServerEndPoint(Buffer.from(new X509Certificate(opts.tls.cert).raw));
   }
 
@@ -174,6 +179,7 @@ export class SimWinRMServer {
           if (!secure && !accepted.session) return deny();
           conn.user = accepted.user;
           conn.session = accepted.session;
+          this.ntlmLogons++;
           if (body.length === 0) {
             res.writeHead(200, { 'Content-Length': '0', Server: 'Microsoft-HTTPAPI/2.0' });
             res.end();
@@ -261,8 +267,7 @@ export class SimWinRMServer {
         const commandLine = winrsJoin(text(first(line, 'Command')), children(line, 'Arguments').map(text));
         const id = randomUUID().toUpperCase();
         const abort = new AbortController();
-        const windows = new SimWindows({ handler: this.opts.handler, computerName: this.opts.computerName ?? 'LABSTATION', user, codepage: shell.codepage, record: (r) => this.received.push(r) });
-        const rc: RunningCommand = { id, abort, delivered: false, done: windows.run(commandLine, abort.signal) };
+        const rc: RunningCommand = { id, abort, delivered: false, done: this.windows.run(commandLine, { user, codepage: shell.codepage }, abort.signal) };
         void rc.done.then((r) => (rc.result = r));
         shell.commands.set(id, rc);
         this.events.push({ action: 'Command', shellId: shell.id, commandId: id });

@@ -34,12 +34,16 @@ const unsupported = (what: string) => `labops simulator: ${what} is not supporte
 export interface SimWindowsOptions {
   handler: CommandHandler;
   computerName: string;
+  /** called for every program started */
+  record(req: CommandRequest): void;
+}
+
+/** Who runs a command, in which shell. */
+export interface WinrsSession {
   /** the authenticated WinRM user (user, DOMAIN\user or user@domain) */
   user: string;
   /** the shell's WINRS_CODEPAGE */
   codepage: number;
-  /** called for every program started */
-  record(req: CommandRequest): void;
 }
 
 function normalisePath(p: string): string {
@@ -47,35 +51,45 @@ function normalisePath(p: string): string {
   return (unc ? '\\\\' : '') + p.slice(unc ? 2 : 0).replace(/\//g, '\\').replace(/\\{2,}/g, '\\').replace(/\\$/, '').toLowerCase();
 }
 
-/** One WinRS command on one station: `cmd.exe /c <line>` and everything it starts. */
+type Program = { path: string; kind: ProgramKind };
+
+const SYSTEM_PROGRAMS: ReadonlyMap<string, Program> = new Map(
+  [
+    [CMD_EXE, 'cmd'],
+    [POWERSHELL_EXE, 'powershell'],
+    [`${SYSTEM32}\\HOSTNAME.EXE`, 'hostname'],
+    [`${SYSTEM32}\\whoami.exe`, 'whoami'],
+    ...['calc.exe', 'notepad.exe', 'mspaint.exe', 'mstsc.exe'].map((p) => [`${SYSTEM32}\\${p}`, 'gui']),
+    ...NOT_SIMULATED.map((p) => [`${SYSTEM32}\\${p}`, 'not-simulated']),
+  ].map(([path, kind]) => [normalisePath(path!), { path: path!, kind: kind as ProgramKind }]),
+);
+
+/** One station's Windows: the programs installed, and `cmd.exe /c <line>` for each WinRS command. */
 export class SimWindows {
-  private readonly programs = new Map<string, { path: string; kind: ProgramKind }>();
-  readonly profile: string;
-  readonly userName: string;
+  private readonly labstation: Program;
+  private readonly labstationKey: string;
 
   constructor(private readonly o: SimWindowsOptions) {
-    this.userName = o.user.replace(/^.*\\/, '').replace(/@.*$/, '');
-    this.profile = `C:\\Users\\${this.userName}`;
-    const add = (path: string, kind: ProgramKind) => this.programs.set(normalisePath(path), { path, kind });
-    add(CMD_EXE, 'cmd');
-    add(POWERSHELL_EXE, 'powershell');
-    add(`${SYSTEM32}\\HOSTNAME.EXE`, 'hostname');
-    add(`${SYSTEM32}\\whoami.exe`, 'whoami');
-    for (const gui of ['calc.exe', 'notepad.exe', 'mspaint.exe', 'mstsc.exe']) add(`${SYSTEM32}\\${gui}`, 'gui');
-    for (const p of NOT_SIMULATED) add(`${SYSTEM32}\\${p}`, 'not-simulated');
-    add(o.handler.exe ?? DEFAULT_LABSTATION_EXE, 'labstation');
+    this.labstation = { path: o.handler.exe ?? DEFAULT_LABSTATION_EXE, kind: 'labstation' };
+    this.labstationKey = normalisePath(this.labstation.path);
   }
 
-  /** The environment a WinRS shell's cmd.exe starts with (names compare case-insensitively). */
-  environment(): Map<string, string> {
+  private program(key: string): Program | undefined {
+    return key === this.labstationKey ? this.labstation : SYSTEM_PROGRAMS.get(key);
+  }
+
+  /** The environment a WinRS shell's cmd.exe starts with for a user (names compare case-insensitively). */
+  environment(user: string): Map<string, string> {
+    const userName = userNameOf(user);
+    const profile = profileOf(user);
     const env: Record<string, string> = {
       ALLUSERSPROFILE: 'C:\\ProgramData',
-      APPDATA: `${this.profile}\\AppData\\Roaming`,
+      APPDATA: `${profile}\\AppData\\Roaming`,
       COMPUTERNAME: this.o.computerName,
       ComSpec: CMD_EXE,
       HOMEDRIVE: 'C:',
-      HOMEPATH: `\\Users\\${this.userName}`,
-      LOCALAPPDATA: `${this.profile}\\AppData\\Local`,
+      HOMEPATH: `\\Users\\${userName}`,
+      LOCALAPPDATA: `${profile}\\AppData\\Local`,
       NUMBER_OF_PROCESSORS: '4',
       OS: 'Windows_NT',
       Path: PATH.join(';'),
@@ -86,27 +100,27 @@ export class SimWindows {
       PUBLIC: 'C:\\Users\\Public',
       SystemDrive: 'C:',
       SystemRoot: 'C:\\Windows',
-      TEMP: `${this.profile}\\AppData\\Local\\Temp`,
-      TMP: `${this.profile}\\AppData\\Local\\Temp`,
+      TEMP: `${profile}\\AppData\\Local\\Temp`,
+      TMP: `${profile}\\AppData\\Local\\Temp`,
       USERDOMAIN: this.o.computerName,
-      USERNAME: this.userName,
-      USERPROFILE: this.profile,
+      USERNAME: userName,
+      USERPROFILE: profile,
       windir: 'C:\\Windows',
     };
     return new Map(Object.entries(env).map(([k, v]) => [k.toUpperCase(), v]));
   }
 
   /** The program a command name starts, as cmd.exe searches: the path as given, else the current folder and PATH, with PATHEXT. */
-  resolve(name: string): { path: string; kind: ProgramKind } | undefined {
+  resolve(name: string, cwd: string): Program | undefined {
     const n = name.replace(/\//g, '\\');
     if (!n.trim()) return undefined;
     const hasExt = PATHEXT.some((e) => n.toLowerCase().endsWith(e.toLowerCase()));
     const candidates = (base: string) => (hasExt ? [base] : PATHEXT.map((e) => base + e));
     const absolute = /^[A-Za-z]:\\|^\\\\/.test(n);
-    const dirs = absolute ? [''] : /[\\:]/.test(n) ? [`${this.profile}\\`] : [`${this.profile}\\`, ...PATH.map((d) => `${d.replace(/\\$/, '')}\\`)];
+    const dirs = absolute ? [''] : /[\\:]/.test(n) ? [`${cwd}\\`] : [`${cwd}\\`, ...PATH.map((d) => `${d.replace(/\\$/, '')}\\`)];
     for (const d of dirs) {
       for (const c of candidates(d + n)) {
-        const found = this.programs.get(normalisePath(c));
+        const found = this.program(normalisePath(c));
         if (found) return found;
       }
     }
@@ -114,12 +128,20 @@ export class SimWindows {
   }
 
   /** Runs a WinRS command line as `cmd.exe /c <line>` does. */
-  async run(commandLine: string, signal: AbortSignal): Promise<CommandResult> {
-    const process = new CmdProcess(this, this.o, commandLine, this.environment(), signal);
+  async run(commandLine: string, session: WinrsSession, signal: AbortSignal): Promise<CommandResult> {
+    const process = new CmdProcess(this, this.o, session, commandLine, this.environment(session.user), signal);
     const streams = new Streams();
     const code = await process.runSlashC(commandLine, { s: false, delayed: false }, streams, Buffer.alloc(0));
     return { exitCode: code, stdout: Buffer.concat(streams.out), stderr: Buffer.concat(streams.err) };
   }
+}
+
+function userNameOf(user: string): string {
+  return user.replace(/^.*\\/, '').replace(/@.*$/, '');
+}
+
+function profileOf(user: string): string {
+  return `C:\\Users\\${userNameOf(user)}`;
 }
 
 class Streams {
@@ -138,20 +160,25 @@ class CmdProcess {
   private exited = false;
   private delayed = false;
 
+  private readonly profile: string;
+
   constructor(
     private readonly windows: SimWindows,
     private readonly o: SimWindowsOptions,
+    private readonly session: WinrsSession,
     private readonly winrsLine: string,
     private readonly env: Map<string, string>,
     private readonly signal: AbortSignal,
-  ) {}
+  ) {
+    this.profile = profileOf(session.user);
+  }
 
   private lookup = (name: string): string | undefined => {
     const key = name.toUpperCase();
     const v = this.env.get(key);
     if (v !== undefined) return v;
     // dynamic variables (set /?): exist without being in the environment
-    if (key === 'CD') return this.windows.profile;
+    if (key === 'CD') return this.profile;
     if (key === 'ERRORLEVEL') return String(this.errorlevel);
     if (key === 'CMDEXTVERSION') return '2';
     if (key === 'CMDCMDLINE') return `${CMD_EXE} /c ${this.winrsLine}`;
@@ -171,7 +198,7 @@ class CmdProcess {
       streams.write(2, 'The command line is too long.\r\n');
       return 1;
     }
-    const line = slashCQuotes(rest, { s: sw.s, isExecutable: (p) => this.windows.resolve(p) !== undefined });
+    const line = slashCQuotes(rest, { s: sw.s, isExecutable: (p) => this.windows.resolve(p, this.profile) !== undefined });
     let tree: CmdNode;
     try {
       tree = parseCmdLine(expandPercent(line, this.lookup));
@@ -216,7 +243,7 @@ class CmdProcess {
   }
 
   private path(p: string): string {
-    return /^[A-Za-z]:\\|^\\\\/.test(p) ? p : `${this.windows.profile}\\${p}`;
+    return /^[A-Za-z]:\\|^\\\\/.test(p) ? p : `${this.profile}\\${p}`;
   }
 
   /** Opens the redirections (a missing input or an unwritable output fails the command before it runs), runs, routes the output. */
@@ -269,7 +296,7 @@ class CmdProcess {
     const { name, end } = commandToken(text);
     const builtin = name.toLowerCase();
     if (!/[\\/:.]/.test(name) && BUILTINS.has(builtin)) return this.builtin(builtin, text.slice(end), streams);
-    const program = this.windows.resolve(name);
+    const program = this.windows.resolve(name, this.profile);
     if (!program) {
       streams.write(2, NOT_RECOGNIZED(name));
       return 9009;
@@ -290,7 +317,7 @@ class CmdProcess {
       case 'cd':
       case 'chdir':
         if (rest.trim()) break;
-        streams.write(1, `${this.windows.profile}\r\n`);
+        streams.write(1, `${this.profile}\r\n`);
         return 0;
       case 'exit': {
         const m = /^\s*(?:\/b\b)?\s*(-?\d+)?/i.exec(rest)!;
@@ -302,7 +329,7 @@ class CmdProcess {
     return 1;
   }
 
-  private async start(program: { path: string; kind: ProgramKind }, programLine: string, streams: Streams, stdin: Buffer): Promise<number> {
+  private async start(program: Program, programLine: string, streams: Streams, stdin: Buffer): Promise<number> {
     const argv = ucrtArgv(programLine);
     const request = (args: string[], via: 'cmd' | 'powershell' = 'cmd', powershell?: string): CommandRequest => ({
       commandLine: this.winrsLine,
@@ -311,7 +338,7 @@ class CmdProcess {
       argv,
       args,
       via,
-      user: this.o.user,
+      user: this.session.user,
       ...(powershell === undefined ? {} : { powershell }),
     });
     switch (program.kind) {
@@ -347,7 +374,7 @@ class CmdProcess {
           streams.write(2, unsupported(`powershell.exe with ${inv.unsupported}`));
           return 1;
         }
-        const r = await runPowerShellScript(inv.script, this.o.handler, this.o.codepage);
+        const r = await runPowerShellScript(inv.script, this.o.handler, this.session.codepage);
         streams.write(1, r.stdout);
         streams.write(2, r.stderr);
         return r.exitCode;
@@ -358,7 +385,7 @@ class CmdProcess {
         return 0;
       case 'whoami':
         this.o.record(request(argv.slice(1)));
-        streams.write(1, `${this.o.computerName.toLowerCase()}\\${this.windows.userName.toLowerCase()}\r\n`);
+        streams.write(1, `${this.o.computerName.toLowerCase()}\\${userNameOf(this.session.user).toLowerCase()}\r\n`);
         return 0;
       case 'gui':
         // cmd /c waits for it; a GUI program writes nothing to the console
@@ -383,7 +410,7 @@ class CmdProcess {
       if (!m) break;
       const letter = m[1]!.toLowerCase();
       if (letter === 'c' || letter === 'k') {
-        const child = new CmdProcess(this.windows, this.o, this.winrsLine, new Map(this.env), this.signal);
+        const child = new CmdProcess(this.windows, this.o, this.session, this.winrsLine, new Map(this.env), this.signal);
         return child.runSlashC(after.slice(i + 2), sw, streams, stdin);
       }
       if (letter === 's') sw.s = true;
