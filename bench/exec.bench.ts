@@ -12,7 +12,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/support/services.js';
 import { BIN, median, pywinrmSequential, round, timeCommand, timeLabops, type BenchResult } from './lib.js';
 import { startSimChild, type SimChild } from './sim-child.js';
@@ -58,23 +57,10 @@ async function single(sim: SimChild, creds: Creds[]) {
 }
 
 /** run_cmd on one warm pywinrm Session: per-call times after an untimed warm-up call. */
-function pywinrmSession(host: Creds, calls: number): Promise<number[]> {
-  const script = fileURLToPath(new URL('./winrm-pywinrm.py', import.meta.url));
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', [script, '--session', String(calls), 'status-json'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`pywinrm session exited ${code}: ${err.trim().slice(-500)}`));
-      const r = JSON.parse(out.trim().split('\n').at(-1)!) as { ok: number; calls_ms: number[] };
-      if (r.ok !== calls) return reject(new Error(`pywinrm session: ${calls - r.ok} call(s) failed`));
-      resolve(r.calls_ms);
-    });
-    child.stdin.end(JSON.stringify([host]));
-  });
+async function pywinrmSession(host: Creds, calls: number): Promise<number[]> {
+  const r = await pywinrmSequential([host], ['--session', String(calls), 'status-json']);
+  if (r.ok !== calls || !r.callsMs) throw new Error(`pywinrm session: ${calls - r.ok} call(s) failed`);
+  return r.callsMs;
 }
 
 /** POST /api/winrm on a warm `labops daemon --only api`: per-call times after untimed warm-up calls. */

@@ -30,22 +30,27 @@ export function slashCQuotes(rest: string, o: { s: boolean; isExecutable(path: s
  * apply to defined names (extensions on). Quotes and ^ do not stop it.
  */
 export function expandPercent(line: string, lookup: (name: string) => string | undefined): string {
+  return expandBetween(line, '%', lookup, true);
+}
+
+/** Replaces `<mark>name<mark>` pairs; an undefined name is kept as typed (resuming at its closing mark) or removed. */
+function expandBetween(text: string, mark: string, lookup: (name: string) => string | undefined, keepUndefined: boolean): string {
   let out = '';
   let i = 0;
-  while (i < line.length) {
-    const open = line.indexOf('%', i);
-    if (open < 0) return out + line.slice(i);
-    out += line.slice(i, open);
-    const close = line.indexOf('%', open + 1);
-    if (close < 0) return out + line.slice(open);
-    const value = expandName(line.slice(open + 1, close), lookup);
-    if (value === undefined) {
-      out += line.slice(open, close);
-      i = close;
-    } else {
+  while (i < text.length) {
+    const open = text.indexOf(mark, i);
+    if (open < 0) return out + text.slice(i);
+    out += text.slice(i, open);
+    const close = text.indexOf(mark, open + 1);
+    if (close < 0) return out + text.slice(keepUndefined ? open : open + 1);
+    const value = expandName(text.slice(open + 1, close), lookup);
+    if (value !== undefined) {
       out += value;
       i = close + 1;
-    }
+    } else if (keepUndefined) {
+      out += text.slice(open, close);
+      i = close;
+    } else i = close + 1;
   }
   return out;
 }
@@ -81,19 +86,7 @@ function expandName(spec: string, lookup: (name: string) => string | undefined):
 
 /** §2.5, delayed expansion on: `!name!` of a defined variable becomes its value; any other `!` is removed. */
 export function expandDelayed(text: string, lookup: (name: string) => string | undefined): string {
-  let out = '';
-  let i = 0;
-  while (i < text.length) {
-    const open = text.indexOf('!', i);
-    if (open < 0) return out + text.slice(i);
-    out += text.slice(i, open);
-    const close = text.indexOf('!', open + 1);
-    if (close < 0) return out + text.slice(open + 1);
-    const value = expandName(text.slice(open + 1, close), lookup);
-    out += value ?? '';
-    i = close + 1;
-  }
-  return out;
+  return expandBetween(text, '!', lookup, false);
 }
 
 export type Redirect = { fd: number; op: '<' | '>' | '>>'; target: string } | { fd: number; op: '>&'; to: number };
