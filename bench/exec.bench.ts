@@ -10,7 +10,7 @@
 // Standalone: node --import tsx bench/exec.bench.ts  (BENCH_EXEC_HOSTS, BENCH_EXEC_SINGLE_RUNS, BENCH_EXEC_API_CALLS)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/support/services.js';
 import { BIN, median, pywinrmSequential, round, timeCommand, timeLabops, type BenchResult } from './lib.js';
@@ -128,8 +128,11 @@ async function scenario(latency: Latency, bases: [string, string]) {
 }
 
 export async function run(): Promise<BenchResult> {
+  // the machine is shared: its load says how far the CPU-bound figures (fleet run) can be trusted
+  const loadBefore = loadavg()[0]!;
   const real = await scenario(REALISTIC, ['127.0.2.1', '127.0.2.17']);
   const zero = await scenario(ZERO, ['127.0.4.1', '127.0.4.17']);
+  const loadAfter = loadavg()[0]!;
   // The best any Node process could do for one command: start (`node -e ''`) plus the exchange, taken as pywinrm's
   // own in-script time for it. When this floor is above the target, start-up alone decides.
   const floor = (r: typeof real) => (r.nodeE + r.pyExchange) / r.py;
@@ -140,6 +143,8 @@ export async function run(): Promise<BenchResult> {
   return {
     name: `exec status-json: labops vs pywinrm (1 host; API on a warm daemon; ${HOSTS} hosts), station 300 ms per command`,
     figures: {
+      load_average_1m_before: round(loadBefore, 2),
+      load_average_1m_after: round(loadAfter, 2),
       station_command_latency_ms: REALISTIC.commandMs,
       station_powershell_latency_ms: REALISTIC.powershellMs,
       labops_single_ms: round(real.labops, 0),

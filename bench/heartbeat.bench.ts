@@ -7,7 +7,7 @@
 //  2. ingest 5,000 heartbeat files from a file-share tree into MariaDB (labops, batched transactions) against
 //     one row per transaction, as the ops-worker writes them.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPool } from 'mysql2/promise';
 import { pythonJsonDumps } from '../src/domain/python-json.js';
@@ -95,12 +95,16 @@ async function ingestBench(dir: string) {
 export async function run(): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'labops-bench-hb-'));
   try {
+    const loadBefore = loadavg()[0]!;
     const poll = await pollBench(dir, POWERSHELL_MS, '127.0.3.1');
     const zero = await pollBench(dir, 0, '127.0.5.1');
+    const loadAfter = loadavg()[0]!;
     const ingest = await ingestBench(dir);
     return {
       name: `heartbeat: poll ${STATIONS} stations over WinRM (PowerShell start ${POWERSHELL_MS} ms) vs sequential pywinrm; ingest ${FILES} files into MariaDB vs one row per transaction`,
       figures: {
+        load_average_1m_before: round(loadBefore, 2),
+        load_average_1m_after_poll: round(loadAfter, 2),
         station_powershell_latency_ms: POWERSHELL_MS,
         poll_labops_ms: round(poll.labops.ms, 0),
         poll_labops_cpu_ms: round(poll.labops.cpuMs, 0),
