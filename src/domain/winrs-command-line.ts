@@ -33,8 +33,8 @@ const AHK_SWITCHES = new Set(['/restart', '/force', '/script']);
 
 const SEPARATOR = /[\u2028\u2029]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-// eslint-disable-next-line no-control-regex -- control characters are what this refuses
-const REFUSED = /["%!\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// every C0 control but TAB, DEL, C1, the separators, the noncharacters; and unpaired surrogates
+const REFUSED = new RegExp(`["%!\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u2028\\u2029\\ufffe\\uffff]|${LONE_SURROGATE.source}`);
 
 /** Why one character cannot reach LabStation.exe exactly (ARGV.md §2.1, §2.4, §2.5, §2.6, §2.9). */
 function whyRefused(c: string): string {
@@ -66,10 +66,9 @@ function showChar(c: string): string {
   return `'${c}' (${codePoint(c)})`;
 }
 
-/** An argument as it appears in a message: JSON-quoted (controls visible), shortened when long. */
+/** An argument as it appears in a message: JSON-quoted (controls and lone surrogates escaped), shortened when long. */
 function showArg(a: string): string {
-  const s = JSON.stringify(a.length > 60 ? `${a.slice(0, 57)}…` : a);
-  return s.replace(/[\ud800-\udfff]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  return JSON.stringify(a.length > 60 ? `${a.slice(0, 57)}…` : a);
 }
 
 /** Encodes one argument: a pair of quotes around it, the trailing backslashes doubled so the closing quote stays one. */

@@ -54,14 +54,16 @@ function normalisePath(p: string): string {
 type Program = { path: string; kind: ProgramKind };
 
 const SYSTEM_PROGRAMS: ReadonlyMap<string, Program> = new Map(
-  [
-    [CMD_EXE, 'cmd'],
-    [POWERSHELL_EXE, 'powershell'],
-    [`${SYSTEM32}\\HOSTNAME.EXE`, 'hostname'],
-    [`${SYSTEM32}\\whoami.exe`, 'whoami'],
-    ...['calc.exe', 'notepad.exe', 'mspaint.exe', 'mstsc.exe'].map((p) => [`${SYSTEM32}\\${p}`, 'gui']),
-    ...NOT_SIMULATED.map((p) => [`${SYSTEM32}\\${p}`, 'not-simulated']),
-  ].map(([path, kind]) => [normalisePath(path!), { path: path!, kind: kind as ProgramKind }]),
+  (
+    [
+      [CMD_EXE, 'cmd'],
+      [POWERSHELL_EXE, 'powershell'],
+      [`${SYSTEM32}\\HOSTNAME.EXE`, 'hostname'],
+      [`${SYSTEM32}\\whoami.exe`, 'whoami'],
+      ...['calc.exe', 'notepad.exe', 'mspaint.exe', 'mstsc.exe'].map((p) => [`${SYSTEM32}\\${p}`, 'gui']),
+      ...NOT_SIMULATED.map((p) => [`${SYSTEM32}\\${p}`, 'not-simulated']),
+    ] as [string, ProgramKind][]
+  ).map(([path, kind]) => [normalisePath(path), { path, kind }]),
 );
 
 /** One station's Windows: the programs installed, and `cmd.exe /c <line>` for each WinRS command. */
@@ -129,9 +131,9 @@ export class SimWindows {
 
   /** Runs a WinRS command line as `cmd.exe /c <line>` does. */
   async run(commandLine: string, session: WinrsSession, signal: AbortSignal): Promise<CommandResult> {
-    const process = new CmdProcess(this, this.o, session, commandLine, this.environment(session.user), signal);
+    const cmd = new CmdProcess(this, this.o, session, commandLine, this.environment(session.user), signal);
     const streams = new Streams();
-    const code = await process.runSlashC(commandLine, { s: false, delayed: false }, streams, Buffer.alloc(0));
+    const code = await cmd.runSlashC(commandLine, { s: false, delayed: false }, streams, Buffer.alloc(0));
     return { exitCode: code, stdout: Buffer.concat(streams.out), stderr: Buffer.concat(streams.err) };
   }
 }
@@ -205,7 +207,7 @@ class CmdProcess {
     } catch (e) {
       if (!(e instanceof CmdSyntaxError)) throw e;
       streams.write(2, `${e.message}\r\n`);
-      return 255;
+      return 255; // (inferred) cmd's ERRORLEVEL after a syntax error
     }
     return this.exec(tree, streams, stdin);
   }
