@@ -2,7 +2,8 @@
 // child in an array, as pywinrm's tag.endswith() and the Ruby gem's local-name() match them), attributes as
 // `@_name`, text as `#text` (trimmed). Anything that is not well-formed is refused with the line and the reason;
 // DOCTYPE is refused outright (no entity expansion). Written for speed: a fleet run parses 7 replies per host on
-// each side and fast-xml-parser (validator + parser) took ~0.33 ms each, a fifth of the client's CPU (bench/README.md).
+// each side, and fast-xml-parser (validator + parser) took 0.33 ms for a 5 KB reply where this takes 0.05 ms: a fifth
+// of the client's CPU in a 200-station run.
 
 /** Parsed element: attributes as `@_Name`, text as `#text`; every child element is an array (uniform walking). */
 export type XNode = { [key: string]: XNode[] | string | undefined; '#text'?: string };
