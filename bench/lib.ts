@@ -71,7 +71,7 @@ export async function timeLabops(args: string[], env: NodeJS.ProcessEnv = proces
 }
 
 /** Runs bench/winrm-pywinrm.py (Debian's pywinrm, host after host) and returns its wall time in ms. */
-export async function pywinrmSequential(hosts: { address: string; port: number; user: string; password: string }[], command: string[]): Promise<{ ms: number; ok: number; failed: number; exchangeMs: number }> {
+export async function pywinrmSequential(hosts: { address: string; port: number; user: string; password: string }[], command: string[]): Promise<{ ms: number; ok: number; failed: number; exchangeMs: number; callsMs?: number[] }> {
   const { spawn } = await import('node:child_process');
   const script = fileURLToPath(new URL('./winrm-pywinrm.py', import.meta.url));
   return new Promise((resolve, reject) => {
@@ -85,9 +85,9 @@ export async function pywinrmSequential(hosts: { address: string; port: number; 
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       if (code !== 0) return reject(new Error(`pywinrm baseline exited ${code}: ${err.trim().slice(-500)}`));
-      const r = JSON.parse(out.trim().split('\n').at(-1)!) as { ok: number; failed: number; seconds: number };
+      const r = JSON.parse(out.trim().split('\n').at(-1)!) as { ok: number; failed: number; seconds: number; calls_ms?: number[] };
       // exchangeMs: the script's own time for the WinRM work, after Python and its imports have started
-      resolve({ ms, ok: r.ok, failed: r.failed, exchangeMs: r.seconds * 1000 });
+      resolve({ ms, ok: r.ok, failed: r.failed, exchangeMs: r.seconds * 1000, callsMs: r.calls_ms });
     });
     child.stdin.end(JSON.stringify(hosts));
   });

@@ -1,5 +1,6 @@
 // The LabStation.exe commands labops runs remotely: the allow-list, which of them change the station's power
 // (confirmation needed), and what the station's exit code means (0 ok, 1 warnings/failed, 2 rejected).
+import { argumentProblem } from './winrs-command-line.js';
 
 export interface LabStationCommand {
   /** argv after the exe: command word, subcommand, flags */
@@ -30,7 +31,10 @@ export function isAllowedCommandWord(word: string): boolean {
   return Object.hasOwn(COMMANDS, word);
 }
 
-/** Validates argv against the allow-list; returns an error message for anything else. */
+/**
+ * Validates argv against the allow-list and checks that every argument can reach LabStation.exe exactly through the
+ * WinRS cmd shell (see winrs-command-line.ts); returns an error message for anything else.
+ */
 export function parseLabStationCommand(argv: readonly string[]): LabStationCommand | string {
   const [cmd, sub] = argv;
   if (!cmd) return 'no LabStation command given';
@@ -38,6 +42,8 @@ export function parseLabStationCommand(argv: readonly string[]): LabStationComma
   if (!def) return `'${cmd}' is not an allowed LabStation command (allowed: ${ALLOWED_COMMANDS.map((c) => c.name).join(', ')})`;
   if (def.sub && (!sub || !def.sub.includes(sub))) return `'${cmd}' needs one of: ${def.sub.join(', ')}`;
   const name = def.sub ? `${cmd} ${sub}` : cmd;
+  const unpassable = argumentProblem(argv);
+  if (unpassable) return unpassable.message;
   const flags = argv.slice(def.sub ? 2 : 1);
   const reboots = cmd === 'release-session' && flags.some((f) => f === '--reboot' || f.startsWith('--reboot='));
   return {

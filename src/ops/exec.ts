@@ -2,10 +2,12 @@
 // reports per host: exit code, the station's message, stderr, duration, and the status JSON when asked.
 import { mapPool } from '../domain/pool.js';
 import { stationOutcome, type LabStationCommand } from '../domain/labstation-commands.js';
+import { UsageError } from '../domain/errors.js';
+import { UnpassableArgument, winrsCommandLine } from '../domain/winrs-command-line.js';
 import type { InventoryHost } from '../core/config/inventory.js';
 
 export interface ExecRunner {
-  run(exe: string, args: string[], opts: { signal?: AbortSignal; deadlineMs?: number }): Promise<{ exitCode: number; stdout: string; stderr: string; durationMs: number }>;
+  run(exe: string, args: readonly string[], opts: { signal?: AbortSignal; deadlineMs?: number }): Promise<{ exitCode: number; stdout: string; stderr: string; durationMs: number }>;
   close(): Promise<void> | void;
 }
 
@@ -43,6 +45,16 @@ export async function execOnHosts(
   signal?: AbortSignal,
   onResult?: (r: ExecHostResult) => void,
 ): Promise<ExecResult> {
+  // Every host's command line is built before any connection: a path or argument that cannot reach LabStation.exe
+  // exactly through the cmd shell stops the whole run (exit 2), not one host after another.
+  for (const host of hosts) {
+    try {
+      winrsCommandLine(host.labstationExe, command.argv);
+    } catch (e) {
+      if (!(e instanceof UnpassableArgument)) throw e;
+      throw new UsageError(`host '${host.name}': ${e.message}`, e.argument === 0 ? { suggestion: `fix labstation_exe of ${host.name} in the inventory` } : {});
+    }
+  }
   const one = async (host: InventoryHost): Promise<ExecHostResult> => {
     const started = ports.now();
     const fail = (outcome: ExecOutcome, message: string): ExecHostResult => ({ host: host.name, outcome, exitCode: null, message, stderr: '', durationMs: Math.round(ports.now() - started) });

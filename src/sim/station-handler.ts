@@ -1,10 +1,7 @@
-// Connects the simulated WinRM server to a station's LabStation.exe runtime: commands for the exe go to the
-// state machine, file reads to the station's files, anything else fails as cmd.exe would.
-import type { CommandHandler, CommandRequest, CommandResult } from './winrm/handler.js';
+// Connects the simulated WinRM server to a station's LabStation.exe runtime: LabStation.exe's A_Args go to the
+// state machine, file reads and redirections to the station's files (the simulated Windows decides what runs).
+import { DEFAULT_LABSTATION_EXE, type CommandHandler, type CommandRequest, type CommandResult } from './winrm/handler.js';
 import type { StationRuntime } from './labstation/index.js';
-import { StationUnavailableError } from './labstation/index.js';
-
-const norm = (p: string) => p.replace(/\\+/g, '\\').replace(/^"|"$/g, '').toLowerCase();
 
 /** What a real station costs per call, for benchmarks: LabStation.exe collects status with ~10 subprocesses, and
  * every PowerShell invocation starts powershell.exe. Zero (instant) unless the simulator is asked for it. */
@@ -24,30 +21,28 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 export class StationCommandHandler implements CommandHandler {
   constructor(
     private readonly runtime: StationRuntime,
-    private readonly exe = 'C:\\LabStation\\LabStation.exe',
+    readonly exe = DEFAULT_LABSTATION_EXE,
     private readonly latency: StationLatency = {},
   ) {}
 
   async run(req: CommandRequest, ctx: { signal: AbortSignal }): Promise<CommandResult> {
-    await delay((req.via === 'cmd' ? 0 : (this.latency.powershellMs ?? 0)) + (this.latency.commandMs ?? 0), ctx.signal);
-    const cmd = norm(req.command);
-    if (cmd !== norm(this.exe) && cmd !== 'labstation.exe' && cmd !== 'labstation') {
-      return { exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from(`'${req.command}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n`) };
-    }
-    try {
-      const r = await Promise.race([
-        this.runtime.execute(req.args),
-        new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true })),
-      ]);
-      return { exitCode: r.exitCode, stdout: Buffer.from(r.stdout, 'utf8'), stderr: Buffer.from(r.stderr, 'utf8') };
-    } catch (e) {
-      if (e instanceof StationUnavailableError) throw e; // the host went down: the connection drops
-      throw e;
-    }
+    await delay(this.latency.commandMs ?? 0, ctx.signal);
+    const r = await Promise.race([
+      this.runtime.execute(req.args),
+      new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true })),
+    ]);
+    return { exitCode: r.exitCode, stdout: Buffer.from(r.stdout, 'utf8'), stderr: Buffer.from(r.stderr, 'utf8') };
+  }
+
+  powershellStartup(signal: AbortSignal): Promise<void> {
+    return delay(this.latency.powershellMs ?? 0, signal);
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {
-    await delay(this.latency.powershellMs ?? 0);
     return this.runtime.readFile(path);
+  }
+
+  async writeFile(path: string, data: Buffer): Promise<boolean> {
+    return this.runtime.writeFile(path, data);
   }
 }

@@ -2,12 +2,12 @@
 // sealing and over HTTPS), plus Debian's pywinrm against the same stations as the independent check.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSimulator, type Simulator } from '../../src/sim/simulator.js';
 import { run } from '../../src/cli/main.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
-import { randomLoopbackBase } from '../support/services.js';
+import { randomLoopbackBase, waitFor } from '../support/services.js';
 import { pythonEnv, requirePywinrm, runPywinrm } from '../support/pywinrm.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -48,12 +48,62 @@ describe('labops exec', () => {
     assert.deepEqual(rows.map((x) => [x[0], x[1], x[2], x[4]]), sim.stations.map((s) => [s.name, 'ok', '0', 'Session prepared successfully']));
   });
 
-  test('arguments arrive as one argument each, exactly', async () => {
-    const s = sim.station('sim-ws-002')!;
-    const r = await exec('sim-ws-002', '--yes', '--', 'power', 'hibernate', '--reason=Remote order & calc', '--delay=0');
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(s.runtime!.receivedArgv.at(-1), ['power', 'hibernate', '--reason=Remote order & calc', '--delay=0']);
-    await s.powerOn();
+  // every allow-listed command with the free text it takes, over HTTP (NTLM sealing) and HTTPS (Basic)
+  const FREE_TEXT: string[][] = [
+    ['prepare-session', '--guard-grace=30', '--guard-message=Lab starts now: save your work & log off (admin) <3', '--user=LabUser'],
+    ['session', 'guard', '--grace=5', '--message=Back in 5 minutes', '--user=LabUser'],
+    ['release-session', '--user=LabUser'],
+    ['status-json', 'C:\\LabStation\\Lab Data (copy) & more\\s @home #1, v2.json'],
+    ['status'],
+    ['power', 'hibernate', '--delay=0', '--reason=Remote order & more'],
+    ['power', 'shutdown', '--delay=0', '--reason=Wartung für Kühlraum: 5 Min'],
+    // a custom reason makes the station schedule a safeguard reboot: last
+    ['recovery', 'reboot-if-needed', '--timeout=0', '--reason=Nightly check | half done ^ (approx) = ok; see #42 @ops', '--user=LabUser'],
+  ];
+  for (const ssl of [false, true]) {
+    test(`every LabStation command with free-text arguments reaches the station exactly, through cmd.exe without PowerShell${ssl ? ' (HTTPS, Basic)' : ''}`, async () => {
+      const s = sim.station('sim-ws-002')!;
+      const server = sim.winrmServers.get('sim-ws-002')!;
+      const over = ssl ? ['--ssl', '--port', String(s.httpsPort), '--transport', 'basic', '--ca', sim.caFile!] : [];
+      const boots = s.boots;
+      for (const argv of FREE_TEXT) {
+        const before = server.received.length;
+        const r = await cli(['--hosts', sim.inventoryPath, '--json', 'exec', 'sim-ws-002', ...over, '--yes', '--', ...argv]);
+        const host = JSON.parse(r.stdout).hosts[0];
+        // LabStation ran (release-session may report warnings: exit 1); what matters is the argv it got
+        assert.ok(host.exitCode === 0 || (argv[0] === 'release-session' && host.exitCode === 1), `${argv.join(' ')}: ${r.stdout}`);
+        assert.deepEqual(s.runtime!.receivedArgv.at(-1), argv);
+        const started = server.received.slice(before);
+        assert.deepEqual(started.map((x) => [x.command, x.via]), [['C:\\LabStation\\LabStation.exe', 'cmd']], 'LabStation.exe alone, started by cmd.exe');
+        assert.ok(!started[0]!.commandLine.toLowerCase().includes('powershell'));
+        if (argv[0] === 'power') {
+          await waitFor(() => s.state === 'off', `${argv[1]} to take the station down`);
+          await s.powerOn();
+        }
+      }
+      // status-json wrote to the path with spaces, parentheses, & and #
+      assert.ok(existsSync(join(s.runtime!.dir, 'Lab Data (copy) & more', 's @home #1, v2.json')));
+      await waitFor(() => s.boots === boots + 3 && s.state === 'on', 'the safeguard reboot to finish');
+    });
+  }
+
+  test('an argument that cannot pass exactly exits 2 before any connection, naming the argument and the character', async () => {
+    const server = sim.winrmServers.get('sim-ws-001')!;
+    const before = server.events.length;
+    const cases: [string[], RegExp][] = [
+      [['power', 'shutdown', '--reason=50% done'], /argument 3 "--reason=50% done" contains '%' \(U\+0025\) at position 12/],
+      [['session', 'guard', '--message=say "hi"'], /argument 3 "--message=say \\"hi\\"" contains '"'/],
+      [['session', 'guard', '--message=line one\nline two'], /argument 3 "--message=line one\\nline two" contains a line feed \(U\+000A\)/],
+      [['status-json', 'C:\\a\u0000b.json'], /argument 2 .* contains NUL \(U\+0000\)/],
+      [['power', 'shutdown', `--reason=${'x'.repeat(8100)}`], /argument 3 .* makes the command line \d+ characters long: cmd\.exe takes at most 8191/],
+    ];
+    for (const [argv, want] of cases) {
+      const r = await exec('sim-ws-001', '--yes', '--', ...argv);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, want);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+    assert.equal(server.events.length, before, 'no WinRM request was made');
   });
 
   test('a command outside the allow-list exits 2 before any connection', async () => {

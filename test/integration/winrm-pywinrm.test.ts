@@ -2,6 +2,7 @@
 // run_cmd and run_ps against the simulated WinRM server and gets the right stdout and exit codes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { encodePowerShell } from '../../src/core/winrm/powershell.js';
 import { SimWinRMServer, TrivialHandler, ensureSimCertificates, type SimCertificates } from '../../src/sim/winrm/index.js';
 import { type PywinrmRequest, pythonEnv, requirePywinrm, runPywinrm } from '../support/pywinrm.js';
 import { randomLoopbackBase } from '../support/services.js';
@@ -53,12 +54,40 @@ test('pywinrm over HTTP with NTLM message encryption: run_cmd and run_ps', async
   assert.equal(server.openShells, 0);
 });
 
-test("pywinrm's unquoted run_cmd splits --reason=Remote order (the upstream bug the simulator reproduces)", async (t) => {
+test("pywinrm's unquoted run_cmd: --reason=Remote order splits and & calc runs a second command (upstream bugs the model reproduces)", async (t) => {
   if (!requirePywinrm(t)) return;
   const before = server.received.length;
-  const [r] = await runPywinrm(base({ ops: [{ kind: 'cmd', exe: EXE, args: ['power', 'shutdown', '--reason=Remote order'] }] }), env);
-  assert.ok(r && 'status_code' in r && r.status_code === 0);
+  const [split, injected] = await runPywinrm(
+    base({ ops: [{ kind: 'cmd', exe: EXE, args: ['power', 'shutdown', '--reason=Remote order'] }, { kind: 'cmd', exe: EXE, args: ['power', 'shutdown', '--reason=x & calc'] }] }),
+    env,
+  );
+  assert.ok(split && 'status_code' in split && split.status_code === 0);
   assert.deepEqual(server.received[before]!.args, ['power', 'shutdown', '--reason=Remote', 'order']);
+  assert.ok(injected && 'status_code' in injected, JSON.stringify(injected));
+  assert.deepEqual(server.received.slice(before + 1).map((r) => [r.command, r.args]), [
+    [EXE, ['power', 'shutdown', '--reason=x']],
+    ['C:\\Windows\\System32\\calc.exe', []],
+  ]);
+});
+
+test('pywinrm: cmd /c through run_cmd, quoted arguments as labops sends them, and a script the simulator cannot run', async (t) => {
+  if (!requirePywinrm(t)) return;
+  const results = await runPywinrm(
+    base({
+      ops: [
+        { kind: 'cmd', exe: 'cmd', args: ['/c', EXE, 'status-json'] },
+        { kind: 'cmd', exe: EXE, args: ['"session" "guard" "--message=Back in 5 minutes & more (really)"'] },
+        // run_ps itself cannot show it: Debian's pywinrm 0.3 raises TypeError on any non-empty run_ps stderr (bytes vs str)
+        { kind: 'cmd', exe: 'powershell', args: ['-encodedcommand', encodePowerShell('Restart-Computer -Force')] },
+      ],
+    }),
+    env,
+  );
+  assert.deepEqual(results[0], { status_code: 0, std_out: JSON.stringify({ command: EXE, args: ['status-json'] }) + '\n', std_err: '' });
+  assert.deepEqual(results[1], { status_code: 0, std_out: JSON.stringify({ command: EXE, args: ['session', 'guard', '--message=Back in 5 minutes & more (really)'] }) + '\n', std_err: '' });
+  const ps = results[2] as { status_code: number; std_err: string };
+  assert.equal(ps.status_code, 1);
+  assert.match(ps.std_err, /^labops simulator: this PowerShell script is not supported by the simulator .*Restart-Computer -Force/);
 });
 
 test('pywinrm over HTTPS with Basic (certificate ignored, and validated against the simulator CA)', async (t) => {

@@ -33,7 +33,7 @@ const OK: [string[], string, Record<string, unknown>][] = [
   [['wol', 'pc01', 'pc02'], 'wol', { targets: ['pc01', 'pc02'], all: false, wait: true, intervalMs: undefined }],
   [['wol', '--all', '--interval', '1s', '--timeout', '500ms', '--no-wait', '--probe', 'tcp:5986', '--concurrency', '8'], 'wol', { all: true, intervalMs: 1000, timeoutMs: 500, wait: false, probe: { kind: 'tcp', port: 5986 }, concurrency: 8 }],
   [['wol', '00:11:22:33:44:55', '--broadcast', '127.0.0.255', '--port', '7', '--repeat', '2', '--attempts', '5'], 'wol', { targets: ['00:11:22:33:44:55'], broadcast: '127.0.0.255', port: 7, repeat: 2, attempts: 5 }],
-  [['exec', 'ws1', 'ws2', '--', 'power', 'shutdown', '--reason=Remote order & more'], 'exec', { hosts: ['ws1', 'ws2'], all: false, argv: ['power', 'shutdown', '--reason=Remote order & more'], concurrency: 32 }],
+  [['exec', 'ws1', 'ws2', '--', 'power', 'shutdown', '--reason=Remote order & more'], 'exec', { hosts: ['ws1', 'ws2'], all: false, argv: ['power', 'shutdown', '--reason=Remote order & more'], concurrency: 256 }],
   [['exec', '--all', '--ssl', '--port', '5986', '--transport', 'basic', '--timeout', '3m', '--', 'status-json'], 'exec', { all: true, argv: ['status-json'], winrm: { transport: 'basic', ssl: true, port: 5986, user: undefined, passwordFile: undefined, ca: undefined, insecure: undefined, timeoutMs: 180_000 } }],
   [['exec', 'ws1', 'status-json'], 'exec', { hosts: ['ws1'], argv: ['status-json'] }],
   [['heartbeat', 'poll', '--all', '--source', 'file', '--path', '/mnt/{host}.json', '--no-store', '--no-events', '--concurrency', '4'], 'heartbeat poll', { hosts: [], all: true, source: 'file', path: '/mnt/{host}.json', store: false, events: false, concurrency: 4 }],

@@ -4,7 +4,7 @@ import { ALLOWED_COMMANDS, isAllowedCommandWord, parseLabStationCommand, station
 import { execOnHosts } from '../../src/ops/exec.js';
 import { splitOperands } from '../../src/cli/commands/exec.js';
 import { HostIndex, parseInventory } from '../../src/core/config/inventory.js';
-import { AuthFailed, Unreachable } from '../../src/domain/errors.js';
+import { AuthFailed, Unreachable, UsageError } from '../../src/domain/errors.js';
 import { ManualClock } from '../support/fakes.js';
 
 const hosts = new HostIndex(parseInventory(JSON.stringify({ hosts: ['a', 'b', 'c', 'd'].map((n) => ({ name: n, address: `${n}.lab` })) }), 'h.json')).hosts;
@@ -69,4 +69,29 @@ test('per-host outcomes: ok, station failure, rejection, unreachable, auth; each
     ['d', 'auth', null, 'WinRM rejected the credentials'],
   ]);
   assert.equal(closed, 3);
+});
+
+test('arguments that cannot reach LabStation.exe exactly are refused by the allow-list check, naming argument and character', () => {
+  const refused: [string[], RegExp][] = [
+    [['power', 'shutdown', '--reason=50% done'], /^argument 3 "--reason=50% done" contains '%'/],
+    [['session', 'guard', '--message=say "hi"'], /^argument 3 .* contains '"'/],
+    [['session', 'guard', '--message=line1\nline2'], /^argument 3 .* contains a line feed/],
+    [['status-json', 'C:\\a\u0000b'], /^argument 2 .* contains NUL/],
+    [['power', 'shutdown', `--reason=${'x'.repeat(8000)}`], /^argument 3 .* makes the command line \d+ characters long/],
+  ];
+  for (const [argv, want] of refused) assert.match(String(parseLabStationCommand(argv)), want, JSON.stringify(argv).slice(0, 60));
+  // free text with spaces, & and cmd.exe's other operators is fine
+  for (const argv of [['power', 'shutdown', '--reason=Remote order & more'], ['session', 'guard', '--message=Back in 5 minutes'], ['prepare-session', '--guard-message=Save (now) <or> lose | it ^^']]) {
+    assert.equal(typeof parseLabStationCommand(argv), 'object', argv.join(' '));
+  }
+});
+
+test('a host whose labstation_exe cannot be started unquoted stops the run before any connection', async () => {
+  const inv = new HostIndex(parseInventory(JSON.stringify({ hosts: [{ name: 'ok', address: 'a.lab' }, { name: 'spaced', address: 'b.lab', labstation_exe: 'C:\\Program Files\\LabStation\\LabStation.exe' }] }), 'h.json')).hosts;
+  let connects = 0;
+  await assert.rejects(
+    execOnHosts(inv, parseLabStationCommand(['status']) as never, { concurrency: 2, timeoutMs: 1000 }, { now: () => 0, connect: () => (connects++, { run: async () => ({ exitCode: 0, stdout: '', stderr: '', durationMs: 0 }), close: () => {} }) }),
+    (e: unknown) => e instanceof UsageError && /^host 'spaced': LabStation\.exe path "C:\\\\Program Files\\\\LabStation\\\\LabStation\.exe" contains a space/.test(e.message) && /labstation_exe of spaced/.test(e.suggestion ?? ''),
+  );
+  assert.equal(connects, 0);
 });

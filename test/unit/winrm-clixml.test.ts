@@ -14,10 +14,24 @@ test('pywinrm fixture cleans to the expected text', () => {
   );
 });
 
-test('progress records are dropped; progress-only output becomes empty', () => {
-  const progress =
-    '#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04"><Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T></TN><MS><I64 N="SourceId">1</I64><PR N="Record"><AV>Preparing modules for first use.</AV><S N="x">y</S></PR></MS></Obj></Objs>';
-  assert.equal(clixmlToText(progress), '');
+const PROGRESS =
+  '#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04"><Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T></TN><MS><I64 N="SourceId">1</I64><PR N="Record"><AV>Preparing modules for first use.</AV><S N="x">y</S></PR></MS></Obj></Objs>';
+
+test('progress records are dropped next to an error; progress-only output is passed through as text, not dropped', () => {
+  assert.equal(clixmlToText(PROGRESS), PROGRESS);
+  const withError = PROGRESS.replace('</Objs>', '<S S="Error">boom_x000D__x000A_</S></Objs>');
+  assert.equal(clixmlToText(withError), 'boom');
+});
+
+test('stderr that is not valid CLIXML is passed through as text, never an empty string', () => {
+  const truncated = PYWINRM_FIXTURE.slice(0, 120);
+  assert.equal(clixmlToText(truncated), truncated);
+  const noEnd = PYWINRM_FIXTURE.replace('</Objs>', '');
+  assert.equal(clixmlToText(noEnd), noEnd);
+  const malformed = PYWINRM_FIXTURE.replace('<S S="Error">   tion', '<S S="Error"><b>   tion');
+  assert.equal(clixmlToText(malformed), malformed);
+  // a valid document keeps its text; a broken one after it is kept as it came
+  assert.equal(clixmlToText(`${PYWINRM_FIXTURE.replace(/<S S="Error"> {4}\+[\s\S]*<\/Objs>/, '</Objs>')}${truncated}`), `Write-Error "Error" : Error\n${truncated}`);
 });
 
 test('several concatenated documents, entities and every _xHHHH_ escape', () => {

@@ -40,7 +40,8 @@ export function registerExec(parent: Command, f: Factory): Command {
     .description(
       'Run C:\\LabStation\\LabStation.exe <command> on Windows lab hosts over WinRM and report, per host, the exit code, the station\'s message, stderr and the duration. ' +
         'Only these commands are allowed: prepare-session, release-session, session guard, power shutdown|hibernate, status-json, recovery reboot-if-needed, status; anything else is refused before any connection. ' +
-        'Arguments reach the station exactly as given (a PowerShell call-operator wrapper, not a cmd line), so --reason="Remote order & calc" is one argument. ' +
+        'Commands run through the WinRS cmd shell, as pywinrm\'s run_cmd does (no PowerShell start-up), and every argument reaches LabStation.exe exactly as given: each is quoted for cmd.exe and the station\'s argument parser, so --reason="Remote order & more" is one argument. ' +
+        'An argument that cannot pass exactly that way (one holding ", %, !, a line break or another control character, or a command line over 8000 characters) is refused with exit 2 before any connection, naming the argument and the character. ' +
         'Transports: HTTP 5985 with NTLMv2 and message encryption, HTTPS 5986 with Basic or NTLM and certificate verification. Kerberos and CredSSP are not supported. ' +
         'Power and reboot commands ask for confirmation on a terminal and need --yes otherwise. Passwords come from the inventory (env:/file: references), the credentials file, --password-file or a prompt; never from the command line.',
     )
@@ -54,11 +55,11 @@ export function registerExec(parent: Command, f: Factory): Command {
     .option('--ca <file>', 'PEM CA bundle the HTTPS certificate must chain to')
     .option('--insecure', 'do not verify the HTTPS certificate (warned; use --ca instead)')
     .option('--timeout <dur>', 'per-host deadline for the whole command (default 2m; a prepare with a 90 s guard needs more than 90 s)', durationArg)
-    .option('--concurrency <n>', 'hosts at once (default 32)', intArg(1, 1024));
+    .option('--concurrency <n>', 'hosts at once (default 256: a host costs labops a few milliseconds of CPU while its station works for 0.3 s or more)', intArg(1, 1024));
   act(cmd, f, (operands: string[], o: ExecFlags) => execOptions(operands, o, f.rawArgs), runExec);
   return helpAfter(
     cmd,
-    'Examples:\n  labops exec lab-ws-01 -- status-json\n  labops exec --all -- prepare-session --guard-grace=90\n  labops exec lab-ws-01 lab-ws-02 -- power shutdown --reason="Reservation completed"\n  labops exec lab-ws-03 --ssl --ca /etc/labops/winrm-ca.pem -- release-session\n\n' +
+    'Examples:\n  labops exec lab-ws-01 -- status-json\n  labops exec --all -- prepare-session --guard-grace=90\n  labops exec lab-ws-01 lab-ws-02 -- power shutdown --reason="Reservation completed"\n  labops exec --all -- session guard --message="Back in 5 minutes"\n  labops exec lab-ws-03 --ssl --ca /etc/labops/winrm-ca.pem -- release-session\n\n' +
       'Exit: 0 ok; 1 the station failed (exit 1) or rejected the command (exit 2), or hosts failed in different ways; 2 bad input (nothing run); 3 unreachable or timed out; 4 credentials or TLS; 5 some hosts ok, some not.',
   );
 }
@@ -82,7 +83,7 @@ export function execOptions(operands: string[], o: ExecFlags, rawArgs: readonly 
     all: Boolean(o.all),
     argv: command,
     winrm: { transport: o.transport, ssl: o.ssl, port: o.port, user: o.user, passwordFile: o.passwordFile, ca: o.ca, insecure: o.insecure, timeoutMs: o.timeout },
-    concurrency: o.concurrency ?? 32,
+    concurrency: o.concurrency ?? 256,
   };
 }
 

@@ -2,8 +2,9 @@
 // bounded by the caller's deadline, and Signal + Delete always (error, timeout and abort included).
 import { readFileSync } from 'node:fs';
 import { Interrupted, OperationFailed, Unreachable, UsageError } from '../../domain/errors.js';
+import { winrsCommandLine } from '../../domain/winrs-command-line.js';
 import { clixmlToText } from './clixml.js';
-import { CMD_MAX, execWrapperScript, parseReadFilesOutput, powershellArgs, readFilesScript, type ReadFileOutcome } from './powershell.js';
+import { CMD_MAX, parseReadFilesOutput, powershellArgs, readFilesScript, type ReadFileOutcome } from './powershell.js';
 import {
   ACTION,
   FAULT,
@@ -22,7 +23,7 @@ import {
   type SoapFault,
   type XNode,
 } from './soap.js';
-import { type AuthMethod, WinRMTransport } from './transport.js';
+import { type AuthMethod, type WinRMTransport, acquireTransport, releaseTransport } from './transport.js';
 
 export interface WinRMClientOptions {
   host: string;
@@ -79,11 +80,12 @@ export class WinRMClient {
   private readonly transport: WinRMTransport;
   private readonly now: () => number;
   private readonly host: string;
+  private closed = false;
 
   constructor(private readonly opts: WinRMClientOptions) {
     const ssl = opts.ssl ?? false;
     const ca = opts.ca ?? (opts.caFile ? readCa(opts.caFile) : undefined);
-    this.transport = new WinRMTransport({
+    this.transport = acquireTransport({
       host: opts.host,
       port: opts.port ?? (ssl ? 5986 : 5985),
       ssl,
@@ -102,13 +104,25 @@ export class WinRMClient {
     return this.transport.endpoint;
   }
 
+  /** Ends this client; its authenticated connection may serve the next client of the same host and credentials. */
   close(): void {
-    this.transport.close();
+    if (this.closed) return;
+    this.closed = true;
+    releaseTransport(this.transport);
   }
 
-  /** Runs `exe args...` through the PowerShell call-operator wrapper: each argument arrives exactly as given. */
-  runCommand(exe: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-    return this.runPowerShell(execWrapperScript(exe, args), opts);
+  /**
+   * Runs `exe args...` through the WinRS cmd shell (no PowerShell start-up): each argument arrives exactly as given,
+   * or the call is refused with UnpassableArgument (a UsageError) before anything is sent.
+   */
+  runCommand(exe: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    let line;
+    try {
+      line = winrsCommandLine(exe, args);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.runCmd(line.command, line.arguments, opts);
   }
 
   /** Runs a script with powershell.exe -EncodedCommand; CLIXML in stderr becomes plain text. */

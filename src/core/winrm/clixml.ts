@@ -1,5 +1,6 @@
 // PowerShell CLIXML stderr -> plain text. Better than pywinrm's cleaner (NOTES §1.11): works on decoded text,
 // handles several concatenated documents, decodes every _xHHHH_ escape, and drops progress records.
+import { XmlFormatError, parseXml } from './xml.js';
 
 const HEADER = '#< CLIXML';
 
@@ -20,7 +21,10 @@ function decodePsEscapes(s: string): string {
   return units.replace(/\r\n/g, '\n');
 }
 
-/** Returns plain text; input that is not CLIXML comes back unchanged. */
+/**
+ * Returns plain text. Input without CLIXML comes back unchanged; so does every document that is not valid CLIXML
+ * (truncated, not well-formed) or carries no text records (progress only): never dropped, as pywinrm also keeps it.
+ */
 export function clixmlToText(stderr: string): string {
   if (!stderr.includes(HEADER)) return stderr;
   const pieces: string[] = [];
@@ -30,14 +34,32 @@ export function clixmlToText(stderr: string): string {
   for (const doc of docs) {
     const xml = doc.replace(/^\r?\n/, '');
     const end = xml.lastIndexOf('</Objs>');
-    const inside = end >= 0 ? xml.slice(0, end + 7) : xml;
-    const tail = end >= 0 ? xml.slice(end + 7).trim() : '';
-    // top-level records are <S S="Error">text</S> (also Warning, Verbose, Debug, Information); progress is <Obj S="progress">
-    const records = [...inside.matchAll(/<S S="([^"]*)">([\s\S]*?)<\/S>/g)];
-    let text = '';
-    for (const r of records) text += decodePsEscapes(decodeEntities(r[2] ?? ''));
-    if (text.trim()) pieces.push(text.replace(/\s+$/, ''));
+    const inside = end >= 0 ? xml.slice(0, end + 7) : '';
+    const text = /^<Objs[\s>]/.test(inside) && wellFormed(inside) ? recordsText(inside) : '';
+    if (!text.trim()) {
+      pieces.push(`${HEADER}${doc}`.replace(/\s+$/, ''));
+      continue;
+    }
+    pieces.push(text.replace(/\s+$/, ''));
+    const tail = xml.slice(end + 7).trim();
     if (tail) pieces.push(tail);
   }
   return pieces.join('\n');
+}
+
+function wellFormed(xml: string): boolean {
+  try {
+    parseXml(xml);
+    return true;
+  } catch (e) {
+    if (e instanceof XmlFormatError) return false;
+    throw e;
+  }
+}
+
+/** The text of the top-level records: <S S="Error">text</S> (also Warning, Verbose, Debug, Information); progress is <Obj S="progress">. */
+function recordsText(objs: string): string {
+  let text = '';
+  for (const r of objs.matchAll(/<S S="([^"]*)">([\s\S]*?)<\/S>/g)) text += decodePsEscapes(decodeEntities(r[2] ?? ''));
+  return text;
 }

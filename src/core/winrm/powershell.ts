@@ -1,5 +1,6 @@
 // Building PowerShell that cannot be split or injected: -EncodedCommand (UTF-16LE base64) so cmd.exe never sees
-// the script, and single-quoted literals (' doubled) so PowerShell never interprets an argument.
+// the script, and single-quoted literals (' doubled) so PowerShell never interprets a path. Only the station-file
+// reads use PowerShell; LabStation.exe commands go through the cmd shell (domain/winrs-command-line.ts).
 
 /** Longest command line cmd.exe accepts. */
 export const CMD_MAX = 8191;
@@ -41,20 +42,6 @@ export function parsePsLiteral(src: string, at: number): { value: string; end: n
 }
 
 const PRELUDE = "$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\n[Console]::OutputEncoding = [Text.Encoding]::UTF8\n";
-
-/**
- * The call-operator wrapper (labgateway NOTES §5.2): exe and every argument are single-quoted literals, invoked
- * with `& $exe @argv`, and the native exit code is passed through.
- */
-export function execWrapperScript(exe: string, args: string[]): string {
-  return (
-    PRELUDE +
-    `$exe = ${psLiteral(exe)}\n` +
-    `$argv = @(${args.map(psLiteral).join(', ')})\n` +
-    `& $exe @argv\n` +
-    `if ($null -eq $LASTEXITCODE) { exit 0 } else { exit $LASTEXITCODE }\n`
-  );
-}
 
 /**
  * Reads several files in one command (one shell, one powershell.exe on the station instead of one per file). Prints

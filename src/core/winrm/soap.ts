@@ -1,7 +1,9 @@
 // WS-Management SOAP: request builders (string templates, exact bytes) and response parsing on local names
-// (fast-xml-parser with namespace prefixes removed), as pywinrm and the Ruby gem do.
+// (xml.ts), as pywinrm and the Ruby gem do.
 import { randomUUID } from 'node:crypto';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XmlFormatError, parseXml, type XNode } from './xml.js';
+
+export type { XNode } from './xml.js';
 
 export const NS = {
   env: 'http://www.w3.org/2003/05/soap-envelope',
@@ -104,26 +106,15 @@ export function signalBody(commandId: string): string {
 
 export class SoapFormatError extends Error {}
 
-/** Parsed element: attributes as `@_Name`, text as `#text`; every element is an array (uniform walking). */
-export type XNode = { [key: string]: XNode[] | string | undefined; '#text'?: string };
-
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  removeNSPrefix: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  isArray: (_name, _jpath, _isLeaf, isAttribute) => !isAttribute,
-  processEntities: true,
-});
-
 export function parseSoap(xml: string): XNode {
-  const trimmed = xml.trim();
-  if (!trimmed) throw new SoapFormatError('empty response body');
-  const v = XMLValidator.validate(trimmed);
-  if (v !== true) throw new SoapFormatError(`not well-formed XML (line ${v.err.line}: ${v.err.msg})`);
-  const doc = parser.parse(trimmed) as XNode;
+  if (!xml.trim()) throw new SoapFormatError('empty response body');
+  let doc: XNode;
+  try {
+    doc = parseXml(xml);
+  } catch (e) {
+    if (e instanceof XmlFormatError) throw new SoapFormatError(`not well-formed XML (${e.message})`);
+    throw e;
+  }
   if (!first(doc, 'Envelope')) throw new SoapFormatError('no SOAP Envelope');
   return doc;
 }

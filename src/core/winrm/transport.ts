@@ -1,6 +1,7 @@
 // HTTP(S) transport for WS-Management: Basic over HTTPS, NTLM over HTTPS (with channel binding), and NTLM over
 // HTTP with message encryption. NTLM authenticates the TCP connection, so each transport owns a keep-alive agent
 // with a single socket and re-runs the handshake when that socket is replaced.
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -60,6 +61,8 @@ export class WinRMTransport {
   private authedSocket: Socket | undefined;
   private session: SessionSecurity | undefined;
   private readonly encrypt: boolean;
+  /** requests on the wire; only an idle transport may serve another client */
+  private inFlight = 0;
 
   constructor(private readonly opts: TransportOptions) {
     if (opts.auth === 'basic' && !opts.ssl) {
@@ -74,6 +77,10 @@ export class WinRMTransport {
 
   get where(): string {
     return `${this.opts.host}:${this.opts.port}`;
+  }
+
+  get idle(): boolean {
+    return this.inFlight === 0;
   }
 
   close(): void {
@@ -117,6 +124,9 @@ export class WinRMTransport {
       try {
         body = unframeEncrypted(r.body, this.session!).toString('utf8');
       } catch (e) {
+        // the sealing state is out of step: authenticate again before the next message
+        this.authedSocket = undefined;
+        this.session = undefined;
         throw new OperationFailed(`could not decrypt the reply from ${this.where}: ${(e as Error).message}`);
       }
     } else {
@@ -174,6 +184,7 @@ export class WinRMTransport {
       if (opts.signal?.aborted) return reject(new Interrupted());
       let settled = false;
       let socket: Socket | undefined;
+      this.inFlight++;
       const fail = (e: unknown) => {
         if (settled) return;
         settled = true;
@@ -221,7 +232,9 @@ export class WinRMTransport {
         req.destroy();
       };
       opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => this.inFlight--;
       function cleanup() {
+        done();
         clearTimeout(timer);
         if (connectTimer) clearTimeout(connectTimer);
         opts.signal?.removeEventListener('abort', onAbort);
@@ -274,4 +287,59 @@ function peerCertificateDer(socket: Socket): Buffer | undefined {
   if (typeof tls.getPeerCertificate !== 'function') return undefined;
   const cert = tls.getPeerCertificate(false);
   return cert && cert.raw ? cert.raw : undefined;
+}
+
+// ---- reuse ----
+// NTLM authenticates a connection, so a new client per command (the daemon's /api/winrm, a reservation's steps)
+// would pay the handshake every time. A closed client's transport waits here, still authenticated, for the next
+// client of the same endpoint and credentials; idle ones close after IDLE_MS (well inside HTTP.sys' 120 s idle
+// timeout) and their sockets never keep the process alive.
+const IDLE_MS = 30_000;
+const MAX_IDLE = 128;
+const pool = new Map<string, { transport: WinRMTransport; timer: NodeJS.Timeout }[]>();
+const keys = new WeakMap<WinRMTransport, string>();
+let idleCount = 0;
+
+function poolKey(o: TransportOptions): string {
+  // secrets only as digests, so the key can never show a password or a CA in a dump
+  const digest = (v: string | Buffer | undefined) => (v === undefined ? '' : createHash('sha256').update(v).digest('base64'));
+  return JSON.stringify([o.host.toLowerCase(), o.port, o.ssl, o.auth, o.user.toLowerCase(), digest(o.password), digest(o.ca), Boolean(o.insecure), o.connectTimeoutMs ?? null]);
+}
+
+/** An idle transport for these options (already authenticated when it was used before), or a new one. */
+export function acquireTransport(opts: TransportOptions): WinRMTransport {
+  const key = poolKey(opts);
+  const list = pool.get(key);
+  const entry = list?.pop();
+  if (list && !list.length) pool.delete(key);
+  if (entry) {
+    clearTimeout(entry.timer);
+    idleCount--;
+    return entry.transport;
+  }
+  const t = new WinRMTransport(opts);
+  keys.set(t, key);
+  return t;
+}
+
+/** Hands a transport back for reuse, or closes it when it is busy or the pool is full. */
+export function releaseTransport(t: WinRMTransport): void {
+  const key = keys.get(t);
+  if (key === undefined || !t.idle || idleCount >= MAX_IDLE) return t.close();
+  const list = pool.get(key) ?? [];
+  const entry = {
+    transport: t,
+    timer: setTimeout(() => {
+      const at = list.indexOf(entry);
+      if (at >= 0) {
+        list.splice(at, 1);
+        idleCount--;
+        if (!list.length && pool.get(key) === list) pool.delete(key);
+      }
+      t.close();
+    }, IDLE_MS).unref(),
+  };
+  list.push(entry);
+  pool.set(key, list);
+  idleCount++;
 }

@@ -1,20 +1,24 @@
-// What the simulated WinRM server hands to the station: one recognised command. The LabStation.exe state machine
-// (built elsewhere) implements CommandHandler; TrivialHandler is for protocol tests.
-import { parsePsLiteral, READ_FILES_BODY } from '../../core/winrm/powershell.js';
+// What a simulated station runs behind its WinRM service: LabStation.exe (the CommandHandler; the LabStation
+// state machine implements it elsewhere, TrivialHandler is for protocol tests) and the files PowerShell reads.
+// windows.ts decides, as cmd.exe would, which program a command line starts and with which argv.
+import { READ_FILES_BODY, parsePsLiteral } from '../../core/winrm/powershell.js';
 
+/** One program the simulated Windows started, as the station saw it. */
 export interface CommandRequest {
-  /** the line WinRS received: Command + ' ' + Arguments */
+  /** the WinRS line: Command + ' ' + Arguments */
   commandLine: string;
-  /** argv[0]: the program as the station sees it, e.g. C:\LabStation\LabStation.exe */
+  /** the program's full path, e.g. C:\LabStation\LabStation.exe */
   command: string;
-  /** argv[1..], exactly as the program would receive them */
+  /** the command line cmd.exe handed to CreateProcess (quotes kept; carets and redirections gone) */
+  programLine: string;
+  /** the program's argv after its own splitter (argv[0] included) */
+  argv: string[];
+  /** the arguments the program acts on: A_Args for LabStation.exe, argv[1..] otherwise */
   args: string[];
-  /** cmd: plain WinRS command (pywinrm run_cmd); powershell-wrapper: labops' call-operator wrapper; powershell: another script */
-  via: 'cmd' | 'powershell-wrapper' | 'powershell';
-  /** the decoded script when the command was powershell -EncodedCommand */
+  /** cmd: started by cmd.exe; powershell: a script run by powershell.exe */
+  via: 'cmd' | 'powershell';
+  /** the decoded script when the program was powershell.exe */
   powershell?: string;
-  /** what cmd.exe would have run after an unquoted & | < > (the upstream injection) */
-  injected?: string;
   /** the authenticated user */
   user: string;
 }
@@ -26,12 +30,21 @@ export interface CommandResult {
 }
 
 export interface CommandHandler {
+  /** where LabStation.exe is installed on this station; default C:\LabStation\LabStation.exe */
+  readonly exe?: string;
+  /** LabStation.exe was started; `req.args` is its A_Args */
   run(req: CommandRequest, ctx: { signal: AbortSignal }): Promise<CommandResult>;
-  /** file contents for PowerShell reads (ReadAllBytes / Get-Content); undefined = no such file, a rejection = that file's read error */
+  /** file contents for PowerShell reads and `<` redirection; undefined = no such file, a rejection = that file's read error */
   readFile?(path: string): Promise<Buffer | undefined>;
+  /** `>`/`>>` redirection; false when the path cannot be written (no such folder) */
+  writeFile?(path: string, data: Buffer): Promise<boolean>;
+  /** powershell.exe is starting: a real station spends 0.3–1.5 s here */
+  powershellStartup?(signal: AbortSignal): Promise<void>;
 }
 
-/** Echoes the argv it got as JSON; `sleep <ms>` waits (or hangs with `hang`), `exit <n>` exits with n. */
+export const DEFAULT_LABSTATION_EXE = 'C:\\LabStation\\LabStation.exe';
+
+/** Echoes the A_Args it got as JSON; `sleep <ms>` waits (or hangs with `hang`), `exit <n>` exits with n. */
 export class TrivialHandler implements CommandHandler {
   readonly files = new Map<string, Buffer>();
   async run(req: CommandRequest, ctx: { signal: AbortSignal }): Promise<CommandResult> {
@@ -49,20 +62,11 @@ export class TrivialHandler implements CommandHandler {
   async readFile(path: string): Promise<Buffer | undefined> {
     return this.files.get(path.toLowerCase());
   }
-}
-
-/** Parses labops' call-operator wrapper (see execWrapperScript); undefined when the script is something else. */
-export function parseExecWrapper(script: string): { exe: string; args: string[] } | undefined {
-  const s = script.replace(/\r\n/g, '\n');
-  const exeAt = s.indexOf('\n$exe = ');
-  if (exeAt < 0) return undefined;
-  const exe = parsePsLiteral(s, exeAt + '\n$exe = '.length);
-  if (!exe) return undefined;
-  const argvHead = '\n$argv = @(';
-  if (!s.startsWith(argvHead, exe.end)) return undefined;
-  const args = parsePsLiteralList(s, exe.end + argvHead.length);
-  if (!args || !s.startsWith(')\n& $exe @argv\n', args.end)) return undefined;
-  return { exe: exe.value, args: args.values };
+  async writeFile(path: string, data: Buffer): Promise<boolean> {
+    if (!/^c:\\users\\[^\\]+\\|^c:\\labstation\\/i.test(path)) return false;
+    this.files.set(path.toLowerCase(), data);
+    return true;
+  }
 }
 
 /** labops' byte-exact read of one or more files (see readFilesScript); the paths, or undefined for another script. */

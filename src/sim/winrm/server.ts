@@ -1,6 +1,7 @@
 // Simulated WinRM service of one Lab Station: HTTP with NTLM + message encryption, HTTPS with Basic and NTLM.
 // Refuses wrong credentials (401), Basic on HTTP, and unencrypted SOAP on HTTP, as a default Windows host does.
-// Implements the WS-Man cmd shell (Create/Command/Receive/Signal/Delete) and hands commands to a CommandHandler.
+// Implements the WS-Man cmd shell (Create/Command/Receive/Signal/Delete); each command line runs as Windows runs it
+// (windows.ts: cmd.exe /c, then the program it starts), with LabStation.exe behind a CommandHandler.
 import { X509Certificate, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
@@ -9,11 +10,11 @@ import { NtlmAcceptor } from '../../core/ntlm/acceptor.js';
 import type { SessionSecurity } from '../../core/ntlm/session.js';
 import { tlsServerEndPoint } from '../../core/winrm/cbt.js';
 import { ENCRYPTED_CONTENT_TYPE, frameEncrypted, isEncryptedContentType, unframeEncrypted } from '../../core/winrm/encryption.js';
-import { decodePowerShell } from '../../core/winrm/powershell.js';
-import { ACTION, FAULT, NS, type XNode, attr, children, findAll, first, parseSoap, path, text, xmlEscape } from '../../core/winrm/soap.js';
+import { ACTION, FAULT, NS, RESOURCE_CMD, type XNode, attr, children, findAll, first, parseSoap, path, text, xmlEscape } from '../../core/winrm/soap.js';
 import { negotiateToken } from '../../core/winrm/transport.js';
-import { commandLineToArgv, splitCmdOperators, stripCaret } from './cmdline.js';
-import { type CommandHandler, type CommandRequest, type CommandResult, parseExecWrapper, parseGetContent, parseReadFiles } from './handler.js';
+import { winrsJoin } from './cmdline.js';
+import type { CommandHandler, CommandRequest, CommandResult } from './handler.js';
+import { SimWindows } from './windows.js';
 
 export interface WinRMServerOptions {
   address: string;
@@ -55,7 +56,8 @@ interface ConnState {
   session?: SessionSecurity;
 }
 
-const CMD_MAX = 8191;
+/** The fault a Windows host answers a Create for a shell whose plugin is not registered (pywinrm #273, about_Remote_Troubleshooting). */
+const INVALID_RESOURCE_URI = 2150858811;
 
 export class SimWinRMServer {
   private http?: http.Server;
@@ -66,12 +68,17 @@ export class SimWinRMServer {
   private cbtData?: Buffer;
   /** every WS-Man operation, in order */
   readonly events: ShellEvent[] = [];
-  /** every command as the station received it (argv for quoting tests) */
+  /** every program a command started, as the station received it (argv for quoting tests) */
   readonly received: CommandRequest[] = [];
+  /** NTLM handshakes completed (a reused connection needs none) */
+  ntlmLogons = 0;
   httpPort = 0;
   httpsPort = 0;
 
+  private readonly windows: SimWindows;
+
   constructor(private readonly opts: WinRMServerOptions) {
+    this.windows = new SimWindows({ handler: opts.handler, computerName: opts.computerName ?? 'LABSTATION', record: (r) => this.received.push(r) });
     if (opts.tls) this.cbtData = tlsServerEndPoint(Buffer.from(new X509Certificate(opts.tls.cert).raw));
   }
 
@@ -182,6 +189,7 @@ export class SimWinRMServer {
           if (!secure && !accepted.session) return deny();
           conn.user = accepted.user;
           conn.session = accepted.session;
+          this.ntlmLogons++;
           if (body.length === 0) {
             res.writeHead(200, { 'Content-Length': '0', Server: 'Microsoft-HTTPAPI/2.0' });
             res.end();
@@ -247,6 +255,12 @@ export class SimWinRMServer {
 
     switch (actionUri) {
       case ACTION.create: {
+        const resourceUri = text(first(header, 'ResourceURI'));
+        if (resourceUri !== RESOURCE_CMD) {
+          // only the cmd shell plugin is implemented here; a PowerShell (PSRP) shell is as unavailable as an unregistered one
+          const reason = `The WS-Management service cannot process the request. The resource URI (${resourceUri}) was not found in the WS-Management catalog. The catalog contains the metadata that describes resources, or logical endpoints.`;
+          return { status: 500, xml: fault(messageId, 's:Sender', 'w:InvalidResourceURI', reason, INVALID_RESOURCE_URI), action: 'Create' };
+        }
         const id = randomUUID().toUpperCase();
         this.shells.set(id, { id, codepage: Number(options.get('WINRS_CODEPAGE') ?? 437) || 437, commands: new Map() });
         this.events.push({ action: 'Create', shellId: id });
@@ -260,12 +274,10 @@ export class SimWinRMServer {
       case ACTION.command: {
         if (!shell) return noShell();
         const line = first(bodyNode, 'CommandLine');
-        const command = text(first(line, 'Command'));
-        const args = children(line, 'Arguments').map(text).join(' ');
-        const commandLine = args ? `${command} ${args}` : command;
+        const commandLine = winrsJoin(text(first(line, 'Command')), children(line, 'Arguments').map(text));
         const id = randomUUID().toUpperCase();
         const abort = new AbortController();
-        const rc: RunningCommand = { id, abort, delivered: false, done: this.execute(commandLine, shell, user, abort.signal) };
+        const rc: RunningCommand = { id, abort, delivered: false, done: this.windows.run(commandLine, { user, codepage: shell.codepage }, abort.signal) };
         void rc.done.then((r) => (rc.result = r));
         shell.commands.set(id, rc);
         this.events.push({ action: 'Command', shellId: shell.id, commandId: id });
@@ -313,85 +325,12 @@ export class SimWinRMServer {
         return { status: 500, xml: fault(messageId, 's:Sender', 'a:ActionNotSupported', `The action ${actionUri} is not supported by the service.`, 2150858899), action: actionUri };
     }
   }
-
-  /** Turns a WinRS command line into what the station runs, the way cmd.exe + powershell.exe would. */
-  private async execute(commandLine: string, shell: Shell, user: string, signal: AbortSignal): Promise<CommandResult> {
-    if (commandLine.length > CMD_MAX) return { exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from('The command line is too long.\r\n') };
-    const { first: head, rest } = splitCmdOperators(commandLine);
-    const argv = commandLineToArgv(stripCaret(head));
-    const exe = argv[0] ?? '';
-    const base = exe.split(/[\\/]/).pop()!.toLowerCase();
-    let req: CommandRequest;
-    if (base === 'powershell' || base === 'powershell.exe') {
-      const i = argv.findIndex((a) => /^[-/]e(c|nc|ncodedcommand|ncodedcomman|ncodedcomma|ncodedcomm|ncodedcom|ncodedco|ncodedc|ncoded|ncode|ncod|nco)?$/i.test(a));
-      const script = i >= 0 && argv[i + 1] ? decodePowerShell(argv[i + 1]!) : '';
-      const wrapper = parseExecWrapper(script);
-      if (wrapper) {
-        req = { commandLine, command: wrapper.exe, args: wrapper.args, via: 'powershell-wrapper', powershell: script, user };
-      } else {
-        const readPaths = parseReadFiles(script);
-        const textPath = readPaths ? undefined : parseGetContent(script);
-        if (readPaths || textPath !== undefined) this.received.push({ commandLine, command: 'powershell', args: [], via: 'powershell', powershell: script, user });
-        if (readPaths) {
-          const lines = await Promise.all(
-            readPaths.map(async (p) => {
-              try {
-                const data = await this.opts.handler.readFile?.(p);
-                return data ? `+${data.toString('base64')}` : '-';
-              } catch (e) {
-                return `!${Buffer.from((e as Error).message).toString('base64')}`;
-              }
-            }),
-          );
-          return { exitCode: 0, stdout: Buffer.from(lines.map((l) => `${l}\n`).join('')), stderr: Buffer.alloc(0) };
-        }
-        if (textPath !== undefined) {
-          const data = await this.opts.handler.readFile?.(textPath);
-          if (!data) return { exitCode: 1, stdout: Buffer.alloc(0), stderr: clixmlError(`Could not find file '${textPath}'.`) };
-          const textValue = stripBom(data).toString('utf8') + '\r\n';
-          return { exitCode: 0, stdout: encodeForCodepage(textValue, shell.codepage), stderr: Buffer.alloc(0) };
-        }
-        req = { commandLine, command: 'powershell', args: argv.slice(1), via: 'powershell', powershell: script, user };
-      }
-    } else {
-      req = { commandLine, command: exe, args: argv.slice(1), via: 'cmd', user, ...(rest ? { injected: rest } : {}) };
-    }
-    this.received.push(req);
-    let result: CommandResult;
-    try {
-      result = await this.opts.handler.run(req, { signal });
-    } catch (e) {
-      result = { exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from(`${(e as Error).message}\r\n`) };
-    }
-    if (rest) {
-      const next = commandLineToArgv(rest)[0] ?? rest;
-      return { exitCode: 9009, stdout: result.stdout, stderr: Buffer.concat([result.stderr, Buffer.from(`'${next}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n`)]) };
-    }
-    if (shell.codepage !== 65001 && req.via !== 'cmd') return { ...result, stdout: encodeForCodepage(result.stdout.toString('utf8'), shell.codepage) };
-    return result;
-  }
 }
 
 function parseDuration(s: string): number | undefined {
   const m = /^PT(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?$/.exec(s.trim());
   if (!m || (!m[1] && !m[2])) return undefined;
   return Math.round((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 1000);
-}
-
-function stripBom(b: Buffer): Buffer {
-  return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? b.subarray(3) : b;
-}
-
-/** PowerShell writes text to a pipe in the shell's code page: non-ASCII survives only under 65001. */
-function encodeForCodepage(s: string, codepage: number): Buffer {
-  return codepage === 65001 ? Buffer.from(s, 'utf8') : Buffer.from([...s].map((c) => (c.charCodeAt(0) < 0x80 ? c : '?')).join(""), 'latin1');
-}
-
-function clixmlError(message: string): Buffer {
-  const esc = xmlEscape(message).replace(/\r?\n/g, '_x000D__x000A_');
-  return Buffer.from(
-    `#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04"><S S="Error">${esc}_x000D__x000A_</S></Objs>`,
-  );
 }
 
 const CHUNK = 48 * 1024;
