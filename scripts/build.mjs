@@ -18,8 +18,7 @@ if (process.argv.includes('--sea')) {
   process.exit(0);
 }
 
-// fast-xml-parser's own dependencies too: left external they are ~30 small ES modules for the loader to resolve.
-const BUNDLED = new Set(['commander', 'zod', 'kysely', 'fast-xml-parser', 'fast-xml-builder', '@nodable/entities', 'is-unsafe', 'path-expression-matcher', 'anynum', 'xml-naming', 'strnum']);
+const BUNDLED = new Set(['commander', 'zod', 'kysely']);
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 await build({
