@@ -7,6 +7,7 @@ import type { InventoryHost } from '../core/config/inventory.js';
 import type { ReservationPorts, ReservationRunResult, ReservationSettings, StationClient } from '../ops/reservations/run.js';
 import type { EndOptions, StartOptions } from '../domain/reservations/plan.js';
 import type { ScanConfig, ScanDeps, ScanItem, ScanResult } from '../ops/reservations/scan.js';
+import type { TimelineOperation } from '../ops/reservations/timeline.js';
 import { MissingTable, TempFail, UsageError } from '../domain/errors.js';
 import { reservationSettings, scanSettings } from './settings.js';
 import { winrmConnector } from './clients.js';
@@ -121,6 +122,23 @@ export async function reservationLog(ctx: AppContext, reservationId: string, pag
   const t = await reservationTimeline(db, index, { reservationId, limit: page.limit, offset: page.offset, phaseLookback: 500 });
   if (!t) throw new UsageError(`unknown reservation '${reservationId}': not in lab_reservations and no journal rows`);
   return t;
+}
+
+/**
+ * The reservation's journal from row `seen` on, as rows are written, every 2 s until the scheduler ends the
+ * reservation (its scheduler:end row) or the command is stopped.
+ */
+export async function followJournal(ctx: AppContext, reservationId: string, seen: number, onRows: (ops: TimelineOperation[]) => void): Promise<void> {
+  let offset = seen;
+  while (!ctx.stop.aborted) {
+    await ctx.clock.sleep(2000, ctx.stop);
+    if (ctx.stop.aborted) break;
+    const t = await reservationLog(ctx, reservationId, { limit: 500, offset });
+    if (!t.operations.length) continue;
+    offset += t.operations.length;
+    onRows(t.operations);
+    if (t.operations.some((op) => op.action === 'scheduler:end')) break;
+  }
 }
 
 /** Who claims reservations and shard leases: LABOPS_INSTANCE, else host:pid. */

@@ -240,5 +240,15 @@ describe('labops reserve log', () => {
     const missing = await cli('reserve', 'log', '0xnone');
     assert.equal(missing.code, 2);
   });
+
+  test('--follow --json: the journal so far, then each new step as it is written, until the scheduler ends it', async () => {
+    await db.kysely.insertInto('reservation_operations').values({ reservation_id: '0xfollow', lab_id: '1', host: 'lab-ws-01', action: 'wake', status: 'completed', success: 1, payload: '{}', created_at: '2026-01-01 10:00:00' }).execute();
+    const following = cli('--json', 'reserve', 'log', '0xfollow', '--follow');
+    await new Promise((r) => setTimeout(r, 2500));
+    await db.kysely.insertInto('reservation_operations').values({ reservation_id: '0xfollow', lab_id: '1', host: 'lab-ws-01', action: 'scheduler:end', status: 'completed', success: 1, payload: '{}', created_at: '2026-01-01 11:00:00' }).execute();
+    const r = await following;
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { action: string }).action), ['wake', 'scheduler:end']);
+  });
 });
 

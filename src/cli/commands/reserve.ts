@@ -7,6 +7,8 @@ import { act, listing, looping } from '../action.js';
 import type { Outcome } from '../../domain/outcome.js';
 import type { ReservationRunResult } from '../../ops/reservations/run.js';
 import type { ScanItem, ScanResult } from '../../ops/reservations/scan.js';
+import type { TimelineOperation } from '../../ops/reservations/timeline.js';
+import type { Column } from '../io/render.js';
 import type { Step } from '../../domain/reservations/steps.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -107,14 +109,14 @@ export function registerReserve(parent: Command, f: Factory): Command {
       'Exit: 0 released; 1 a step failed; 2 bad input; 3 unreachable or timed out; 4 WinRM credentials; 75 the database went away.',
   );
 
-  const log = reserve
-    .command('log')
+  const log = looping(reserve.command('log'))
     .description('The reservation\'s timeline: the journal (every step, oldest first), the phases (last wake, prepare, release, power, scheduler end), the latest heartbeat of its host, and the forced logoffs linked to it. --json prints the /api/reservations/timeline shape plus forcedLogoffs.')
     .argument('<reservationId>', 'the reservation', reservationIdArg)
     .option('--limit <n>', 'journal rows (default 100)', intArg(1, 500))
-    .option('--offset <n>', 'skip this many rows', intArg(0, 1_000_000_000));
-  act(listing(log), f, (reservationId: string, o: { limit?: number; offset?: number }) => ({ reservationId, limit: o.limit ?? 100, offset: o.offset ?? 0 }), runLog);
-  helpAfter(log, 'Examples:\n  labops reserve log 0x3f1c…8b7a\n  labops reserve log 0x3f1c…8b7a --json | jq .phases\n\nExit: 0 shown; 2 unknown reservation.');
+    .option('--offset <n>', 'skip this many rows', intArg(0, 1_000_000_000))
+    .option('--follow', 'then print new steps as they are journaled (NDJSON with --json), until the scheduler ends the reservation or Ctrl-C');
+  act(listing(log), f, (reservationId: string, o: { limit?: number; offset?: number; follow?: boolean }): LogOptions => ({ reservationId, limit: o.limit ?? 100, offset: o.offset ?? 0, follow: Boolean(o.follow) }), runLog);
+  helpAfter(log, 'Examples:\n  labops reserve log 0x3f1c…8b7a\n  labops reserve log 0x3f1c…8b7a --json | jq .phases\n  labops reserve log 0x3f1c…8b7a --follow\n\nExit: 0 shown (with --follow: the reservation ended, or SIGTERM); 2 unknown reservation; 130 Ctrl-C.');
 
   const scan = looping(reserve.command('scan'))
     .description(
@@ -201,26 +203,43 @@ async function renderSteps(f: Factory, steps: Step[]): Promise<void> {
   );
 }
 
-async function runLog(f: Factory, o: { reservationId: string; limit: number; offset: number }): Promise<void> {
-  const { reservationLog } = await import('../../app/reserve.js');
+export interface LogOptions {
+  reservationId: string;
+  limit: number;
+  offset: number;
+  follow: boolean;
+}
+
+const OP_COLUMNS: Column<TimelineOperation>[] = [
+  { header: 'TIME', value: (r) => r.createdAt ?? '-' },
+  { header: 'ACTION', value: (r) => r.action },
+  { header: 'STATUS', value: (r) => r.status, pretty: (r, c) => (r.success ? c.green : c.red)(r.status) },
+  { header: 'CODE', value: (r) => (r.responseCode === null ? '-' : String(r.responseCode)) },
+  { header: 'MS', value: (r) => (r.durationMs === null ? '-' : String(r.durationMs)) },
+  { header: 'MESSAGE', flex: true, value: (r) => r.message ?? '' },
+];
+
+async function runLog(f: Factory, o: LogOptions): Promise<void> {
+  const { reservationLog, followJournal } = await import('../../app/reserve.js');
   const t = await reservationLog(f, o.reservationId, o);
+  if (!o.follow) return printLog(f, t);
+  const { renderTable } = await import('../io/render.js');
+  if (f.io.json) for (const op of t.operations) f.io.out(JSON.stringify(op));
+  else await printLog(f, t);
+  // new steps, as they are journaled; the header was printed with the first rows
+  f.io.noHeaders = true;
+  await followJournal(f, o.reservationId, t.pagination.offset + t.operations.length, (ops) => {
+    if (f.io.json) for (const op of ops) f.io.out(JSON.stringify(op));
+    else renderTable(f.io, OP_COLUMNS, ops);
+  });
+}
+
+async function printLog(f: Factory, t: Awaited<ReturnType<typeof import('../../app/reserve.js').reservationLog>>): Promise<void> {
   if (f.io.json) return f.io.printJson(t);
   const { renderTable } = await import('../io/render.js');
   if (t.reservation) f.io.info(`reservation ${t.reservation.reservationId}  lab ${t.reservation.labId ?? '-'}  ${t.reservation.status}  ${t.reservation.start ?? '?'} → ${t.reservation.end ?? '?'}`);
   if (t.host) f.io.info(`host ${t.host.name}`);
-  type Op = (typeof t.operations)[number];
-  renderTable<Op>(
-    f.io,
-    [
-      { header: 'TIME', value: (r) => r.createdAt ?? '-' },
-      { header: 'ACTION', value: (r) => r.action },
-      { header: 'STATUS', value: (r) => r.status, pretty: (r, c) => (r.success ? c.green : c.red)(r.status) },
-      { header: 'CODE', value: (r) => (r.responseCode === null ? '-' : String(r.responseCode)) },
-      { header: 'MS', value: (r) => (r.durationMs === null ? '-' : String(r.durationMs)) },
-      { header: 'MESSAGE', flex: true, value: (r) => r.message ?? '' },
-    ],
-    t.operations,
-  );
+  renderTable(f.io, OP_COLUMNS, t.operations);
   if (t.pagination.hasMore) f.io.info(`${t.pagination.total - t.pagination.nextOffset} more row(s): --offset ${t.pagination.nextOffset}`);
   if (t.heartbeat) {
     const yn = (v: boolean | null) => (v === null ? '-' : v ? 'yes' : 'no');
