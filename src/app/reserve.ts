@@ -7,7 +7,8 @@ import type { InventoryHost } from '../core/config/inventory.js';
 import type { ReservationPorts, ReservationRunResult, ReservationSettings, StationClient } from '../ops/reservations/run.js';
 import type { EndOptions, StartOptions } from '../domain/reservations/plan.js';
 import type { ScanConfig, ScanDeps, ScanItem, ScanResult } from '../ops/reservations/scan.js';
-import type { TimelineOperation } from '../ops/reservations/timeline.js';
+import type { Timeline, TimelineOperation } from '../ops/reservations/timeline.js';
+import type { ForcedLogoffRow } from '../core/db/heartbeat-store.js';
 import { MissingTable, TempFail, UsageError } from '../domain/errors.js';
 import { reservationSettings, scanSettings } from './settings.js';
 import { winrmConnector } from './clients.js';
@@ -117,7 +118,9 @@ export async function endPlan(ctx: AppContext, o: { release: boolean; releaseArg
   return { release: o.release, releaseArgs: o.releaseArgs, power: o.power, rebootTimeout, force: false, summary };
 }
 
-export async function reservationLog(ctx: AppContext, reservationId: string, page: { limit: number; offset: number }) {
+export type ReservationLog = Timeline & { forcedLogoffs: ForcedLogoffRow[] };
+
+export async function reservationLog(ctx: AppContext, reservationId: string, page: { limit: number; offset: number }): Promise<ReservationLog> {
   const [db, index, { reservationTimeline }] = await Promise.all([ctx.database({ create: false }), ctx.inventory(), import('../ops/reservations/timeline.js')]);
   const t = await reservationTimeline(db, index, { reservationId, limit: page.limit, offset: page.offset, phaseLookback: 500 });
   if (!t) throw new UsageError(`unknown reservation '${reservationId}': not in lab_reservations and no journal rows`);

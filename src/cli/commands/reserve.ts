@@ -8,6 +8,7 @@ import type { Outcome } from '../../domain/outcome.js';
 import type { ReservationRunResult } from '../../ops/reservations/run.js';
 import type { ScanItem, ScanResult } from '../../ops/reservations/scan.js';
 import type { TimelineOperation } from '../../ops/reservations/timeline.js';
+import type { ReservationLog } from '../../app/reserve.js';
 import type { Column } from '../io/render.js';
 import type { Step } from '../../domain/reservations/steps.js';
 
@@ -234,7 +235,7 @@ async function runLog(f: Factory, o: LogOptions): Promise<void> {
   });
 }
 
-async function printLog(f: Factory, t: Awaited<ReturnType<typeof import('../../app/reserve.js').reservationLog>>): Promise<void> {
+async function printLog(f: Factory, t: ReservationLog): Promise<void> {
   if (f.io.json) return f.io.printJson(t);
   const { renderTable } = await import('../io/render.js');
   if (t.reservation) f.io.info(`reservation ${t.reservation.reservationId}  lab ${t.reservation.labId ?? '-'}  ${t.reservation.status}  ${t.reservation.start ?? '?'} → ${t.reservation.end ?? '?'}`);
