@@ -33,6 +33,9 @@ export class SimStation {
   winrm: { start(): Promise<void>; stop(): Promise<void>; drain(graceMs: number): Promise<void>; httpPort: number; httpsPort: number } | undefined;
   httpsPort = 0;
 
+  /** set while the plug is pulled (powerOff), so the runtime's power-off is not taken for a shutdown */
+  private cuttingPower = false;
+
   constructor(readonly spec: StationSpec) {
     this.port = spec.port;
   }
@@ -43,8 +46,9 @@ export class SimStation {
       if (state === 'on') {
         void this.listen().catch(() => {});
       } else if (this.state !== 'off') {
-        // shutdown, hibernate, or the down phase of a reboot: the host stops answering
-        void this.powerOff({ fromRuntime: true });
+        // shutdown, hibernate, or the down phase of a reboot: the host stops answering (a command's own
+        // shutdown after its reply went out; a pulled plug at once)
+        void this.powerOff({ fromRuntime: true, graceful: !this.cuttingPower });
       }
     });
   }
@@ -130,8 +134,15 @@ export class SimStation {
   }
 
   /** Cut the power (tests, the simulator shutting down) or follow the runtime going down. */
-  async powerOff(o: { fromRuntime?: boolean } = {}): Promise<void> {
-    if (!o.fromRuntime && this.runtime && this.runtime.power !== 'off') this.runtime.machine.powerCut();
+  async powerOff(o: { fromRuntime?: boolean; graceful?: boolean } = {}): Promise<void> {
+    if (!o.fromRuntime && this.runtime && this.runtime.power !== 'off') {
+      this.cuttingPower = true;
+      try {
+        this.runtime.machine.powerCut();
+      } finally {
+        this.cuttingPower = false;
+      }
+    }
     if (this.bootTimer) clearTimeout(this.bootTimer);
     this.bootTimer = undefined;
     this.state = 'off';
@@ -139,7 +150,7 @@ export class SimStation {
     this.server = undefined;
     if (server === WINRM_MARKER) {
       // going down on its own (a power command): the reply in hand still goes out
-      await (o.fromRuntime ? this.winrm!.drain(1000) : this.winrm!.stop());
+      await (o.graceful ? this.winrm!.drain(1000) : this.winrm!.stop());
       return;
     }
     for (const s of this.sockets) s.destroy();
