@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { planNextServerPatch, scanDhcpd, DhcpdSyntaxError } from '../../src/domain/dhcpd-conf/index.js';
 import { scanDhcpdTokens, scanLinuxmusterShape } from '../../src/domain/dhcpd-conf/scan.js';
+import { dhcpdErrorLine } from '../../src/ops/dhcp-patch.js';
 import { fixture } from '../support/dc-tree.js';
 
 const IP = '10.0.0.13';
@@ -191,5 +192,28 @@ describe('the linuxmuster-shape reader agrees with the tokenizer', () => {
     }
     // both paths are exercised: most files are accepted, the odd ones fall back
     assert.ok(accepted > 300 && accepted < 2900, `accepted ${accepted}`);
+  });
+});
+
+describe("dhcpd -t's error line for the dhcp-patch message", () => {
+  test('the first line after the banner (output of ISC dhcpd 4.4.3 -t on a bad next-server)', () => {
+    const output = [
+      'Internet Systems Consortium DHCP Server 4.4.3-P1',
+      'Copyright 2004-2022 Internet Systems Consortium.',
+      'All rights reserved.',
+      'For info, please visit https://www.isc.org/software/dhcp/',
+      '/etc/dhcp/devices/default-school.conf line 3: 300 exceeds max (255) for precision.',
+      '  next-server 10.0.0.300;',
+      '                     ^',
+      'Configuration file errors encountered -- exiting',
+      '',
+    ].join('\n');
+    assert.equal(dhcpdErrorLine(output), '/etc/dhcp/devices/default-school.conf line 3: 300 exceeds max (255) for precision.');
+  });
+
+  test('the config, database and PID file lines are banner too; nothing but banner gives no line', () => {
+    assert.equal(dhcpdErrorLine('Config file: /etc/dhcp/dhcpd.conf\nDatabase file: /var/lib/dhcp/dhcpd.leases\nPID file: /run/dhcpd.pid\n\nbad thing\n'), 'bad thing');
+    assert.equal(dhcpdErrorLine('Internet Systems Consortium DHCP Server 4.4.3-P1\nCopyright 2004-2022 Internet Systems Consortium.\n'), undefined);
+    assert.equal(dhcpdErrorLine(''), undefined);
   });
 });
