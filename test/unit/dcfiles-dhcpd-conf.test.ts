@@ -128,6 +128,14 @@ describe('next-server patch planner', () => {
     assert.equal(plan.output.split('next-server').length - 1, 1);
   });
 
+  test('a newline escaped in a string still counts as a line, as dhcpd counts it (dhcpd 4.4.3 -t: next-server on line 5)', () => {
+    const text = 'host a {\n  option host-name "a\\\nb";\n  hardware ethernet 00:11:22:33:44:55;\n  next-server 10.0.0.300;\n}\n';
+    const [host] = scanDhcpd(text).hosts;
+    assert.equal(host!.hardware!.line, 4);
+    assert.equal(host!.nextServers[0]!.line, 5);
+    assert.throws(() => scanDhcpd(`${text}}\n`), (e: unknown) => e instanceof DhcpdSyntaxError && e.line === 7);
+  });
+
   test('include statements are collected', () => {
     assert.deepEqual(scanDhcpd('group {\n include "/etc/dhcp/devices.conf";\n}\n').includes, [{ path: '/etc/dhcp/devices.conf', line: 2 }]);
   });

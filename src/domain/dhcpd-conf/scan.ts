@@ -275,8 +275,11 @@ class DhcpdTokenScanner {
     for (;;) {
       if (i >= len) throw new DhcpdSyntaxError('unterminated string', startLine);
       const d = text.charCodeAt(i);
-      if (d === 92 /* \ */) i += 2;
-      else if (d === 34) {
+      if (d === 92 /* \ */) {
+        // an escaped newline is still a line, as dhcpd counts it
+        if (text.charCodeAt(i + 1) === 10) this.line++;
+        i += 2;
+      } else if (d === 34) {
         i++;
         break;
       } else {
