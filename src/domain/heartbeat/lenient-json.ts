@@ -52,7 +52,10 @@ class LenientJsonReader {
       this.ws();
       if (text[this.i] !== ':') this.fail("expected ':'");
       this.i++;
-      obj[k] = this.value();
+      const v = this.value();
+      // as JSON.parse: "__proto__" is a key like any other; assigned, it would set the object's prototype
+      if (k === '__proto__') Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+      else obj[k] = v;
       this.ws();
       if (text[this.i] === ',') {
         this.i++;
