@@ -139,7 +139,16 @@ async function upsertAndLockHosts(tx: Transaction<DB>, dialect: Dialect, inputs:
   }
   let idq = tx.selectFrom('lab_hosts').select(['id', 'name']).where('name', 'in', hostRows.map((h) => h.name)).orderBy('name');
   if (dialect === 'mysql') idq = idq.forUpdate();
-  return new Map((await idq.execute()).map((r) => [r.name, Number(r.id)]));
+  const rows = await idq.execute();
+  const ids = new Map(rows.map((r) => [r.name, Number(r.id)]));
+  for (const { name } of hostRows) {
+    if (ids.has(name)) continue;
+    // The column's collation decides which names are the same: MySQL's default ignores case, so the stored
+    // 'lab-ws-01' is the row of 'LAB-WS-01' (hosts.json lookups ignore case too).
+    const row = rows.find((r) => r.name.toLowerCase() === name.toLowerCase());
+    if (row) ids.set(name, Number(row.id));
+  }
+  return ids;
 }
 
 /** The time of each host's latest stored heartbeat and latest session-guard event. */
