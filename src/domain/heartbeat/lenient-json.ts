@@ -56,16 +56,7 @@ class LenientJsonReader {
       // as JSON.parse: "__proto__" is a key like any other; assigned, it would set the object's prototype
       if (k === '__proto__') Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
       else obj[k] = v;
-      this.ws();
-      if (text[this.i] === ',') {
-        this.i++;
-        continue;
-      }
-      if (text[this.i] === '}') {
-        this.i++;
-        return obj;
-      }
-      this.fail("expected ',' or '}'");
+      if (!this.another('}')) return obj;
     }
   }
 
@@ -80,17 +71,17 @@ class LenientJsonReader {
     }
     for (;;) {
       arr.push(this.value());
-      this.ws();
-      if (text[this.i] === ',') {
-        this.i++;
-        continue;
-      }
-      if (text[this.i] === ']') {
-        this.i++;
-        return arr;
-      }
-      this.fail("expected ',' or ']'");
+      if (!this.another(']')) return arr;
     }
+  }
+
+  /** After a member or element: true past a `,` (another follows), false past the closing bracket. */
+  private another(close: '}' | ']'): boolean {
+    this.ws();
+    const c = this.text[this.i];
+    if (c !== ',' && c !== close) this.fail(`expected ',' or '${close}'`);
+    this.i++;
+    return c === ',';
   }
 
   private string(): string {
