@@ -9,7 +9,7 @@ import { isIPv4 } from 'node:net';
 import { OperationFailed, UsageError } from '../domain/errors.js';
 import { DhcpdSyntaxError } from '../domain/dhcpd-conf/errors.js';
 import { scanDhcpd } from '../domain/dhcpd-conf/scan.js';
-import { planNextServerPatch, type HostPatch } from '../domain/dhcpd-conf/next-server-patch.js';
+import { planNextServerPatch, type HostPatch, type NextServerPlan } from '../domain/dhcpd-conf/next-server-patch.js';
 import { decodeUtf8 } from '../domain/devices-csv/parse.js';
 import { selectPxeHosts } from '../domain/devices-csv/hook-selection.js';
 import { isDefaultSchool, qualifiedHostname } from '../domain/devices-csv/paths.js';
@@ -117,21 +117,25 @@ export function isIncluded(ports: DhcpPatchPorts, dhcpdConf: string, target: str
 }
 
 export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean }, ports: DhcpPatchPorts): Promise<DhcpPatchResult> {
-  const log: string[] = [];
-  // One Date formatting per second, not per line: a big import logs one line per host.
-  let stampSecond = -1;
-  let stampPrefix = '';
-  const say = (msg: string, now = ports.now()) => {
-    const sec = Math.floor(now.getTime() / 1000);
-    if (sec !== stampSecond) {
-      stampSecond = sec;
-      stampPrefix = hookLogLine(now, '');
-    }
-    log.push(stampPrefix + msg);
-  };
-  // log entries that are dhcpd's output: in the log file, not in the tee (the hook redirects only that to the file)
-  const fileOnly = new Set<number>();
-  const result: DhcpPatchResult = {
+  const log = new HookLog(ports);
+  const result = emptyResult(config, opts.dryRun, log.lines);
+  // Like the hook: no config file and no address on the command line means this DC does not use it.
+  if (!config.file && !config.linboDockerIp) {
+    result.reason = 'no config file and no --next-server';
+    return result;
+  }
+  try {
+    return await new DevicesFilePatch(config, opts.dryRun, ports, log, result).run();
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof OperationFailed) log.say(`ERROR: ${e.message}`);
+    throw e;
+  } finally {
+    if (!opts.dryRun) log.flush(config.logFile);
+  }
+}
+
+function emptyResult(config: DhcpHookConfig, dryRun: boolean, log: string[]): DhcpPatchResult {
+  return {
     status: 'nothing-to-do',
     school: config.school,
     nextServer: config.linboDockerIp,
@@ -143,90 +147,160 @@ export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean 
     skipped: 0,
     errors: 0,
     validation: 'not-run',
-    dryRun: opts.dryRun,
+    dryRun,
     log,
   };
-  // Like the hook: no config file and no address on the command line means this DC does not use it.
-  if (!config.file && !config.linboDockerIp) {
-    result.reason = 'no config file and no --next-server';
-    return result;
+}
+
+/** The run's log lines, stamped like the hook's `date`; written to the log file and the tee once, at the end. */
+class HookLog {
+  readonly lines: string[] = [];
+  /** entries that are dhcpd's output: in the log file, not in the tee (the hook redirects only that to the file) */
+  private readonly fileOnly = new Set<number>();
+  // One Date formatting per second, not per line: a big import logs one line per host.
+  private stampSecond = -1;
+  private stampPrefix = '';
+
+  constructor(private readonly ports: DhcpPatchPorts) {}
+
+  say(msg: string, now = this.ports.now()): void {
+    const sec = Math.floor(now.getTime() / 1000);
+    if (sec !== this.stampSecond) {
+      this.stampSecond = sec;
+      this.stampPrefix = hookLogLine(now, '');
+    }
+    this.lines.push(this.stampPrefix + msg);
   }
-  const flush = () => {
-    if (opts.dryRun || log.length === 0) return;
+
+  /** dhcpd's output, unstamped and kept out of the tee */
+  addDhcpdOutput(text: string): void {
+    this.fileOnly.add(this.lines.push(text) - 1);
+  }
+
+  flush(logFile: string): void {
+    if (this.lines.length === 0) return;
     // joined once for both: a big import logs a line per host
-    const text = log.join('\n');
+    const text = this.lines.join('\n');
     try {
-      ports.appendLog(config.logFile, `${text}\n`);
+      this.ports.appendLog(logFile, `${text}\n`);
     } catch {
       // the log is best effort; the result and exit code carry the outcome
     }
-    ports.tee?.(fileOnly.size ? log.filter((_, i) => !fileOnly.has(i)).join('\n') : text);
-  };
-  try {
-    return await patch();
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof OperationFailed) say(`ERROR: ${e.message}`);
-    throw e;
-  } finally {
-    flush();
+    this.ports.tee?.(this.fileOnly.size ? this.lines.filter((_, i) => !this.fileOnly.has(i)).join('\n') : text);
   }
+}
 
-  async function patch(): Promise<DhcpPatchResult> {
-    const ip = config.linboDockerIp;
-    if (!ip) throw new UsageError(`LINBO_DOCKER_IP not set in ${config.file}`);
-    if (!isIPv4(ip)) throw new UsageError(`LINBO_DOCKER_IP '${ip}' is not an IPv4 address`);
+/** LINBO_DOCKER_IP, which must be an IPv4 address. */
+function nextServerOf(config: DhcpHookConfig): string {
+  const ip = config.linboDockerIp;
+  if (!ip) throw new UsageError(`LINBO_DOCKER_IP not set in ${config.file}`);
+  if (!isIPv4(ip)) throw new UsageError(`LINBO_DOCKER_IP '${ip}' is not an IPv4 address`);
+  return ip;
+}
 
-    const deltaBytes = ports.readFile(config.deltaCsv);
-    if (!deltaBytes) {
-      say(`INFO: Delta CSV not found (${config.deltaCsv}), nothing to do`);
-      result.reason = 'delta CSV not found';
+/** The banner dhcpd -t prints before what it has to say. */
+const DHCPD_BANNER = /^(Internet Systems|Copyright|All rights|For info|Config file|Database file|PID file)/;
+
+/** The first line of dhcpd -t's output that is not its banner (the error, for the message), if any. */
+export function dhcpdErrorLine(output: string): string | undefined {
+  return output
+    .trim()
+    .split('\n')
+    .find((l) => l && !DHCPD_BANNER.test(l));
+}
+
+/** One patch of the devices file, step by step as the hook does it; the result is filled in as the steps run. */
+class DevicesFilePatch {
+  constructor(
+    private readonly config: DhcpHookConfig,
+    private readonly dryRun: boolean,
+    private readonly ports: DhcpPatchPorts,
+    private readonly log: HookLog,
+    private readonly result: DhcpPatchResult,
+  ) {}
+
+  async run(): Promise<DhcpPatchResult> {
+    const { config, result, log } = this;
+    const ip = nextServerOf(config);
+    const inputs = this.readInputs();
+    if (!inputs) return result;
+    log.say(`INFO: Found ${inputs.hosts.length} Docker-managed PXE host(s) in ${config.deltaCsv}`);
+    const { plan, deltaNames } = this.plan(inputs.dhcpBytes, inputs.hosts, ip);
+    // A missing dhcpd.conf is an input error, found before anything is written.
+    if (!this.ports.readFile(config.dhcpdConf)) throw new UsageError(`dhcpd.conf not found: ${config.dhcpdConf}; nothing changed`, { suggestion: 'set DHCPD_CONF in the config file or pass --dhcpd-conf' });
+
+    // The write starts before the per-host log lines are made: they are built while the file is synced.
+    const tempDir = dirname(dirname(config.devicesDhcp));
+    const write = this.dryRun ? undefined : this.startWrite(plan, tempDir);
+    this.reportHosts(plan, deltaNames, ip);
+    if (this.dryRun) {
+      result.status = 'dry-run';
       return result;
     }
+    if (!write) {
+      result.status = 'unchanged';
+      log.say(`INFO: nothing to change, ${config.devicesDhcp} left as it is`);
+    } else {
+      await write.written;
+      result.status = 'patched';
+      await this.validate(write.included, inputs.dhcpBytes, tempDir);
+    }
+    log.say(`Done: ${result.patched} patched, ${result.skipped} skipped, ${result.errors} errors (${result.patched + result.skipped} total)`);
+    return result;
+  }
+
+  /** The delta's PXE hosts and the devices file; undefined, with the reason logged, when there is nothing to do. */
+  private readInputs(): { hosts: string[]; dhcpBytes: Uint8Array } | undefined {
+    const { config, ports } = this;
+    const deltaBytes = ports.readFile(config.deltaCsv);
+    if (!deltaBytes) return this.nothingToDo(`INFO: Delta CSV not found (${config.deltaCsv}), nothing to do`, 'delta CSV not found');
     const selection = selectPxeHosts(decodeOrFail(deltaBytes, config.deltaCsv));
     if (selection.shortRows.length) {
       const where = selection.shortRows.map((r) => `line ${r.line} (${r.fields} fields)`).join(', ');
       throw new UsageError(`${config.deltaCsv}: short row(s), at least 11 fields needed: ${where}; nothing changed`);
     }
     const dhcpBytes = ports.readFile(config.devicesDhcp);
-    if (!dhcpBytes) {
-      say(`INFO: DHCP devices file not found (${config.devicesDhcp}), nothing to do`);
-      result.reason = 'DHCP devices file not found';
-      return result;
-    }
-    if (selection.hosts.length === 0) {
-      say('INFO: No PXE-enabled hosts in delta CSV, nothing to do');
-      result.reason = 'no PXE-enabled hosts in the delta';
-      return result;
-    }
-    say(`INFO: Found ${selection.hosts.length} Docker-managed PXE host(s) in ${config.deltaCsv}`);
+    if (!dhcpBytes) return this.nothingToDo(`INFO: DHCP devices file not found (${config.devicesDhcp}), nothing to do`, 'DHCP devices file not found');
+    if (selection.hosts.length === 0) return this.nothingToDo('INFO: No PXE-enabled hosts in delta CSV, nothing to do', 'no PXE-enabled hosts in the delta');
+    return { hosts: selection.hosts, dhcpBytes };
+  }
+
+  private nothingToDo(line: string, reason: string): undefined {
+    this.log.say(line);
+    this.result.reason = reason;
+    return undefined;
+  }
+
+  /** The patch plan, and the delta name of each qualified (lowercase) name; the default school's names are the delta's own. */
+  private plan(dhcpBytes: Uint8Array, hosts: string[], ip: string): { plan: NextServerPlan; deltaNames: Map<string, string> | undefined } {
+    const { config } = this;
     const original = decodeOrFail(dhcpBytes, config.devicesDhcp);
-    // The delta name of each qualified (lowercase) name; the default school's names are the delta's own.
-    const deltaNames = isDefaultSchool(config.school) ? undefined : new Map(selection.hosts.map((h) => [qualifiedHostname(config.school, h).toLowerCase(), h]));
-    let plan;
+    const deltaNames = isDefaultSchool(config.school) ? undefined : new Map(hosts.map((h) => [qualifiedHostname(config.school, h).toLowerCase(), h]));
     try {
-      plan = planNextServerPatch(original, deltaNames ? deltaNames.keys() : selection.hosts, ip);
+      return { plan: planNextServerPatch(original, deltaNames ? deltaNames.keys() : hosts, ip), deltaNames };
     } catch (e) {
       if (e instanceof DhcpdSyntaxError) throw new UsageError(`${config.devicesDhcp}: ${e.message}; nothing changed`);
       throw e;
     }
-    // A missing dhcpd.conf is an input error, found before anything is written.
-    if (!ports.readFile(config.dhcpdConf)) throw new UsageError(`dhcpd.conf not found: ${config.dhcpdConf}; nothing changed`, { suggestion: 'set DHCPD_CONF in the config file or pass --dhcpd-conf' });
+  }
 
-    // The write starts before the per-host log lines are made: they are built while the file is synced.
-    let writing: Promise<void> | undefined;
-    let included = false;
-    const tempDir = dirname(dirname(config.devicesDhcp));
-    if (!opts.dryRun) {
-      for (const dir of new Set([dirname(config.devicesDhcp), tempDir])) ports.removeStaleTemps(dir, config.devicesDhcp);
-      if (plan.changed) {
-        included = isIncluded(ports, config.dhcpdConf, config.devicesDhcp);
-        writing = ports.writeAtomic(config.devicesDhcp, plan.output, tempDir);
-        // awaited below; this only keeps a failure from counting as unhandled if the loop throws
-        writing.catch(() => undefined);
-      }
-    }
+  /** Clears stale temp files and, when the plan changes the file, starts replacing it; undefined when nothing is written. */
+  private startWrite(plan: NextServerPlan, tempDir: string): { written: Promise<void>; included: boolean } | undefined {
+    const { config, ports } = this;
+    for (const dir of new Set([dirname(config.devicesDhcp), tempDir])) ports.removeStaleTemps(dir, config.devicesDhcp);
+    if (!plan.changed) return undefined;
+    const included = isIncluded(ports, config.dhcpdConf, config.devicesDhcp);
+    const written = ports.writeAtomic(config.devicesDhcp, plan.output, tempDir);
+    // awaited by run(); this only keeps a failure from counting as unhandled if the report throws
+    written.catch(() => undefined);
+    return { written, included };
+  }
+
+  /** A log line and a count per planned host, then the PXE hosts the file has no block for. */
+  private reportHosts(plan: NextServerPlan, deltaNames: Map<string, string> | undefined, ip: string): void {
+    const { result, log } = this;
     // One clock reading for the per-host report: it takes milliseconds, and a Date per line shows on big imports.
-    const now = ports.now();
+    const now = this.ports.now();
     for (const planned of plan.hosts) {
       const name = planned.host.toLowerCase();
       // The plan's entry itself, extended in place: a copy per host costs microseconds each on Node 20.
@@ -235,57 +309,48 @@ export async function dhcpPatch(config: DhcpHookConfig, opts: { dryRun: boolean 
       result.hosts.push(h);
       if (h.action === 'insert') {
         result.patched++;
-        say(`[PATCH] Inserted next-server for ${name}: ${ip}`, now);
+        log.say(`[PATCH] Inserted next-server for ${name}: ${ip}`, now);
       } else if (h.action === 'replace') {
         result.patched++;
-        say(`[PATCH] Replaced next-server for ${name}: ${ip}`, now);
+        log.say(`[PATCH] Replaced next-server for ${name}: ${ip}`, now);
       } else if (h.action === 'keep') {
         result.skipped++;
-        say(`[SKIP] ${name} already has correct next-server`, now);
+        log.say(`[SKIP] ${name} already has correct next-server`, now);
       } else {
         result.errors++;
-        say(`WARN: ${name} has no 'hardware ethernet' line, next-server not added`, now);
+        log.say(`WARN: ${name} has no 'hardware ethernet' line, next-server not added`, now);
       }
     }
     result.missing = plan.missing;
-    for (const m of plan.missing) say(`WARN: ${m} is PXE-enabled in the delta but has no host block in ${config.devicesDhcp}`);
+    for (const m of plan.missing) log.say(`WARN: ${m} is PXE-enabled in the delta but has no host block in ${this.config.devicesDhcp}`);
+  }
 
-    if (opts.dryRun) {
-      result.status = 'dry-run';
-      return result;
+  /** dhcpd -t over dhcpd.conf when that includes the devices file; when it fails, the original bytes go back. */
+  private async validate(included: boolean, original: Uint8Array, tempDir: string): Promise<void> {
+    const { config, ports, log, result } = this;
+    if (!included) {
+      result.validation = 'not-included';
+      log.say('WARN: devices file not included in dhcpd.conf, skipping dhcpd -t');
+      return;
     }
-    if (!writing) {
-      result.status = 'unchanged';
-      say(`INFO: nothing to change, ${config.devicesDhcp} left as it is`);
-    } else {
-      await writing;
-      result.status = 'patched';
-      if (!included) {
-        result.validation = 'not-included';
-        say('WARN: devices file not included in dhcpd.conf, skipping dhcpd -t');
-      } else {
-        const dhcpd = config.dhcpd ?? ports.findDhcpd();
-        if (!dhcpd) {
-          result.validation = 'no-dhcpd';
-          say('WARN: dhcpd not found, skipping dhcpd -t');
-        } else {
-          const r = await ports.runDhcpd(dhcpd, config.dhcpdConf);
-          if (r.output) fileOnly.add(log.push(r.output.replace(/\n$/, '')) - 1);
-          if (r.code !== 0) {
-            say(`ERROR: dhcpd -t failed (exit ${r.code}) — rolling back to backup`);
-            await ports.writeAtomic(config.devicesDhcp, dhcpBytes, tempDir);
-            const last = r.output.trim().split('\n').filter((l) => l && !/^(Internet Systems|Copyright|All rights|For info|Config file|Database file|PID file)/.test(l))[0];
-            throw new OperationFailed(`dhcpd -t failed (exit ${r.code})${last ? `: ${last}` : ''}; ${config.devicesDhcp} restored`, {
-              suggestion: `see ${config.logFile} for the full dhcpd output`,
-            });
-          }
-          result.validation = 'passed';
-          say('INFO: dhcpd -t syntax check passed');
-        }
-      }
+    const dhcpd = config.dhcpd ?? ports.findDhcpd();
+    if (!dhcpd) {
+      result.validation = 'no-dhcpd';
+      log.say('WARN: dhcpd not found, skipping dhcpd -t');
+      return;
     }
-    say(`Done: ${result.patched} patched, ${result.skipped} skipped, ${result.errors} errors (${result.patched + result.skipped} total)`);
-    return result;
+    const r = await ports.runDhcpd(dhcpd, config.dhcpdConf);
+    if (r.output) log.addDhcpdOutput(r.output.replace(/\n$/, ''));
+    if (r.code !== 0) {
+      log.say(`ERROR: dhcpd -t failed (exit ${r.code}) — rolling back to backup`);
+      await ports.writeAtomic(config.devicesDhcp, original, tempDir);
+      const error = dhcpdErrorLine(r.output);
+      throw new OperationFailed(`dhcpd -t failed (exit ${r.code})${error ? `: ${error}` : ''}; ${config.devicesDhcp} restored`, {
+        suggestion: `see ${config.logFile} for the full dhcpd output`,
+      });
+    }
+    result.validation = 'passed';
+    log.say('INFO: dhcpd -t syntax check passed');
   }
 }
 

@@ -69,82 +69,90 @@ export async function runDoctor(ports: DoctorPorts, o: DoctorOptions): Promise<C
   out.push(
     ...(await attempt('inventory', async () => {
       index = await ports.inventory();
-      const inv = index.inventory;
-      if (!inv.file) return { check: 'inventory', status: 'warn', detail: inv.warnings[0] ?? 'no inventory; the host list is empty' };
-      return { check: 'inventory', status: inv.warnings.length ? 'warn' : 'ok', detail: `${inv.hosts.length} host(s) in ${inv.file}${inv.warnings.length ? `; ${inv.warnings.join('; ')}` : ''}` };
+      return inventoryCheck(index);
     })),
   );
-  out.push(
-    ...(await attempt('database', async () => {
-      const db = await ports.database();
-      const { migrationStatus, isComplete } = await import('../core/db/migrations.js');
-      const status = await migrationStatus(db.kysely, db.dialect);
-      if (isComplete(status)) return { check: 'database', status: 'ok', detail: `${db.url}: reachable, migrated` };
-      const missing = status.flatMap((m) => m.tables.filter((t) => (!t.exists && !t.owner) || t.missingColumns.length).map((t) => (t.exists ? `${t.table} (columns ${t.missingColumns.join(',')})` : t.table)));
-      return { check: 'database', status: 'fail', detail: `${db.url}: not fully migrated${missing.length ? `: ${missing.join(', ')}` : ''} (run labops db migrate)` };
-    })),
-  );
+  out.push(...(await attempt('database', () => databaseCheck(ports))));
   if (cfg) {
     const c = cfg;
-    out.push(
-      ...(await attempt('cml', async () => {
-        const { parseCmlServers, resolveCmlServer } = await import('../core/config/cml.js');
-        const servers = parseCmlServers(c.raw, c.file);
-        if (!servers.length) return { check: 'cml', status: 'skip', detail: 'no CML servers configured' };
-        const { CmlClient } = await import('../core/http-apis/cml-client.js');
-        return Promise.all(
-          servers.map(async (s) => {
-            const name = `cml ${s.id}`;
-            try {
-              const r = resolveCmlServer(s, c.file, ports.env);
-              const client = new CmlClient({ url: r.url, username: r.username, password: r.passwordValue, ca: r.caPem, insecure: r.insecure, timeoutMs: o.timeoutMs });
-              try {
-                const info = await client.systemInformation();
-                return { check: name, status: info.ready ? 'ok' : 'warn', detail: `${r.url}: CML ${info.version}${info.ready ? '' : ', not ready'}` } as CheckResult;
-              } finally {
-                client.close();
-              }
-            } catch (e) {
-              return { check: name, status: 'fail', detail: message(e) } as CheckResult;
-            }
-          }),
-        );
-      })),
-    );
+    out.push(...(await attempt('cml', () => cmlChecks(c, ports.env, o.timeoutMs))));
   }
-  if (index && o.sampleHosts > 0) {
-    const hosts = index.hosts.filter((h) => !h.quarantined);
-    const sample = hosts.length <= o.sampleHosts ? hosts : Array.from({ length: o.sampleHosts }, (_, i) => hosts[Math.floor((i * hosts.length) / o.sampleHosts)]!);
-    const probeOf = (h: InventoryHost): ProbeSpec => h.probe ?? { kind: 'tcp', port: h.winrmPort ?? (h.winrmUseSsl ? 5986 : 5985) };
-    const results = await mapPool(sample, 16, async (h) => ({ h, r: await ports.probe(probeOf(h), h.pingTarget ?? h.address, o.timeoutMs) }));
-    const down = results.filter((x) => !x.r.up);
-    out.push({
-      check: 'hosts',
-      status: sample.length === 0 ? 'skip' : down.length === 0 ? 'ok' : down.length === sample.length ? 'fail' : 'warn',
-      detail: sample.length === 0 ? 'no hosts' : `${sample.length - down.length}/${sample.length} sampled host(s) reachable${down.length ? `; not: ${down.map((x) => `${x.h.name} (${x.r.reason ?? 'down'})`).join(', ')}` : ''}`,
-    });
-  }
-  out.push(
-    ...(await attempt('dhcp hook', async () => {
-      const { LINBO_DOCKER_DHCP_CONF, loadDhcpHookConfig } = await import('../core/config/linbo-docker-dhcp-conf.js');
-      const path = ports.env.LINBO_DOCKER_DHCP_CONF ?? LINBO_DOCKER_DHCP_CONF;
-      if (!existsSync(path)) return { check: 'dhcp hook', status: 'skip', detail: `${path} not present (not a DC)` };
-      const c = loadDhcpHookConfig(path, {});
-      const problems: string[] = [];
-      if (!existsSync(c.devicesDhcp)) problems.push(`${c.devicesDhcp} missing`);
-      if (!which(c.dhcpd ?? 'dhcpd', ports.env)) problems.push('dhcpd not found (dhcpd -t validation)');
-      return { check: 'dhcp hook', status: problems.length ? 'warn' : 'ok', detail: problems.length ? problems.join('; ') : `${path}: next-server ${c.linboDockerIp ?? "(unset)"}, ${c.devicesDhcp}` };
-    })),
-  );
-  out.push(
-    ...(await attempt('dc worker', async () => {
-      const { MACCT_WORKER_CONF } = await import('../core/config/macct-worker-conf.js');
-      const path = ports.env.MACCT_WORKER_CONF ?? MACCT_WORKER_CONF;
-      if (!existsSync(path)) return { check: 'dc worker', status: 'skip', detail: `${path} not present (not a DC)` };
-      const tools = ['ldbsearch', 'ldbmodify'].filter((t) => !which(t, ports.env));
-      return { check: 'dc worker', status: tools.length ? 'warn' : 'ok', detail: tools.length ? `missing tools: ${tools.join(', ')}` : `${path} present; ldbsearch and ldbmodify found` };
-    })),
-  );
+  if (index && o.sampleHosts > 0) out.push(await hostsCheck(index, ports, o));
+  out.push(...(await attempt('dhcp hook', () => dhcpHookCheck(ports.env))));
+  out.push(...(await attempt('dc worker', () => dcWorkerCheck(ports.env))));
   for (const extra of ports.extra ?? []) out.push(...(await attempt('extra', extra)));
   return out;
+}
+
+function inventoryCheck(index: HostIndex): CheckResult {
+  const inv = index.inventory;
+  if (!inv.file) return { check: 'inventory', status: 'warn', detail: inv.warnings[0] ?? 'no inventory; the host list is empty' };
+  return { check: 'inventory', status: inv.warnings.length ? 'warn' : 'ok', detail: `${inv.hosts.length} host(s) in ${inv.file}${inv.warnings.length ? `; ${inv.warnings.join('; ')}` : ''}` };
+}
+
+async function databaseCheck(ports: DoctorPorts): Promise<CheckResult> {
+  const db = await ports.database();
+  const { migrationStatus, isComplete } = await import('../core/db/migrations.js');
+  const status = await migrationStatus(db.kysely, db.dialect);
+  if (isComplete(status)) return { check: 'database', status: 'ok', detail: `${db.url}: reachable, migrated` };
+  const missing = status.flatMap((m) => m.tables.filter((t) => (!t.exists && !t.owner) || t.missingColumns.length).map((t) => (t.exists ? `${t.table} (columns ${t.missingColumns.join(',')})` : t.table)));
+  return { check: 'database', status: 'fail', detail: `${db.url}: not fully migrated${missing.length ? `: ${missing.join(', ')}` : ''} (run labops db migrate)` };
+}
+
+/** One check per configured CML server: its system information, over a client of its own. */
+async function cmlChecks(c: LabopsConfig, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CheckResult[]> {
+  const { parseCmlServers, resolveCmlServer } = await import('../core/config/cml.js');
+  const servers = parseCmlServers(c.raw, c.file);
+  if (!servers.length) return [{ check: 'cml', status: 'skip', detail: 'no CML servers configured' }];
+  const { CmlClient } = await import('../core/http-apis/cml-client.js');
+  return Promise.all(
+    servers.map(async (s) => {
+      const name = `cml ${s.id}`;
+      try {
+        const r = resolveCmlServer(s, c.file, env);
+        const client = new CmlClient({ url: r.url, username: r.username, password: r.passwordValue, ca: r.caPem, insecure: r.insecure, timeoutMs });
+        try {
+          const info = await client.systemInformation();
+          return { check: name, status: info.ready ? 'ok' : 'warn', detail: `${r.url}: CML ${info.version}${info.ready ? '' : ', not ready'}` } as CheckResult;
+        } finally {
+          client.close();
+        }
+      } catch (e) {
+        return { check: name, status: 'fail', detail: message(e) } as CheckResult;
+      }
+    }),
+  );
+}
+
+/** A probe of an evenly spread sample of the inventory's hosts (quarantined ones left out). */
+async function hostsCheck(index: HostIndex, ports: DoctorPorts, o: DoctorOptions): Promise<CheckResult> {
+  const hosts = index.hosts.filter((h) => !h.quarantined);
+  const sample = hosts.length <= o.sampleHosts ? hosts : Array.from({ length: o.sampleHosts }, (_, i) => hosts[Math.floor((i * hosts.length) / o.sampleHosts)]!);
+  const probeOf = (h: InventoryHost): ProbeSpec => h.probe ?? { kind: 'tcp', port: h.winrmPort ?? (h.winrmUseSsl ? 5986 : 5985) };
+  const results = await mapPool(sample, 16, async (h) => ({ h, r: await ports.probe(probeOf(h), h.pingTarget ?? h.address, o.timeoutMs) }));
+  const down = results.filter((x) => !x.r.up);
+  return {
+    check: 'hosts',
+    status: sample.length === 0 ? 'skip' : down.length === 0 ? 'ok' : down.length === sample.length ? 'fail' : 'warn',
+    detail: sample.length === 0 ? 'no hosts' : `${sample.length - down.length}/${sample.length} sampled host(s) reachable${down.length ? `; not: ${down.map((x) => `${x.h.name} (${x.r.reason ?? 'down'})`).join(', ')}` : ''}`,
+  };
+}
+
+async function dhcpHookCheck(env: NodeJS.ProcessEnv): Promise<CheckResult> {
+  const { LINBO_DOCKER_DHCP_CONF, loadDhcpHookConfig } = await import('../core/config/linbo-docker-dhcp-conf.js');
+  const path = env.LINBO_DOCKER_DHCP_CONF ?? LINBO_DOCKER_DHCP_CONF;
+  if (!existsSync(path)) return { check: 'dhcp hook', status: 'skip', detail: `${path} not present (not a DC)` };
+  const c = loadDhcpHookConfig(path, {});
+  const problems: string[] = [];
+  if (!existsSync(c.devicesDhcp)) problems.push(`${c.devicesDhcp} missing`);
+  if (!which(c.dhcpd ?? 'dhcpd', env)) problems.push('dhcpd not found (dhcpd -t validation)');
+  return { check: 'dhcp hook', status: problems.length ? 'warn' : 'ok', detail: problems.length ? problems.join('; ') : `${path}: next-server ${c.linboDockerIp ?? "(unset)"}, ${c.devicesDhcp}` };
+}
+
+async function dcWorkerCheck(env: NodeJS.ProcessEnv): Promise<CheckResult> {
+  const { MACCT_WORKER_CONF } = await import('../core/config/macct-worker-conf.js');
+  const path = env.MACCT_WORKER_CONF ?? MACCT_WORKER_CONF;
+  if (!existsSync(path)) return { check: 'dc worker', status: 'skip', detail: `${path} not present (not a DC)` };
+  const tools = ['ldbsearch', 'ldbmodify'].filter((t) => !which(t, env));
+  return { check: 'dc worker', status: tools.length ? 'warn' : 'ok', detail: tools.length ? `missing tools: ${tools.join(', ')}` : `${path} present; ldbsearch and ldbmodify found` };
 }

@@ -5,7 +5,7 @@
 import { isLabopsError, type ErrorKind } from '../domain/errors.js';
 import { mapPool } from '../domain/pool.js';
 import type { Outcome } from '../domain/outcome.js';
-import { applySnapshot, orphanEvent, parseLabDetail, type HistoryEntry, type LabEvent, type LabRecord } from '../domain/labs/record.js';
+import { applySnapshot, orphanEvent, parseLabDetail, type HistoryEntry, type LabEvent, type LabRecord, type LabSnapshot } from '../domain/labs/record.js';
 import { planOrphans, type ListOutcome } from '../domain/labs/orphans.js';
 import type { LabChanges } from '../core/db/cml-lab-store.js';
 
@@ -134,58 +134,15 @@ async function syncServer(
   emit: (e: LabEvent) => void,
 ): Promise<ServerSyncResult> {
   const started = ports.now();
-  const r: ServerSyncResult = {
-    server: server.id,
-    name: server.name,
-    url: server.url,
-    status: 'synced',
-    error: null,
-    health: { ok: false, error: 'not checked' },
-    listed: 0,
-    synced: 0,
-    created: 0,
-    updated: 0,
-    unchanged: 0,
-    orphaned: 0,
-    restored: 0,
-    purged: 0,
-    history: 0,
-    labErrors: [],
-    warnings: [],
-    statements: 0,
-    durationMs: 0,
-  };
+  const r: ServerSyncResult = { ...emptyResult(server), status: 'synced' };
   const api = ports.connect(server);
   try {
     const listing = api.listLabIds(signal);
-    // The health check needs no login and must not depend on it (upstream's stuck-"unavailable" bug). It
-    // starts once the login and list have settled, whatever their outcome, so it rides on their keep-alive
-    // connection instead of a TLS handshake of its own; or after HEALTH_START_MS if they hang.
-    const health = settledOrAfter(listing, HEALTH_START_MS)
-      .then(() => api.systemInformation(signal))
-      .then(
-        (s) => ({ ok: true as const, version: s.version, ready: s.ready }),
-        (e: unknown) => ({ ok: false as const, error: (e as Error).message }),
-      );
+    const health = healthOnceListed(api, listing, signal);
     const stored = ports.store.loadServer(server.id);
     stored.catch(() => {});
-    let list: ListOutcome;
-    let ids: string[] = [];
-    try {
-      const got = await listing;
-      if (got === null) {
-        list = { kind: 'not-found' };
-        r.status = 'failed';
-        r.error = { kind: 'failed', reason: 'http', message: 'GET /labs answered 404; is the URL the CML controller?' };
-      } else {
-        ids = [...new Set(got)];
-        list = { kind: 'ok', ids };
-      }
-    } catch (e) {
-      r.status = 'failed';
-      r.error = toServerError(e, 'unreachable');
-      list = { kind: 'failed', reason: r.error.message };
-    }
+    const list = await readLabList(listing, r);
+    const ids = list.kind === 'ok' ? list.ids : [];
     r.listed = ids.length;
 
     let records: LabRecord[];
@@ -197,87 +154,153 @@ async function syncServer(
       r.health = await health;
       return r;
     }
-    const byId = new Map(records.map((x) => [x.labId, x]));
-    const nowIso = iso(ports.now());
-    const changes: LabChanges = { upserts: [], history: [], touched: [], syncedAt: nowIso, orphaned: [] };
-    const events: LabEvent[] = [];
-    let fatal: ServerError | null = null;
+    const labs = new LabChangeSet(server.id, records, iso(ports.now()), ports.newId, r);
+    await labs.fetchDetails(api, ids, opts.labConcurrency, signal);
+    r.history = labs.changes.history.length;
+    r.health = await health;
+    if (r.health.ok && !r.health.ready) r.warnings.push('controller reports ready=false (no compute can start nodes)');
+    if (labs.fatal) {
+      const f: ServerError = labs.fatal;
+      r.status = 'failed';
+      r.error ??= f;
+      r.warnings.push(`stopped fetching lab details after: ${f.message}`);
+    }
+    const plan = planOrphans(records, list, { acceptEmptyList: opts.acceptEmptyList });
+    if (plan.skipped && list.kind === 'ok') r.warnings.push(plan.skipped);
+    labs.markOrphaned(plan.orphan);
 
-    await mapPool(ids, opts.labConcurrency, async (labId) => {
-      if (fatal || signal?.aborted) return;
+    if (!(await storeChanges(ports.store, server.id, labs.changes, r))) return r;
+    // Events only for what is stored.
+    for (const e of labs.events) emit(e);
+    if (opts.purge) await purgeOrphans(ports.store, server.id, r);
+    return r;
+  } finally {
+    api.close();
+    r.durationMs = Math.round(ports.now() - started);
+  }
+}
+
+/**
+ * The health check needs no login and must not depend on it (upstream's stuck-"unavailable" bug). It starts once
+ * the login and list have settled, whatever their outcome, so it rides on their keep-alive connection instead of a
+ * TLS handshake of its own; or after HEALTH_START_MS if they hang.
+ */
+function healthOnceListed(api: LabsApi, listing: Promise<unknown>, signal: AbortSignal | undefined): Promise<ServerSyncResult['health']> {
+  return settledOrAfter(listing, HEALTH_START_MS)
+    .then(() => api.systemInformation(signal))
+    .then(
+      (s) => ({ ok: true as const, version: s.version, ready: s.ready }),
+      (e: unknown) => ({ ok: false as const, error: (e as Error).message }),
+    );
+}
+
+/** The lab list as the orphan rules see it; a list that failed or answered 404 fails the server. */
+async function readLabList(listing: Promise<string[] | null>, r: ServerSyncResult): Promise<ListOutcome> {
+  try {
+    const got = await listing;
+    if (got !== null) return { kind: 'ok', ids: [...new Set(got)] };
+    r.status = 'failed';
+    r.error = { kind: 'failed', reason: 'http', message: 'GET /labs answered 404; is the URL the CML controller?' };
+    return { kind: 'not-found' };
+  } catch (e) {
+    r.status = 'failed';
+    r.error = toServerError(e, 'unreachable');
+    return { kind: 'failed', reason: r.error.message };
+  }
+}
+
+/** Writes the server's changes; when that fails, the server failed and nothing counts as synced. */
+async function storeChanges(store: LabsStorePort, serverId: string, changes: LabChanges, r: ServerSyncResult): Promise<boolean> {
+  try {
+    r.statements += await store.apply(serverId, changes);
+    return true;
+  } catch (e) {
+    r.status = 'failed';
+    r.error = toServerError(e, 'store');
+    r.synced = r.created = r.updated = r.unchanged = r.orphaned = r.restored = r.history = 0;
+    return false;
+  }
+}
+
+async function purgeOrphans(store: LabsStorePort, serverId: string, r: ServerSyncResult): Promise<void> {
+  try {
+    r.purged = (await store.purgeOrphans(serverId)).length;
+  } catch (e) {
+    r.warnings.push(`purge failed: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * What changed on one server against its stored records: the details fetched with bounded concurrency, each
+ * compared with its record; the counts go to the server's result as they are found.
+ */
+class LabChangeSet {
+  readonly changes: LabChanges;
+  readonly events: LabEvent[] = [];
+  /** the transport failure after which no more details are fetched */
+  fatal: ServerError | null = null;
+  private readonly byId: Map<string, LabRecord>;
+
+  constructor(
+    private readonly serverId: string,
+    records: readonly LabRecord[],
+    private readonly nowIso: string,
+    private readonly newId: () => string,
+    private readonly r: ServerSyncResult,
+  ) {
+    this.byId = new Map(records.map((x) => [x.labId, x]));
+    this.changes = { upserts: [], history: [], touched: [], syncedAt: nowIso, orphaned: [] };
+  }
+
+  async fetchDetails(api: LabsApi, ids: readonly string[], concurrency: number, signal: AbortSignal | undefined): Promise<void> {
+    await mapPool(ids, concurrency, async (labId) => {
+      if (this.fatal || signal?.aborted) return;
       let body: unknown;
       try {
         body = await api.labDetail(labId, signal);
       } catch (e) {
         const err = toServerError(e, 'http');
-        if (FATAL_REASONS.has(err.reason)) fatal ??= err;
-        else r.labErrors.push({ lab_id: labId, error: err.message });
+        if (FATAL_REASONS.has(err.reason)) this.fatal ??= err;
+        else this.r.labErrors.push({ lab_id: labId, error: err.message });
         return;
       }
       if (body === null) {
-        r.warnings.push(`lab ${labId} vanished between the list and its detail (404); skipped`);
+        this.r.warnings.push(`lab ${labId} vanished between the list and its detail (404); skipped`);
         return;
       }
       const parsed = parseLabDetail(body, labId);
       if (!parsed.ok) {
-        r.labErrors.push({ lab_id: labId, error: parsed.error });
+        this.r.labErrors.push({ lab_id: labId, error: parsed.error });
         return;
       }
-      const d = applySnapshot(byId.get(labId), parsed.snapshot, { serverId: server.id, now: nowIso, newRecordId: ports.newId });
-      r.synced++;
-      if (d.kind === 'unchanged') {
-        r.unchanged++;
-        changes.touched.push(labId);
-        return;
-      }
-      changes.upserts.push(d.record);
-      events.push(...d.events);
-      if (d.kind === 'created') {
-        r.created++;
-        return;
-      }
-      r.updated++;
-      if (d.changed.includes('orphanedAt')) r.restored++;
-      if (d.history) changes.history.push({ labId, entry: d.history as HistoryEntry });
+      this.apply(labId, parsed.snapshot);
     });
-    r.history = changes.history.length;
-    r.health = await health;
-    if (r.health.ok && !r.health.ready) r.warnings.push('controller reports ready=false (no compute can start nodes)');
-    if (fatal) {
-      const f: ServerError = fatal;
-      r.status = 'failed';
-      r.error ??= f;
-      r.warnings.push(`stopped fetching lab details after: ${f.message}`);
-    }
+  }
 
-    const plan = planOrphans(records, list, { acceptEmptyList: opts.acceptEmptyList });
-    if (plan.skipped && list.kind === 'ok') r.warnings.push(plan.skipped);
-    changes.orphaned = plan.orphan;
-    for (const labId of plan.orphan) events.push(orphanEvent(byId.get(labId)!, nowIso));
-    r.orphaned = plan.orphan.length;
+  markOrphaned(labIds: string[]): void {
+    this.changes.orphaned = labIds;
+    for (const labId of labIds) this.events.push(orphanEvent(this.byId.get(labId)!, this.nowIso));
+    this.r.orphaned = labIds.length;
+  }
 
-    try {
-      r.statements += await ports.store.apply(server.id, changes);
-    } catch (e) {
-      r.status = 'failed';
-      r.error = toServerError(e, 'store');
-      r.synced = r.created = r.updated = r.unchanged = r.orphaned = r.restored = r.history = 0;
-      return r;
+  private apply(labId: string, snapshot: LabSnapshot): void {
+    const { r, changes } = this;
+    const d = applySnapshot(this.byId.get(labId), snapshot, { serverId: this.serverId, now: this.nowIso, newRecordId: this.newId });
+    r.synced++;
+    if (d.kind === 'unchanged') {
+      r.unchanged++;
+      changes.touched.push(labId);
+      return;
     }
-    // Events only for what is stored.
-    for (const e of events) emit(e);
-
-    if (opts.purge) {
-      try {
-        r.purged = (await ports.store.purgeOrphans(server.id)).length;
-      } catch (e) {
-        r.warnings.push(`purge failed: ${(e as Error).message}`);
-      }
+    changes.upserts.push(d.record);
+    this.events.push(...d.events);
+    if (d.kind === 'created') {
+      r.created++;
+      return;
     }
-    return r;
-  } finally {
-    api.close();
-    r.durationMs = Math.round(ports.now() - started);
+    r.updated++;
+    if (d.changed.includes('orphanedAt')) r.restored++;
+    if (d.history) changes.history.push({ labId, entry: d.history as HistoryEntry });
   }
 }
 
@@ -344,10 +367,6 @@ function emptyResult(s: CmlServerRef): ServerSyncResult {
   };
 }
 
-/**
- * The exit kind of a sync: ok when every server synced every lab; partial when some servers (or labs)
- * failed; when every server failed, their common kind (auth 4, unreachable 3), else failed.
- */
 /** One outcome per server, and a failed one per lab that failed on a server that answered. */
 export function syncOutcomes(r: LabsSyncResult): Outcome[] {
   return r.servers.flatMap((s): Outcome[] => {

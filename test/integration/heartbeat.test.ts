@@ -9,6 +9,8 @@ import { run } from '../../src/cli/main.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
 import { openDatabase } from '../../src/core/db/database.js';
 import { pythonJsonDumps } from '../../src/domain/python-json.js';
+import { storeHeartbeats } from '../../src/core/db/heartbeat-store.js';
+import { parseHeartbeat } from '../../src/domain/heartbeat/normalize.js';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
 import { runCli } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
@@ -228,5 +230,26 @@ describe('two pollers against one MariaDB', () => {
     assert.equal(maria.sql('SELECT COUNT(*) FROM pollers.lab_hosts').trim(), '3');
     assert.equal(maria.sql('SELECT COUNT(*) FROM pollers.reservation_forced_logoffs').trim(), '1');
     assert.equal(maria.sql("SELECT JSON_VALUE(payload, '$.user') FROM pollers.lab_host_events").trim(), 'teacher');
+  });
+
+  test('a host whose name changed only in case stores into its row, with the rest of its batch (MariaDB compares names without case)', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const url = maria.createDatabase('namecase');
+    assert.equal((await runCli(['--db', url, 'db', 'migrate', '--create-foreign'])).code, 0);
+    const snapshot = parseHeartbeat(readFileSync(new URL('../fixtures/heartbeat/heartbeat.ready-hybrid.wire.json', import.meta.url)));
+    const input = (name: string, timestamp: string) => ({ host: { name, address: '127.0.3.1', labs: [] }, snapshot: { ...snapshot, timestamp }, events: [], pollTime: timestamp });
+    const db = await openDatabase(url);
+    try {
+      const [first] = await storeHeartbeats(db, [input('lab-ws-01', '2026-08-24T08:00:00Z')]);
+      // hosts.json lookups ignore case, so an operator may write the name in capitals from now on
+      const [renamed, other] = await storeHeartbeats(db, [input('LAB-WS-01', '2026-08-24T08:01:00Z'), input('lab-ws-02', '2026-08-24T08:01:00Z')]);
+      assert.equal(renamed!.hostId, first!.hostId);
+      assert.equal(renamed!.heartbeatStored, true);
+      assert.equal(other!.heartbeatStored, true);
+    } finally {
+      await db.close();
+    }
+    assert.equal(maria.sql('SELECT COUNT(*) FROM namecase.lab_hosts').trim(), '2');
+    assert.equal(maria.sql('SELECT COUNT(*) FROM namecase.lab_host_heartbeat').trim(), '3');
   });
 });

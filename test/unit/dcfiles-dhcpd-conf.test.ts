@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { planNextServerPatch, scanDhcpd, DhcpdSyntaxError } from '../../src/domain/dhcpd-conf/index.js';
 import { scanDhcpdTokens, scanLinuxmusterShape } from '../../src/domain/dhcpd-conf/scan.js';
+import { dhcpdErrorLine } from '../../src/ops/dhcp-patch.js';
 import { fixture } from '../support/dc-tree.js';
 
 const IP = '10.0.0.13';
@@ -127,6 +128,14 @@ describe('next-server patch planner', () => {
     assert.equal(plan.output.split('next-server').length - 1, 1);
   });
 
+  test('a newline escaped in a string still counts as a line, as dhcpd counts it (dhcpd 4.4.3 -t: next-server on line 5)', () => {
+    const text = 'host a {\n  option host-name "a\\\nb";\n  hardware ethernet 00:11:22:33:44:55;\n  next-server 10.0.0.300;\n}\n';
+    const [host] = scanDhcpd(text).hosts;
+    assert.equal(host!.hardware!.line, 4);
+    assert.equal(host!.nextServers[0]!.line, 5);
+    assert.throws(() => scanDhcpd(`${text}}\n`), (e: unknown) => e instanceof DhcpdSyntaxError && e.line === 7);
+  });
+
   test('include statements are collected', () => {
     assert.deepEqual(scanDhcpd('group {\n include "/etc/dhcp/devices.conf";\n}\n').includes, [{ path: '/etc/dhcp/devices.conf', line: 2 }]);
   });
@@ -191,5 +200,28 @@ describe('the linuxmuster-shape reader agrees with the tokenizer', () => {
     }
     // both paths are exercised: most files are accepted, the odd ones fall back
     assert.ok(accepted > 300 && accepted < 2900, `accepted ${accepted}`);
+  });
+});
+
+describe("dhcpd -t's error line for the dhcp-patch message", () => {
+  test('the first line after the banner (output of ISC dhcpd 4.4.3 -t on a bad next-server)', () => {
+    const output = [
+      'Internet Systems Consortium DHCP Server 4.4.3-P1',
+      'Copyright 2004-2022 Internet Systems Consortium.',
+      'All rights reserved.',
+      'For info, please visit https://www.isc.org/software/dhcp/',
+      '/etc/dhcp/devices/default-school.conf line 3: 300 exceeds max (255) for precision.',
+      '  next-server 10.0.0.300;',
+      '                     ^',
+      'Configuration file errors encountered -- exiting',
+      '',
+    ].join('\n');
+    assert.equal(dhcpdErrorLine(output), '/etc/dhcp/devices/default-school.conf line 3: 300 exceeds max (255) for precision.');
+  });
+
+  test('the config, database and PID file lines are banner too; nothing but banner gives no line', () => {
+    assert.equal(dhcpdErrorLine('Config file: /etc/dhcp/dhcpd.conf\nDatabase file: /var/lib/dhcp/dhcpd.leases\nPID file: /run/dhcpd.pid\n\nbad thing\n'), 'bad thing');
+    assert.equal(dhcpdErrorLine('Internet Systems Consortium DHCP Server 4.4.3-P1\nCopyright 2004-2022 Internet Systems Consortium.\n'), undefined);
+    assert.equal(dhcpdErrorLine(''), undefined);
   });
 });

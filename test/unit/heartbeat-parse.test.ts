@@ -4,6 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HeartbeatFormatError, normalizeHeartbeat, parseHeartbeat, toUtcIso } from '../../src/domain/heartbeat/normalize.js';
 import { toDbDateTime } from '../../src/core/db/time.js';
+import { parseLenientJson } from '../../src/domain/heartbeat/lenient-json.js';
 import { parseGuardEvents, newerEvents } from '../../src/domain/heartbeat/events.js';
 import { operationsFromServiceState, parseServiceStateIni } from '../../src/domain/heartbeat/service-state.js';
 
@@ -83,6 +84,15 @@ describe('every heartbeat shape in the reference', () => {
     assert.equal(s.localSession, true);
     assert.equal(s.ready, null);
     assert.equal(s.readyEffective, false);
+  });
+
+  test('the repair keeps a "__proto__" key as JSON.parse does: an own key, not the prototype (the stored raw JSON lost it)', () => {
+    const doc = '{"host":"LAB-WS-02","timestamp":"2025-11-22T10:00:00Z","status":{"__proto__":{"localModeEnabled":true},"path":"C:\\Users"}}';
+    const escaped = doc.replace('C:\\Users', 'C:\\\\Users');
+    assert.deepEqual(parseLenientJson(escaped), JSON.parse(escaped));
+    const s = parseHeartbeat(new TextEncoder().encode(doc));
+    assert.equal(s.repaired, true);
+    assert.deepEqual(Object.keys(s.raw.status as object), ['__proto__', 'path']);
   });
 
   test('every heartbeat fixture copied from reference/labgateway parses', () => {

@@ -45,16 +45,38 @@ export interface DcCheckOptions {
 
 export function registerDc(parent: Command, f: Factory): Command {
   const dc = parent.command('dc').summary('the LINBO Docker DC side: job consumer, setup, checks');
+  registerDcJobs(dc, f);
+  registerDcSetup(dc, f);
+  registerDcCheck(dc, f);
+  return dc;
+}
+
+const DC_JOBS_DESCRIPTION =
+  'The DC job consumer, wire-compatible with the LINBO Docker API: reads linbo:jobs as a member of the dc-workers ' +
+  'group, repairs machine accounts in sam.ldb, provisions hosts in batches (one import per batch) and reports every ' +
+  'outcome to the API before it ACKs. Pending entries of crashed consumers are claimed at startup and periodically; ' +
+  'failed macct jobs are retried with exponential backoff, then dead-lettered to linbo:jobs:dlq. Runs until ' +
+  'SIGINT/SIGTERM; --once processes what is queued now and exits. Reads /etc/macct-worker.conf and the environment ' +
+  'as the Python worker did.';
+
+const DC_JOBS_HELP = [
+  'Examples:',
+  '  labops dc jobs                       # as the systemd unit runs it',
+  '  labops dc jobs --once --json         # one pass, summary as JSON',
+  '  labops dc jobs --worker-conf ./macct-worker.conf --consumer dc-02',
+  '',
+  'Environment: MACCT_WORKER_CONF and the worker keys (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_DB, API_URL,',
+  'API_KEY, CONSUMER_NAME, LOG_DIR, REPAIR_SCRIPT, SCHOOL, DEVICES_CSV_MASTER, …; labops adds CLAIM_IDLE_SEC,',
+  'CLAIM_INTERVAL_SEC, MAX_RETRIES, RETRY_BACKOFF_SEC, RETRY_BACKOFF_MAX_SEC, MACCT_CONCURRENCY, API_TIMEOUT_SEC,',
+  'REPAIR_MODE, LINBO_DIR, IMAGE_DIR, SAM_LDB).',
+  'Exit: 0 done (SIGTERM included); 2 bad config; 3 Redis unreachable at startup; 4 Redis password rejected;',
+  '75 --once left entries pending (API unreachable); 130 interrupted.',
+].join('\n');
+
+function registerDcJobs(dc: Command, f: Factory): void {
   const jobs = looping(dc.command('jobs'))
     .summary('consume macct_repair and provision_host jobs from Redis (linbo:jobs)')
-    .description(
-      'The DC job consumer, wire-compatible with the LINBO Docker API: reads linbo:jobs as a member of the dc-workers ' +
-        'group, repairs machine accounts in sam.ldb, provisions hosts in batches (one import per batch) and reports every ' +
-        'outcome to the API before it ACKs. Pending entries of crashed consumers are claimed at startup and periodically; ' +
-        'failed macct jobs are retried with exponential backoff, then dead-lettered to linbo:jobs:dlq. Runs until ' +
-        'SIGINT/SIGTERM; --once processes what is queued now and exits. Reads /etc/macct-worker.conf and the environment ' +
-        'as the Python worker did.',
-    )
+    .description(DC_JOBS_DESCRIPTION)
     .option('--once', 'one pass: claim and read what is queued now, process it, exit')
     .option('--worker-conf <file>', 'worker config (env MACCT_WORKER_CONF; default /etc/macct-worker.conf)')
     .option('--consumer <name>', 'consumer name in the group (CONSUMER_NAME; default the host name)')
@@ -63,34 +85,31 @@ export function registerDc(parent: Command, f: Factory): Command {
     .option('--claim-idle <dur>', 'claim entries pending this long (CLAIM_IDLE_SEC; default 5m)', durationArg)
     .option('--claim-interval <dur>', 'how often to claim (CLAIM_INTERVAL_SEC; default 1m)', durationArg);
   act(jobs, f, (o: DcJobsOptions) => o, runDcJobs);
-  helpAfter(
-    jobs,
-    [
-      'Examples:',
-      '  labops dc jobs                       # as the systemd unit runs it',
-      '  labops dc jobs --once --json         # one pass, summary as JSON',
-      '  labops dc jobs --worker-conf ./macct-worker.conf --consumer dc-02',
-      '',
-      'Environment: MACCT_WORKER_CONF and the worker keys (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_DB, API_URL,',
-      'API_KEY, CONSUMER_NAME, LOG_DIR, REPAIR_SCRIPT, SCHOOL, DEVICES_CSV_MASTER, …; labops adds CLAIM_IDLE_SEC,',
-      'CLAIM_INTERVAL_SEC, MAX_RETRIES, RETRY_BACKOFF_SEC, RETRY_BACKOFF_MAX_SEC, MACCT_CONCURRENCY, API_TIMEOUT_SEC,',
-      'REPAIR_MODE, LINBO_DIR, IMAGE_DIR, SAM_LDB).',
-      'Exit: 0 done (SIGTERM included); 2 bad config; 3 Redis unreachable at startup; 4 Redis password rejected;',
-      '75 --once left entries pending (API unreachable); 130 interrupted.',
-    ].join('\n'),
-  );
+  helpAfter(jobs, DC_JOBS_HELP);
+}
 
+const DC_SETUP_DESCRIPTION =
+  'What the DC worker\'s install.sh did: checks the prerequisites (root, a linuxmuster.net server, ldbsearch, ' +
+  'ldbmodify, samba-tool, import-devices), asks on a TTY for the LINBO host IP, API key, school and domain (flags for ' +
+  'every answer; --no-input for scripts), tests Redis and the API before writing anything, then writes ' +
+  '/etc/macct-worker.conf and /etc/linbo-docker-dhcp.conf (mode 600, atomically, keeping keys it does not manage), ' +
+  'installs the hook wrapper and the systemd unit and enables it (not started). Reports the keys an older config ' +
+  'lacked. --uninstall removes the hook and the unit and keeps configs and logs.';
+
+const DC_SETUP_HELP = [
+  'Examples:',
+  '  labops dc setup                                        # asks on a TTY',
+  '  labops dc setup --no-input --linbo-ip 10.0.0.13 --api-key-file /root/linbo.key --school default-school',
+  '  labops dc setup --uninstall',
+  '',
+  'Exit: 0 installed; 1 a prerequisite failed; 2 missing answer with --no-input; 3 Redis or API unreachable; 4 not root.',
+].join('\n');
+
+function registerDcSetup(dc: Command, f: Factory): void {
   const setup = dc
     .command('setup')
     .summary('install the DC side: worker config, DHCP hook, systemd unit')
-    .description(
-      'What the DC worker\'s install.sh did: checks the prerequisites (root, a linuxmuster.net server, ldbsearch, ' +
-        'ldbmodify, samba-tool, import-devices), asks on a TTY for the LINBO host IP, API key, school and domain (flags for ' +
-        'every answer; --no-input for scripts), tests Redis and the API before writing anything, then writes ' +
-        '/etc/macct-worker.conf and /etc/linbo-docker-dhcp.conf (mode 600, atomically, keeping keys it does not manage), ' +
-        'installs the hook wrapper and the systemd unit and enables it (not started). Reports the keys an older config ' +
-        'lacked. --uninstall removes the hook and the unit and keeps configs and logs.',
-    )
+    .description(DC_SETUP_DESCRIPTION)
     .option('--uninstall', 'remove the hook wrapper and the unit; keep configs and logs')
     .option('--linbo-ip <addr>', 'LINBO Docker host (Redis and API)')
     .option('--api-key-file <file>', 'file holding the internal API key (asked for on a TTY otherwise)')
@@ -107,18 +126,10 @@ export function registerDc(parent: Command, f: Factory): Command {
     .option('--no-enable', 'do not run systemctl daemon-reload/enable')
     .option('--force', 'write even when a prerequisite or the connectivity test fails');
   act(setup, f, (o: DcSetupOptions) => o, runDcSetup);
-  helpAfter(
-    setup,
-    [
-      'Examples:',
-      '  labops dc setup                                        # asks on a TTY',
-      '  labops dc setup --no-input --linbo-ip 10.0.0.13 --api-key-file /root/linbo.key --school default-school',
-      '  labops dc setup --uninstall',
-      '',
-      'Exit: 0 installed; 1 a prerequisite failed; 2 missing answer with --no-input; 3 Redis or API unreachable; 4 not root.',
-    ].join('\n'),
-  );
+  helpAfter(setup, DC_SETUP_HELP);
+}
 
+function registerDcCheck(dc: Command, f: Factory): void {
   const check = dc
     .command('check')
     .summary('test Redis, the API and the DC files; change nothing')
@@ -129,7 +140,6 @@ export function registerDc(parent: Command, f: Factory): Command {
     .option('--systemd-dir <dir>', 'unit directory');
   act(check, f, (o: DcCheckOptions) => o, runDcCheck);
   helpAfter(check, 'Examples:\n  labops dc check\n  labops dc check --json\n\nExit: 0 all checks pass (warnings allowed); 1 a check failed.');
-  return dc;
 }
 
 function logLine(f: Factory, level: string, msg: string): void {

@@ -2,7 +2,7 @@
 // denormalised columns and raw_json as Python json.dumps writes it, lab_host_events kind='session-guard'),
 // and better than it: an unchanged heartbeat adds no row, an event is stored once, times are UTC, and two
 // pollers never duplicate rows (the host row is locked for the length of the transaction).
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import { withTxRetry } from './retry.js';
 import type { DB } from './schema.js';
 import type { Database } from './database.js';
@@ -85,127 +85,161 @@ const latestByHost = (rows: { host_id: number | string; ts: unknown }[]) => new 
 export async function storeHeartbeats(db: Database, inputs: readonly StoreHeartbeatInput[]): Promise<StoreHeartbeatResult[]> {
   if (!inputs.length) return [];
   const order = inputs.map((input, i) => ({ input, i })).sort((a, b) => (a.input.host.name < b.input.host.name ? -1 : a.input.host.name > b.input.host.name ? 1 : 0));
-  return withTxRetry(() =>
-    db.kysely.transaction().execute(async (tx) => {
-      const hostRows = order.map(({ input }) => ({
-        name: input.host.name,
-        address: input.host.address,
-        mac: input.host.mac ?? null,
-        last_seen: toDbDateTime(input.snapshot.timestamp ?? input.pollTime),
-      }));
-      if (db.dialect === 'mysql') {
-        await tx
-          .insertInto('lab_hosts')
-          .values(hostRows)
-          .onDuplicateKeyUpdate({ address: sql`VALUES(address)`, mac: sql`VALUES(mac)`, last_seen: sql`VALUES(last_seen)` })
-          .execute();
-      } else {
-        await tx
-          .insertInto('lab_hosts')
-          .values(hostRows)
-          .onConflict((oc) => oc.column('name').doUpdateSet({ address: sql`excluded.address`, mac: sql`excluded.mac`, last_seen: sql`excluded.last_seen` }))
-          .execute();
-      }
-      let idq = tx.selectFrom('lab_hosts').select(['id', 'name']).where('name', 'in', hostRows.map((h) => h.name)).orderBy('name');
-      if (db.dialect === 'mysql') idq = idq.forUpdate();
-      const ids = new Map((await idq.execute()).map((r) => [r.name, Number(r.id)]));
-      const hostIds = [...ids.values()];
-      const latestHb = latestByHost(
-        await tx.selectFrom('lab_host_heartbeat').select(['host_id', sql<string>`max(timestamp_utc)`.as('ts')]).where('host_id', 'in', hostIds).groupBy('host_id').execute(),
-      );
-      const latestEv = latestByHost(
-        await tx
-          .selectFrom('lab_host_events')
-          .select(['host_id', sql<string>`max(timestamp_utc)`.as('ts')])
-          .where('host_id', 'in', hostIds)
-          .where('kind', '=', 'session-guard')
-          .groupBy('host_id')
-          .execute(),
-      );
-      const results: StoreHeartbeatResult[] = new Array(inputs.length);
-      const heartbeatRows = [];
-      const stateRows = [];
-      for (const { input, i } of order) {
-        const s = input.snapshot;
-        const hostId = ids.get(input.host.name)!;
-        const ts = toDbDateTime(s.timestamp ?? input.pollTime);
-        const latest = latestHb.get(hostId) ?? null;
-        const heartbeatStored = latest === null || ts > latest;
-        if (heartbeatStored) {
-          heartbeatRows.push({
-            host_id: hostId,
-            timestamp_utc: ts,
-            ready: bit(s.ready),
-            local_mode: bit(s.localMode),
-            local_session: bit(s.localSession),
-            last_forced_logoff_ts: s.lastForcedLogoff?.timestamp ? toDbDateTime(s.lastForcedLogoff.timestamp) : null,
-            last_forced_logoff_user: s.lastForcedLogoff?.user ?? null,
-            last_power_action_ts: s.lastPowerAction?.timestamp ? toDbDateTime(s.lastPowerAction.timestamp) : null,
-            last_power_action_mode: s.lastPowerAction?.mode ?? null,
-            raw_json: pythonJsonDumps(s.raw),
-          });
-        }
-        const lastEventTs = latestEv.get(hostId) ?? null;
-        const fresh = input.events.filter((e) => e.timestamp && (lastEventTs === null || toDbDateTime(e.timestamp) > lastEventTs));
-        const forcedLogoffs: LinkedForcedLogoff[] = [];
-        for (const e of fresh) {
-          const eventTs = toDbDateTime(e.timestamp!);
-          const inserted = await tx.insertInto('lab_host_events').values({ host_id: hostId, kind: 'session-guard', timestamp_utc: eventTs, payload: JSON.stringify(e.payload) }).executeTakeFirst();
-          const match = await findReservation(tx, input.host.name, input.host.labs, e.timestamp!, e.grace ?? 90);
-          const row = {
-            reservation_id: match?.reservationId ?? null,
-            lab_id: match?.labId ?? null,
-            host: input.host.name,
-            event_id: inserted.insertId === undefined ? null : Number(inserted.insertId),
-            timestamp_utc: eventTs,
-            user: e.user,
-            session_id: e.sessionId,
-            grace: e.grace,
-            message: e.message,
-            force_logoff: bit(e.force),
-          };
-          if (db.dialect === 'mysql') await tx.insertInto('reservation_forced_logoffs').ignore().values(row).execute();
-          else await tx.insertInto('reservation_forced_logoffs').values(row).onConflict((oc) => oc.doNothing()).execute();
-          forcedLogoffs.push({ timestamp: e.timestamp!, user: e.user, sessionId: e.sessionId, reservationId: row.reservation_id });
-        }
-        const pollTs = toDbDateTime(input.pollTime);
-        stateRows.push({ host_id: hostId, last_poll_at: pollTs, last_change_at: heartbeatStored ? pollTs : null, last_heartbeat_ts: ts, reported_host: s.host, last_error: null, consecutive_failures: 0 });
-        results[i] = { hostId, heartbeatStored, eventsStored: fresh.length, forcedLogoffs };
-      }
-      if (heartbeatRows.length) await tx.insertInto('lab_host_heartbeat').values(heartbeatRows).execute();
-      // last_change_at keeps its old value when nothing changed (NULL in the VALUES row means "keep").
-      if (db.dialect === 'mysql') {
-        await tx
-          .insertInto('labops_host_poll_state')
-          .values(stateRows)
-          .onDuplicateKeyUpdate({
-            last_poll_at: sql`VALUES(last_poll_at)`,
-            last_change_at: sql`COALESCE(VALUES(last_change_at), last_change_at)`,
-            last_heartbeat_ts: sql`VALUES(last_heartbeat_ts)`,
-            reported_host: sql`VALUES(reported_host)`,
-            last_error: null,
-            consecutive_failures: 0,
-          })
-          .execute();
-      } else {
-        await tx
-          .insertInto('labops_host_poll_state')
-          .values(stateRows)
-          .onConflict((oc) =>
-            oc.column('host_id').doUpdateSet({
-              last_poll_at: sql`excluded.last_poll_at`,
-              last_change_at: sql`COALESCE(excluded.last_change_at, labops_host_poll_state.last_change_at)`,
-              last_heartbeat_ts: sql`excluded.last_heartbeat_ts`,
-              reported_host: sql`excluded.reported_host`,
-              last_error: null,
-              consecutive_failures: 0,
-            }),
-          )
-          .execute();
-      }
-      return results;
-    }),
+  return withTxRetry(() => db.kysely.transaction().execute((tx) => storeInTransaction(tx, db.dialect, order, inputs.length)));
+}
+
+type Dialect = Database['dialect'];
+
+/** storeHeartbeats' transaction, over the inputs in host name order; the results in the inputs' order. */
+async function storeInTransaction(tx: Transaction<DB>, dialect: Dialect, order: readonly { input: StoreHeartbeatInput; i: number }[], count: number): Promise<StoreHeartbeatResult[]> {
+  const ids = await upsertAndLockHosts(tx, dialect, order.map(({ input }) => input));
+  const latest = await latestTimes(tx, [...ids.values()]);
+  const results: StoreHeartbeatResult[] = new Array(count);
+  const heartbeatRows: Insertable<DB['lab_host_heartbeat']>[] = [];
+  const stateRows: Insertable<DB['labops_host_poll_state']>[] = [];
+  for (const { input, i } of order) {
+    const s = input.snapshot;
+    const hostId = ids.get(input.host.name)!;
+    const ts = toDbDateTime(s.timestamp ?? input.pollTime);
+    const latestHeartbeat = latest.heartbeat.get(hostId) ?? null;
+    const heartbeatStored = latestHeartbeat === null || ts > latestHeartbeat;
+    if (heartbeatStored) heartbeatRows.push(heartbeatRow(hostId, ts, s));
+    const lastEventTs = latest.event.get(hostId) ?? null;
+    const fresh = input.events.filter((e) => e.timestamp && (lastEventTs === null || toDbDateTime(e.timestamp) > lastEventTs));
+    const forcedLogoffs = await storeEvents(tx, dialect, hostId, input.host, fresh);
+    const pollTs = toDbDateTime(input.pollTime);
+    stateRows.push({ host_id: hostId, last_poll_at: pollTs, last_change_at: heartbeatStored ? pollTs : null, last_heartbeat_ts: ts, reported_host: s.host, last_error: null, consecutive_failures: 0 });
+    results[i] = { hostId, heartbeatStored, eventsStored: fresh.length, forcedLogoffs };
+  }
+  if (heartbeatRows.length) await tx.insertInto('lab_host_heartbeat').values(heartbeatRows).execute();
+  await upsertPollStates(tx, dialect, stateRows);
+  return results;
+}
+
+/** Inserts or updates the hosts' rows (in the given order) and reads their ids, locking the rows on MySQL in name order. */
+async function upsertAndLockHosts(tx: Transaction<DB>, dialect: Dialect, inputs: readonly StoreHeartbeatInput[]): Promise<Map<string, number>> {
+  const hostRows = inputs.map((input) => ({
+    name: input.host.name,
+    address: input.host.address,
+    mac: input.host.mac ?? null,
+    last_seen: toDbDateTime(input.snapshot.timestamp ?? input.pollTime),
+  }));
+  if (dialect === 'mysql') {
+    await tx
+      .insertInto('lab_hosts')
+      .values(hostRows)
+      .onDuplicateKeyUpdate({ address: sql`VALUES(address)`, mac: sql`VALUES(mac)`, last_seen: sql`VALUES(last_seen)` })
+      .execute();
+  } else {
+    await tx
+      .insertInto('lab_hosts')
+      .values(hostRows)
+      .onConflict((oc) => oc.column('name').doUpdateSet({ address: sql`excluded.address`, mac: sql`excluded.mac`, last_seen: sql`excluded.last_seen` }))
+      .execute();
+  }
+  let idq = tx.selectFrom('lab_hosts').select(['id', 'name']).where('name', 'in', hostRows.map((h) => h.name)).orderBy('name');
+  if (dialect === 'mysql') idq = idq.forUpdate();
+  const rows = await idq.execute();
+  const ids = new Map(rows.map((r) => [r.name, Number(r.id)]));
+  for (const { name } of hostRows) {
+    if (ids.has(name)) continue;
+    // The column's collation decides which names are the same: MySQL's default ignores case, so the stored
+    // 'lab-ws-01' is the row of 'LAB-WS-01' (hosts.json lookups ignore case too).
+    const row = rows.find((r) => r.name.toLowerCase() === name.toLowerCase());
+    if (row) ids.set(name, Number(row.id));
+  }
+  return ids;
+}
+
+/** The time of each host's latest stored heartbeat and latest session-guard event. */
+async function latestTimes(tx: Transaction<DB>, hostIds: number[]): Promise<{ heartbeat: Map<number, string | null>; event: Map<number, string | null> }> {
+  const heartbeat = latestByHost(
+    await tx.selectFrom('lab_host_heartbeat').select(['host_id', sql<string>`max(timestamp_utc)`.as('ts')]).where('host_id', 'in', hostIds).groupBy('host_id').execute(),
   );
+  const event = latestByHost(
+    await tx
+      .selectFrom('lab_host_events')
+      .select(['host_id', sql<string>`max(timestamp_utc)`.as('ts')])
+      .where('host_id', 'in', hostIds)
+      .where('kind', '=', 'session-guard')
+      .groupBy('host_id')
+      .execute(),
+  );
+  return { heartbeat, event };
+}
+
+function heartbeatRow(hostId: number, ts: string, s: HeartbeatSnapshot): Insertable<DB['lab_host_heartbeat']> {
+  return {
+    host_id: hostId,
+    timestamp_utc: ts,
+    ready: bit(s.ready),
+    local_mode: bit(s.localMode),
+    local_session: bit(s.localSession),
+    last_forced_logoff_ts: s.lastForcedLogoff?.timestamp ? toDbDateTime(s.lastForcedLogoff.timestamp) : null,
+    last_forced_logoff_user: s.lastForcedLogoff?.user ?? null,
+    last_power_action_ts: s.lastPowerAction?.timestamp ? toDbDateTime(s.lastPowerAction.timestamp) : null,
+    last_power_action_mode: s.lastPowerAction?.mode ?? null,
+    raw_json: pythonJsonDumps(s.raw),
+  };
+}
+
+/** Each new session-guard event as a lab_host_events row and a forced logoff linked to its reservation. */
+async function storeEvents(tx: Transaction<DB>, dialect: Dialect, hostId: number, host: StoreHeartbeatInput['host'], events: readonly GuardEvent[]): Promise<LinkedForcedLogoff[]> {
+  const forcedLogoffs: LinkedForcedLogoff[] = [];
+  for (const e of events) {
+    const eventTs = toDbDateTime(e.timestamp!);
+    const inserted = await tx.insertInto('lab_host_events').values({ host_id: hostId, kind: 'session-guard', timestamp_utc: eventTs, payload: JSON.stringify(e.payload) }).executeTakeFirst();
+    const match = await findReservation(tx, host.name, host.labs, e.timestamp!, e.grace ?? 90);
+    const row = {
+      reservation_id: match?.reservationId ?? null,
+      lab_id: match?.labId ?? null,
+      host: host.name,
+      event_id: inserted.insertId === undefined ? null : Number(inserted.insertId),
+      timestamp_utc: eventTs,
+      user: e.user,
+      session_id: e.sessionId,
+      grace: e.grace,
+      message: e.message,
+      force_logoff: bit(e.force),
+    };
+    if (dialect === 'mysql') await tx.insertInto('reservation_forced_logoffs').ignore().values(row).execute();
+    else await tx.insertInto('reservation_forced_logoffs').values(row).onConflict((oc) => oc.doNothing()).execute();
+    forcedLogoffs.push({ timestamp: e.timestamp!, user: e.user, sessionId: e.sessionId, reservationId: row.reservation_id });
+  }
+  return forcedLogoffs;
+}
+
+/** The poll state of each host; last_change_at keeps its old value when nothing changed (NULL in the VALUES row means "keep"). */
+async function upsertPollStates(tx: Transaction<DB>, dialect: Dialect, stateRows: Insertable<DB['labops_host_poll_state']>[]): Promise<void> {
+  if (dialect === 'mysql') {
+    await tx
+      .insertInto('labops_host_poll_state')
+      .values(stateRows)
+      .onDuplicateKeyUpdate({
+        last_poll_at: sql`VALUES(last_poll_at)`,
+        last_change_at: sql`COALESCE(VALUES(last_change_at), last_change_at)`,
+        last_heartbeat_ts: sql`VALUES(last_heartbeat_ts)`,
+        reported_host: sql`VALUES(reported_host)`,
+        last_error: null,
+        consecutive_failures: 0,
+      })
+      .execute();
+  } else {
+    await tx
+      .insertInto('labops_host_poll_state')
+      .values(stateRows)
+      .onConflict((oc) =>
+        oc.column('host_id').doUpdateSet({
+          last_poll_at: sql`excluded.last_poll_at`,
+          last_change_at: sql`COALESCE(excluded.last_change_at, labops_host_poll_state.last_change_at)`,
+          last_heartbeat_ts: sql`excluded.last_heartbeat_ts`,
+          reported_host: sql`excluded.reported_host`,
+          last_error: null,
+          consecutive_failures: 0,
+        }),
+      )
+      .execute();
+  }
 }
 
 export async function storeHeartbeat(db: Database, input: StoreHeartbeatInput): Promise<StoreHeartbeatResult> {

@@ -118,18 +118,39 @@ export interface MergeOptions {
 }
 
 export function mergeDevices(master: DevicesFile, delta: DevicesFile, deleted: ReadonlySet<string>, opts: MergeOptions = {}): MergeResult {
-  const keepRole = opts.keepRoleWhenDeltaEmpty ?? true;
-  const dropConflicts = opts.dropConflicts ?? true;
-  const deltaMap = new Map<string, string[]>();
-  for (const l of delta.lines) if (l.kind === 'row' && l.fields.length >= 2) deltaMap.set(hostKey(l.fields), l.fields);
-  let maxFields = 0;
-  for (const l of master.lines) if (l.kind === 'row' && l.fields.length > maxFields) maxFields = l.fields.length;
-  const crDefault = master.lines.find((l) => l.kind !== 'blank')?.cr ?? false;
+  const deltaRows = new Map<string, string[]>();
+  for (const l of delta.lines) if (l.kind === 'row' && l.fields.length >= 2) deltaRows.set(hostKey(l.fields), l.fields);
+  const merged: MergedLines = { out: [], fromDelta: [], changes: [] };
+  const matched = updateMaster(merged, master, deltaRows, deleted, opts.keepRoleWhenDeltaEmpty ?? true);
+  appendNewHosts(merged, master, deltaRows, (key) => matched.has(key) || deleted.has(key));
+  const conflicts = findConflicts(merged.out, merged.fromDelta);
+  if ((opts.dropConflicts ?? true) && conflicts.rejected.size) dropRejected(merged, conflicts.rejected);
+  const file: DevicesFile = { lines: merged.out, finalNewline: true };
+  return {
+    file,
+    conflicts: conflicts.list,
+    changes: merged.changes,
+    stats: {
+      total_master_lines: countRows(master),
+      total_delta_lines: countRows(delta),
+      total_merged_lines: countRows(file),
+      deleted_hosts: [...deleted].sort(),
+      batch_size: opts.batchSize ?? 1,
+    },
+  };
+}
 
-  const out: CsvLine[] = [];
-  const fromDelta: { line: CsvLine; original?: CsvLine }[] = [];
+interface MergedLines {
+  out: CsvLine[];
+  /** the rows the delta wrote, with the master row an update replaced */
+  fromDelta: { line: CsvLine; original?: CsvLine }[];
+  changes: MergeChange[];
+}
+
+/** The master's lines, deleted hosts left out and the delta's rows applied in place; returns the hosts it updated. */
+function updateMaster(merged: MergedLines, master: DevicesFile, deltaRows: ReadonlyMap<string, string[]>, deleted: ReadonlySet<string>, keepRole: boolean): Set<string> {
+  const { out, fromDelta, changes } = merged;
   const matched = new Set<string>();
-  const changes: MergeChange[] = [];
   for (const l of master.lines) {
     if (l.kind !== 'row' || l.fields.length < 2) {
       out.push(l);
@@ -140,63 +161,63 @@ export function mergeDevices(master: DevicesFile, delta: DevicesFile, deleted: R
       changes.push({ hostname: key, change: 'deleted', line: l.lineNo });
       continue;
     }
-    const d = deltaMap.get(key);
+    const d = deltaRows.get(key);
     if (!d) {
       out.push(l);
       continue;
     }
     matched.add(key);
-    const fields = l.fields.slice();
-    while (fields.length < d.length) fields.push('');
-    for (const c of MANAGED_COLS) {
-      if (c >= d.length) continue;
-      if (c === ROLE_COL && keepRole && d[c] === '') continue;
-      fields[c] = d[c]!;
-    }
-    const same = fields.length === l.fields.length && fields.every((v, i) => v === l.fields[i]);
-    const line: CsvLine = same ? l : { lineNo: l.lineNo, kind: 'row', text: l.text, cr: l.cr, fields, dirty: true };
+    const line = updatedRow(l, d, keepRole);
     out.push(line);
-    if (!same) {
+    if (line !== l) {
       fromDelta.push({ line, original: l });
       changes.push({ hostname: key, change: 'updated', line: l.lineNo });
     }
   }
+  return matched;
+}
+
+/** The delta's other hosts at the end, padded to the master's widest row (at least 5 fields), with its line ending. */
+function appendNewHosts(merged: MergedLines, master: DevicesFile, deltaRows: ReadonlyMap<string, string[]>, skip: (key: string) => boolean): void {
+  let maxFields = 0;
+  for (const l of master.lines) if (l.kind === 'row' && l.fields.length > maxFields) maxFields = l.fields.length;
   const width = Math.max(maxFields, 5);
-  for (const [key, d] of deltaMap) {
-    if (matched.has(key) || deleted.has(key)) continue;
+  const cr = master.lines.find((l) => l.kind !== 'blank')?.cr ?? false;
+  for (const [key, d] of deltaRows) {
+    if (skip(key)) continue;
     const fields = d.slice();
     while (fields.length < width) fields.push('');
-    const line = newRow(fields, crDefault);
-    out.push(line);
-    fromDelta.push({ line });
-    changes.push({ hostname: key, change: 'appended' });
+    const line = newRow(fields, cr);
+    merged.out.push(line);
+    merged.fromDelta.push({ line });
+    merged.changes.push({ hostname: key, change: 'appended' });
   }
+}
 
-  const conflicts = findConflicts(out, fromDelta);
-  if (dropConflicts && conflicts.rejected.size) {
-    for (let i = 0; i < out.length; i++) {
-      const l = out[i]!;
-      if (!conflicts.rejected.has(l)) continue;
-      const orig = fromDelta.find((x) => x.line === l)?.original;
-      if (orig) out[i] = orig;
-      else out.splice(i--, 1);
-    }
-    const rejectedNames = new Set([...conflicts.rejected].map((l) => hostKey(l.fields)));
-    for (let i = changes.length - 1; i >= 0; i--) if (changes[i]!.change !== 'deleted' && rejectedNames.has(changes[i]!.hostname)) changes.splice(i, 1);
+/** A master row with the delta's managed columns written over it; the row itself when nothing changes. */
+function updatedRow(l: CsvLine, d: readonly string[], keepRole: boolean): CsvLine {
+  const fields = l.fields.slice();
+  while (fields.length < d.length) fields.push('');
+  for (const c of MANAGED_COLS) {
+    if (c >= d.length) continue;
+    if (c === ROLE_COL && keepRole && d[c] === '') continue;
+    fields[c] = d[c]!;
   }
-  const file: DevicesFile = { lines: out, finalNewline: true };
-  return {
-    file,
-    conflicts: conflicts.list,
-    changes,
-    stats: {
-      total_master_lines: countRows(master),
-      total_delta_lines: countRows(delta),
-      total_merged_lines: countRows(file),
-      deleted_hosts: [...deleted].sort(),
-      batch_size: opts.batchSize ?? 1,
-    },
-  };
+  const same = fields.length === l.fields.length && fields.every((v, i) => v === l.fields[i]);
+  return same ? l : { lineNo: l.lineNo, kind: 'row', text: l.text, cr: l.cr, fields, dirty: true };
+}
+
+/** Labops fix 2: a rejected update keeps the master's row, a rejected new host is left out, and neither is a change. */
+function dropRejected({ out, fromDelta, changes }: MergedLines, rejected: ReadonlySet<CsvLine>): void {
+  for (let i = 0; i < out.length; i++) {
+    const l = out[i]!;
+    if (!rejected.has(l)) continue;
+    const orig = fromDelta.find((x) => x.line === l)?.original;
+    if (orig) out[i] = orig;
+    else out.splice(i--, 1);
+  }
+  const rejectedNames = new Set([...rejected].map((l) => hostKey(l.fields)));
+  for (let i = changes.length - 1; i >= 0; i--) if (changes[i]!.change !== 'deleted' && rejectedNames.has(changes[i]!.hostname)) changes.splice(i, 1);
 }
 
 /** Checks every row that came from the delta against all other rows. */

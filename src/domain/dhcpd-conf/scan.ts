@@ -159,117 +159,162 @@ export function scanLinuxmusterShape(text: string, only?: ReadonlySet<string>): 
 
 /** The general reader: a tokenizer that understands nesting, strings, comments and any statement layout. */
 export function scanDhcpdTokens(text: string): DhcpdScan {
-  const hosts: HostBlock[] = [];
-  const includes: DhcpdScan['includes'] = [];
-  const stack: { host?: HostBlock; line: number }[] = [];
-  // the current statement
-  let count = 0;
-  let kind = K_NONE;
-  let stStart = 0;
-  let stLine = 0;
-  let secondType = 0;
-  let secondStart = 0;
-  let secondEnd = 0;
-  let parts: string[] = [];
-  const reset = () => {
-    count = 0;
-    kind = K_NONE;
-  };
-  const token = (type: number, s: number, e: number, line: number) => {
-    if (count === 0) {
-      stStart = s;
-      stLine = line;
-      const inHost = stack.length > 0 && stack[stack.length - 1]!.host !== undefined;
-      if (type !== WORD) kind = K_NONE;
-      else if (inHost && is(text, s, e, 'hardware')) kind = K_HARDWARE;
-      else if (inHost && is(text, s, e, 'next-server')) kind = K_NEXT_SERVER;
-      else if (is(text, s, e, 'include')) kind = K_INCLUDE;
-      else if (is(text, s, e, 'host')) kind = K_HOST;
-      else kind = K_NONE;
-      if (kind === K_HARDWARE || kind === K_NEXT_SERVER) parts = [];
-    } else {
-      if (count === 1) {
-        secondType = type;
-        secondStart = s;
-        secondEnd = e;
-      }
-      if (kind === K_HARDWARE || kind === K_NEXT_SERVER) parts.push(value(text, type, s, e));
-    }
-    count++;
-  };
+  return new DhcpdTokenScanner(text).scan();
+}
 
-  const len = text.length;
-  let i = 0;
-  let ln = 1;
-  while (i < len) {
-    const c = text.charCodeAt(i);
-    if (c === 10) {
-      ln++;
-      i++;
-    } else if (isSpace(c)) {
-      i++;
-    } else if (c === 35 /* # */) {
-      const nl = text.indexOf('\n', i);
-      i = nl < 0 ? len : nl;
-    } else if (c === 123 /* { */) {
-      let host: HostBlock | undefined;
-      if (kind === K_HOST && count === 2 && (secondType === WORD || secondType === STRING)) {
-        host = { name: value(text, secondType, secondStart, secondEnd), line: stLine, start: stStart, end: 0, nextServers: [] };
-        hosts.push(host);
-      }
-      stack.push({ host, line: ln });
-      reset();
-      i++;
-    } else if (c === 125 /* } */) {
-      const open = stack.pop();
-      if (!open) throw new DhcpdSyntaxError("'}' without a matching '{'", ln);
-      if (count !== 0) throw new DhcpdSyntaxError("missing ';' before '}'", ln);
-      if (open.host) open.host.end = i + 1;
-      reset();
-      i++;
-    } else if (c === 59 /* ; */) {
-      if (kind === K_HARDWARE || kind === K_NEXT_SERVER) {
-        const host = stack[stack.length - 1]!.host!;
-        const st: Statement = { start: stStart, end: i + 1, line: stLine, value: parts.join(' ') };
-        if (kind === K_HARDWARE) {
-          if (!host.hardware) host.hardware = st;
-        } else host.nextServers.push(st);
-      } else if (kind === K_INCLUDE && count === 2 && secondType === STRING) {
-        includes.push({ path: value(text, STRING, secondStart, secondEnd), line: stLine });
-      }
-      reset();
-      i++;
-    } else if (c === 44 /* , */ || c === 61 /* = */) {
-      token(PUNCT, i, i + 1, ln);
-      i++;
-    } else if (c === 34 /* " */) {
-      const s = i;
-      const startLine = ln;
-      i++;
-      for (;;) {
-        if (i >= len) throw new DhcpdSyntaxError('unterminated string', startLine);
-        const d = text.charCodeAt(i);
-        if (d === 92 /* \ */) i += 2;
-        else if (d === 34) {
-          i++;
-          break;
-        } else {
-          if (d === 10) ln++;
-          i++;
-        }
-      }
-      token(STRING, s, i, startLine);
-    } else {
-      const s = i;
-      while (i < len) {
-        const d = text.charCodeAt(i);
-        if (isSpace(d) || d === 123 || d === 125 || d === 59 || d === 35 || d === 34 || d === 44 || d === 61) break;
+/** The kind of statement its first word starts: only what the scan reports is told apart. */
+function statementKind(text: string, s: number, e: number, inHost: boolean): number {
+  if (inHost && is(text, s, e, 'hardware')) return K_HARDWARE;
+  if (inHost && is(text, s, e, 'next-server')) return K_NEXT_SERVER;
+  if (is(text, s, e, 'include')) return K_INCLUDE;
+  if (is(text, s, e, 'host')) return K_HOST;
+  return K_NONE;
+}
+
+/** Ends a word: space, a brace, `;`, a comment, a quote, `,` or `=`. */
+function endsWord(c: number): boolean {
+  return isSpace(c) || c === 123 || c === 125 || c === 59 || c === 35 || c === 34 || c === 44 || c === 61;
+}
+
+/** The tokenizer: the blocks open around it, the statement being read, and one reader per kind of token. */
+class DhcpdTokenScanner {
+  private readonly hosts: HostBlock[] = [];
+  private readonly includes: DhcpdScan['includes'] = [];
+  private readonly stack: { host?: HostBlock; line: number }[] = [];
+  private line = 1;
+  // the statement being read: tokens so far, its kind (by its first word), where it starts, its second token
+  // (a host's name, an include's path) and the values of a hardware or next-server statement
+  private count = 0;
+  private kind = K_NONE;
+  private stStart = 0;
+  private stLine = 0;
+  private secondType = 0;
+  private secondStart = 0;
+  private secondEnd = 0;
+  private parts: string[] = [];
+
+  constructor(private readonly text: string) {}
+
+  scan(): DhcpdScan {
+    const { text } = this;
+    const len = text.length;
+    // each reader takes the offset of its first character and returns the offset after it
+    let i = 0;
+    while (i < len) {
+      const c = text.charCodeAt(i);
+      if (c === 10) {
+        this.line++;
+        i++;
+      } else if (isSpace(c)) i++;
+      else if (c === 35 /* # */) i = this.skipComment(i);
+      else if (c === 123 /* { */) i = this.openBlock(i);
+      else if (c === 125 /* } */) i = this.closeBlock(i);
+      else if (c === 59 /* ; */) i = this.endStatement(i);
+      else if (c === 44 /* , */ || c === 61 /* = */) i = this.token(PUNCT, i, i + 1, this.line);
+      else if (c === 34 /* " */) i = this.readString(i);
+      else i = this.readWord(i);
+    }
+    if (this.stack.length) throw new DhcpdSyntaxError(`block opened here is never closed (missing '}')`, this.stack[this.stack.length - 1]!.line);
+    if (this.count > 0) throw new DhcpdSyntaxError("statement without a terminating ';' at end of file", this.stLine);
+    return { hosts: this.hosts, includes: this.includes };
+  }
+
+  private skipComment(at: number): number {
+    const nl = this.text.indexOf('\n', at);
+    return nl < 0 ? this.text.length : nl;
+  }
+
+  /** `{`: after `host <name>` a host block opens, else a block of another kind. */
+  private openBlock(at: number): number {
+    let host: HostBlock | undefined;
+    if (this.kind === K_HOST && this.count === 2 && (this.secondType === WORD || this.secondType === STRING)) {
+      host = { name: value(this.text, this.secondType, this.secondStart, this.secondEnd), line: this.stLine, start: this.stStart, end: 0, nextServers: [] };
+      this.hosts.push(host);
+    }
+    this.stack.push({ host, line: this.line });
+    this.resetStatement();
+    return at + 1;
+  }
+
+  private closeBlock(at: number): number {
+    const open = this.stack.pop();
+    if (!open) throw new DhcpdSyntaxError("'}' without a matching '{'", this.line);
+    if (this.count !== 0) throw new DhcpdSyntaxError("missing ';' before '}'", this.line);
+    if (open.host) open.host.end = at + 1;
+    this.resetStatement();
+    return at + 1;
+  }
+
+  /** `;`: a hardware or next-server statement goes to its host block, an include to the includes. */
+  private endStatement(at: number): number {
+    const kind = this.kind;
+    if (kind === K_HARDWARE || kind === K_NEXT_SERVER) {
+      const host = this.stack[this.stack.length - 1]!.host!;
+      const st: Statement = { start: this.stStart, end: at + 1, line: this.stLine, value: this.parts.join(' ') };
+      if (kind === K_HARDWARE) {
+        if (!host.hardware) host.hardware = st;
+      } else host.nextServers.push(st);
+    } else if (kind === K_INCLUDE && this.count === 2 && this.secondType === STRING) {
+      this.includes.push({ path: value(this.text, STRING, this.secondStart, this.secondEnd), line: this.stLine });
+    }
+    this.resetStatement();
+    return at + 1;
+  }
+
+  private resetStatement(): void {
+    this.count = 0;
+    this.kind = K_NONE;
+  }
+
+  /** A quoted string (which may span lines); its token's line is the one it starts on. */
+  private readString(s: number): number {
+    const { text } = this;
+    const len = text.length;
+    const startLine = this.line;
+    let i = s + 1;
+    for (;;) {
+      if (i >= len) throw new DhcpdSyntaxError('unterminated string', startLine);
+      const d = text.charCodeAt(i);
+      if (d === 92 /* \ */) {
+        // an escaped newline is still a line, as dhcpd counts it
+        if (text.charCodeAt(i + 1) === 10) this.line++;
+        i += 2;
+      } else if (d === 34) {
+        i++;
+        break;
+      } else {
+        if (d === 10) this.line++;
         i++;
       }
-      token(WORD, s, i, ln);
     }
+    return this.token(STRING, s, i, startLine);
   }
-  if (stack.length) throw new DhcpdSyntaxError(`block opened here is never closed (missing '}')`, stack[stack.length - 1]!.line);
-  if (count > 0) throw new DhcpdSyntaxError("statement without a terminating ';' at end of file", stLine);
-  return { hosts, includes };
+
+  private readWord(s: number): number {
+    const { text } = this;
+    const len = text.length;
+    let i = s;
+    while (i < len && !endsWord(text.charCodeAt(i))) i++;
+    return this.token(WORD, s, i, this.line);
+  }
+
+  /** A token of the current statement, text[s, e): the first decides its kind, the second is kept, values are collected. Returns e. */
+  private token(type: number, s: number, e: number, line: number): number {
+    if (this.count === 0) {
+      this.stStart = s;
+      this.stLine = line;
+      const inHost = this.stack.length > 0 && this.stack[this.stack.length - 1]!.host !== undefined;
+      this.kind = type === WORD ? statementKind(this.text, s, e, inHost) : K_NONE;
+      if (this.kind === K_HARDWARE || this.kind === K_NEXT_SERVER) this.parts = [];
+    } else {
+      if (this.count === 1) {
+        this.secondType = type;
+        this.secondStart = s;
+        this.secondEnd = e;
+      }
+      if (this.kind === K_HARDWARE || this.kind === K_NEXT_SERVER) this.parts.push(value(this.text, type, s, e));
+    }
+    this.count++;
+    return e;
+  }
 }

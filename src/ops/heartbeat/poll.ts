@@ -108,64 +108,75 @@ const STORE_AHEAD = 128;
 export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?: AbortSignal, onResult?: (r: HostPollResult) => void): Promise<PollResult> {
   // `concurrency` bounds what the stations (or the share) see: the reads. Parsing and storing run outside it.
   const reads = limiter(req.concurrency);
-  const one = async (host: InventoryHost): Promise<HostPollResult> => {
-    const started = ports.now();
-    const base: HostPollResult = {
+  const hosts = await mapPool(req.hosts, req.concurrency + (ports.sink ? STORE_AHEAD : 0), async (h) => {
+    const r = await new HostPoll(h, req, ports, reads, signal).run();
+    onResult?.(r);
+    return r;
+  }, signal);
+  const done = hosts.filter(Boolean);
+  const ok = done.filter((h) => h.ok).length;
+  return { hosts: done, ok, failed: done.length - ok };
+}
+
+/** The error of a heartbeat that could not be read or is not one. */
+function heartbeatReadError(e: unknown, source: string): NonNullable<HostPollResult['error']> {
+  if (e instanceof HeartbeatFormatError) {
+    const pos = e.position && e.position.line > 0 ? { line: e.position.line, column: e.position.column } : {};
+    return { kind: 'format', message: `${source}: ${e.message}`, ...pos };
+  }
+  return { kind: classify(e), message: (e as Error).message };
+}
+
+function hasOperations(raw: Record<string, unknown>): boolean {
+  return 'operations' in raw || Boolean(raw.status && typeof raw.status === 'object' && 'operations' in (raw.status as object));
+}
+
+/** One host's poll: read the heartbeat, check whose it is, complete it from the other files, store it. */
+class HostPoll {
+  private readonly started: number;
+  private readonly base: HostPollResult;
+  private readonly warnings: string[] = [];
+  private readonly read: (file: StationFile) => Promise<Uint8Array | null>;
+
+  constructor(
+    private readonly host: InventoryHost,
+    private readonly req: PollRequest,
+    private readonly ports: PollPorts,
+    reads: ReturnType<typeof limiter>,
+    signal: AbortSignal | undefined,
+  ) {
+    this.started = ports.now();
+    this.base = {
       host: host.name, ok: false, source: ports.source.describe(host, 'heartbeat'), durationMs: 0, timestamp: null, reportedHost: null, ready: null,
       localMode: null, localSession: null, schemaVersion: null, repaired: false, hostMismatch: null, heartbeatStored: false, eventsStored: 0, lastEvent: null,
       warnings: [], error: null,
     };
-    const done = (r: Partial<HostPollResult>): HostPollResult => ({ ...base, ...r, durationMs: Math.round(ports.now() - started) });
-    let snapshot: HeartbeatSnapshot;
     // service-state.ini is small and needed whenever the heartbeat lacks its operations block: read with the rest
     const readFile = hostReader(ports.source, host, req.events ? ['heartbeat', 'service-state', 'events'] : ['heartbeat', 'service-state'], signal);
-    const read = (file: StationFile) => reads.run(() => readFile(file));
+    this.read = (file) => reads.run(() => readFile(file));
+  }
+
+  async run(): Promise<HostPollResult> {
+    const { host, base, warnings, ports } = this;
+    let snapshot: HeartbeatSnapshot;
     try {
-      const bytes = await read('heartbeat');
-      if (bytes === null) return done({ error: { kind: 'missing', message: `heartbeat.json not found at ${base.source}` } });
+      const bytes = await this.read('heartbeat');
+      if (bytes === null) return this.done({ error: { kind: 'missing', message: `heartbeat.json not found at ${base.source}` } });
       snapshot = parseHeartbeat(bytes);
     } catch (e) {
-      if (e instanceof HeartbeatFormatError) {
-        const pos = e.position && e.position.line > 0 ? { line: e.position.line, column: e.position.column } : {};
-        return done({ error: { kind: 'format', message: `${base.source}: ${e.message}`, ...pos } });
-      }
-      return done({ error: { kind: classify(e), message: (e as Error).message } });
-    }
-    const warnings: string[] = [];
-    if (snapshot.host && !sameStation(snapshot.host, host)) {
-      const other = req.allHosts.find((h) => h !== host && sameStation(snapshot.host!, h));
-      if (other) {
-        return done({ reportedHost: snapshot.host, error: { kind: 'other-station', message: `${base.source} is the heartbeat of another station ('${snapshot.host}', inventory host '${other.name}'); not stored` } });
-      }
+      return this.done({ error: heartbeatReadError(e, base.source) });
     }
     const hostMismatch = snapshot.host && !sameStation(snapshot.host, host) ? `heartbeat names host '${snapshot.host}', inventory name is '${host.name}'` : null;
-    if (hostMismatch) warnings.push(hostMismatch);
+    if (hostMismatch) {
+      const other = this.req.allHosts.find((h) => h !== host && sameStation(snapshot.host!, h));
+      if (other) {
+        return this.done({ reportedHost: snapshot.host, error: { kind: 'other-station', message: `${base.source} is the heartbeat of another station ('${snapshot.host}', inventory host '${other.name}'); not stored` } });
+      }
+      warnings.push(hostMismatch);
+    }
     try {
-      const hasOperations = 'operations' in snapshot.raw || (snapshot.raw.status && typeof snapshot.raw.status === 'object' && 'operations' in (snapshot.raw.status as object));
-      if (!hasOperations) {
-        const ini = await read('service-state');
-        if (ini) {
-          try {
-            const operations = operationsFromServiceState(parseServiceStateIni(ini));
-            snapshot = { ...normalizeHeartbeat({ ...snapshot.raw, operations }, snapshot.repaired), raw: snapshot.raw };
-          } catch (e) {
-            warnings.push(`${ports.source.describe(host, 'service-state')}: ${(e as Error).message}`);
-          }
-        }
-      }
-      let events: GuardEvent[] = [];
-      if (req.events) {
-        const ev = await read('events');
-        if (ev) {
-          try {
-            const parsed = parseGuardEvents(ev);
-            events = parsed.events;
-            for (const b of parsed.bad) warnings.push(`${ports.source.describe(host, 'events')}: line ${b.line}: ${b.error}`);
-          } catch (e) {
-            warnings.push(`${ports.source.describe(host, 'events')}: ${(e as Error).message}`);
-          }
-        }
-      }
+      if (!hasOperations(snapshot.raw)) snapshot = await this.withServiceState(snapshot);
+      const events = this.req.events ? await this.readEvents() : [];
       const pollTime = new Date(ports.now()).toISOString();
       let stored = { heartbeatStored: false, eventsStored: 0, forcedLogoffs: [] as unknown[] };
       if (ports.sink) {
@@ -173,10 +184,10 @@ export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?
           stored = await ports.sink.store({ host, snapshot, events, pollTime });
         } catch (e) {
           const hint = isLabopsError(e) && e.suggestion ? ` (${e.suggestion})` : '';
-          return done({ warnings, error: { kind: 'store', message: `storing failed: ${(e as Error).message}${hint}` } });
+          return this.done({ warnings, error: { kind: 'store', message: `storing failed: ${(e as Error).message}${hint}` } });
         }
       }
-      return done({
+      return this.done({
         ok: true,
         timestamp: snapshot.timestamp,
         reportedHost: snapshot.host,
@@ -190,18 +201,42 @@ export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?
         eventsStored: stored.eventsStored,
         lastEvent: events.length ? events[events.length - 1]!.payload : null,
         warnings,
-        heartbeat: req.includeRaw ? snapshot.raw : undefined,
+        heartbeat: this.req.includeRaw ? snapshot.raw : undefined,
       });
     } catch (e) {
-      return done({ warnings, error: { kind: classify(e), message: (e as Error).message } });
+      return this.done({ warnings, error: { kind: classify(e), message: (e as Error).message } });
     }
-  };
-  const hosts = await mapPool(req.hosts, req.concurrency + (ports.sink ? STORE_AHEAD : 0), async (h) => {
-    const r = await one(h);
-    onResult?.(r);
-    return r;
-  }, signal);
-  const done = hosts.filter(Boolean);
-  const ok = done.filter((h) => h.ok).length;
-  return { hosts: done, ok, failed: done.length - ok };
+  }
+
+  private done(r: Partial<HostPollResult>): HostPollResult {
+    return { ...this.base, ...r, durationMs: Math.round(this.ports.now() - this.started) };
+  }
+
+  /** The snapshot with the operations of service-state.ini, for a heartbeat without an operations block. */
+  private async withServiceState(snapshot: HeartbeatSnapshot): Promise<HeartbeatSnapshot> {
+    const ini = await this.read('service-state');
+    if (!ini) return snapshot;
+    try {
+      const operations = operationsFromServiceState(parseServiceStateIni(ini));
+      return { ...normalizeHeartbeat({ ...snapshot.raw, operations }, snapshot.repaired), raw: snapshot.raw };
+    } catch (e) {
+      this.warnings.push(`${this.ports.source.describe(this.host, 'service-state')}: ${(e as Error).message}`);
+      return snapshot;
+    }
+  }
+
+  /** The session-guard events; a broken line or file is a warning. */
+  private async readEvents(): Promise<GuardEvent[]> {
+    const ev = await this.read('events');
+    if (!ev) return [];
+    const where = () => this.ports.source.describe(this.host, 'events');
+    try {
+      const parsed = parseGuardEvents(ev);
+      for (const b of parsed.bad) this.warnings.push(`${where()}: line ${b.line}: ${b.error}`);
+      return parsed.events;
+    } catch (e) {
+      this.warnings.push(`${where()}: ${(e as Error).message}`);
+      return [];
+    }
+  }
 }
