@@ -4,6 +4,7 @@
 // atomically with one backup generation, run linuxmuster-import-devices -s <school>, then verify the
 // AD computer object (sam.ldb), the DHCP host block and, when configured, DNS (LINBO_DOMAIN, `auto`
 // resolved from Samba's realm in one place, resolveDnsDomain). Never prints.
+import type { spawn as SpawnFn } from 'node:child_process';
 import { AuthFailed, OperationFailed, UsageError } from '../domain/errors.js';
 import {
   applyDeltaJob,
@@ -480,6 +481,36 @@ function conflictError(conflicts: MergeConflict[]): UsageError {
   return new UsageError(`${conflicts.map((c) => c.message).join('; ')}; nothing changed`, { context: { conflicts } });
 }
 
+interface ChildResult {
+  code: number | null;
+  output: string;
+  timedOut: boolean;
+  error?: string;
+}
+
+/** Runs a program to its end or its time limit (then SIGKILL), stdout and stderr together. */
+function runChild(spawn: typeof SpawnFn, cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ChildResult> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.stderr.on('data', (c: Buffer) => chunks.push(c));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ code: null, output: '', timedOut: false, error: (e as NodeJS.ErrnoException).code === 'ENOENT' ? `script not found: ${cmd}` : e.message });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output: Buffer.concat(chunks).toString('utf8'), timedOut });
+    });
+  });
+}
+
 /** Real ports: files, lock, child processes, ldbsearch, DNS. */
 export async function systemProvisionPorts(o: {
   env: NodeJS.ProcessEnv;
@@ -500,26 +531,7 @@ export async function systemProvisionPorts(o: {
     for (const d of [...(o.env.PATH ?? '').split(':').filter(Boolean), '/usr/bin', '/usr/sbin']) if (existsSync(`${d}/${name}`)) return `${d}/${name}`;
     return undefined;
   };
-  const exec = (cmd: string, args: string[], timeoutMs: number) =>
-    new Promise<{ code: number | null; output: string; timedOut: boolean; error?: string }>((resolve) => {
-      const child = spawn(cmd, args, { env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
-      const chunks: Buffer[] = [];
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, timeoutMs);
-      child.stdout.on('data', (c: Buffer) => chunks.push(c));
-      child.stderr.on('data', (c: Buffer) => chunks.push(c));
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        resolve({ code: null, output: '', timedOut: false, error: (e as NodeJS.ErrnoException).code === 'ENOENT' ? `script not found: ${cmd}` : e.message });
-      });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, output: Buffer.concat(chunks).toString('utf8'), timedOut });
-      });
-    });
+  const exec = (cmd: string, args: string[], timeoutMs: number) => runChild(spawn, cmd, args, o.env, timeoutMs);
   return {
     readFile(path) {
       try {
