@@ -47,3 +47,22 @@ test('reads stay within the concurrency while more hosts than that wait on the s
   assert.deepEqual(result.hosts.map((h) => h.host), hosts.map((h) => h.name));
   assert.equal(peakReads, 2);
 });
+
+test("a host's duration is its own: the time it waited for a read slot is not counted", async () => {
+  const hosts = Array.from({ length: 4 }, (_, i) => host(i + 1));
+  let clock = 0;
+  // every read takes 100 "ms" of the fake clock; with one read at a time the last host waits 300 for its slot
+  const source: HeartbeatSource = {
+    kind: 'file',
+    describe: (h, f) => `${h.name}/${f}`,
+    async read() {
+      await new Promise((r) => setTimeout(r, 1));
+      clock += 100;
+      return HEARTBEAT;
+    },
+  };
+  // with a store, every host is under way at once and waits for the one read slot
+  const sink: HeartbeatSink = { store: async () => ({ heartbeatStored: true, eventsStored: 0, forcedLogoffs: [] }) };
+  const result = await pollHeartbeats({ hosts, allHosts: hosts, events: false, concurrency: 1 }, { source, sink, now: () => clock });
+  assert.deepEqual(result.hosts.map((h) => h.durationMs), [100, 100, 100, 100]);
+});

@@ -133,7 +133,8 @@ function hasOperations(raw: Record<string, unknown>): boolean {
 
 /** One host's poll: read the heartbeat, check whose it is, complete it from the other files, store it. */
 class HostPoll {
-  private readonly started: number;
+  /** when this host's first read began: the time before it, waiting for a read slot, is not the host's */
+  private started: number | undefined;
   private readonly base: HostPollResult;
   private readonly warnings: string[] = [];
   private readonly read: (file: StationFile) => Promise<Uint8Array | null>;
@@ -145,7 +146,6 @@ class HostPoll {
     reads: ReturnType<typeof limiter>,
     signal: AbortSignal | undefined,
   ) {
-    this.started = ports.now();
     this.base = {
       host: host.name, ok: false, source: ports.source.describe(host, 'heartbeat'), durationMs: 0, timestamp: null, reportedHost: null, ready: null,
       localMode: null, localSession: null, schemaVersion: null, repaired: false, hostMismatch: null, heartbeatStored: false, eventsStored: 0, lastEvent: null,
@@ -153,7 +153,11 @@ class HostPoll {
     };
     // service-state.ini is small and needed whenever the heartbeat lacks its operations block: read with the rest
     const readFile = hostReader(ports.source, host, req.events ? ['heartbeat', 'service-state', 'events'] : ['heartbeat', 'service-state'], signal);
-    this.read = (file) => reads.run(() => readFile(file));
+    this.read = (file) =>
+      reads.run(() => {
+        this.started ??= ports.now();
+        return readFile(file);
+      });
   }
 
   async run(): Promise<HostPollResult> {
@@ -209,7 +213,8 @@ class HostPoll {
   }
 
   private done(r: Partial<HostPollResult>): HostPollResult {
-    return { ...this.base, ...r, durationMs: Math.round(this.ports.now() - this.started) };
+    const now = this.ports.now();
+    return { ...this.base, ...r, durationMs: Math.round(now - (this.started ?? now)) };
   }
 
   /** The snapshot with the operations of service-state.ini, for a heartbeat without an operations block. */
