@@ -92,8 +92,8 @@ export async function runExec(f: Factory, o: ExecOptions): Promise<Outcome[]> {
   const index = await f.inventory();
   let names = o.hosts;
   if (!o.all && names.length === 0 && f.io.canPrompt() && index.hosts.length) {
-    const { checkbox } = await import('@inquirer/prompts');
-    names = await checkbox({ message: 'Hosts', choices: index.hosts.map((h) => ({ name: h.name, value: h.name })), required: true }, { input: f.io.stdin, output: f.io.stdout });
+    const { pickMany } = await import('../io/pick.js');
+    names = await pickMany(f.io, { message: 'Hosts', choices: index.hosts.map((h) => ({ value: h.name, description: h.address })) });
   }
   const hosts = selectHosts(index, names, o.all);
   let argv = o.argv;
@@ -103,8 +103,8 @@ export async function runExec(f: Factory, o: ExecOptions): Promise<Outcome[]> {
       e.showUsage = true;
       throw e;
     }
-    const { select } = await import('@inquirer/prompts');
-    const picked = await select({ message: 'LabStation command', choices: lc.ALLOWED_COMMANDS.map((c) => ({ name: `${c.name}  (${c.summary})`, value: c.name })) }, { input: f.io.stdin, output: f.io.stdout });
+    const { pickOne } = await import('../io/pick.js');
+    const picked = await pickOne(f.io, 'LabStation command', lc.ALLOWED_COMMANDS.map((c) => ({ value: c.name, description: c.summary })));
     argv = picked.split(' ');
   }
   const command = lc.parseLabStationCommand(argv);
@@ -118,7 +118,7 @@ export async function runExec(f: Factory, o: ExecOptions): Promise<Outcome[]> {
     const { password: prompt } = await import('@inquirer/prompts');
     winrm = { ...winrm, password: await prompt({ message: `WinRM password${winrm.user ? ` for ${winrm.user}` : ''}`, mask: '*' }, { input: f.io.stdin, output: f.io.stdout }) };
   }
-  if (command.destructive && !(await f.confirm(`${command.name} on ${hosts.length === 1 ? hosts[0]!.name : `${hosts.length} hosts`}`))) {
+  if (command.destructive && !(await f.confirm(`${command.name} on ${hostList(hosts.map((h) => h.name))}`))) {
     f.io.error('cancelled; nothing was run');
     return ['failed'];
   }
@@ -133,6 +133,12 @@ export async function runExec(f: Factory, o: ExecOptions): Promise<Outcome[]> {
   }
   await renderExec(f, result, command.json);
   return result.hosts.map((h) => EXEC_OUTCOME[h.outcome]);
+}
+
+/** The hosts a confirmation is about: all of a few, else the first ones and how many more. */
+export function hostList(names: readonly string[], first = 8): string {
+  if (names.length <= first + 1) return names.join(', ');
+  return `${names.slice(0, first).join(', ')} and ${names.length - first} more`;
 }
 
 /** A rejected command (LabStation exit 2) failed as much as one that ran and failed: exit 1, as documented. */
