@@ -3,6 +3,7 @@
 import type { AppContext } from './context.js';
 import type { MigrationStatus } from '../core/db/migrations.js';
 import type { CheckResult } from '../ops/doctor.js';
+import type { LabopsConfig } from '../core/config/load.js';
 
 export interface StoreStatus {
   /** the URL without its password */
@@ -33,10 +34,14 @@ export interface ConfigView {
   inventory: { file: string | null; hosts: number } | { error: string };
 }
 
-/** Every setting with its value (database passwords and secrets redacted) and where it came from. */
+/**
+ * Every setting with its value (database passwords and secrets redacted) and where it came from, then the config
+ * file's sections: each CML server and the notify hook, their secrets shown as references or <redacted>.
+ */
 export async function effectiveConfig(ctx: AppContext): Promise<ConfigView> {
   const [cfg, { describeSource }, { redactDbUrl }] = await Promise.all([ctx.config(), import('../core/config/load.js'), import('../core/db/url.js')]);
   const settings = cfg.entries().map((s) => ({ key: s.key, value: s.value === undefined ? null : s.key === 'db' ? redactDbUrl(s.value) : s.value, source: describeSource(s.source) }));
+  settings.push(...(await sectionRows(cfg)));
   let inventory: ConfigView['inventory'];
   try {
     const index = await ctx.inventory();
@@ -45,6 +50,19 @@ export async function effectiveConfig(ctx: AppContext): Promise<ConfigView> {
     inventory = { error: (e as Error).message };
   }
   return { configFile: cfg.file ?? null, settings, inventory };
+}
+
+async function sectionRows(cfg: LabopsConfig): Promise<ConfigView['settings']> {
+  const [{ parseCmlServers }, { parseNotifyConfig }, { redactSecret }] = await Promise.all([import('../core/config/cml.js'), import('../core/notify.js'), import('../core/config/secrets.js')]);
+  const source = cfg.file ?? '(none)';
+  const rows = parseCmlServers(cfg.raw, cfg.file).map((s) => ({
+    key: s.path,
+    value: `${s.id} ${s.url} user ${s.username} password ${redactSecret(s.password)}${s.ca ? ` ca ${s.ca}` : ''}${s.insecure ? ' insecure' : ''}`,
+    source,
+  }));
+  const n = parseNotifyConfig(cfg.raw, cfg.file);
+  if (n) rows.push({ key: 'notify', value: [n.command ? `command ${n.command.join(' ')}` : '', n.webhook ? `webhook ${redactSecret(n.webhook)}` : '', `timeout ${n.timeoutMs / 1000}s`].filter(Boolean).join(', '), source });
+  return rows;
 }
 
 /** The read-only checks: the database is opened read-only, nothing is created or changed. */

@@ -13,6 +13,8 @@ export interface CheckResult {
   check: string;
   status: CheckStatus;
   detail: string;
+  /** what to do about a failure, as the command that failed would say it */
+  hint?: string;
 }
 
 export interface DoctorPorts {
@@ -26,7 +28,7 @@ export interface DoctorPorts {
 }
 
 export interface DoctorOptions {
-  /** inventory hosts probed (a sample; 0 = none) */
+  /** inventory hosts probed (an evenly spread sample; 0 = none; Infinity = every host) */
   sampleHosts: number;
   timeoutMs: number;
 }
@@ -38,7 +40,7 @@ async function attempt(check: string, fn: () => Promise<CheckResult | CheckResul
     const r = await fn();
     return Array.isArray(r) ? r : [r];
   } catch (e) {
-    return [{ check, status: 'fail', detail: message(e) }];
+    return [{ check, status: 'fail', detail: message(e), hint: (e as { suggestion?: string }).suggestion }];
   }
 }
 
@@ -72,7 +74,7 @@ export async function runDoctor(ports: DoctorPorts, o: DoctorOptions): Promise<C
       return inventoryCheck(index);
     })),
   );
-  out.push(...(await attempt('database', () => databaseCheck(ports))));
+  out.push(...(await attempt('database', () => databaseCheck(ports, cfg))));
   if (cfg) {
     const c = cfg;
     out.push(...(await attempt('cml', () => cmlChecks(c, ports.env, o.timeoutMs))));
@@ -90,16 +92,27 @@ function inventoryCheck(index: HostIndex): CheckResult {
   return { check: 'inventory', status: inv.warnings.length ? 'warn' : 'ok', detail: `${inv.hosts.length} host(s) in ${inv.file}${inv.warnings.length ? `; ${inv.warnings.join('; ')}` : ''}` };
 }
 
-async function databaseCheck(ports: DoctorPorts): Promise<CheckResult> {
-  const db = await ports.database();
+/** The store: reachable, migrated, and where its URL came from (MYSQL_DSN quietly winning over a config file's db is a classic). */
+async function databaseCheck(ports: DoctorPorts, cfg: LabopsConfig | undefined): Promise<CheckResult> {
+  const { describeSource } = await import('../core/config/load.js');
+  const from = cfg ? ` (from ${describeSource(cfg.setting('db').source)})` : '';
+  let db: Database;
+  try {
+    db = await ports.database();
+  } catch (e) {
+    return { check: 'database', status: 'fail', detail: `${message(e)}${from}`, hint: (e as { suggestion?: string }).suggestion };
+  }
   const { migrationStatus, isComplete } = await import('../core/db/migrations.js');
   const status = await migrationStatus(db.kysely, db.dialect);
-  if (isComplete(status)) return { check: 'database', status: 'ok', detail: `${db.url}: reachable, migrated` };
+  if (isComplete(status)) return { check: 'database', status: 'ok', detail: `${db.url}${from}: reachable, migrated` };
   const missing = status.flatMap((m) => m.tables.filter((t) => (!t.exists && !t.owner) || t.missingColumns.length).map((t) => (t.exists ? `${t.table} (columns ${t.missingColumns.join(',')})` : t.table)));
-  return { check: 'database', status: 'fail', detail: `${db.url}: not fully migrated${missing.length ? `: ${missing.join(', ')}` : ''} (run labops db migrate)` };
+  return { check: 'database', status: 'fail', detail: `${db.url}${from}: not fully migrated${missing.length ? `: ${missing.join(', ')}` : ''}`, hint: 'run labops db migrate' };
 }
 
-/** One check per configured CML server: its system information, over a client of its own. */
+/**
+ * One check per configured CML server: its system information, then a login, over a client of its own; a wrong
+ * password fails here, as it would fail the sync, with the same hint (e.g. --ca for an untrusted certificate).
+ */
 async function cmlChecks(c: LabopsConfig, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CheckResult[]> {
   const { parseCmlServers, resolveCmlServer } = await import('../core/config/cml.js');
   const servers = parseCmlServers(c.raw, c.file);
@@ -113,28 +126,31 @@ async function cmlChecks(c: LabopsConfig, env: NodeJS.ProcessEnv, timeoutMs: num
         const client = new CmlClient({ url: r.url, username: r.username, password: r.passwordValue, ca: r.caPem, insecure: r.insecure, timeoutMs });
         try {
           const info = await client.systemInformation();
-          return { check: name, status: info.ready ? 'ok' : 'warn', detail: `${r.url}: CML ${info.version}${info.ready ? '' : ', not ready'}` } as CheckResult;
+          await client.authenticate();
+          return { check: name, status: info.ready ? 'ok' : 'warn', detail: `${r.url}: CML ${info.version}, login as ${r.username} accepted${info.ready ? '' : ', not ready'}` } as CheckResult;
         } finally {
           client.close();
         }
       } catch (e) {
-        return { check: name, status: 'fail', detail: message(e) } as CheckResult;
+        const hint = (e as { suggestion?: string }).suggestion?.replace('for this server', `(${s.path} in ${c.file ?? 'the config'})`);
+        return { check: name, status: 'fail', detail: message(e), hint } as CheckResult;
       }
     }),
   );
 }
 
-/** A probe of an evenly spread sample of the inventory's hosts (quarantined ones left out). */
+/** A probe of an evenly spread sample of the inventory's hosts, or of every one (quarantined ones left out). */
 async function hostsCheck(index: HostIndex, ports: DoctorPorts, o: DoctorOptions): Promise<CheckResult> {
   const hosts = index.hosts.filter((h) => !h.quarantined);
   const sample = hosts.length <= o.sampleHosts ? hosts : Array.from({ length: o.sampleHosts }, (_, i) => hosts[Math.floor((i * hosts.length) / o.sampleHosts)]!);
+  const what = sample.length === hosts.length ? 'host(s)' : 'sampled host(s)';
   const probeOf = (h: InventoryHost): ProbeSpec => h.probe ?? { kind: 'tcp', port: h.winrmPort ?? (h.winrmUseSsl ? 5986 : 5985) };
-  const results = await mapPool(sample, 16, async (h) => ({ h, r: await ports.probe(probeOf(h), h.pingTarget ?? h.address, o.timeoutMs) }));
+  const results = await mapPool(sample, 64, async (h) => ({ h, r: await ports.probe(probeOf(h), h.pingTarget ?? h.address, o.timeoutMs) }));
   const down = results.filter((x) => !x.r.up);
   return {
     check: 'hosts',
     status: sample.length === 0 ? 'skip' : down.length === 0 ? 'ok' : down.length === sample.length ? 'fail' : 'warn',
-    detail: sample.length === 0 ? 'no hosts' : `${sample.length - down.length}/${sample.length} sampled host(s) reachable${down.length ? `; not: ${down.map((x) => `${x.h.name} (${x.r.reason ?? 'down'})`).join(', ')}` : ''}`,
+    detail: sample.length === 0 ? 'no hosts' : `${sample.length - down.length}/${sample.length} ${what} reachable${down.length ? `; not: ${down.map((x) => `${x.h.name} (${x.r.reason ?? 'down'})`).join(', ')}` : ''}`,
   };
 }
 

@@ -71,6 +71,13 @@ describe('basics', () => {
     const tsv = await runCli(['config', 'show', '--db', 'sqlite:/x.db'], { env });
     assert.match(tsv.stdout, /^db\tsqlite:\/x\.db\t--db$/m);
     assert.match(tsv.stdout, /^winrm\.password\t<redacted>\t\$LABOPS_WINRM_PASSWORD$/m);
+    // the config file's sections: CML servers and the notify hook, their secrets as references or <redacted>
+    const cfg = join(dir.path, 'sections.json');
+    writeFileSync(cfg, JSON.stringify({ cml: { servers: [{ id: 'cml-1', url: 'https://cml.example', username: 'admin', password: 'literal-cml-secret' }] }, notify: { webhook: 'https://chat.example/hook?token=webhook-secret', command: ['/bin/true'] } }));
+    const sections = await runCli(['--config', cfg, 'config', 'show'], { env });
+    assert.match(sections.stdout, /^cml\.servers\[0\]\tcml-1 https:\/\/cml\.example user admin password <redacted>\t.*sections\.json$/m);
+    assert.match(sections.stdout, /^notify\tcommand \/bin\/true, webhook <redacted>, timeout 10s\t/m);
+    assert.doesNotMatch(sections.stdout, /literal-cml-secret|webhook-secret/);
   });
 
   test('EPIPE on stdout exits quietly', () => {

@@ -53,11 +53,34 @@ test('everything configured and up: every check ok, exit 0', async () => {
   );
 });
 
-test('a host down and a controller gone are named; exit 1 when a check fails', async () => {
-  await sim.stations[1]!.powerOff();
-  await cml.close();
-  const r = await cli(['--config', config, 'doctor', '--timeout', '1s']);
+test('the database check says where its URL came from (MYSQL_DSN quietly winning over the config file)', async () => {
+  const r = await cli(['--config', config, '--json', 'doctor', '--sample', '0']);
+  const db = JSON.parse(r.stdout).checks.find((c: { check: string }) => c.check === 'database');
+  assert.match(db.detail, new RegExp(`labops\\.db \\(from ${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\): reachable, migrated`));
+});
+
+test('a wrong CML password fails the check with the sync\'s hint; --strict fails on warnings', async () => {
+  const wrong = join(dir.path, 'wrong.json');
+  writeFileSync(wrong, JSON.stringify({ hosts: sim.inventoryPath, db: `sqlite:${join(dir.path, 'labops.db')}`, cml: { servers: [{ ...cml.servers[0]!, password: 'not-the-password' }] } }));
+  const r = await cli(['--config', wrong, '--json', 'doctor', '--sample', '0']);
   assert.equal(r.code, 1);
-  assert.match(r.stdout, /^warn\thosts\t2\/3 sampled host\(s\) reachable; not: sim-ws-002 \(refused\)$/m);
+  const c = JSON.parse(r.stdout).checks.find((x: { check: string }) => x.check.startsWith('cml '));
+  assert.equal(c.status, 'fail', 'systemInformation answers without a login; the login must be checked too');
+  assert.ok(c.hint, 'a hint');
+  const warned = join(dir.path, 'warned.json');
+  // no inventory at all (the default path): a warning, not a failure
+  writeFileSync(warned, JSON.stringify({ db: `sqlite:${join(dir.path, 'labops.db')}` }));
+  assert.equal((await cli(['--config', warned, 'doctor', '--sample', '0'])).code, 0);
+  assert.equal((await cli(['--config', warned, 'doctor', '--sample', '0', '--strict'])).code, 1);
+});
+
+test('a host down and a controller gone are named; exit 1 when a check fails; --all-hosts probes every host', async () => {
+  await sim.stations[1]!.powerOff();
+  const sampled = await cli(['--config', config, 'doctor', '--timeout', '1s', '--sample', '2']);
+  assert.match(sampled.stdout, /^(ok|warn)\thosts\t\d\/2 sampled host\(s\) reachable/m);
+  await cml.close();
+  const r = await cli(['--config', config, 'doctor', '--timeout', '1s', '--all-hosts']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^warn\thosts\t2\/3 host\(s\) reachable; not: sim-ws-002 \(refused\)$/m);
   assert.match(r.stdout, /^fail\tcml sim-cml-01\t/m);
 });

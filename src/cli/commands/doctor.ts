@@ -12,19 +12,28 @@ export function registerDoctor(parent: Command, f: Factory): Command {
     .command('doctor')
     .summary('check config, inventory, database, peers, hosts and DC files (read-only)')
     .description(
-      'The command to run first when something is off. Checks that the config and inventory are valid, the database is reachable and migrated, each configured CML server ' +
-        'answers its health endpoint, a sample of inventory hosts is reachable, and the DC hook and worker files and tools are present where configured. One line per check; changes nothing.',
+      'The command to run first when something is off, and a smoke check a CI job can rely on. Checks that the config and inventory are valid, the database is reachable and ' +
+        'migrated (and where its URL came from), each configured CML server answers and accepts its login, inventory hosts are reachable (a sample, or every one with --all-hosts), ' +
+        'and the DC hook and worker files and tools are present where configured. One line per check, with the fix a failing command would suggest; changes nothing.',
     )
-    .option('--sample <n>', 'inventory hosts to probe (0 = none)', intArg(0, 10000), 5)
+    .option('--sample <n>', 'inventory hosts to probe, spread over the inventory (0 = none)', intArg(0, 100_000), 5)
+    .option('--all-hosts', 'probe every inventory host (64 at a time)')
+    .option('--strict', 'a warning fails too (exit 1)')
     .option('--timeout <dur>', 'per-check network timeout', durationArg, 5000);
-  act(listing(cmd), f, (o: { sample: number; timeout: number }) => ({ sampleHosts: o.sample, timeoutMs: o.timeout }), runDoctorCommand);
-  return helpAfter(cmd, 'Exit: 0 every check ok (warnings allowed), 1 at least one check failed.');
+  act(listing(cmd), f, (o: { sample: number; timeout: number; allHosts?: boolean; strict?: boolean }): DoctorCommandOptions => ({ sampleHosts: o.allHosts ? Infinity : o.sample, timeoutMs: o.timeout, strict: Boolean(o.strict) }), runDoctorCommand);
+  return helpAfter(cmd, 'Examples:\n  labops doctor\n  labops doctor --all-hosts --strict     # in CI: any warning fails\n\nExit: 0 every check ok (warnings allowed, unless --strict), 1 at least one check failed.');
 }
 
-async function runDoctorCommand(f: Factory, o: { sampleHosts: number; timeoutMs: number }): Promise<Outcome[]> {
+interface DoctorCommandOptions {
+  sampleHosts: number;
+  timeoutMs: number;
+  strict: boolean;
+}
+
+async function runDoctorCommand(f: Factory, o: DoctorCommandOptions): Promise<Outcome[]> {
   const { doctor } = await import('../../app/store.js');
   const checks = await doctor(f, o);
-  const failed = checks.some((c) => c.status === 'fail');
+  const failed = checks.some((c) => c.status === 'fail' || (o.strict && c.status === 'warn'));
   if (f.io.json) f.io.printJson({ ok: !failed, checks });
   else {
     const { renderTable } = await import('../io/render.js');
@@ -38,6 +47,7 @@ async function runDoctorCommand(f: Factory, o: { sampleHosts: number; timeoutMs:
       ],
       checks,
     );
+    for (const c of checks) if (c.hint && c.status !== 'ok') f.io.error(`hint: ${c.check}: ${c.hint}`);
   }
   return [failed ? 'failed' : 'ok'];
 }
