@@ -37,7 +37,7 @@ test('a fleet confirmation names the hosts it is about', async () => {
 
 test('at a terminal: type to filter the hosts, space to choose, then search the command', async (t) => {
   if (!requireBinary(undefined, 'tmux', ['/usr/bin/tmux'])) return t.skip('tmux missing');
-  execFileSync('tmux', ['-L', session, 'new-session', '-d', '-s', session, '-x', '160', '-y', '40', 'bash', '--norc', '-i'], { env: { PATH: process.env.PATH, HOME: dir.path, TERM: 'xterm', PS1: '$ ' } });
+  execFileSync('tmux', ['-L', session, 'new-session', '-d', '-s', session, '-x', '160', '-y', '40', 'bash', '--norc', '-i'], { env: { PATH: process.env.PATH, HOME: dir.path, TERM: 'xterm', PS1: '$ ', HISTFILE: '' } });
   const screen = () => execFileSync('tmux', ['-L', session, 'capture-pane', '-p', '-t', session], { encoding: 'utf8' });
   const keys = (...k: string[]) => execFileSync('tmux', ['-L', session, 'send-keys', '-t', session, ...k]);
   keys(`node ${BIN} --hosts ${sim.inventoryPath} exec; echo "exit=$?"`, 'Enter');

@@ -48,7 +48,7 @@ test('--watch without a terminal: exit 2 with a hint', async () => {
 describe('at a terminal', () => {
   test('redraws in place, shows a host that never reported, q ends it and the shell gets its screen back', async (t) => {
     if (!requireBinary(undefined, 'tmux', ['/usr/bin/tmux'])) return t.skip('tmux missing');
-    execFileSync('tmux', ['-L', session, 'new-session', '-d', '-s', session, '-x', '120', '-y', '30', 'bash', '--norc', '-i'], { env: { ...env, PS1: '$ ' } });
+    execFileSync('tmux', ['-L', session, 'new-session', '-d', '-s', session, '-x', '120', '-y', '30', 'bash', '--norc', '-i'], { env: { ...env, PS1: '$ ', HISTFILE: '' } });
     const screen = () => execFileSync('tmux', ['-L', session, 'capture-pane', '-p', '-t', session], { encoding: 'utf8' });
     execFileSync('tmux', ['-L', session, 'send-keys', '-t', session, `node ${BIN} heartbeat show --watch 300ms; echo "exit=$?"`, 'Enter']);
     await waitFor(() => /Every 0\.3s: labops heartbeat show/.test(screen()), 'the live view', 15_000);
