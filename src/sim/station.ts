@@ -102,8 +102,13 @@ export class SimStation {
     return this.listening;
   }
 
+  /** the WinRM listener of a station that went down on its own, still draining */
+  private goingDown: Promise<void> | undefined;
+
   private async startServer(): Promise<void> {
     if (this.winrm) {
+      // a reboot comes back while the old listener drains: it must be gone before the new one takes the port
+      await this.goingDown;
       await this.winrm.start();
       this.port = this.winrm.httpPort;
       this.httpsPort = this.winrm.httpsPort;
@@ -150,8 +155,9 @@ export class SimStation {
     this.server = undefined;
     if (server === WINRM_MARKER) {
       // going down on its own (a power command): the reply in hand still goes out
-      await (o.graceful ? this.winrm!.drain(1000) : this.winrm!.stop());
-      return;
+      if (!o.graceful) return this.winrm!.stop();
+      this.goingDown = this.winrm!.drain(1000).finally(() => (this.goingDown = undefined));
+      return this.goingDown;
     }
     for (const s of this.sockets) s.destroy();
     if (server) await new Promise<void>((r) => server.close(() => r()));
