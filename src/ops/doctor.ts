@@ -40,7 +40,10 @@ async function attempt(check: string, fn: () => Promise<CheckResult | CheckResul
     const r = await fn();
     return Array.isArray(r) ? r : [r];
   } catch (e) {
-    return [{ check, status: 'fail', detail: message(e), hint: (e as { suggestion?: string }).suggestion }];
+    const { suggestion, context } = e as { suggestion?: string; context?: { file?: string; problems?: string[] } };
+    // an inventory with many bad entries: one row for each, so every one can be fixed in one go
+    if (context?.problems && context.problems.length > 1) return context.problems.map((p) => ({ check, status: 'fail', detail: `${context.file}: ${p}`, hint: suggestion }));
+    return [{ check, status: 'fail', detail: message(e), hint: suggestion }];
   }
 }
 

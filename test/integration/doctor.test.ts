@@ -74,6 +74,18 @@ test('a wrong CML password fails the check with the sync\'s hint; --strict fails
   assert.equal((await cli(['--config', warned, 'doctor', '--sample', '0', '--strict'])).code, 1);
 });
 
+test('an inventory with several bad entries: one failing row for each', async () => {
+  const inv = join(dir.path, 'bad-hosts.json');
+  writeFileSync(inv, JSON.stringify({ hosts: [{ name: 'a', address: 'b', mac: 'zz' }, { name: 'c', address: 'd', probe: 'udp:9' }] }));
+  const r = await cli(['--hosts', inv, '--json', 'doctor', '--sample', '0']);
+  assert.equal(r.code, 1);
+  const rows = JSON.parse(r.stdout).checks.filter((x: { check: string }) => x.check === 'inventory');
+  assert.deepEqual(rows.map((x: { status: string; detail: string }) => [x.status, x.detail.slice(inv.length + 2)]), [
+    ['fail', 'hosts[0].mac: is not a MAC address'],
+    ['fail', "hosts[1].probe: must be 'icmp' or 'tcp:<port>'"],
+  ]);
+});
+
 test('a host down and a controller gone are named; exit 1 when a check fails; --all-hosts probes every host', async () => {
   await sim.stations[1]!.powerOff();
   const sampled = await cli(['--config', config, 'doctor', '--timeout', '1s', '--sample', '2']);

@@ -179,6 +179,22 @@ describe('inventory: the three historical hosts.json forms', () => {
     });
   }
 
+  test('every problem of an inventory is reported at once, each with its JSON path; the first ten in the message', () => {
+    const hosts = [{ name: 'a', address: 'b', mac: 'zz' }, { name: 'c', address: 'd', winrm_port: 0, probe: 'udp:9' }, { name: 'A', address: 'e' }];
+    const e = (() => {
+      try {
+        parseInventory(JSON.stringify({ hosts }), 'bad.json');
+      } catch (err) {
+        return err as UsageError;
+      }
+      assert.fail('no error');
+    })();
+    assert.ok(e instanceof UsageError);
+    assert.match(e.message, /^inventory bad\.json: 4 problems:\n  hosts\[0\]\.mac: is not a MAC address\n  hosts\[1\]\.winrm_port: .*\n  hosts\[1\]\.probe: .*\n  hosts\[2\]\.name: duplicate host name 'A'/);
+    const many = Array.from({ length: 12 }, (_, i) => ({ name: `h${i}`, address: 'x', mac: 'no' }));
+    assert.throws(() => parseInventory(JSON.stringify({ hosts: many }), 'm.json'), /hosts\[9\]\.mac: is not a MAC address\n  … and 2 more$/);
+  });
+
   test('an absent default inventory is empty with a warning; an absent explicit one is an error', () => {
     const missing = join(dir.path, 'none.json');
     const inv = loadInventory(missing, false);

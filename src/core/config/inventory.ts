@@ -97,6 +97,16 @@ function fail(file: string, path: readonly PropertyKey[], problem: string): neve
   });
 }
 
+/** Every problem of the host entries at once (an operator fixes them in one go), the first few in the message. */
+function failAll(file: string, problems: readonly { path: readonly PropertyKey[]; message: string }[]): never {
+  const lines = problems.map((p) => `${jsonPath(p.path)}: ${p.message}`);
+  const shown = lines.length > 10 ? [...lines.slice(0, 10), `… and ${lines.length - 10} more`] : lines;
+  throw new UsageError(lines.length === 1 ? `inventory ${file}: ${lines[0]}` : `inventory ${file}: ${lines.length} problems:\n  ${shown.join('\n  ')}`, {
+    suggestion: 'fix the inventory file; nothing was run',
+    context: { file, path: jsonPath(problems[0]!.path), problems: lines },
+  });
+}
+
 export function parseInventory(text: string, file: string): Inventory {
   let data: unknown;
   try {
@@ -112,17 +122,19 @@ export function parseInventory(text: string, file: string): Inventory {
   const hosts: InventoryHost[] = [];
   const warnings: string[] = [];
   const seen = new Map<string, number>();
+  const problems: { path: readonly PropertyKey[]; message: string }[] = [];
   let plaintext = 0;
   top.data.hosts.forEach((entry, i) => {
     const r = hostSchema.safeParse(entry);
-    if (!r.success) {
-      const issue = r.error.issues[0]!;
-      fail(file, ['hosts', i, ...issue.path], issue.message);
+    if (!r.success) for (const issue of r.error.issues) problems.push({ path: ['hosts', i, ...issue.path], message: issue.message });
+    const name = (entry as { name?: unknown } | null)?.name;
+    if (typeof name === 'string' && name.trim()) {
+      const key = name.trim().toLowerCase();
+      if (seen.has(key)) problems.push({ path: ['hosts', i, 'name'], message: `duplicate host name '${name.trim()}' (also hosts[${seen.get(key)}]; names are case-insensitive)` });
+      else seen.set(key, i);
     }
+    if (!r.success) return;
     const h = r.data;
-    const key = h.name.toLowerCase();
-    if (seen.has(key)) fail(file, ['hosts', i, 'name'], `duplicate host name '${h.name}' (also hosts[${seen.get(key)}]; names are case-insensitive)`);
-    seen.set(key, i);
     if (h.winrm_pass && secretKind(h.winrm_pass) === 'literal') plaintext++;
     hosts.push({
       name: h.name,
@@ -146,6 +158,7 @@ export function parseInventory(text: string, file: string): Inventory {
       quarantined: h.quarantined ?? false,
     });
   });
+  if (problems.length) failAll(file, problems);
   if (plaintext) {
     warnings.push(`${file}: ${plaintext} host(s) keep winrm_pass in plain text; prefer "env:VAR" or "file:/path" references`);
   }
