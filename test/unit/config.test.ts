@@ -190,9 +190,9 @@ describe('inventory: the three historical hosts.json forms', () => {
       assert.fail('no error');
     })();
     assert.ok(e instanceof UsageError);
-    assert.match(e.message, /^inventory bad\.json: 4 problems:\n  hosts\[0\]\.mac: is not a MAC address\n  hosts\[1\]\.winrm_port: .*\n  hosts\[1\]\.probe: .*\n  hosts\[2\]\.name: duplicate host name 'A'/);
+    assert.match(e.message, /^inventory bad\.json: 4 problems:\n {2}hosts\[0\]\.mac: is not a MAC address\n {2}hosts\[1\]\.winrm_port: .*\n {2}hosts\[1\]\.probe: .*\n {2}hosts\[2\]\.name: duplicate host name 'A'/);
     const many = Array.from({ length: 12 }, (_, i) => ({ name: `h${i}`, address: 'x', mac: 'no' }));
-    assert.throws(() => parseInventory(JSON.stringify({ hosts: many }), 'm.json'), /hosts\[9\]\.mac: is not a MAC address\n  … and 2 more$/);
+    assert.throws(() => parseInventory(JSON.stringify({ hosts: many }), 'm.json'), /hosts\[9\]\.mac: is not a MAC address\n {2}… and 2 more$/);
   });
 
   test('an absent default inventory is empty with a warning; an absent explicit one is an error', () => {
