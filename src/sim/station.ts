@@ -32,9 +32,26 @@ export class SimStation {
   /** WinRM (HTTP on `port`, HTTPS on `httpsPort`) replaces the bare TCP listener when attached */
   winrm: { start(): Promise<void>; stop(): Promise<void>; drain(graceMs: number): Promise<void>; httpPort: number; httpsPort: number } | undefined;
   httpsPort = 0;
+  /** time from magic packet to a running station (a `boot-delay` station fault changes it for this station) */
+  bootDelayMs: number;
+  private winrmDown = false;
 
   constructor(readonly spec: StationSpec) {
     this.port = spec.port;
+    this.bootDelayMs = spec.bootDelayMs;
+  }
+
+  /** The WinRM listener is down (service stopped) while the station runs: its ports refuse connections. */
+  get listenerDown(): boolean {
+    return this.winrmDown;
+  }
+
+  async setListenerDown(down: boolean): Promise<void> {
+    if (down === this.winrmDown || !this.winrm) return;
+    this.winrmDown = down;
+    if (this.state !== 'on') return;
+    if (down) await this.winrm.stop();
+    else await this.winrm.start();
   }
 
   attachRuntime(runtime: StationRuntime): void {
@@ -71,7 +88,7 @@ export class SimStation {
       void this.listen().catch(() => {
         this.state = 'off';
       });
-    }, this.spec.bootDelayMs);
+    }, this.bootDelayMs);
   }
 
   /** Reserve the port while off so the inventory can name it; the socket closes until boot. */
@@ -88,6 +105,7 @@ export class SimStation {
   }
 
   private listening: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
 
   /** Start accepting connections; concurrent calls share one attempt. */
   private listen(): Promise<void> {
@@ -99,8 +117,10 @@ export class SimStation {
   }
 
   private async startServer(): Promise<void> {
+    // a station powered on again while its last shutdown still drains: the old listener goes first
+    await this.stopping;
     if (this.winrm) {
-      await this.winrm.start();
+      if (!this.winrmDown) await this.winrm.start();
       this.port = this.winrm.httpPort;
       this.httpsPort = this.winrm.httpsPort;
       this.server = WINRM_MARKER;
@@ -131,15 +151,19 @@ export class SimStation {
 
   /** Cut the power (tests, the simulator shutting down) or follow the runtime going down. */
   async powerOff(o: { fromRuntime?: boolean } = {}): Promise<void> {
-    if (!o.fromRuntime && this.runtime && this.runtime.power !== 'off') this.runtime.machine.powerCut();
     if (this.bootTimer) clearTimeout(this.bootTimer);
     this.bootTimer = undefined;
     this.state = 'off';
     const server = this.server;
     this.server = undefined;
+    // after the state is off, so that the runtime's power event does not start a drain of its own: a cut is immediate
+    if (!o.fromRuntime && this.runtime && this.runtime.power !== 'off') this.runtime.machine.powerCut();
     if (server === WINRM_MARKER) {
       // going down on its own (a power command): the reply in hand still goes out
-      await (o.fromRuntime ? this.winrm!.drain(1000) : this.winrm!.stop());
+      if (this.winrmDown) return;
+      const stopping = (this.stopping = o.fromRuntime ? this.winrm!.drain(1000) : this.winrm!.stop());
+      await stopping;
+      if (this.stopping === stopping) this.stopping = undefined;
       return;
     }
     for (const s of this.sockets) s.destroy();
