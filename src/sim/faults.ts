@@ -66,7 +66,7 @@ export class SimSpecError extends Error {
     readonly value: string,
     reason: string,
   ) {
-    super(`${option} '${value}': ${reason}`);
+    super(value === '' ? `${option}: ${reason}` : `${option} '${value}': ${reason}`);
     this.name = 'SimSpecError';
   }
 }

@@ -1,0 +1,115 @@
+// `labops sim` with faults from its command line and from its control endpoint, through the built binary, as an
+// operator rehearses a failure: start it, ask for a fault, watch `labops labs sync` meet it, stop it.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { BIN, runCli } from '../support/cli.js';
+import { randomLoopbackBase, waitFor } from '../support/services.js';
+import { tempDir } from '../support/tmp.js';
+
+const dir = tempDir('labops-sim-control-');
+const env = { HOME: dir.path, XDG_STATE_HOME: join(dir.path, 'state'), XDG_CONFIG_HOME: join(dir.path, 'config') };
+
+describe('labops sim: faults on the command line and through the control endpoint', () => {
+  let child: ChildProcess;
+  let exit: Promise<number | null>;
+  let out = '';
+  let err = '';
+  let started: { config: string; control: string | null; cml: { id: string; url: string }[] };
+  const db = `sqlite:${join(dir.path, 'labs.db')}`;
+  const sync = () => runCli(['--config', started.config, '--db', db, '--json', 'labs', 'sync', '--timeout', '2s'], { env });
+  const serverLine = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.type === 'server')!;
+  const control = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${started.control}${path}`, { method, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+
+  before(async () => {
+    const args = ['sim', '--stations', '1', '--cml', '1', '--cml-labs', '3', '--cml-change', 'off', '--base-address', randomLoopbackBase(), '--state-dir', join(dir.path, 'sim'), '--json', '--fault', 'cml.list:html@times=1'];
+    child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, CI: '1', NO_COLOR: '1', ...env } });
+    child.stdout!.on('data', (c) => (out += c));
+    child.stderr!.on('data', (c) => (err += c));
+    exit = new Promise((r) => child.on('close', (c) => r(c)));
+    await waitFor(() => out.includes('\n') || child.exitCode !== null, 'labops sim to print where it runs', 30_000);
+    started = JSON.parse(out.split('\n')[0]!) as typeof started;
+    assert.equal((await runCli(['--db', db, 'db', 'migrate'], { env })).code, 0);
+  });
+  after(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    dir.cleanup();
+  });
+
+  test('it prints its control endpoint, on loopback', () => {
+    assert.match(String(started.control), /^http:\/\/127\.0\.0\.1:\d+$/, err);
+  });
+
+  test('a fault given at start: the first lab list is an HTML 502 page, the next one works', async () => {
+    const r1 = await sync();
+    assert.equal(r1.code, 1, r1.stderr);
+    assert.equal(serverLine(r1.stdout).status, 'failed');
+    assert.match(JSON.stringify(serverLine(r1.stdout).error), /HTTP 502 with an HTML page/);
+    const r2 = await sync();
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(serverLine(r2.stdout).created, 3);
+  });
+
+  test('a fault injected at run time (PATCH /options) is met by the next sync, and shows in GET /options', async () => {
+    const p = await control('PATCH', '/options', { fault: ['cml.list:503@times=1'], latency: 'cml.any=5ms' });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    const g = await control('GET', '/options');
+    assert.deepEqual((g.body.options as Record<string, unknown>).fault, ['cml.list:503@times=1']);
+    assert.deepEqual(((g.body.faults as Record<string, unknown[]>).cml ?? []).map((f) => (f as { remaining: number }).remaining), [1]);
+    const r = await sync();
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(JSON.stringify(serverLine(r.stdout).error), /503/);
+    assert.equal((await sync()).code, 0, 'the fault fired once');
+  });
+
+  test('labs changing at run time (POST /cml/change with a change rate set) reach the cache', async () => {
+    assert.equal((await control('PATCH', '/options', { 'cml-change': 'every=1h,state=1,nodes=0,title=0,create=0,delete=0' })).status, 200);
+    assert.equal((await control('POST', '/cml/change')).status, 200);
+    const r = await sync();
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(serverLine(r.stdout).updated, 3, 'every lab flipped state');
+  });
+
+  test('bad requests are 400 and change nothing', async () => {
+    const before = (await control('GET', '/options')).body;
+    for (const body of [{ bogus: ['x'] }, { fault: ['cml.nope:500'] }, { fault: ['cml.list:teapot'] }, { fault: 'cml.list:500' }, { latency: 'cml.any=soon' }, '{not json']) {
+      const r = await control('PATCH', '/options', body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.equal(typeof r.body.error, 'string');
+    }
+    assert.match(String((await control('PATCH', '/options', { bogus: 1 })).body.error), /bogus: unknown field/);
+    assert.deepEqual((await control('GET', '/options')).body, before);
+    assert.equal((await control('GET', '/nothing')).status, 404);
+    assert.equal((await control('DELETE', '/options')).status, 405);
+  });
+
+  test('SIGTERM stops it with exit 0', async () => {
+    child.kill('SIGTERM');
+    assert.equal(await exit, 0, err);
+  });
+});
+
+describe('labops sim: bad fault options exit 2 naming the option, and nothing starts', () => {
+  const cases: [string[], RegExp][] = [
+    [['--cml', '1', '--fault', 'cml.list:teapot'], /--fault 'cml\.list:teapot': unknown fault 'teapot'/],
+    [['--cml', '1', '--fault', 'cml.list:500@rate=2'], /--fault 'cml\.list:500@rate=2'/],
+    [['--fault', 'cml.list:500'], /--fault 'cml\.list:500': no CML controller runs/],
+    [['--cml', '1', '--latency', 'cml.any=soon'], /--latency/],
+    [['--cml', '1', '--cml-change', 'every=never'], /--cml-change/],
+    [['--station-fault', '1:on-fire'], /--station-fault '1:on-fire'/],
+    [['--control', '10.0.0.1:7070'], /--control '10\.0\.0\.1:7070': .*loopback/],
+  ];
+  for (const [args, message] of cases) {
+    test(args.join(' '), async () => {
+      const r = await runCli(['sim', '--stations', '1', '--base-address', randomLoopbackBase(), '--state-dir', join(dir.path, 'bad'), ...args], { env, timeoutMs: 20_000 });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+      assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+    });
+  }
+});
