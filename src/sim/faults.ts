@@ -209,7 +209,8 @@ export function formatLatency(l: LatencySpec): string {
   return [...l].map(([k, v]) => `${k}=${v.min === v.max ? d(v.min) : `${d(v.min)}-${d(v.max)}`}`).join(',');
 }
 
-function mulberry32(seed: number): () => number {
+/** A small seeded PRNG: the simulators' random choices repeat from run to run. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

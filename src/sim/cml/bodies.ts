@@ -24,8 +24,8 @@ export function labBody(w: CmlWorld, lab: SimLab, user: SimUser, flavor: Flavor)
   return body;
 }
 
-/** NodeTopology: what GET /labs/{id}/topology lists per node (no runtime state). */
-function nodeTopology(n: SimNode, excludeConfigurations: boolean): Record<string, unknown> {
+/** The fields a node has in the topology and at run time alike. */
+function nodeDefinition(n: SimNode): Record<string, unknown> {
   return {
     id: n.id,
     label: n.label,
@@ -41,6 +41,13 @@ function nodeTopology(n: SimNode, excludeConfigurations: boolean): Record<string
     hide_links: false,
     tags: [],
     parameters: {},
+  };
+}
+
+/** NodeTopology: what GET /labs/{id}/topology lists per node (no runtime state). */
+function nodeTopology(n: SimNode, excludeConfigurations: boolean): Record<string, unknown> {
+  return {
+    ...nodeDefinition(n),
     ...(excludeConfigurations ? {} : { configuration: [{ name: 'Main', content: `hostname ${n.label}\n` }] }),
     // nested under their node, interfaces carry no `node` (a client that copies the keys onto its objects would break)
     interfaces: n.interfaces.map((i) => ({ id: i.id, label: i.label, type: i.type, ...(i.slot === undefined ? {} : { slot: i.slot }), mac_address: i.mac_address })),
@@ -67,21 +74,8 @@ export function topologyBody(w: CmlWorld, lab: SimLab, excludeConfigurations: bo
 export function nodeBody(lab: SimLab, n: SimNode): Record<string, unknown> {
   const operational = { boot_disk_size: 0, cpu_limit: 100, cpus: n.cpus, data_volume: 0, ram: n.ram, compute_id: n.compute_id, image_definition: null, vnc_key: null, resource_pool: null, iol_app_id: null, serial_consoles: [] };
   return {
-    id: n.id,
+    ...nodeDefinition(n),
     lab_id: lab.id,
-    label: n.label,
-    x: n.x,
-    y: n.y,
-    node_definition: n.node_definition,
-    image_definition: null,
-    ram: n.ram,
-    cpus: n.cpus,
-    cpu_limit: 100,
-    data_volume: 0,
-    boot_disk_size: 0,
-    hide_links: false,
-    tags: [],
-    parameters: {},
     state: nodeState(lab),
     boot_progress: lab.state === 'STARTED' ? 'Booted' : 'Not running',
     compute_id: n.compute_id,

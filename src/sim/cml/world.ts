@@ -3,7 +3,7 @@
 // placed on, and the rules of who sees what (owner, lab/group associations, admins). Bodies are built elsewhere
 // (bodies.ts); this is the state and how it changes.
 import { randomUUID } from 'node:crypto';
-import { SimSpecError } from '../faults.js';
+import { SimSpecError, mulberry32 } from '../faults.js';
 import { parseDuration } from '../../domain/duration.js';
 
 export type LabState = string;
@@ -115,17 +115,6 @@ const NODE_DEFS = [
 
 /** CML writes `2021-02-28T07:33:47+00:00`. */
 export const cmlTime = (ms: number): string => `${new Date(ms).toISOString().slice(0, 19)}+00:00`;
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `every=30s,state=0.2,nodes=0.05,title=0,create=0.1,delete=0.1`, or `off`; unnamed rates keep their defaults. */
 export function parseChange(spec: string, defaultEveryMs: number, option = '--cml-change'): ChangeSpec | undefined {
