@@ -93,6 +93,53 @@ describe('labops sim: faults on the command line and through the control endpoin
   });
 });
 
+describe('labops sim: station faults at start and through the control endpoint, met by labops exec', () => {
+  let child: ChildProcess;
+  let exit: Promise<number | null>;
+  let out = '';
+  let err = '';
+  let started: { config: string; control: string };
+  type Row = { host: string; outcome: string };
+  const exec = async () => {
+    const r = await runCli(['--config', started.config, '--json', 'exec', '--all', '--timeout', '5s', '--', 'status'], { env });
+    return { code: r.code, outcomes: Object.fromEntries((JSON.parse(r.stdout) as { hosts: Row[] }).hosts.map((h) => [h.host, h.outcome])), stderr: r.stderr };
+  };
+
+  before(async () => {
+    const args = ['sim', '--stations', '3', '--powered-on', '--port', '0', '--base-address', randomLoopbackBase(), '--state-dir', join(dir.path, 'stations'), '--json', '--station-fault', '2:winrm-down'];
+    child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, CI: '1', NO_COLOR: '1', ...env } });
+    child.stdout!.on('data', (c) => (out += c));
+    child.stderr!.on('data', (c) => (err += c));
+    exit = new Promise((r) => child.on('close', (c) => r(c)));
+    await waitFor(() => out.includes('\n') || child.exitCode !== null, 'labops sim to print where it runs', 30_000);
+    started = JSON.parse(out.split('\n')[0]!) as typeof started;
+  });
+  after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  test('a WinRM listener down from the start: that station is unreachable, the others answer, exit 5', async () => {
+    const r = await exec();
+    assert.equal(r.code, 5, r.stderr);
+    assert.deepEqual(r.outcomes, { 'sim-ws-001': 'ok', 'sim-ws-002': 'unreachable', 'sim-ws-003': 'ok' });
+  });
+
+  test('wrong credentials injected at run time: an auth failure for that station; cleared, every station answers', async () => {
+    const p = await fetch(`${started.control}/options`, { method: 'PATCH', body: JSON.stringify({ 'station-fault': ['sim-ws-003:wrong-credentials'] }) });
+    assert.equal(p.status, 200, await p.text());
+    const r = await exec();
+    assert.equal(r.code, 5, r.stderr);
+    assert.deepEqual(r.outcomes, { 'sim-ws-001': 'ok', 'sim-ws-002': 'ok', 'sim-ws-003': 'auth' }, 'the listener came back when its fault was replaced');
+    const bad = await fetch(`${started.control}/options`, { method: 'PATCH', body: JSON.stringify({ 'station-fault': ['9:winrm-down'] }) });
+    assert.equal(bad.status, 400, 'a station past the fleet');
+    assert.equal((await fetch(`${started.control}/options`, { method: 'PATCH', body: JSON.stringify({ 'station-fault': [] }) })).status, 200);
+    const ok = await exec();
+    assert.equal(ok.code, 0, ok.stderr);
+    child.kill('SIGTERM');
+    assert.equal(await exit, 0, err);
+  });
+});
+
 describe('labops sim: bad fault options exit 2 naming the option, and nothing starts', () => {
   const cases: [string[], RegExp][] = [
     [['--cml', '1', '--fault', 'cml.list:teapot'], /--fault 'cml\.list:teapot': unknown fault 'teapot'/],
