@@ -140,6 +140,61 @@ describe('labops sim: station faults at start and through the control endpoint, 
   });
 });
 
+describe('labops sim: heartbeat, local user and local mode faults, met by labops heartbeat poll', () => {
+  let child: ChildProcess;
+  let exit: Promise<number | null>;
+  let out = '';
+  let err = '';
+  let started: { config: string; control: string };
+  const db = `sqlite:${join(dir.path, 'heartbeat.db')}`;
+  type Polled = { host: string; ok: boolean; localMode: boolean | null; localSession: boolean | null; error: { kind: string } | null };
+  const poll = async () => {
+    const r = await runCli(['--config', started.config, '--db', db, '--json', 'heartbeat', 'poll', '--all'], { env });
+    return { code: r.code, hosts: (JSON.parse(r.stdout) as { hosts: Polled[] }).hosts.map((h) => [h.host, h.ok, h.localMode, h.localSession, h.error?.kind ?? null]), stderr: r.stderr };
+  };
+
+  before(async () => {
+    // --time-scale 60: the stations write heartbeat.json every second
+    const args = ['sim', '--stations', '3', '--powered-on', '--time-scale', '60', '--port', '0', '--base-address', randomLoopbackBase(), '--state-dir', join(dir.path, 'heartbeats'), '--json'];
+    for (const f of ['1:heartbeat-missing', '2:heartbeat-corrupt', '3:local-user=teacher']) args.push('--station-fault', f);
+    child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, CI: '1', NO_COLOR: '1', ...env } });
+    child.stdout!.on('data', (c) => (out += c));
+    child.stderr!.on('data', (c) => (err += c));
+    exit = new Promise((r) => child.on('close', (c) => r(c)));
+    await waitFor(() => out.includes('\n') || child.exitCode !== null, 'labops sim to print where it runs', 30_000);
+    started = JSON.parse(out.split('\n')[0]!) as typeof started;
+    assert.equal((await runCli(['--db', db, 'db', 'migrate'], { env })).code, 0);
+  });
+  after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  test('a missing and a corrupt heartbeat fail those stations (exit 5); a local user shows as a local session', async () => {
+    const r = await poll();
+    assert.equal(r.code, 5, r.stderr);
+    assert.deepEqual(r.hosts, [
+      ['sim-ws-001', false, null, null, 'missing'],
+      ['sim-ws-002', false, null, null, 'format'],
+      ['sim-ws-003', true, false, true, null],
+    ]);
+  });
+
+  test('local mode injected at run time, the other faults cleared: the next heartbeats say so', async () => {
+    const p = await fetch(`${started.control}/options`, { method: 'PATCH', body: JSON.stringify({ 'station-fault': ['1:local-mode'] }) });
+    assert.equal(p.status, 200, await p.text());
+    let last: Awaited<ReturnType<typeof poll>> | undefined;
+    const want = [
+      ['sim-ws-001', true, true, false, null],
+      ['sim-ws-002', true, false, false, null],
+      ['sim-ws-003', true, false, false, null],
+    ];
+    await waitFor(async () => JSON.stringify((last = await poll()).hosts) === JSON.stringify(want), 'the stations to write their new heartbeats', 20_000, 500).catch(() => assert.deepEqual(last?.hosts, want));
+    assert.equal(last!.code, 0, last!.stderr);
+    child.kill('SIGTERM');
+    assert.equal(await exit, 0, err);
+  });
+});
+
 describe('labops sim: bad fault options exit 2 naming the option, and nothing starts', () => {
   const cases: [string[], RegExp][] = [
     [['--cml', '1', '--fault', 'cml.list:teapot'], /--fault 'cml\.list:teapot': unknown fault 'teapot'/],
