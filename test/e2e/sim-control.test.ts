@@ -9,39 +9,65 @@ import { randomLoopbackBase, waitFor } from '../support/services.js';
 import { tempDir } from '../support/tmp.js';
 
 const dir = tempDir('labops-sim-control-');
+after(() => dir.cleanup());
 const env = { HOME: dir.path, XDG_STATE_HOME: join(dir.path, 'state'), XDG_CONFIG_HOME: join(dir.path, 'config') };
 
-describe('labops sim: faults on the command line and through the control endpoint', () => {
-  let child: ChildProcess;
-  let exit: Promise<number | null>;
+interface RunningSim {
+  /** what `labops sim --json` prints at start */
+  started: { config: string; control: string };
+  /** the control endpoint: a JSON body (or raw text), the status and the JSON answer */
+  control(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** SIGTERM; its exit code */
+  stop(): Promise<number | null>;
+  /** SIGKILL if it still runs (after a failed test) */
+  kill(): void;
+}
+
+/** `labops sim --json <args>` from the built binary, on a base address and state directory of its own. */
+async function startSim(name: string, args: string[]): Promise<RunningSim> {
+  const all = ['sim', '--base-address', randomLoopbackBase(), '--state-dir', join(dir.path, name), '--json', ...args];
+  const child: ChildProcess = spawn(process.execPath, [BIN, ...all], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, CI: '1', NO_COLOR: '1', ...env } });
   let out = '';
   let err = '';
-  let started: { config: string; control: string | null; cml: { id: string; url: string }[] };
-  const db = `sqlite:${join(dir.path, 'labs.db')}`;
-  const sync = () => runCli(['--config', started.config, '--db', db, '--json', 'labs', 'sync', '--timeout', '2s'], { env });
-  const serverLine = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.type === 'server')!;
-  const control = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${started.control}${path}`, { method, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
-    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  child.stdout!.on('data', (c) => (out += c));
+  child.stderr!.on('data', (c) => (err += c));
+  const exit = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  await waitFor(() => out.includes('\n') || child.exitCode !== null, 'labops sim to print where it runs', 30_000);
+  assert.ok(out.includes('\n'), err);
+  const started = JSON.parse(out.split('\n')[0]!) as RunningSim['started'];
+  return {
+    started,
+    async control(method, path, body) {
+      const r = await fetch(`${started.control}${path}`, { method, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      const code = await exit;
+      assert.equal(code, 0, err);
+      return code;
+    },
+    kill: () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
   };
+}
+
+describe('labops sim: faults on the command line and through the control endpoint', () => {
+  let sim: RunningSim;
+  const db = `sqlite:${join(dir.path, 'labs.db')}`;
+  const sync = () => runCli(['--config', sim.started.config, '--db', db, '--json', 'labs', 'sync', '--timeout', '2s'], { env });
+  const serverLine = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.type === 'server')!;
+  const control = (method: string, path: string, body?: unknown) => sim.control(method, path, body);
 
   before(async () => {
-    const args = ['sim', '--stations', '1', '--cml', '1', '--cml-labs', '3', '--cml-change', 'off', '--base-address', randomLoopbackBase(), '--state-dir', join(dir.path, 'sim'), '--json', '--fault', 'cml.list:html@times=1'];
-    child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, CI: '1', NO_COLOR: '1', ...env } });
-    child.stdout!.on('data', (c) => (out += c));
-    child.stderr!.on('data', (c) => (err += c));
-    exit = new Promise((r) => child.on('close', (c) => r(c)));
-    await waitFor(() => out.includes('\n') || child.exitCode !== null, 'labops sim to print where it runs', 30_000);
-    started = JSON.parse(out.split('\n')[0]!) as typeof started;
+    sim = await startSim('cml', ['--stations', '1', '--cml', '1', '--cml-labs', '3', '--cml-change', 'off', '--fault', 'cml.list:html@times=1']);
     assert.equal((await runCli(['--db', db, 'db', 'migrate'], { env })).code, 0);
   });
-  after(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    dir.cleanup();
-  });
+  after(() => sim?.kill());
 
   test('it prints its control endpoint, on loopback', () => {
-    assert.match(String(started.control), /^http:\/\/127\.0\.0\.1:\d+$/, err);
+    assert.match(String(sim.started.control), /^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
   test('a fault given at start: the first lab list is an HTML 502 page, the next one works', async () => {
@@ -88,35 +114,22 @@ describe('labops sim: faults on the command line and through the control endpoin
   });
 
   test('SIGTERM stops it with exit 0', async () => {
-    child.kill('SIGTERM');
-    assert.equal(await exit, 0, err);
+    await sim.stop();
   });
 });
 
 describe('labops sim: station faults at start and through the control endpoint, met by labops exec', () => {
-  let child: ChildProcess;
-  let exit: Promise<number | null>;
-  let out = '';
-  let err = '';
-  let started: { config: string; control: string };
+  let sim: RunningSim;
   type Row = { host: string; outcome: string };
   const exec = async () => {
-    const r = await runCli(['--config', started.config, '--json', 'exec', '--all', '--timeout', '5s', '--', 'status'], { env });
+    const r = await runCli(['--config', sim.started.config, '--json', 'exec', '--all', '--timeout', '5s', '--', 'status'], { env });
     return { code: r.code, outcomes: Object.fromEntries((JSON.parse(r.stdout) as { hosts: Row[] }).hosts.map((h) => [h.host, h.outcome])), stderr: r.stderr };
   };
 
   before(async () => {
-    const args = ['sim', '--stations', '3', '--powered-on', '--port', '0', '--base-address', randomLoopbackBase(), '--state-dir', join(dir.path, 'stations'), '--json', '--station-fault', '2:winrm-down'];
-    child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, CI: '1', NO_COLOR: '1', ...env } });
-    child.stdout!.on('data', (c) => (out += c));
-    child.stderr!.on('data', (c) => (err += c));
-    exit = new Promise((r) => child.on('close', (c) => r(c)));
-    await waitFor(() => out.includes('\n') || child.exitCode !== null, 'labops sim to print where it runs', 30_000);
-    started = JSON.parse(out.split('\n')[0]!) as typeof started;
+    sim = await startSim('stations', ['--stations', '3', '--powered-on', '--port', '0', '--station-fault', '2:winrm-down']);
   });
-  after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
+  after(() => sim?.kill());
 
   test('a WinRM listener down from the start: that station is unreachable, the others answer, exit 5', async () => {
     const r = await exec();
@@ -125,49 +138,35 @@ describe('labops sim: station faults at start and through the control endpoint, 
   });
 
   test('wrong credentials injected at run time: an auth failure for that station; cleared, every station answers', async () => {
-    const p = await fetch(`${started.control}/options`, { method: 'PATCH', body: JSON.stringify({ 'station-fault': ['sim-ws-003:wrong-credentials'] }) });
-    assert.equal(p.status, 200, await p.text());
+    const p = await sim.control('PATCH', '/options', { 'station-fault': ['sim-ws-003:wrong-credentials'] });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
     const r = await exec();
     assert.equal(r.code, 5, r.stderr);
     assert.deepEqual(r.outcomes, { 'sim-ws-001': 'ok', 'sim-ws-002': 'ok', 'sim-ws-003': 'auth' }, 'the listener came back when its fault was replaced');
-    const bad = await fetch(`${started.control}/options`, { method: 'PATCH', body: JSON.stringify({ 'station-fault': ['9:winrm-down'] }) });
-    assert.equal(bad.status, 400, 'a station past the fleet');
-    assert.equal((await fetch(`${started.control}/options`, { method: 'PATCH', body: JSON.stringify({ 'station-fault': [] }) })).status, 200);
+    assert.equal((await sim.control('PATCH', '/options', { 'station-fault': ['9:winrm-down'] })).status, 400, 'a station past the fleet');
+    assert.equal((await sim.control('PATCH', '/options', { 'station-fault': [] })).status, 200);
     const ok = await exec();
     assert.equal(ok.code, 0, ok.stderr);
-    child.kill('SIGTERM');
-    assert.equal(await exit, 0, err);
+    await sim.stop();
   });
 });
 
 describe('labops sim: heartbeat, local user and local mode faults, met by labops heartbeat poll', () => {
-  let child: ChildProcess;
-  let exit: Promise<number | null>;
-  let out = '';
-  let err = '';
-  let started: { config: string; control: string };
+  let sim: RunningSim;
   const db = `sqlite:${join(dir.path, 'heartbeat.db')}`;
   type Polled = { host: string; ok: boolean; localMode: boolean | null; localSession: boolean | null; error: { kind: string } | null };
   const poll = async () => {
-    const r = await runCli(['--config', started.config, '--db', db, '--json', 'heartbeat', 'poll', '--all'], { env });
+    const r = await runCli(['--config', sim.started.config, '--db', db, '--json', 'heartbeat', 'poll', '--all'], { env });
     return { code: r.code, hosts: (JSON.parse(r.stdout) as { hosts: Polled[] }).hosts.map((h) => [h.host, h.ok, h.localMode, h.localSession, h.error?.kind ?? null]), stderr: r.stderr };
   };
 
   before(async () => {
     // --time-scale 60: the stations write heartbeat.json every second
-    const args = ['sim', '--stations', '3', '--powered-on', '--time-scale', '60', '--port', '0', '--base-address', randomLoopbackBase(), '--state-dir', join(dir.path, 'heartbeats'), '--json'];
-    for (const f of ['1:heartbeat-missing', '2:heartbeat-corrupt', '3:local-user=teacher']) args.push('--station-fault', f);
-    child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, CI: '1', NO_COLOR: '1', ...env } });
-    child.stdout!.on('data', (c) => (out += c));
-    child.stderr!.on('data', (c) => (err += c));
-    exit = new Promise((r) => child.on('close', (c) => r(c)));
-    await waitFor(() => out.includes('\n') || child.exitCode !== null, 'labops sim to print where it runs', 30_000);
-    started = JSON.parse(out.split('\n')[0]!) as typeof started;
+    const faults = ['1:heartbeat-missing', '2:heartbeat-corrupt', '3:local-user=teacher'].flatMap((f) => ['--station-fault', f]);
+    sim = await startSim('heartbeats', ['--stations', '3', '--powered-on', '--time-scale', '60', '--port', '0', ...faults]);
     assert.equal((await runCli(['--db', db, 'db', 'migrate'], { env })).code, 0);
   });
-  after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
+  after(() => sim?.kill());
 
   test('a missing and a corrupt heartbeat fail those stations (exit 5); a local user shows as a local session', async () => {
     const r = await poll();
@@ -180,8 +179,8 @@ describe('labops sim: heartbeat, local user and local mode faults, met by labops
   });
 
   test('local mode injected at run time, the other faults cleared: the next heartbeats say so', async () => {
-    const p = await fetch(`${started.control}/options`, { method: 'PATCH', body: JSON.stringify({ 'station-fault': ['1:local-mode'] }) });
-    assert.equal(p.status, 200, await p.text());
+    const p = await sim.control('PATCH', '/options', { 'station-fault': ['1:local-mode'] });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
     let last: Awaited<ReturnType<typeof poll>> | undefined;
     const want = [
       ['sim-ws-001', true, true, false, null],
@@ -190,8 +189,7 @@ describe('labops sim: heartbeat, local user and local mode faults, met by labops
     ];
     await waitFor(async () => JSON.stringify((last = await poll()).hosts) === JSON.stringify(want), 'the stations to write their new heartbeats', 20_000, 500).catch(() => assert.deepEqual(last?.hosts, want));
     assert.equal(last!.code, 0, last!.stderr);
-    child.kill('SIGTERM');
-    assert.equal(await exit, 0, err);
+    await sim.stop();
   });
 });
 
