@@ -11,6 +11,8 @@ import { StationCommandHandler } from './station-handler.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { WolListener } from './wol-listener.js';
+import { FaultPlan } from './faults.js';
+import { StationFaults } from './station-faults.js';
 
 export interface SimulatorOptions {
   hosts: number;
@@ -36,6 +38,8 @@ export interface SimulatorOptions {
   winrmUser?: string;
   /** per-call latency of a real station (benchmarks): LabStation.exe commands and PowerShell invocations */
   latency?: { commandMs?: number; powershellMs?: number };
+  /** station faults and latency (station.winrm, station.command, station.powershell); a plan of its own when absent */
+  faults?: FaultPlan;
 }
 
 export interface Simulator {
@@ -53,6 +57,10 @@ export interface Simulator {
   winrmUser: string;
   /** WinRM servers by station name (tests inspect received argv and shell events) */
   winrmServers: Map<string, SimWinRMServer>;
+  /** the WinRM and LabStation.exe faults and latency of every station */
+  faults: FaultPlan;
+  /** the station faults in force (listener down, wrong credentials, heartbeat, local user, local mode, boot delay) */
+  stationFaults: StationFaults;
   station(name: string): SimStation | undefined;
   close(): Promise<void>;
 }
@@ -76,46 +84,81 @@ export function simMac(i: number): string {
   return ['02', '1a', 'b0', (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff].map((b) => (typeof b === 'string' ? b : b.toString(16).padStart(2, '0'))).join(':');
 }
 
-export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
-  const addresses = loopbackAddresses(o.baseAddress ?? '127.0.1.1', o.hosts);
+function stationsOn(o: SimulatorOptions, addresses: string[]): SimStation[] {
   const prefix = o.namePrefix ?? 'sim-ws-';
   const width = Math.max(3, String(o.hosts).length);
-  const stations = addresses.map(
-    (address, i) =>
-      new SimStation({ name: `${prefix}${String(i + 1).padStart(width, '0')}`, address, mac: simMac(i + 1), port: o.port ?? 5985, bootDelayMs: o.bootDelayMs ?? 2000 }),
+  return addresses.map(
+    (address, i) => new SimStation({ name: `${prefix}${String(i + 1).padStart(width, '0')}`, address, mac: simMac(i + 1), port: o.port ?? 5985, bootDelayMs: o.bootDelayMs ?? 2000 }),
   );
-  const winrmUser = o.winrmUser ?? 'labops';
-  const winrmServers = new Map<string, SimWinRMServer>();
-  let caFile: string | undefined;
-  let passwordFile: string | undefined;
-  if (!o.networkOnly) {
-    mkdirSync(o.stateDir, { recursive: true });
-    passwordFile = join(o.stateDir, 'winrm-password');
-    if (!existsSync(passwordFile)) {
-      writeFileSync(passwordFile, `${randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
-      chmodSync(passwordFile, 0o600);
-    }
-    const password = readFileSync(passwordFile, 'utf8').trim();
-    const certs = await ensureSimCertificates(o.stateDir, addresses);
-    caFile = certs.caFile;
-    const clock = o.clock ?? new ScaledClock(o.timeScale ?? 1);
-    const httpsPort = o.httpsPort ?? (o.port === 0 ? 0 : 5986);
-    for (const s of stations) {
-      const runtime = createStationRuntime({ name: s.name, stateDir: o.stateDir, clock, power: o.poweredOn ? 'on' : 'off', bootDelayMs: o.bootDelayMs ?? 2000, fsync: false, legacyMirror: false });
-      s.attachRuntime(runtime);
-      const server = new SimWinRMServer({
-        address: s.spec.address,
-        httpPort: s.port,
-        httpsPort,
-        tls: { cert: certs.cert, key: certs.key },
-        users: { [winrmUser]: password },
-        handler: new StationCommandHandler(runtime, undefined, o.latency),
-        computerName: s.name.toUpperCase().slice(0, 15),
-      });
-      winrmServers.set(s.name, server);
-      s.winrm = server;
-    }
+}
+
+/** The WinRM password of the simulated fleet, made once per state directory. */
+function fleetPassword(stateDir: string): { password: string; passwordFile: string } {
+  mkdirSync(stateDir, { recursive: true });
+  const passwordFile = join(stateDir, 'winrm-password');
+  if (!existsSync(passwordFile)) {
+    writeFileSync(passwordFile, `${randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
+    chmodSync(passwordFile, 0o600);
   }
+  return { password: readFileSync(passwordFile, 'utf8').trim(), passwordFile };
+}
+
+/** Gives every station its LabStation.exe runtime and its WinRM service. */
+async function attachWindows(o: SimulatorOptions, stations: SimStation[], addresses: string[], winrmUser: string, faults: FaultPlan) {
+  const { password, passwordFile } = fleetPassword(o.stateDir);
+  const certs = await ensureSimCertificates(o.stateDir, addresses);
+  const clock = o.clock ?? new ScaledClock(o.timeScale ?? 1);
+  const httpsPort = o.httpsPort ?? (o.port === 0 ? 0 : 5986);
+  const winrmServers = new Map<string, SimWinRMServer>();
+  for (const s of stations) {
+    const runtime = createStationRuntime({ name: s.name, stateDir: o.stateDir, clock, power: o.poweredOn ? 'on' : 'off', bootDelayMs: o.bootDelayMs ?? 2000, fsync: false, legacyMirror: false });
+    s.attachRuntime(runtime);
+    const server = new SimWinRMServer({
+      address: s.spec.address,
+      httpPort: s.port,
+      httpsPort,
+      tls: { cert: certs.cert, key: certs.key },
+      users: { [winrmUser]: password },
+      handler: new StationCommandHandler(runtime, undefined, o.latency, faults),
+      computerName: s.name.toUpperCase().slice(0, 15),
+      faults,
+      host: s.name,
+    });
+    winrmServers.set(s.name, server);
+    s.winrm = server;
+  }
+  return { winrmServers, caFile: certs.caFile, passwordFile };
+}
+
+function writeInventory(o: SimulatorOptions, stations: SimStation[], wol: WolListener, wolAddress: string, winrmUser: string, passwordFile: string | undefined): string {
+  const inventoryPath = join(o.stateDir, 'hosts.json');
+  const inventory = {
+    hosts: stations.map((s, i) => ({
+      name: s.name,
+      address: s.spec.address,
+      mac: s.spec.mac,
+      ...(o.networkOnly ? {} : { winrm_user: winrmUser, winrm_pass: `file:${passwordFile}` }),
+      winrm_transport: 'ntlm',
+      winrm_port: s.port,
+      broadcast: wolAddress,
+      wol_port: wol.port,
+      probe: `tcp:${s.port}`,
+      labs: [String(i + 1)],
+    })),
+  };
+  mkdirSync(o.stateDir, { recursive: true });
+  const tmp = `${inventoryPath}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(inventory, null, 2)}\n`);
+  renameSync(tmp, inventoryPath);
+  return inventoryPath;
+}
+
+export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
+  const addresses = loopbackAddresses(o.baseAddress ?? '127.0.1.1', o.hosts);
+  const stations = stationsOn(o, addresses);
+  const winrmUser = o.winrmUser ?? 'labops';
+  const faults = o.faults ?? new FaultPlan('station');
+  const windows = o.networkOnly ? undefined : await attachWindows(o, stations, addresses, winrmUser, faults);
   const byMac = new Map(stations.map((s) => [s.spec.mac, s]));
   const wol = new WolListener((mac) => byMac.get(mac)?.wake());
   const wolAddress = '127.0.0.1';
@@ -134,35 +177,20 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     await cleanup();
     throw e;
   }
-  const inventoryPath = join(o.stateDir, 'hosts.json');
-  const inventory = {
-    hosts: stations.map((s, i) => ({
-      name: s.name,
-      address: s.spec.address,
-      mac: s.spec.mac,
-      ...(o.networkOnly ? {} : { winrm_user: winrmUser, winrm_pass: `file:${passwordFile}` }),
-      winrm_transport: 'ntlm',
-      winrm_port: s.port,
-      broadcast: wolAddress,
-      wol_port: wol.port,
-      probe: `tcp:${s.port}`,
-      labs: [String(i + 1)],
-    })),
-  };
-  const tmp = `${inventoryPath}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(inventory, null, 2)}\n`);
-  renameSync(tmp, inventoryPath);
+  const winrmServers = windows?.winrmServers ?? new Map<string, SimWinRMServer>();
   return {
     stations,
     wolPort: wol.port,
     wolAddress,
-    inventoryPath,
+    inventoryPath: writeInventory(o, stations, wol, wolAddress, winrmUser, windows?.passwordFile),
     stateDir: o.stateDir,
     heartbeatPathTemplate: join(o.stateDir, 'stations', '{host}', 'labstation', 'data', 'telemetry', 'heartbeat.json'),
-    caFile,
-    passwordFile,
+    caFile: windows?.caFile,
+    passwordFile: windows?.passwordFile,
     winrmUser,
     winrmServers,
+    faults,
+    stationFaults: new StationFaults(stations, winrmServers),
     station: (name) => stations.find((s) => s.name.toLowerCase() === name.toLowerCase()),
     close: cleanup,
   };

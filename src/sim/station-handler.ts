@@ -2,6 +2,7 @@
 // state machine, file reads and redirections to the station's files (the simulated Windows decides what runs).
 import { DEFAULT_LABSTATION_EXE, type CommandHandler, type CommandRequest, type CommandResult } from './winrm/handler.js';
 import type { StationRuntime } from './labstation/index.js';
+import type { FaultPlan } from './faults.js';
 
 /** What a real station costs per call, for benchmarks: LabStation.exe collects status with ~10 subprocesses, and
  * every PowerShell invocation starts powershell.exe. Zero (instant) unless the simulator is asked for it. */
@@ -23,19 +24,22 @@ export class StationCommandHandler implements CommandHandler {
     private readonly runtime: StationRuntime,
     readonly exe = DEFAULT_LABSTATION_EXE,
     private readonly latency: StationLatency = {},
+    /** station.command / station.powershell latency and `station.command:hang` faults */
+    private readonly faults?: FaultPlan,
   ) {}
 
   async run(req: CommandRequest, ctx: { signal: AbortSignal }): Promise<CommandResult> {
-    await delay(this.latency.commandMs ?? 0, ctx.signal);
-    const r = await Promise.race([
-      this.runtime.execute(req.args),
-      new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true })),
-    ]);
+    const aborted = new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+    aborted.catch(() => {}); // an abort during the latency below is not an unhandled rejection
+    await delay((this.latency.commandMs ?? 0) + (this.faults?.latencyFor('command') ?? 0), ctx.signal);
+    // a hung LabStation.exe: it never answers; the caller's Signal or timeout ends it
+    if (this.faults?.take({ endpoint: 'command', host: this.runtime.name })?.kind === 'hang') await aborted;
+    const r = await Promise.race([this.runtime.execute(req.args), aborted]);
     return { exitCode: r.exitCode, stdout: Buffer.from(r.stdout, 'utf8'), stderr: Buffer.from(r.stderr, 'utf8') };
   }
 
   powershellStartup(signal: AbortSignal): Promise<void> {
-    return delay(this.latency.powershellMs ?? 0, signal);
+    return delay((this.latency.powershellMs ?? 0) + (this.faults?.latencyFor('powershell') ?? 0), signal);
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {

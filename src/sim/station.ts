@@ -32,12 +32,26 @@ export class SimStation {
   /** WinRM (HTTP on `port`, HTTPS on `httpsPort`) replaces the bare TCP listener when attached */
   winrm: { start(): Promise<void>; stop(): Promise<void>; drain(graceMs: number): Promise<void>; httpPort: number; httpsPort: number } | undefined;
   httpsPort = 0;
-
-  /** set while the plug is pulled (powerOff), so the runtime's power-off is not taken for a shutdown */
-  private cuttingPower = false;
+  /** time from magic packet to a running station (a `boot-delay` station fault changes it for this station) */
+  bootDelayMs: number;
+  private winrmDown = false;
 
   constructor(readonly spec: StationSpec) {
     this.port = spec.port;
+    this.bootDelayMs = spec.bootDelayMs;
+  }
+
+  /** The WinRM listener is down (service stopped) while the station runs: its ports refuse connections. */
+  get listenerDown(): boolean {
+    return this.winrmDown;
+  }
+
+  async setListenerDown(down: boolean): Promise<void> {
+    if (down === this.winrmDown || !this.winrm) return;
+    this.winrmDown = down;
+    if (this.state !== 'on') return;
+    if (down) await this.winrm.stop();
+    else await this.winrm.start();
   }
 
   attachRuntime(runtime: StationRuntime): void {
@@ -46,9 +60,8 @@ export class SimStation {
       if (state === 'on') {
         void this.listen().catch(() => {});
       } else if (this.state !== 'off') {
-        // shutdown, hibernate, or the down phase of a reboot: the host stops answering (a command's own
-        // shutdown after its reply went out; a pulled plug at once)
-        void this.powerOff({ fromRuntime: true, graceful: !this.cuttingPower });
+        // shutdown, hibernate, or the down phase of a reboot: the host stops answering
+        void this.powerOff({ fromRuntime: true });
       }
     });
   }
@@ -75,7 +88,7 @@ export class SimStation {
       void this.listen().catch(() => {
         this.state = 'off';
       });
-    }, this.spec.bootDelayMs);
+    }, this.bootDelayMs);
   }
 
   /** Reserve the port while off so the inventory can name it; the socket closes until boot. */
@@ -92,6 +105,7 @@ export class SimStation {
   }
 
   private listening: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
 
   /** Start accepting connections; concurrent calls share one attempt. */
   private listen(): Promise<void> {
@@ -102,14 +116,11 @@ export class SimStation {
     return this.listening;
   }
 
-  /** the WinRM listener of a station that went down on its own, still draining */
-  private goingDown: Promise<void> | undefined;
-
   private async startServer(): Promise<void> {
+    // a station powered on again while its last shutdown still drains: the old listener goes first
+    await this.stopping;
     if (this.winrm) {
-      // a reboot comes back while the old listener drains: it must be gone before the new one takes the port
-      await this.goingDown;
-      await this.winrm.start();
+      if (!this.winrmDown) await this.winrm.start();
       this.port = this.winrm.httpPort;
       this.httpsPort = this.winrm.httpsPort;
       this.server = WINRM_MARKER;
@@ -139,25 +150,21 @@ export class SimStation {
   }
 
   /** Cut the power (tests, the simulator shutting down) or follow the runtime going down. */
-  async powerOff(o: { fromRuntime?: boolean; graceful?: boolean } = {}): Promise<void> {
-    if (!o.fromRuntime && this.runtime && this.runtime.power !== 'off') {
-      this.cuttingPower = true;
-      try {
-        this.runtime.machine.powerCut();
-      } finally {
-        this.cuttingPower = false;
-      }
-    }
+  async powerOff(o: { fromRuntime?: boolean } = {}): Promise<void> {
     if (this.bootTimer) clearTimeout(this.bootTimer);
     this.bootTimer = undefined;
     this.state = 'off';
     const server = this.server;
     this.server = undefined;
+    // after the state is off, so that the runtime's power event does not start a drain of its own: a cut is immediate
+    if (!o.fromRuntime && this.runtime && this.runtime.power !== 'off') this.runtime.machine.powerCut();
     if (server === WINRM_MARKER) {
       // going down on its own (a power command): the reply in hand still goes out
-      if (!o.graceful) return this.winrm!.stop();
-      this.goingDown = this.winrm!.drain(1000).finally(() => (this.goingDown = undefined));
-      return this.goingDown;
+      if (this.winrmDown) return;
+      const stopping = (this.stopping = o.fromRuntime ? this.winrm!.drain(1000) : this.winrm!.stop());
+      await stopping;
+      if (this.stopping === stopping) this.stopping = undefined;
+      return;
     }
     for (const s of this.sockets) s.destroy();
     if (server) await new Promise<void>((r) => server.close(() => r()));

@@ -13,6 +13,7 @@ import { startRedis, type TestRedis } from '../support/redis.js';
 import { waitFor } from '../support/services.js';
 import { cli, fixturePath } from '../support/dc-tree.js';
 import { startLinboApi, type LinboApi } from '../../src/sim/linbo/index.js';
+import { parseFault } from '../../src/sim/faults.js';
 import { runDcJobConsumer, type DcJobsSummary } from '../../src/ops/dc-jobs.js';
 
 const KEY = 'test-internal-key-7f3a';
@@ -268,7 +269,7 @@ describe('dc jobs: bad input', () => {
     const w = await world({ workerExtra: [`REPAIR_SCRIPT=${repair.script}`, `LOG_DIR=${join(work.path, 'log')}`] });
     const m = await w.api.queueMacct('pc-r101-03');
     // --once gives up after a few tries: the entry stays pending, exit 75
-    w.api.injectFault({ kind: 'error500', route: 'status', times: 1000 });
+    w.api.faults.setFaults([parseFault('linbo.status:500@times=1000')]);
     const r1 = await cli(['dc', 'jobs', '--once'], w.site.env);
     assert.equal(r1.code, 75, r1.stderr);
     assert.match(r1.stderr, /PATCH status=running of operation .* failed \(LINBO API PATCH .*: 500 Internal server error\); trying again/);
@@ -276,10 +277,8 @@ describe('dc jobs: bad input', () => {
     assert.equal(await w.pending(), 1, 'not ACKed without a report');
     assert.equal(w.api.operations.get(m.operationId)!.status, 'pending');
 
-    // the API recovers after two more 500s and one answer slower than API_TIMEOUT_SEC
-    w.api.clearFaults();
-    w.api.injectFault({ kind: 'error500', route: 'status', times: 2 });
-    w.api.injectFault({ kind: 'timeout', route: 'status', times: 1, delayMs: 1500 });
+    // the API recovers after two more 500s and one request it never answers (the worker gives up after API_TIMEOUT_SEC)
+    w.api.faults.setFaults(['linbo.status:500@times=2', 'linbo.status:hang@times=1'].map((f) => parseFault(f)));
     const c = startConsumer(w);
     try {
       await waitFor(() => w.api.operations.get(m.operationId)!.status === 'completed', 'the report to get through', 30_000);
@@ -388,7 +387,7 @@ describe('dc jobs: each outcome reported once', () => {
     const repair = fakeRepairScript(join(work.path, `repair-late-${Date.now()}`));
     const w = await world({ workerExtra: [`REPAIR_SCRIPT=${repair.script}`, `LOG_DIR=${join(work.path, 'log')}`] });
     // the API applies the completed PATCH but answers after API_TIMEOUT_SEC (0.5 s)
-    w.api.injectFault({ kind: 'late-answer', route: 'status', status: 'completed', times: 1, delayMs: 1500 });
+    w.api.faults.setFaults([parseFault('linbo.status:late=1500ms@times=1,status=completed')]);
     const ok = await w.api.queueMacct('pc-late-1');
     const c = startConsumer(w);
     try {
@@ -402,7 +401,7 @@ describe('dc jobs: each outcome reported once', () => {
     // a failing job whose POST retry is applied but answered late: re-queued once per failed run
     const failing = fakeRepairScript(join(work.path, `repair-late-fail-${Date.now()}`), { fail: true });
     const w2 = await world({ workerExtra: [`REPAIR_SCRIPT=${failing.script}`, `LOG_DIR=${join(work.path, 'log')}`] });
-    w2.api.injectFault({ kind: 'late-answer', route: 'retry', times: 1, delayMs: 1500 });
+    w2.api.faults.setFaults([parseFault('linbo.retry:late=1500ms@times=1')]);
     const bad = await w2.api.queueMacct('pc-late-2');
     const c2 = startConsumer(w2);
     try {

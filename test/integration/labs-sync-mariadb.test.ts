@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
-import { startCmlControllers, type CmlControllers } from '../../src/sim/cml/index.js';
+import type { CmlControllers } from '../../src/sim/cml/index.js';
+import { startSimLab, type SimLab } from '../support/sim-lab.js';
 import { run } from '../../src/cli/main.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
 import { tempDir } from '../support/tmp.js';
@@ -21,16 +22,18 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
 describe('labs sync on MariaDB', () => {
   const dir = tempDir('labops-cml-maria-');
   let maria: MariaDb | undefined;
+  let labSim: SimLab;
   let sim: CmlControllers;
   let url: string;
   const base = () => ['--config', sim.configPath, '--db', url];
   before(async (t) => {
     maria = await startMariaDb(t as never);
-    sim = await startCmlControllers({ count: 2, labsPerController: 5, stateDir: dir.path });
+    labSim = await startSimLab({ stateDir: dir.path, cml: 2, cmlLabs: 5, cmlChange: 'off' });
+    sim = labSim.cml!;
     if (maria) url = maria.createDatabase('cml');
   });
   after(async () => {
-    await sim?.close();
+    await labSim?.close();
     await maria?.stop();
     dir.cleanup();
   });
@@ -93,11 +96,11 @@ describe('labs sync on MariaDB', () => {
   test('a failed or empty lab list keeps every record', async (t) => {
     if (!maria) return t.skip('no MariaDB');
     const c = sim.controllers[1]!;
-    c.inject({ target: 'list', kind: 'empty-list', times: 1 });
+    await labSim.patch({ fault: [`cml.list:empty@times=1,server=${c.id}`] });
     const r = await cli([...base(), 'labs', 'sync', '--server', c.id]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /empty lab list while 5 lab\(s\) are stored/);
-    c.inject({ target: 'list', kind: '404', times: 1 });
+    await labSim.patch({ fault: [`cml.list:404@times=1,server=${c.id}`] });
     const r2 = await cli([...base(), 'labs', 'sync', '--server', c.id]);
     assert.equal(r2.code, 1, r2.stderr);
     assert.equal(maria.sql(`SELECT COUNT(*) FROM cml.cml_lab_records WHERE server_id = '${c.id}' AND orphaned_at IS NULL`).trim(), '5');
@@ -108,7 +111,7 @@ describe('labs sync on MariaDB', () => {
     const c = sim.controllers[1]!;
     const lab = [...c.labs.values()][0]!;
     c.updateLab(lab.id, { lab_title: 'after re-auth' });
-    c.inject({ target: 'detail', kind: 'expire-token', labId: lab.id, times: 1 });
+    await labSim.patch({ fault: [`cml.detail:expire-token@times=1,lab=${lab.id}`] });
     const loginsBefore = c.stats.logins;
     const r = await cli([...base(), '--json', 'labs', 'sync', '--server', c.id]);
     assert.equal(r.code, 0, r.stderr);

@@ -6,6 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startCmlControllers, type CmlControllers } from '../../src/sim/cml/index.js';
+import { parseFault } from '../../src/sim/faults.js';
+import { startSimLab, type SimLab } from '../support/sim-lab.js';
 import { CmlClient, sharedSecureContext } from '../../src/core/http-apis/cml-client.js';
 import { run } from '../../src/cli/main.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
@@ -34,18 +36,21 @@ function writeConfig(dir: string, name: string, cfg: unknown): string {
 
 describe('labs sync over TLS (SQLite)', () => {
   const dir = tempDir('labops-cml-');
+  let labSim: SimLab;
   let sim: CmlControllers;
   let config: string;
   let db: string;
   const base = () => ['--config', config, '--db', db];
   before(async () => {
-    sim = await startCmlControllers({ count: 3, labsPerController: 6, stateDir: dir.path });
+    // `labops sim --cml 3 --cml-labs 6 --cml-change off`; faults through its control endpoint
+    labSim = await startSimLab({ stateDir: dir.path, cml: 3, cmlLabs: 6, cmlChange: 'off' });
+    sim = labSim.cml!;
     config = sim.configPath;
     db = `sqlite:${join(dir.path, 'labops.db')}`;
     assert.equal((await cli(['--db', db, 'db', 'migrate'])).code, 0); // a named database is migrated by its operator
   });
   after(async () => {
-    await sim.close();
+    await labSim.close();
     dir.cleanup();
   });
 
@@ -65,7 +70,7 @@ describe('labs sync over TLS (SQLite)', () => {
     assert.equal(r.writes, 4);
     // Labs of both users are cached: the admin listed with show_all=true.
     const owners = new Set(created.map((l) => l.lab_id).map((id) => [...sim.controllers.flatMap((c) => [...c.labs.values()])].find((x) => x.id === id)!.owner_username));
-    assert.deepEqual([...owners].sort(), ['admin', 'jdoe']);
+    assert.deepEqual([...owners].sort(), ['admin', 'asmith', 'jdoe']);
   });
 
   test('a re-sync where nothing changed writes no history and one statement per server', async () => {
@@ -151,22 +156,23 @@ describe('labs sync over TLS (SQLite)', () => {
     assert.match(h.stderr, /no cached lab/);
   });
 
-  for (const kind of ['500', 'html', '404', 'empty-list', 'timeout'] as const) {
+  for (const kind of ['500', 'html', '404', 'empty', 'hang', 'malformed', 'reset'] as const) {
     test(`a lab list answering ${kind} never orphans anything and other servers still sync`, async () => {
       const c = sim.controllers[1]!;
       const before = JSON.parse((await cli([...base(), '--json', 'labs', 'list', '--server', c.id])).stdout) as unknown[];
-      c.inject({ target: 'list', kind, times: 1 });
+      await labSim.patch({ fault: [`cml.list:${kind}@times=1,server=${c.id}`] });
       const r = await cli([...base(), '--json', 'labs', 'sync', '--timeout', '500ms']);
       const servers = r.lines().filter((l) => l.type === 'server');
       const bad = servers.find((s) => s.server === c.id)!;
       assert.equal(bad.orphaned, 0);
       assert.equal(r.lines().filter((l) => l.type === 'lab' && l.event === 'orphaned').length, 0);
-      if (kind === 'empty-list') {
+      if (kind === 'empty') {
         assert.equal(r.code, 0, r.stderr);
         assert.match((bad.warnings as string[]).join(), /empty lab list while 6 lab\(s\) are stored/);
       } else {
         assert.equal(r.code, 5, r.stderr);
         assert.equal(bad.status, 'failed');
+        assert.match(JSON.stringify(bad.error), { 500: /HTTP 500/, html: /HTML page/, 404: /404/, hang: /timeout/, malformed: /not valid JSON/, reset: /ECONNRESET/ }[kind]);
         assert.equal(servers.filter((s) => s.status === 'synced').length, 2);
       }
       const afterList = JSON.parse((await cli([...base(), '--json', 'labs', 'list', '--server', c.id])).stdout) as unknown[];
@@ -190,7 +196,7 @@ describe('labs sync over TLS (SQLite)', () => {
   test('a lab detail answering 500 fails that lab only', async () => {
     const c = sim.controllers[1]!;
     const lab = [...c.labs.values()][1]!;
-    c.inject({ target: 'detail', kind: '500', labId: lab.id, times: 1 });
+    await labSim.patch({ fault: [`cml.detail:500@times=1,lab=${lab.id}`] });
     const r = await cli([...base(), '--json', 'labs', 'sync', '--server', c.id]);
     assert.equal(r.code, 5);
     const s = r.lines().find((l) => l.type === 'server')!;
@@ -201,9 +207,9 @@ describe('labs sync over TLS (SQLite)', () => {
 
   test('a controller that hangs on lab details times out, stops early and fails alone', async () => {
     const c = sim.controllers[1]!;
-    c.inject({ target: 'detail', kind: 'timeout' });
+    await labSim.patch({ fault: [`cml.detail:hang@server=${c.id}`] });
     const r = await cli([...base(), '--json', 'labs', 'sync', '--timeout', '300ms']);
-    c.failures.length = 0;
+    await labSim.patch({ fault: [] });
     assert.equal(r.code, 5, r.stderr);
     const s = r.lines().find((l) => l.type === 'server' && l.server === c.id)!;
     assert.equal(s.status, 'failed');
@@ -212,7 +218,7 @@ describe('labs sync over TLS (SQLite)', () => {
 
   test('an HTML page instead of the login answer is a clear per-server error', async () => {
     const c = sim.controllers[2]!;
-    c.inject({ target: 'auth', kind: 'html', times: 1 });
+    await labSim.patch({ fault: [`cml.auth:html@times=1,server=${c.id}`] });
     const r = await cli([...base(), 'labs', 'sync', '--server', c.id]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /HTML page/);
@@ -320,10 +326,8 @@ describe('labs sync: credentials, TLS and config errors', () => {
 
   test('a token that is rejected even after re-login is exit 4', async () => {
     const c = sim.controllers[0]!;
-    c.expireTokens();
-    const orig = c.expireTokens.bind(c);
-    // Every token dies as soon as it is issued.
-    const timer = setInterval(orig, 1);
+    // Every token dies at its first use by a lab list (`--fault cml.list:expire-token`).
+    sim.faults.add(parseFault('cml.list:expire-token'));
     try {
       const client = new CmlClient({ url: c.url, username: 'admin', password: 'admin-pw', ca: readFileSync(sim.caFile) });
       let err: Error | undefined;
@@ -335,9 +339,9 @@ describe('labs sync: credentials, TLS and config errors', () => {
         }
       }
       client.close();
-      if (err) assert.match(err.message, /401 even with a fresh token/);
+      assert.match(String(err?.message), /401 even with a fresh token/);
     } finally {
-      clearInterval(timer);
+      sim.faults.clear();
     }
   });
 

@@ -1,8 +1,12 @@
 // Soak and fault injection for `labops daemon` (issue 11): two daemon processes share MariaDB, Redis, 200
 // simulated stations (clocks ×60), 2 CML controllers, an sshd for provisioning and server checks and the
-// LINBO API peer, for a few minutes. Faults: one daemon SIGKILLed and restarted, MariaDB restarted, Redis
-// restarted, a station whose first LabStation command hangs, a CML controller answering 500s. Work is queued
-// in waves between the faults. At the end: no reservation step succeeded twice, every DC job completed once
+// LINBO API peer, for a few minutes. Hard outages: one daemon SIGKILLed and restarted, MariaDB restarted, Redis
+// restarted. The simulators' own fault and change schedules, set through their control endpoint as an operator
+// would (`labops sim --fault/--latency/--cml-change/--station-fault`): a station whose first LabStation command
+// hangs, a CML controller answering 500s for a while, the other one's lab list hanging a few seconds every half
+// minute, lab details failing and tokens expiring now and then, the LINBO API failing status reports and lookups now
+// and then, realistic latency everywhere, labs changing state, size and title, appearing and disappearing, and a
+// local user at one station. Work is queued in waves between the faults. At the end: no reservation step succeeded twice, every DC job completed once
 // (reported once, repair run once), every session provisioned once, heartbeat gaps only around the
 // outages, both daemons healthy, SIGTERM exits 0, and daemon RSS flat after warm-up (figures printed).
 // To look closer: SOAK_VERBOSE=1 runs the daemons with --verbose, SOAK_LOG_DIR=<dir> keeps their logs there.
@@ -23,6 +27,7 @@ import { addLab, addServer, addSession } from '../support/collector.js';
 import { startSimulator, type Simulator } from '../../src/sim/simulator.js';
 import { startCmlControllers, type CmlControllers } from '../../src/sim/cml/index.js';
 import { startLinboApi, type LinboApi } from '../../src/sim/linbo/index.js';
+import { SimControls, startControlServer, type BehaviourText, type ControlState } from '../../src/sim/control.js';
 import { openDatabase, type Database } from '../../src/core/db/database.js';
 import { migrate } from '../../src/core/db/migrations.js';
 import { toDbDateTime } from '../../src/core/db/time.js';
@@ -39,6 +44,7 @@ let sshd: TestSshd | undefined;
 let sim: Simulator;
 let cml: CmlControllers;
 let linbo: LinboApi;
+let controlUrl: string;
 let db: Database;
 let url: string;
 let repairLog: string;
@@ -62,6 +68,10 @@ before(async (t) => {
   cleanups.push(() => cml.close());
   linbo = await startLinboApi({ redisUrl: redis.url, internalKey: KEY, provisioningDryRun: true });
   cleanups.push(() => linbo.close());
+  // the control endpoint `labops sim` runs, over the same simulators
+  const control = await startControlServer(new SimControls({ cml, linbo, stations: sim }, 60_000), '127.0.0.1', 0);
+  cleanups.push(() => control.close());
+  controlUrl = control.url;
 
   url = maria.createDatabase('soak');
   db = await openDatabase(url);
@@ -156,6 +166,14 @@ async function health(name: string): Promise<{ status: number; body: Record<stri
   }
 }
 
+/** PATCH /options of the simulators' control endpoint. */
+async function simOptions(options: BehaviourText): Promise<ControlState> {
+  const r = await fetch(`${controlUrl}/options`, { method: 'PATCH', body: JSON.stringify(options) });
+  const body = (await r.json()) as ControlState & { error?: string };
+  if (!r.ok) throw new Error(`control endpoint: ${body.error}`);
+  return body;
+}
+
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 
 test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around outages, flat RSS', { timeout: 420_000 }, async (t) => {
@@ -166,17 +184,29 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   const outages: { what: string; from: number; to: number }[] = [];
   const rss: { t: number; kib: number }[] = [];
 
-  // the hanging station: its first LabStation command never answers (until the caller gives up)
   const hung = sim.stations[2]!;
-  const hungHandler = (sim.winrmServers.get(hung.name) as unknown as { opts: { handler: { run: (r: unknown, c: { signal: AbortSignal }) => Promise<unknown> } } }).opts.handler;
-  const realRun = hungHandler.run.bind(hungHandler);
-  let hangs = 0;
-  hungHandler.run = (req, ctx) => {
-    if (hangs++ === 0) return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
-    return realRun(req, ctx);
-  };
-  // the failing controller: 500s on every request for a while
-  cml.controllers[1]!.inject({ target: 'any', kind: '500' });
+  const localUserStation = sim.stations[STATIONS - 1]!;
+  await simOptions({
+    fault: [
+      // the hanging station: its first LabStation command never answers (until the caller gives up)
+      `station.command:hang@times=1,host=${hung.name}`,
+      // the failing controller: 500s on every request for the first 75 s
+      'cml.any:500@server=sim-cml-02,for=75s',
+      // the other one is slow now and then: its lab list hangs past the refresh timeout (3 s) for 4 s of every 30 s
+      'cml.list:hang@server=sim-cml-01,period=30s,for=4s',
+      // a lab detail failing, a token expiring mid-run, now and then
+      'cml.detail:500@rate=0.05',
+      'cml.detail:expire-token@rate=0.02',
+      // the LINBO API failing a status report, or never answering a lookup, now and then
+      'linbo.status:500@rate=0.05',
+      'linbo.get:hang@rate=0.02',
+    ],
+    latency: 'station.command=20ms-200ms,station.winrm=0ms-10ms,cml.any=5ms-40ms,linbo.any=2ms-20ms',
+    // labs change state, size and title, appear and disappear
+    'cml-change': 'every=4s,state=0.2,nodes=0.1,title=0.1,create=0.3,delete=0.3',
+    // a teacher stays logged on at the last station (not one the reservations use)
+    'station-fault': [`${localUserStation.name}:local-user=teacher`],
+  });
 
   const d1 = startDaemon('d1');
   startDaemon('d2');
@@ -290,7 +320,6 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   await redis.restart({ downMs: 1500 });
   outages.push({ what: 'Redis restart', from: redisFrom, to: Date.now() });
   note('Redis restarted');
-  (cml.controllers[1] as unknown as { failures: unknown[] }).failures.length = 0;
 
   await wave('wave 3', { sessions: 20, reservations: 15, dcJobs: 10 });
   await settled('wave 3');
@@ -330,7 +359,7 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   assert.equal(steps.filter((r) => r.action === 'scheduler:start').length, reservationNo);
   const prepares = sim.stations.slice(0, reservationNo).map((s) => s.runtime!.receivedArgv.filter((a) => a[0] === 'prepare-session').length);
   assert.deepEqual(prepares.map((n, i) => [i + 1, n]).filter(([i, n]) => (i === 3 ? n !== 1 && n !== 0 : n !== 1)), [], 'each station prepared once (the hung one: its hung try never reached the station)');
-  assert.ok(hangs >= 2, 'the hung station was retried after its command timed out');
+  assert.equal(sim.faults.fired.get('command'), 1, 'the hung station\'s command hung once');
 
   // every DC job completed once: one terminal report, one repair run
   for (const id of dcOps) assert.deepEqual((linbo.patches.get(id) ?? []).map((p) => p.body.status).filter((s) => s === 'completed' || s === 'failed'), ['completed'], id);
@@ -338,9 +367,19 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   assert.equal(repaired.length, dcOps.length, 'one repair run per job');
   assert.equal(new Set(repaired).size, dcOps.length);
 
-  // CML: both controllers' labs cached once the failing one recovered; its failures were logged
-  assert.equal(await count('SELECT COUNT(*) AS n FROM cml_lab_records WHERE orphaned_at IS NULL'), 10);
+  // CML: the labs stop changing and the faults stop; within a few refreshes the cache is the controllers' labs,
+  // state for state; what changed on the way is in the history, what vanished is orphaned; the failures were logged
+  await simOptions({ 'cml-change': 'off', fault: [] });
+  const simLabs = () => cml.controllers.flatMap((c) => [...c.labs.values()].map((l) => `${c.id}/${l.id}/${l.state}/${l.node_count}`)).sort();
+  const cached = async () => (await sql<{ server_id: string; lab_id: string; state: string; node_count: number }>`SELECT server_id, lab_id, state, node_count FROM cml_lab_records WHERE orphaned_at IS NULL`.execute(db.kysely)).rows.map((r) => `${r.server_id}/${r.lab_id}/${r.state}/${Number(r.node_count)}`).sort();
+  await waitFor(async () => JSON.stringify(await cached()) === JSON.stringify(simLabs()), 'the labs cache to match the controllers once the changes stopped', 30_000, 500);
+  const orphaned = await count('SELECT COUNT(*) AS n FROM cml_lab_records WHERE orphaned_at IS NOT NULL');
+  const history = await count('SELECT COUNT(*) AS n FROM cml_lab_history');
+  note(`CML: ${simLabs().length} labs cached, ${orphaned} orphaned on the way, ${history} history entries; sim faults fired: cml ${[...cml.faults.fired].map(([k, n]) => `${k} ${n}`).join(', ')}; linbo ${[...linbo.faults.fired].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  assert.ok(orphaned > 0, 'labs deleted on the controllers were orphaned');
+  assert.ok(history > 0, 'lab changes were recorded');
   assert.match(daemons.d1!.stderr + daemons.d2!.stderr, /sim-cml-02/);
+  assert.ok(localUserStation.runtime!.machine.sessions.some((x) => x.user === 'teacher'), 'the local user stayed logged on');
 
   // heartbeat gaps only around the outages
   clearInterval(pollSampler);

@@ -1,14 +1,17 @@
-// startCmlControllers: several simulated CML controllers on loopback with one self-signed certificate,
-// plus a labops config snippet (cml.servers) and a password file so `labops labs sync` can reach them.
+// startCmlControllers: several simulated CML controllers on loopback with one self-signed certificate and one fault
+// plan, plus a labops config snippet (cml.servers) and a password file so `labops labs sync` can reach them.
 import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../../core/fs/atomic-write.js';
 import { join } from 'node:path';
 import { simCertificate } from './cert.js';
 import { SimCmlController, type SimCmlOptions } from './controller.js';
 import { loopbackAddresses } from '../simulator.js';
+import { FaultPlan, parseLatency, type FaultRule } from '../faults.js';
+import { DEFAULT_CHANGE, type ChangeSpec } from './world.js';
 
 export { SimCmlController } from './controller.js';
-export type { Failure, FailureKind, FailureTarget, SimLab, SimCmlOptions } from './controller.js';
+export type { SimLab, SimCmlOptions } from './controller.js';
+export { CmlWorld, parseChange, formatChange, DEFAULT_CHANGE, type ChangeSpec } from './world.js';
 
 export interface CmlControllersOptions {
   count: number;
@@ -21,8 +24,13 @@ export interface CmlControllersOptions {
   /** the admin password the controllers accept (default admin-pw) */
   password?: string;
   tokenTtlMs?: number;
+  /** shorthand for one change step every this many ms with the default rates (see `change`) */
   changeEveryMs?: number;
+  change?: ChangeSpec;
+  /** shorthand for the latency cml.any=<ms> */
   latencyMs?: number;
+  /** fault rules from the start (`labops sim --fault cml.…`) */
+  faults?: FaultRule[];
   flavor?: SimCmlOptions['flavor'];
   now?: () => number;
   idPrefix?: string;
@@ -30,6 +38,8 @@ export interface CmlControllersOptions {
 
 export interface CmlControllers {
   controllers: SimCmlController[];
+  /** the faults and latency every controller applies */
+  faults: FaultPlan;
   /** PEM that verifies every controller */
   caFile: string;
   passwordFile: string;
@@ -39,6 +49,13 @@ export interface CmlControllers {
   close(): Promise<void>;
 }
 
+function plan(o: CmlControllersOptions): FaultPlan {
+  const faults = new FaultPlan('cml', { now: o.now });
+  if (o.latencyMs) faults.setLatency(parseLatency(`cml.any=${o.latencyMs}ms`));
+  faults.setFaults(o.faults ?? []);
+  return faults;
+}
+
 export async function startCmlControllers(o: CmlControllersOptions): Promise<CmlControllers> {
   const dir = join(o.stateDir, 'cml');
   mkdirSync(dir, { recursive: true });
@@ -46,26 +63,18 @@ export async function startCmlControllers(o: CmlControllersOptions): Promise<Cml
   const tls = simCertificate(dir, addresses);
   const password = o.password ?? 'admin-pw';
   const prefix = o.idPrefix ?? 'sim-cml-';
+  const faults = plan(o);
+  const change = o.change ?? (o.changeEveryMs ? { everyMs: o.changeEveryMs, ...DEFAULT_CHANGE } : undefined);
   const controllers: SimCmlController[] = [];
   try {
     for (let i = 0; i < o.count; i++) {
       const id = `${prefix}${String(i + 1).padStart(2, '0')}`;
-      const c = new SimCmlController({
-        id,
-        address: addresses[i],
-        port: o.port ? o.port + i : 0,
-        tls,
-        labs: o.labsPerController,
-        flavor: o.flavor,
-        tokenTtlMs: o.tokenTtlMs,
-        latencyMs: o.latencyMs,
-        changeEveryMs: o.changeEveryMs,
-        now: o.now,
-        users: [
-          { username: 'admin', password, fullname: 'Dr. Super User', admin: true },
-          { username: 'jdoe', password: 'jdoe-pw', fullname: 'Jane Doe', admin: false },
-        ],
-      });
+      const users = [
+        { username: 'admin', password, fullname: 'Dr. Super User', admin: true, groups: [] },
+        { username: 'jdoe', password: 'jdoe-pw', fullname: 'Jane Doe', admin: false, groups: ['teaching'] },
+        { username: 'asmith', password: 'asmith-pw', fullname: 'Alex Smith', admin: false, groups: ['teaching'] },
+      ];
+      const c = new SimCmlController({ id, address: addresses[i], port: o.port ? o.port + i : 0, tls, labs: o.labsPerController, flavor: o.flavor, tokenTtlMs: o.tokenTtlMs, faults, change, now: o.now, users });
       controllers.push(await c.start());
     }
   } catch (e) {
@@ -79,6 +88,7 @@ export async function startCmlControllers(o: CmlControllersOptions): Promise<Cml
   writeFileAtomic(configPath, `${JSON.stringify({ cml: { servers } }, null, 2)}\n`);
   return {
     controllers,
+    faults,
     caFile: tls.certFile,
     passwordFile,
     configPath,

@@ -103,6 +103,18 @@ export class StationFiles {
     }
   }
 
+  /** heartbeat.json (and its legacy mirror) as a fault leaves it: gone, or cut off mid-document as a crash during a non-atomic write would. */
+  breakHeartbeat(how: 'missing' | 'corrupt'): void {
+    const paths = [this.heartbeatPath, ...(this.layout === 'current' && this.legacyMirror ? [join(this.legacyDataDir, 'telemetry', 'heartbeat.json')] : [])];
+    for (const p of paths) {
+      if (how === 'missing') rmSync(p, { force: true });
+      else if (existsSync(p)) {
+        const bytes = readFileSync(p);
+        atomicWrite(p, bytes.subarray(0, Math.max(4, Math.floor(bytes.length / 3))), false, this.dirs);
+      }
+    }
+  }
+
   writeIni(ini: IniDocument): void {
     atomicWrite(this.iniPath, ini.encode(), this.fsync, this.dirs);
   }

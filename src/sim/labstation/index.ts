@@ -84,8 +84,12 @@ export interface StationRuntime {
   onPower(fn: (state: PowerState, cause: PowerCause) => void): () => void;
   /** write heartbeat.json and status.json now */
   writeHeartbeat(): void;
+  /** a fault of the station's service loop: heartbeat.json gone, no longer updated, or cut off; undefined = healthy */
+  heartbeatFault: HeartbeatFault | undefined;
   close(): void;
 }
+
+export type HeartbeatFault = 'missing' | 'stale' | 'corrupt';
 
 function nameHash(s: string): number {
   let h = 2166136261;
@@ -93,18 +97,63 @@ function nameHash(s: string): number {
   return h;
 }
 
-export function createStationRuntime(o: StationRuntimeOptions): StationRuntime {
-  const clock = o.clock ?? new ScaledClock(o.timeScale ?? 1);
-  const dir = stationDir(o.stateDir, o.name);
-  const shape = o.heartbeatShape ?? '3.2.0';
-  const layout = o.layout ?? (shape === 'nov-2025' ? 'legacy' : 'current');
-  const files = new StationFiles(dir, layout, shape === 'nov-2025' ? 'nov-2025' : '3.2.0', o.fsync ?? true, o.fsyncHeartbeat ?? false, o.legacyMirror ?? true);
-  const config: Partial<StationConfig> = { computerName: o.name.toUpperCase().slice(0, 15), ...(shape === 'nov-2025' ? { version: '1.0.0-alpha' } : {}), ...o.config };
-  const writeOnChange = o.writeOnChange ?? true;
-  let closed = false;
-  let dirty = false;
+/** The service loop's heartbeat writes: on change (once per burst) and every 60 s of simulated time, as the fault allows. */
+class HeartbeatWriter {
+  closed = false;
+  fault: HeartbeatFault | undefined;
+  lastWriteError: Error | undefined;
+  private dirty = false;
+  private tick: SimTimer | undefined;
 
-  const machine = new LabStationMachine({
+  constructor(
+    private readonly machine: LabStationMachine,
+    private readonly files: StationFiles,
+    private readonly clock: SimClock,
+    private readonly offset: number,
+  ) {}
+
+  write = (): void => {
+    this.dirty = false;
+    if (this.closed || this.machine.power !== 'on' || this.fault === 'stale') return;
+    try {
+      if (this.fault === 'missing') return this.files.breakHeartbeat('missing');
+      this.files.writeHeartbeat(this.machine.heartbeat());
+      if (this.fault === 'corrupt') this.files.breakHeartbeat('corrupt');
+      this.lastWriteError = undefined;
+    } catch (e) {
+      // a full or vanished state dir must not crash the simulator from a timer; the next tick retries
+      this.lastWriteError = e as Error;
+    }
+  };
+
+  /** Several changes inside one command give one write. */
+  changed(): void {
+    if (this.dirty) return;
+    this.dirty = true;
+    queueMicrotask(this.write);
+  }
+
+  /** The service loop: a heartbeat every 60 s of simulated time, at this station's phase. */
+  schedule(): void {
+    if (this.closed) return;
+    const now = this.clock.now();
+    const next = now - ((((now - this.offset) % HEARTBEAT_INTERVAL_MS) + HEARTBEAT_INTERVAL_MS) % HEARTBEAT_INTERVAL_MS) + HEARTBEAT_INTERVAL_MS;
+    this.tick = this.clock.schedule(next, () => {
+      this.write();
+      this.schedule();
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.tick?.cancel();
+  }
+}
+
+function stationMachine(o: StationRuntimeOptions, clock: SimClock, files: StationFiles, writeStationFile: (p: string, b: Buffer) => boolean): LabStationMachine {
+  const shape = o.heartbeatShape ?? '3.2.0';
+  const config: Partial<StationConfig> = { computerName: o.name.toUpperCase().slice(0, 15), ...(shape === 'nov-2025' ? { version: '1.0.0-alpha' } : {}), ...o.config };
+  return new LabStationMachine({
     ...o.machine,
     clock,
     name: o.name,
@@ -115,23 +164,17 @@ export function createStationRuntime(o: StationRuntimeOptions): StationRuntime {
     withoutReady: shape !== '3.2.0',
     withoutSchemaVersion: o.withoutSchemaVersion,
     localModeFlag: { exists: () => files.localModeFlagExists(), set: (on) => files.setLocalModeFlag(on) },
-    writeFile: (p, bytes) => writeStationFile(p, bytes),
+    writeFile: writeStationFile,
   });
+}
 
-  let lastWriteError: Error | undefined;
-  function writeHeartbeat(): void {
-    dirty = false;
-    if (closed || machine.power !== 'on') return;
-    try {
-      files.writeHeartbeat(machine.heartbeat());
-      lastWriteError = undefined;
-    } catch (e) {
-      // a full or vanished state dir must not crash the simulator from a timer; the next tick retries
-      lastWriteError = e as Error;
-    }
-  }
-
-  function writeStationFile(windowsPath: string, data: Buffer): boolean {
+export function createStationRuntime(o: StationRuntimeOptions): StationRuntime {
+  const clock = o.clock ?? new ScaledClock(o.timeScale ?? 1);
+  const dir = stationDir(o.stateDir, o.name);
+  const shape = o.heartbeatShape ?? '3.2.0';
+  const layout = o.layout ?? (shape === 'nov-2025' ? 'legacy' : 'current');
+  const files = new StationFiles(dir, layout, shape === 'nov-2025' ? 'nov-2025' : '3.2.0', o.fsync ?? true, o.fsyncHeartbeat ?? false, o.legacyMirror ?? true);
+  const writeStationFile = (windowsPath: string, data: Buffer): boolean => {
     const path = windowsPathToHostPath(dir, windowsPath);
     if (!path) return false;
     try {
@@ -140,36 +183,21 @@ export function createStationRuntime(o: StationRuntimeOptions): StationRuntime {
     } catch {
       return false;
     }
-  }
-
+  };
+  const machine = stationMachine(o, clock, files, writeStationFile);
+  const heartbeat = new HeartbeatWriter(machine, files, clock, o.tickOffsetMs ?? nameHash(o.name) % HEARTBEAT_INTERVAL_MS);
   machine.on('ini', () => files.writeIni(machine.ini));
   machine.on('forced-logoff', (e) => files.appendEvent(e));
-  machine.on('change', () => {
-    if (!writeOnChange || dirty) return;
-    dirty = true;
-    // several changes inside one command give one write
-    queueMicrotask(writeHeartbeat);
-  });
+  if (o.writeOnChange ?? true) machine.on('change', () => heartbeat.changed());
+  heartbeat.schedule();
+  if (machine.power === 'on') heartbeat.write();
+  return runtimeApi(o.name, dir, machine, files, clock, heartbeat, writeStationFile);
+}
 
-  // the service loop: a heartbeat every 60 s of simulated time while the station runs
-  const offset = o.tickOffsetMs ?? nameHash(o.name) % HEARTBEAT_INTERVAL_MS;
-  let tick: SimTimer | undefined;
-  const scheduleTick = () => {
-    if (closed) return;
-    const now = clock.now();
-    const next = now - ((((now - offset) % HEARTBEAT_INTERVAL_MS) + HEARTBEAT_INTERVAL_MS) % HEARTBEAT_INTERVAL_MS) + HEARTBEAT_INTERVAL_MS;
-    tick = clock.schedule(next, () => {
-      writeHeartbeat();
-      scheduleTick();
-    });
-  };
-  scheduleTick();
-  if (machine.power === 'on') writeHeartbeat();
-
+function runtimeApi(name: string, dir: string, machine: LabStationMachine, files: StationFiles, clock: SimClock, heartbeat: HeartbeatWriter, writeStationFile: (p: string, b: Buffer) => boolean): StationRuntime {
   const isLocalModeFlag = (p: string) => files.localModeFlagPaths.includes(p);
-
   return {
-    name: o.name,
+    name,
     dir,
     machine,
     files,
@@ -181,7 +209,14 @@ export function createStationRuntime(o: StationRuntimeOptions): StationRuntime {
       return machine.wakeOnLanWorks;
     },
     get lastWriteError() {
-      return lastWriteError;
+      return heartbeat.lastWriteError;
+    },
+    get heartbeatFault() {
+      return heartbeat.fault;
+    },
+    set heartbeatFault(f) {
+      heartbeat.fault = f;
+      heartbeat.write();
     },
     receivedArgv: machine.receivedArgv,
     execute: (argv) => machine.execute(argv),
@@ -205,10 +240,9 @@ export function createStationRuntime(o: StationRuntimeOptions): StationRuntime {
     },
     powerOn: () => machine.powerOn(),
     onPower: (fn) => machine.on('power', fn),
-    writeHeartbeat,
+    writeHeartbeat: heartbeat.write,
     close() {
-      closed = true;
-      tick?.cancel();
+      heartbeat.close();
       machine.close();
     },
   };

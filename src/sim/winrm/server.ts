@@ -15,6 +15,7 @@ import { negotiateToken } from '../../core/winrm/transport.js';
 import { winrsJoin } from './cmdline.js';
 import type { CommandHandler, CommandRequest, CommandResult } from './handler.js';
 import { SimWindows } from './windows.js';
+import { HungResponses, applyHttpFault, sleep, truncated, type FaultPlan } from '../faults.js';
 
 export interface WinRMServerOptions {
   address: string;
@@ -30,6 +31,9 @@ export interface WinRMServerOptions {
   tamper?: (action: string, xml: string) => string;
   /** upper bound for a Receive wait, whatever the client's OperationTimeout says */
   maxOperationTimeoutMs?: number;
+  /** station faults and latency (station.winrm); `host` is this station's name for host= rules */
+  faults?: FaultPlan;
+  host?: string;
 }
 
 export interface ShellEvent {
@@ -65,6 +69,7 @@ export class SimWinRMServer {
   private readonly conns = new WeakMap<Socket, ConnState>();
   private readonly shells = new Map<string, Shell>();
   private readonly sockets = new Set<Socket>();
+  private readonly hung = new HungResponses();
   private cbtData?: Buffer;
   /** every WS-Man operation, in order */
   readonly events: ShellEvent[] = [];
@@ -127,7 +132,17 @@ export class SimWinRMServer {
     await this.stop();
   }
 
+  /** The accounts the station accepts (a changed password: the `wrong-credentials` station fault). */
+  setUsers(users: Record<string, string>): void {
+    this.opts.users = users;
+  }
+
+  get users(): Record<string, string> {
+    return { ...this.opts.users };
+  }
+
   async stop(): Promise<void> {
+    this.hung.release();
     for (const sh of this.shells.values()) for (const c of sh.commands.values()) c.abort.abort();
     this.shells.clear();
     for (const s of this.sockets) s.destroy();
@@ -141,81 +156,25 @@ export class SimWinRMServer {
 
   private lookupPassword = (user: string): string | undefined => Object.entries(this.opts.users).find(([u]) => u.toLowerCase() === user.toLowerCase())?.[1];
 
+  private deny(res: http.ServerResponse, secure: boolean): void {
+    res.writeHead(401, { 'WWW-Authenticate': secure ? ['Negotiate', 'Basic realm="WSMAN"'] : ['Negotiate'], 'Content-Length': '0', Server: 'Microsoft-HTTPAPI/2.0' });
+    res.end();
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse, secure: boolean): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
-    const socket = req.socket;
-    let conn = this.conns.get(socket);
-    if (!conn) this.conns.set(socket, (conn = {}));
-    const challengeHeaders = secure ? ['Negotiate', 'Basic realm="WSMAN"'] : ['Negotiate'];
-    const deny = () => {
-      res.writeHead(401, { 'WWW-Authenticate': challengeHeaders, 'Content-Length': '0', Server: 'Microsoft-HTTPAPI/2.0' });
-      res.end();
-    };
+    let conn = this.conns.get(req.socket);
+    if (!conn) this.conns.set(req.socket, (conn = {}));
     try {
-      const authz = req.headers.authorization ?? '';
-      let user = conn.user;
-      if (/^Basic /i.test(authz)) {
-        if (!secure) return deny();
-        const [u, ...rest] = Buffer.from(authz.slice(6).trim(), 'base64').toString('utf8').split(':');
-        if (!u || !this.checkPassword(u, rest.join(':'))) return deny();
-        user = u;
-        // Basic authenticates the request only
-        return await this.serveSoap(body, res, secure, undefined, user);
-      }
-      if (/^(Negotiate|NTLM) /i.test(authz)) {
-        const token = negotiateToken(authz);
-        if (!token) return deny();
-        const type = token.length >= 12 ? token.readUInt32LE(8) : 0;
-        if (type === 1) {
-          conn.acceptor = new NtlmAcceptor({ computerName: this.opts.computerName ?? 'LABSTATION', lookupPassword: this.lookupPassword, channelBindingData: secure ? this.cbtData : undefined });
-          conn.user = undefined;
-          conn.session = undefined;
-          const challenge = conn.acceptor.challenge(token);
-          res.writeHead(401, { 'WWW-Authenticate': `Negotiate ${challenge.toString('base64')}`, 'Content-Length': '0', Server: 'Microsoft-HTTPAPI/2.0' });
-          res.end();
-          return;
-        }
-        if (type === 3 && conn.acceptor) {
-          let accepted;
-          try {
-            accepted = conn.acceptor.accept(token);
-          } catch {
-            conn.acceptor = undefined;
-            return deny();
-          }
-          conn.acceptor = undefined;
-          if (!secure && !accepted.session) return deny();
-          conn.user = accepted.user;
-          conn.session = accepted.session;
-          this.ntlmLogons++;
-          if (body.length === 0) {
-            res.writeHead(200, { 'Content-Length': '0', Server: 'Microsoft-HTTPAPI/2.0' });
-            res.end();
-            return;
-          }
-          user = conn.user;
-        } else {
-          return deny();
-        }
-      }
-      if (!user) return deny();
-      const encrypted = isEncryptedContentType(req.headers['content-type']);
-      if (!secure && !encrypted) return deny(); // AllowUnencrypted=false
-      if (encrypted) {
-        if (!conn.session) return deny();
-        let plain: Buffer;
-        try {
-          plain = unframeEncrypted(body, conn.session);
-        } catch {
-          res.writeHead(400, { 'Content-Length': '0' });
-          res.end();
-          return;
-        }
-        return await this.serveSoap(plain, res, secure, conn.session, user);
-      }
-      return await this.serveSoap(body, res, secure, undefined, user);
+      const faults = this.opts.faults;
+      await sleep(faults?.latencyFor('winrm') ?? 0);
+      // transport faults hit any request (an NTLM leg too); a malformed body only a SOAP reply (serveSoap)
+      const fault = faults?.take({ endpoint: 'winrm', host: this.opts.host }, (a) => a.kind !== 'malformed');
+      const sendStatus = (status: number) => res.writeHead(status, { 'Content-Length': '0', Server: 'Microsoft-HTTPAPI/2.0' }).end();
+      if (applyHttpFault(fault, req, res, { hung: this.hung, sendStatus, markMalformed: () => {} })) return;
+      await this.authenticated(req, res, secure, conn, body);
     } catch (e) {
       if (!res.headersSent) res.writeHead(500, { 'Content-Length': '0' });
       res.end();
@@ -223,9 +182,75 @@ export class SimWinRMServer {
     }
   }
 
-  private async serveSoap(body: Buffer, res: http.ServerResponse, _secure: boolean, session: SessionSecurity | undefined, user: string): Promise<void> {
+  /** Basic (HTTPS only) authenticates the request alone; Negotiate/NTLM the connection, after its handshake legs. */
+  private async authenticated(req: http.IncomingMessage, res: http.ServerResponse, secure: boolean, conn: ConnState, body: Buffer): Promise<void> {
+    const authz = req.headers.authorization ?? '';
+    if (/^Basic /i.test(authz)) {
+      if (!secure) return this.deny(res, secure);
+      const [u, ...rest] = Buffer.from(authz.slice(6).trim(), 'base64').toString('utf8').split(':');
+      if (!u || !this.checkPassword(u, rest.join(':'))) return this.deny(res, secure);
+      return await this.serveSoap(body, res, undefined, u);
+    }
+    if (/^(Negotiate|NTLM) /i.test(authz) && this.negotiate(authz, conn, res, secure, body) === 'answered') return;
+    const user = conn.user;
+    if (!user) return this.deny(res, secure);
+    const encrypted = isEncryptedContentType(req.headers['content-type']);
+    if (!secure && !encrypted) return this.deny(res, secure); // AllowUnencrypted=false
+    if (!encrypted) return await this.serveSoap(body, res, undefined, user);
+    if (!conn.session) return this.deny(res, secure);
+    let plain: Buffer;
+    try {
+      plain = unframeEncrypted(body, conn.session);
+    } catch {
+      res.writeHead(400, { 'Content-Length': '0' });
+      res.end();
+      return;
+    }
+    return await this.serveSoap(plain, res, conn.session, user);
+  }
+
+  /** One NTLM leg: type 1 gets the challenge, type 3 authenticates the connection (and may carry the first request). */
+  private negotiate(authz: string, conn: ConnState, res: http.ServerResponse, secure: boolean, body: Buffer): 'answered' | 'continue' {
+    const token = negotiateToken(authz);
+    const type = token && token.length >= 12 ? token.readUInt32LE(8) : 0;
+    if (token && type === 1) {
+      conn.acceptor = new NtlmAcceptor({ computerName: this.opts.computerName ?? 'LABSTATION', lookupPassword: this.lookupPassword, channelBindingData: secure ? this.cbtData : undefined });
+      conn.user = undefined;
+      conn.session = undefined;
+      const challenge = conn.acceptor.challenge(token);
+      res.writeHead(401, { 'WWW-Authenticate': `Negotiate ${challenge.toString('base64')}`, 'Content-Length': '0', Server: 'Microsoft-HTTPAPI/2.0' });
+      res.end();
+      return 'answered';
+    }
+    if (!token || type !== 3 || !conn.acceptor) {
+      this.deny(res, secure);
+      return 'answered';
+    }
+    let accepted;
+    try {
+      accepted = conn.acceptor.accept(token);
+    } catch {
+      accepted = undefined;
+    }
+    conn.acceptor = undefined;
+    if (!accepted || (!secure && !accepted.session)) {
+      this.deny(res, secure);
+      return 'answered';
+    }
+    conn.user = accepted.user;
+    conn.session = accepted.session;
+    this.ntlmLogons++;
+    if (body.length > 0) return 'continue';
+    res.writeHead(200, { 'Content-Length': '0', Server: 'Microsoft-HTTPAPI/2.0' });
+    res.end();
+    return 'answered';
+  }
+
+  private async serveSoap(body: Buffer, res: http.ServerResponse, session: SessionSecurity | undefined, user: string): Promise<void> {
     const { status, xml, action } = await this.dispatch(body.toString('utf8'), user);
-    const out = Buffer.from(this.opts.tamper ? this.opts.tamper(action, xml) : xml, 'utf8');
+    const malformed = this.opts.faults?.take({ endpoint: 'winrm', host: this.opts.host }, (a) => a.kind === 'malformed');
+    const tampered = this.opts.tamper ? this.opts.tamper(action, xml) : xml;
+    const out = Buffer.from(malformed ? truncated(tampered) : tampered, 'utf8');
     if (session) {
       const framed = frameEncrypted(out, session);
       res.writeHead(status, { 'Content-Type': ENCRYPTED_CONTENT_TYPE, 'Content-Length': String(framed.length), Server: 'Microsoft-HTTPAPI/2.0' });
@@ -236,7 +261,7 @@ export class SimWinRMServer {
     }
   }
 
-  private async dispatch(xml: string, user: string): Promise<{ status: number; xml: string; action: string }> {
+  private async dispatch(xml: string, user: string): Promise<SoapReply> {
     let doc: XNode;
     try {
       doc = parseSoap(xml);
@@ -245,86 +270,117 @@ export class SimWinRMServer {
     }
     const header = path(doc, 'Envelope', 'Header');
     const actionUri = text(first(header, 'Action'));
-    const messageId = text(first(header, 'MessageID'));
     const shellId = findAll(first(header, 'SelectorSet'), 'Selector').find((s) => attr(s, 'Name') === 'ShellId');
-    const options = new Map(findAll(first(header, 'OptionSet'), 'Option').map((o) => [attr(o, 'Name') ?? '', text(o)]));
-    const opTimeoutMs = parseDuration(text(first(header, 'OperationTimeout'))) ?? 60_000;
-    const bodyNode = path(doc, 'Envelope', 'Body');
-    const shell = shellId ? this.shells.get(text(shellId)) : undefined;
-    const noShell = () => ({ status: 500, xml: fault(messageId, 's:Sender', 'w:InvalidSelectors', 'The request for the Windows Remote Shell with ShellId failed because the shell was not found on the server.', FAULT.shellNotFound), action: actionUri });
-
+    const q: SoapRequest = {
+      header,
+      body: path(doc, 'Envelope', 'Body'),
+      messageId: text(first(header, 'MessageID')),
+      actionUri,
+      user,
+      shell: shellId ? this.shells.get(text(shellId)) : undefined,
+    };
     switch (actionUri) {
-      case ACTION.create: {
-        const resourceUri = text(first(header, 'ResourceURI'));
-        if (resourceUri !== RESOURCE_CMD) {
-          // only the cmd shell plugin is implemented here; a PowerShell (PSRP) shell is as unavailable as an unregistered one
-          const reason = `The WS-Management service cannot process the request. The resource URI (${resourceUri}) was not found in the WS-Management catalog. The catalog contains the metadata that describes resources, or logical endpoints.`;
-          return { status: 500, xml: fault(messageId, 's:Sender', 'w:InvalidResourceURI', reason, INVALID_RESOURCE_URI), action: 'Create' };
-        }
-        const id = randomUUID().toUpperCase();
-        this.shells.set(id, { id, codepage: Number(options.get('WINRS_CODEPAGE') ?? 437) || 437, commands: new Map() });
-        this.events.push({ action: 'Create', shellId: id });
-        const b =
-          `<x:ResourceCreated><a:Address>http://${this.opts.address}:5985/wsman</a:Address><a:ReferenceParameters>` +
-          `<w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd</w:ResourceURI>` +
-          `<w:SelectorSet><w:Selector Name="ShellId">${id}</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>` +
-          `<rsp:Shell><rsp:ShellId>${id}</rsp:ShellId><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>`;
-        return { status: 200, xml: reply(messageId, 'http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse', b), action: 'Create' };
-      }
-      case ACTION.command: {
-        if (!shell) return noShell();
-        const line = first(bodyNode, 'CommandLine');
-        const commandLine = winrsJoin(text(first(line, 'Command')), children(line, 'Arguments').map(text));
-        const id = randomUUID().toUpperCase();
-        const abort = new AbortController();
-        const rc: RunningCommand = { id, abort, delivered: false, done: this.windows.run(commandLine, { user, codepage: shell.codepage }, abort.signal) };
-        void rc.done.then((r) => (rc.result = r));
-        shell.commands.set(id, rc);
-        this.events.push({ action: 'Command', shellId: shell.id, commandId: id });
-        return { status: 200, xml: reply(messageId, 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandResponse', `<rsp:CommandResponse><rsp:CommandId>${id}</rsp:CommandId></rsp:CommandResponse>`), action: 'Command' };
-      }
-      case ACTION.receive: {
-        if (!shell) return noShell();
-        const desired = first(first(bodyNode, 'Receive'), 'DesiredStream');
-        const cmdId = attr(desired, 'CommandId') ?? '';
-        const rc = shell.commands.get(cmdId);
-        this.events.push({ action: 'Receive', shellId: shell.id, commandId: cmdId });
-        if (!rc) return noShell();
-        const wait = Math.min(opTimeoutMs, this.opts.maxOperationTimeoutMs ?? 60_000);
-        const result = rc.result ?? (await Promise.race([rc.done, new Promise<undefined>((r) => setTimeout(() => r(undefined), wait).unref())]));
-        if (!result) {
-          return {
-            status: 500,
-            xml: fault(messageId, 's:Receiver', 'w:TimedOut', 'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.  ', FAULT.operationTimeout),
-            action: 'Receive',
-          };
-        }
-        rc.delivered = true;
-        const streams = [...streamElements('stdout', cmdId, result.stdout), ...streamElements('stderr', cmdId, result.stderr)].join('');
-        const b =
-          `<rsp:ReceiveResponse>${streams}<rsp:CommandState CommandId="${cmdId}" State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done">` +
-          `<rsp:ExitCode>${result.exitCode}</rsp:ExitCode></rsp:CommandState></rsp:ReceiveResponse>`;
-        return { status: 200, xml: reply(messageId, 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReceiveResponse', b), action: 'Receive' };
-      }
-      case ACTION.signal: {
-        if (!shell) return noShell();
-        const cmdId = attr(first(bodyNode, 'Signal'), 'CommandId') ?? '';
-        shell.commands.get(cmdId)?.abort.abort();
-        shell.commands.delete(cmdId);
-        this.events.push({ action: 'Signal', shellId: shell.id, commandId: cmdId });
-        return { status: 200, xml: reply(messageId, 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SignalResponse', '<rsp:SignalResponse/>'), action: 'Signal' };
-      }
-      case ACTION.delete: {
-        if (!shell) return noShell();
-        for (const c of shell.commands.values()) c.abort.abort();
-        this.shells.delete(shell.id);
-        this.events.push({ action: 'Delete', shellId: shell.id });
-        return { status: 200, xml: reply(messageId, 'http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse', ''), action: 'Delete' };
-      }
+      case ACTION.create:
+        return this.create(q);
+      case ACTION.command:
+        return q.shell ? this.command(q, q.shell) : noShell(q);
+      case ACTION.receive:
+        return q.shell ? this.receive(q, q.shell) : noShell(q);
+      case ACTION.signal:
+        return q.shell ? this.signal(q, q.shell) : noShell(q);
+      case ACTION.delete:
+        return q.shell ? this.deleteShell(q, q.shell) : noShell(q);
       default:
-        return { status: 500, xml: fault(messageId, 's:Sender', 'a:ActionNotSupported', `The action ${actionUri} is not supported by the service.`, 2150858899), action: actionUri };
+        return { status: 500, xml: fault(q.messageId, 's:Sender', 'a:ActionNotSupported', `The action ${actionUri} is not supported by the service.`, 2150858899), action: actionUri };
     }
   }
+
+  private create(q: SoapRequest): SoapReply {
+    const resourceUri = text(first(q.header, 'ResourceURI'));
+    if (resourceUri !== RESOURCE_CMD) {
+      // only the cmd shell plugin is implemented here; a PowerShell (PSRP) shell is as unavailable as an unregistered one
+      const reason = `The WS-Management service cannot process the request. The resource URI (${resourceUri}) was not found in the WS-Management catalog. The catalog contains the metadata that describes resources, or logical endpoints.`;
+      return { status: 500, xml: fault(q.messageId, 's:Sender', 'w:InvalidResourceURI', reason, INVALID_RESOURCE_URI), action: 'Create' };
+    }
+    const options = new Map(findAll(first(q.header, 'OptionSet'), 'Option').map((o) => [attr(o, 'Name') ?? '', text(o)]));
+    const id = randomUUID().toUpperCase();
+    this.shells.set(id, { id, codepage: Number(options.get('WINRS_CODEPAGE') ?? 437) || 437, commands: new Map() });
+    this.events.push({ action: 'Create', shellId: id });
+    const b =
+      `<x:ResourceCreated><a:Address>http://${this.opts.address}:5985/wsman</a:Address><a:ReferenceParameters>` +
+      `<w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd</w:ResourceURI>` +
+      `<w:SelectorSet><w:Selector Name="ShellId">${id}</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>` +
+      `<rsp:Shell><rsp:ShellId>${id}</rsp:ShellId><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>`;
+    return { status: 200, xml: reply(q.messageId, 'http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse', b), action: 'Create' };
+  }
+
+  private command(q: SoapRequest, shell: Shell): SoapReply {
+    const line = first(q.body, 'CommandLine');
+    const commandLine = winrsJoin(text(first(line, 'Command')), children(line, 'Arguments').map(text));
+    const id = randomUUID().toUpperCase();
+    const abort = new AbortController();
+    const rc: RunningCommand = { id, abort, delivered: false, done: this.windows.run(commandLine, { user: q.user, codepage: shell.codepage }, abort.signal) };
+    void rc.done.then((r) => (rc.result = r));
+    shell.commands.set(id, rc);
+    this.events.push({ action: 'Command', shellId: shell.id, commandId: id });
+    return { status: 200, xml: reply(q.messageId, 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandResponse', `<rsp:CommandResponse><rsp:CommandId>${id}</rsp:CommandId></rsp:CommandResponse>`), action: 'Command' };
+  }
+
+  private async receive(q: SoapRequest, shell: Shell): Promise<SoapReply> {
+    const desired = first(first(q.body, 'Receive'), 'DesiredStream');
+    const cmdId = attr(desired, 'CommandId') ?? '';
+    const rc = shell.commands.get(cmdId);
+    this.events.push({ action: 'Receive', shellId: shell.id, commandId: cmdId });
+    if (!rc) return noShell(q);
+    const opTimeoutMs = parseDuration(text(first(q.header, 'OperationTimeout'))) ?? 60_000;
+    const wait = Math.min(opTimeoutMs, this.opts.maxOperationTimeoutMs ?? 60_000);
+    const result = rc.result ?? (await Promise.race([rc.done, new Promise<undefined>((r) => setTimeout(() => r(undefined), wait).unref())]));
+    if (!result) {
+      const reason = 'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.  ';
+      return { status: 500, xml: fault(q.messageId, 's:Receiver', 'w:TimedOut', reason, FAULT.operationTimeout), action: 'Receive' };
+    }
+    rc.delivered = true;
+    const streams = [...streamElements('stdout', cmdId, result.stdout), ...streamElements('stderr', cmdId, result.stderr)].join('');
+    const b =
+      `<rsp:ReceiveResponse>${streams}<rsp:CommandState CommandId="${cmdId}" State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done">` +
+      `<rsp:ExitCode>${result.exitCode}</rsp:ExitCode></rsp:CommandState></rsp:ReceiveResponse>`;
+    return { status: 200, xml: reply(q.messageId, 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReceiveResponse', b), action: 'Receive' };
+  }
+
+  private signal(q: SoapRequest, shell: Shell): SoapReply {
+    const cmdId = attr(first(q.body, 'Signal'), 'CommandId') ?? '';
+    shell.commands.get(cmdId)?.abort.abort();
+    shell.commands.delete(cmdId);
+    this.events.push({ action: 'Signal', shellId: shell.id, commandId: cmdId });
+    return { status: 200, xml: reply(q.messageId, 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SignalResponse', '<rsp:SignalResponse/>'), action: 'Signal' };
+  }
+
+  private deleteShell(q: SoapRequest, shell: Shell): SoapReply {
+    for (const c of shell.commands.values()) c.abort.abort();
+    this.shells.delete(shell.id);
+    this.events.push({ action: 'Delete', shellId: shell.id });
+    return { status: 200, xml: reply(q.messageId, 'http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse', ''), action: 'Delete' };
+  }
+}
+
+interface SoapReply {
+  status: number;
+  xml: string;
+  action: string;
+}
+
+interface SoapRequest {
+  header: XNode | undefined;
+  body: XNode | undefined;
+  messageId: string;
+  actionUri: string;
+  user: string;
+  shell: Shell | undefined;
+}
+
+function noShell(q: SoapRequest): SoapReply {
+  const reason = 'The request for the Windows Remote Shell with ShellId failed because the shell was not found on the server.';
+  return { status: 500, xml: fault(q.messageId, 's:Sender', 'w:InvalidSelectors', reason, FAULT.shellNotFound), action: q.actionUri };
 }
 
 function parseDuration(s: string): number | undefined {
