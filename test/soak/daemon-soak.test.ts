@@ -268,17 +268,18 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   };
   const count = async (q: string) => Number(((await sql.raw<{ n: number }>(q).execute(db.kysely)).rows[0] as { n: number }).n);
   const settled = async (label: string) => {
-    await waitFor(
-      async () => {
-        const pendingSessions = await count(`SELECT COUNT(*) AS n FROM lab_sessions WHERE status <> 'ACTIVE'`);
-        const pendingRes = await count(`SELECT COUNT(*) AS n FROM lab_reservations WHERE status <> 'ACTIVE'`);
-        const pendingDc = dcOps.filter((id) => linbo.operations.get(id)?.status !== 'completed').length;
-        return pendingSessions === 0 && pendingRes === 0 && pendingDc === 0;
-      },
-      `${label} to be done (sessions ACTIVE, reservations ACTIVE, DC jobs completed)`,
-      90_000,
-      500,
-    );
+    let pending = '';
+    const check = async () => {
+      const sessions = await sql<{ namespace: string; status: string }>`SELECT namespace, status FROM lab_sessions WHERE status <> 'ACTIVE'`.execute(db.kysely);
+      const res = await sql<{ lab_id: string; status: string }>`SELECT lab_id, status FROM lab_reservations WHERE status <> 'ACTIVE'`.execute(db.kysely);
+      const dc = dcOps.filter((id) => linbo.operations.get(id)?.status !== 'completed');
+      pending = JSON.stringify({ sessions: sessions.rows, reservations: res.rows, dcJobs: dc.map((id) => [id, linbo.operations.get(id)?.status]) });
+      return sessions.rows.length === 0 && res.rows.length === 0 && dc.length === 0;
+    };
+    // what is still pending goes into the failure: a soak that fails says which piece of work stuck
+    await waitFor(check, `${label} to be done (sessions ACTIVE, reservations ACTIVE, DC jobs completed)`, 90_000, 500).catch((e: Error) => {
+      throw new Error(`${e.message}; still pending: ${pending}`);
+    });
     note(`${label}: done`);
   };
 
