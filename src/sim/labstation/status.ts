@@ -247,8 +247,8 @@ export function winrmReady(w: WinrmConfig): boolean {
   return w.serviceRunning && w.httpsListener && w.httpsPort && w.certificateConfigured && w.firewallEnabled && !w.allowUnencrypted && w.negotiateAuth;
 }
 
-export function buildStatus(i: StatusInput): Record<string, unknown> {
-  const c = i.config;
+/** The NICs' wake settings and what keeps each from waking (the `wake` section). */
+function wakeSection(c: StatusInput['config']) {
   const nicPower = c.nics.map((n) => {
     const complianceIssues = nicComplianceIssues(n);
     return {
@@ -267,7 +267,7 @@ export function buildStatus(i: StatusInput): Record<string, unknown> {
       wolReady: complianceIssues.length === 0,
     };
   });
-  const wake = {
+  return {
     armedCount: c.armedDevices.length,
     armedDevices: [...c.armedDevices],
     nicNonCompliant: nicPower.filter((n) => !n.wolReady),
@@ -275,6 +275,35 @@ export function buildStatus(i: StatusInput): Record<string, unknown> {
     programmableCount: c.programmableDevices.length,
     programmableDevices: [...c.programmableDevices],
   };
+}
+
+function policySection(c: StatusInput['config'], labLower: string) {
+  return {
+    autoLogon: { enabled: c.autoLogon.enabled, passwordSet: c.autoLogon.passwordSet, user: c.autoLogon.user, userMatches: c.autoLogon.user.toLowerCase() === labLower },
+    denyInteractive: { configured: c.denyInteractive.configured, labUserDenied: labUserDenied(c), members: c.denyInteractive.members.map((m) => ({ ...m })), raw: c.denyInteractive.raw },
+    remoteDesktopUsers: {
+      labUserPresent: c.remoteDesktopUsers.some((m) => m.toLowerCase() === labLower),
+      members: [...c.remoteDesktopUsers],
+      otherMembers: c.remoteDesktopUsers.filter((m) => m.toLowerCase() !== labLower),
+      queryError: '',
+      queryExitCode: 0,
+    },
+  };
+}
+
+function powerSection(c: StatusInput['config']) {
+  return {
+    activePlan: c.power.activePlan,
+    hibernate: { acSeconds: c.power.hibernateAc, dcSeconds: c.power.hibernateDc, raw: powerRaw('hibernate', c.power.hibernateAc, c.power.hibernateDc) },
+    hibernateCompliant: c.power.hibernateAc === 0 && c.power.hibernateDc === 0,
+    sleep: { acSeconds: c.power.sleepAc, dcSeconds: c.power.sleepDc, raw: powerRaw('sleep', c.power.sleepAc, c.power.sleepDc) },
+    sleepCompliant: c.power.sleepAc === 0 && c.power.sleepDc === 0,
+  };
+}
+
+export function buildStatus(i: StatusInput): Record<string, unknown> {
+  const c = i.config;
+  const wake = wakeSection(c);
   const entries = [...i.sessions].sort((a, b) => a.id - b.id).map(quserEntry);
   const labLower = c.labUser.toLowerCase();
   const labSession = i.sessions.find((s) => s.user.toLowerCase() === labLower);
@@ -283,7 +312,6 @@ export function buildStatus(i: StatusInput): Record<string, unknown> {
   const issues = summaryIssues(c);
   const summary: Record<string, unknown> = { issues, state: issues.length ? 'needs-action' : 'ready' };
   if (!i.withoutReady) summary.ready = issues.length === 0;
-  const otherRdp = c.remoteDesktopUsers.filter((m) => m.toLowerCase() !== labLower);
   return {
     autoStartConfigured: c.autoStartConfigured,
     biosChecklist: [...BIOS_CHECKLIST],
@@ -306,24 +334,8 @@ export function buildStatus(i: StatusInput): Record<string, unknown> {
     localModeEnabled: i.localModeEnabled,
     localSessionActive: otherUsers.length > 0,
     operations,
-    policy: {
-      autoLogon: { enabled: c.autoLogon.enabled, passwordSet: c.autoLogon.passwordSet, user: c.autoLogon.user, userMatches: c.autoLogon.user.toLowerCase() === labLower },
-      denyInteractive: { configured: c.denyInteractive.configured, labUserDenied: labUserDenied(c), members: c.denyInteractive.members.map((m) => ({ ...m })), raw: c.denyInteractive.raw },
-      remoteDesktopUsers: {
-        labUserPresent: c.remoteDesktopUsers.some((m) => m.toLowerCase() === labLower),
-        members: [...c.remoteDesktopUsers],
-        otherMembers: otherRdp,
-        queryError: '',
-        queryExitCode: 0,
-      },
-    },
-    power: {
-      activePlan: c.power.activePlan,
-      hibernate: { acSeconds: c.power.hibernateAc, dcSeconds: c.power.hibernateDc, raw: powerRaw('hibernate', c.power.hibernateAc, c.power.hibernateDc) },
-      hibernateCompliant: c.power.hibernateAc === 0 && c.power.hibernateDc === 0,
-      sleep: { acSeconds: c.power.sleepAc, dcSeconds: c.power.sleepDc, raw: powerRaw('sleep', c.power.sleepAc, c.power.sleepDc) },
-      sleepCompliant: c.power.sleepAc === 0 && c.power.sleepDc === 0,
-    },
+    policy: policySection(c, labLower),
+    power: powerSection(c),
     remoteAppEnabled: c.remoteAppEnabled,
     schemaVersion: i.withoutSchemaVersion ? undefined : '1.0.0',
     sessions: {
