@@ -19,15 +19,16 @@ export async function winrmConnector(ctx: AppContext, overrides: WinRMOverrides 
   return (host) => winrmClientFor(host, overrides, sources);
 }
 
-/** The heartbeat source the settings (or flags) name: WinRM to each station, or a mounted share. */
-export async function heartbeatSource(ctx: AppContext, o: { kind: 'winrm' | 'file'; path: string; timeoutMs: number }): Promise<ClosableHeartbeatSource> {
-  const [{ FileHeartbeatSource, checkTemplate }, { WinRMHeartbeatSource }] = await Promise.all([import('../core/heartbeat-file-source.js'), import('../core/heartbeat-sources.js')]);
+/** The heartbeat source the settings (or flags) name: WinRM to each station, or a mounted share; files over heartbeat.max-size are not read. */
+export async function heartbeatSource(ctx: AppContext, o: { kind: 'winrm' | 'file'; path: string; timeoutMs: number; maxBytes?: number }): Promise<ClosableHeartbeatSource> {
+  const [{ FileHeartbeatSource, checkTemplate }, { WinRMHeartbeatSource }, cfg] = await Promise.all([import('../core/heartbeat-file-source.js'), import('../core/heartbeat-sources.js'), ctx.config()]);
+  const maxBytes = o.maxBytes ?? cfg.value('heartbeat.max-size');
   if (o.kind === 'file') {
     checkTemplate(o.path);
-    return new FileHeartbeatSource(o.path);
+    return new FileHeartbeatSource(o.path, maxBytes);
   }
   const connect = await winrmConnector(ctx, { timeoutMs: o.timeoutMs });
-  return new WinRMHeartbeatSource(connect, o.timeoutMs);
+  return new WinRMHeartbeatSource(connect, o.timeoutMs, maxBytes);
 }
 
 /** The notify hook of the config file, or undefined when it has none. */

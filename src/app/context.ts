@@ -13,6 +13,8 @@ export interface Locations {
   config?: string;
   hosts?: string;
   db?: string;
+  /** --db-password-file */
+  dbPasswordFile?: string;
 }
 
 export interface StoreRequest {
@@ -77,7 +79,8 @@ export function createContext(init: ContextInit): OwnedContext {
   const loadConfigNow = async (): Promise<LabopsConfig> => {
     const { loadConfig } = await import('../core/config/load.js');
     const l = init.locations();
-    const cfg = loadConfig({ flags: { hosts: l.hosts, db: l.db }, configPath: l.config, env: init.env });
+    const password = l.dbPasswordFile === undefined ? undefined : `file:${l.dbPasswordFile}`;
+    const cfg = loadConfig({ flags: { hosts: l.hosts, db: l.db, 'db-password': password }, configPath: l.config, env: init.env });
     for (const w of cfg.warnings) configWarning(w);
     return cfg;
   };
@@ -108,9 +111,9 @@ export function createContext(init: ContextInit): OwnedContext {
     database(request = {}) {
       database ??= (async () => {
         const cfg = await ctx.config();
-        const { openStore } = await import('../core/db/database.js');
+        const [{ openStore }, { dbPassword }] = await Promise.all([import('../core/db/database.js'), import('../core/config/secrets.js')]);
         const setting = cfg.setting('db');
-        const db = await openStore(cfg.value('db'), { ...request, signal: init.signal, embedded: setting.source.kind === 'default' });
+        const db = await openStore(cfg.value('db'), { ...request, signal: init.signal, embedded: setting.source.kind === 'default', password: dbPassword(cfg, init.env) });
         closers.push(() => db.close());
         return db;
       })();
@@ -135,7 +138,7 @@ export function createContext(init: ContextInit): OwnedContext {
       const old = config ? await config.catch(() => undefined) : undefined;
       config = Promise.resolve(cfg);
       inventory = Promise.resolve(index);
-      return { cfg, index, dbChanged: old !== undefined && old.get('db') !== cfg.get('db') };
+      return { cfg, index, dbChanged: old !== undefined && (old.get('db') !== cfg.get('db') || old.get('db-password') !== cfg.get('db-password')) };
     },
     async close() {
       for (const entry of cached.values()) await closeValue(entry);

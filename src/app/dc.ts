@@ -52,13 +52,17 @@ export async function uninstallDc(ctx: AppContext, o: DcPathOptions & { enable: 
 }
 
 export async function checkDc(ctx: AppContext, o: DcPathOptions): Promise<Check[]> {
-  const [{ dcCheck }, { loadMacctWorkerConfig }, paths] = await Promise.all([import('../ops/dc-setup.js'), import('../core/config/macct-worker-conf.js'), dcPaths(o)]);
+  const [{ dcCheck }, { loadMacctWorkerConfig }, paths] = await Promise.all([import('../ops/dc-check.js'), import('../core/config/macct-worker-conf.js'), dcPaths(o)]);
   const wc = loadMacctWorkerConfig(o.workerConf ?? ctx.env.MACCT_WORKER_CONF ?? paths.workerConf, ctx.env);
   const v = wc.values;
   return dcCheck(
-    { redisHost: v.redis_host!, redisPort: Number(v.redis_port), redisPassword: v.redis_password || undefined, apiUrl: v.api_url!, apiKey: v.api_key!, master: wc.devicesCsvMaster, importScript: wc.importScript, samLdb: wc.samLdb },
+    {
+      redisHost: v.redis_host!, redisPort: Number(v.redis_port), redisPassword: v.redis_password || undefined, apiUrl: v.api_url!, apiKey: v.api_key!,
+      master: wc.devicesCsvMaster, importScript: wc.importScript, samLdb: wc.samLdb, consumerName: v.consumer_name!,
+    },
     { ...paths, workerConf: wc.file ?? paths.workerConf },
-    await setupPorts(ctx, false),
+    // systemd is asked about units only for this machine, not for a tree under --root
+    await setupPorts(ctx, false, !o.root),
   );
 }
 
@@ -73,17 +77,22 @@ export async function readSecretFile(path: string | undefined, what: string): Pr
   }
 }
 
-/** The real file system, Redis, LINBO API and systemctl behind dc setup and dc check. */
-async function setupPorts(ctx: AppContext, enable: boolean): Promise<DcSetupPorts> {
-  const [{ existsSync, readFileSync, statSync, unlinkSync, chmodSync, mkdirSync }, { dirname }, atomic, { checkRedis }, { LinboApiClient }, { execFileSync }] = await Promise.all([
+/** The real file system, Redis, LINBO API and systemctl behind dc setup and dc check; `units`: ask systemd about units. */
+async function setupPorts(ctx: AppContext, enable: boolean, units = false): Promise<DcSetupPorts> {
+  const [{ existsSync, readFileSync, statSync, unlinkSync, chmodSync, mkdirSync }, { dirname }, atomic, { checkRedis }, { LinboApiClient }, { execFileSync, execFile }, { childEnv }, { hostname }] = await Promise.all([
     import('node:fs'),
     import('node:path'),
     import('../core/fs/atomic-write.js'),
     import('../core/streams/redis-streams.js'),
     import('../core/http-apis/linbo-client.js'),
     import('node:child_process'),
+    import('../core/child-env.js'),
+    import('node:os'),
   ]);
   const which = (cmd: string) => [...(ctx.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) => `${d}/${cmd}`).find((p) => existsSync(p));
+  // systemctl is-active / is-enabled exit non-zero for an inactive or disabled unit: their stdout is the answer
+  const systemctlSays = (args: string[]) =>
+    new Promise<string>((resolve) => execFile(which('systemctl')!, args, { env: childEnv(ctx.env), timeout: 5000 }, (_e, stdout) => resolve(String(stdout ?? '').trim() || 'unknown')));
   return {
     isRoot: () => process.getuid?.() === 0,
     exists: (p: string) => existsSync(p),
@@ -130,7 +139,9 @@ async function setupPorts(ctx: AppContext, enable: boolean): Promise<DcSetupPort
       }
       return `${apiUrl}: healthy, internal key accepted`;
     },
-    systemctl: enable && which('systemctl') ? async (args: string[]) => void execFileSync(which('systemctl')!, args, { stdio: 'ignore' }) : undefined,
+    systemctl: enable && which('systemctl') ? async (args: string[]) => void execFileSync(which('systemctl')!, args, { stdio: 'ignore', env: childEnv(ctx.env) }) : undefined,
+    unitState: units && which('systemctl') ? async (unit: string) => ({ active: await systemctlSays(['is-active', unit]), enabled: await systemctlSays(['is-enabled', unit]) }) : undefined,
+    hostname: () => hostname(),
     labopsCommand: await (await import('../core/self-command.js')).labopsSelfCommand(),
   };
 }

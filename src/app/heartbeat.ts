@@ -1,7 +1,8 @@
 // labops heartbeat poll|show|alerts and the daemon's heartbeat loop: the source and the store the settings
 // name, the poll op, and the alert rules with the notify hook.
 import type { AppContext } from './context.js';
-import type { InventoryHost } from '../core/config/inventory.js';
+import type { HostIndex, InventoryHost } from '../core/config/inventory.js';
+import type { Database } from '../core/db/database.js';
 import type { HostHeartbeatRow, ForcedLogoffRow } from '../core/db/heartbeat-store.js';
 import type { HostPollResult, PollResult } from '../ops/heartbeat/poll.js';
 import type { AlertsResult } from '../ops/heartbeat/alerts.js';
@@ -34,10 +35,10 @@ export async function pollHosts(ctx: AppContext, hosts: readonly InventoryHost[]
   const [cfg, index, { pollHeartbeats }] = await Promise.all([ctx.config(), ctx.inventory(), import('../ops/heartbeat/poll.js')]);
   const s = pollSettings(cfg, o);
   const sink = o.store ? await heartbeatSink(ctx) : undefined;
-  const spec = { kind: s.source, path: s.path, timeoutMs: s.timeoutMs };
+  const spec = { kind: s.source, path: s.path, timeoutMs: s.timeoutMs, maxBytes: s.maxBytes };
   const source = o.sharedSource ? await ctx.perConfig(`heartbeat.source`, () => heartbeatSource(ctx, spec), (x) => x.close?.()) : await heartbeatSource(ctx, spec);
   try {
-    return await pollHeartbeats({ hosts, allHosts: index.hosts, events: o.events, concurrency: s.concurrency }, { source, sink, now: ctx.clock.now }, ctx.signal, onHost);
+    return await pollHeartbeats({ hosts, allHosts: index.hosts, events: o.events, concurrency: s.concurrency, clockSkewMs: s.clockSkewMs }, { source, sink, now: ctx.clock.now }, ctx.signal, onHost);
   } finally {
     if (!o.sharedSource) await source.close?.();
   }
@@ -59,10 +60,28 @@ export interface FleetRow extends Omit<HostHeartbeatRow, 'rawJson'> {
   reported: boolean;
 }
 
+/**
+ * The names as the inventory spells them; a name neither in the inventory nor among the stored hosts is a usage
+ * error naming the closest known one (a typo must not look like a host with nothing stored).
+ */
+async function knownHosts(db: Database, index: HostIndex, names: readonly string[]): Promise<string[]> {
+  const resolved = names.map((n) => index.find(n)?.name ?? n);
+  const unknown = resolved.filter((n) => !index.find(n));
+  if (!unknown.length) return resolved;
+  const { latestHeartbeats } = await import('../core/db/heartbeat-store.js');
+  const all = (await latestHeartbeats(db)).map((r) => r.host);
+  const storedNames = new Set(all.map((n) => n.toLowerCase()));
+  const missing = unknown.find((n) => !storedNames.has(n.toLowerCase()));
+  if (missing === undefined) return resolved;
+  const [{ UsageError }, { didYouMean, someNames }] = await Promise.all([import('../domain/errors.js'), import('../domain/closest-name.js')]);
+  const known = [...new Set([...index.hosts.map((h) => h.name), ...all])];
+  throw new UsageError(`unknown host '${missing}'${didYouMean(missing, known)}: not in the inventory and nothing stored for it`, { suggestion: `known hosts: ${someNames(known)}` });
+}
+
 /** The named hosts (default: the inventory and every host with a stored heartbeat), those that never reported too. */
 export async function fleetState(ctx: AppContext, names: readonly string[]): Promise<FleetRow[]> {
   const [db, index, { latestHeartbeats }] = await Promise.all([ctx.database({ create: false }), ctx.inventory(), import('../core/db/heartbeat-store.js')]);
-  const resolved = names.map((n) => index.find(n)?.name ?? n);
+  const resolved = await knownHosts(db, index, names);
   const stored = (await latestHeartbeats(db, resolved)).map(fleetRow);
   const have = new Set(stored.map((r) => r.host.toLowerCase()));
   const wanted = names.length ? resolved.map((n) => index.find(n) ?? { name: n, address: '' }) : index.hosts;
@@ -94,7 +113,7 @@ function fleetRow({ rawJson, ...r }: HostHeartbeatRow): FleetRow {
 
 export async function forcedLogoffList(ctx: AppContext, names: readonly string[]): Promise<ForcedLogoffRow[]> {
   const [db, index, { forcedLogoffs }] = await Promise.all([ctx.database({ create: false }), ctx.inventory(), import('../core/db/heartbeat-store.js')]);
-  return forcedLogoffs(db, { hosts: names.map((n) => index.find(n)?.name ?? n), limit: 500 });
+  return forcedLogoffs(db, { hosts: await knownHosts(db, index, names), limit: 500 });
 }
 
 /** Evaluates the alert rules for these hosts (default: the inventory without quarantined hosts), stores and notifies. */

@@ -1,5 +1,6 @@
 // Which inventory hosts a fleet command means: named ones (case-insensitive) or all of them.
 import { UsageError } from '../domain/errors.js';
+import { didYouMean, someNames } from '../domain/closest-name.js';
 import type { HostIndex, InventoryHost } from '../core/config/inventory.js';
 
 /** Hosts by name, or every host that is not quarantined; an unknown name is a usage error naming the inventory. */
@@ -13,7 +14,13 @@ export function selectHosts(index: HostIndex, names: readonly string[], all: boo
   }
   return names.map((n) => {
     const h = index.find(n);
-    if (!h) throw new UsageError(`unknown host '${n}'`, { suggestion: index.inventory.file ? `hosts come from ${index.inventory.file}` : 'pass --hosts <file> or set OPS_CONFIG' });
+    if (!h) throw new UsageError(`unknown host '${n}'${didYouMean(n, index.hosts.map((x) => x.name))}`, { suggestion: inventoryHint(index) });
     return h;
   });
+}
+
+/** Where the host names come from, and a few of them. */
+export function inventoryHint(index: HostIndex): string {
+  const names = someNames(index.hosts.map((h) => h.name));
+  return index.inventory.file ? `hosts come from ${index.inventory.file} (${names})` : 'pass --hosts <file> or set OPS_CONFIG';
 }

@@ -5,7 +5,7 @@ import type { CmlLabStore } from '../core/db/cml-lab-store.js';
 import type { CmlServerConfig, ResolvedCmlServer } from '../core/config/cml.js';
 import type { LabsSyncResult, ServerSyncResult } from '../ops/labs-sync.js';
 import type { HistoryEntry, LabEvent, LabRecord } from '../domain/labs/record.js';
-import { OperationFailed, UsageError } from '../domain/errors.js';
+import { UsageError } from '../domain/errors.js';
 import type { Outcome } from '../domain/outcome.js';
 import { cmlSettings } from './settings.js';
 import { cmlConnector, notifier } from './clients.js';
@@ -77,14 +77,35 @@ export async function syncCmlLabs(ctx: AppContext, o: SyncOptions, hooks: SyncHo
   }
 }
 
+/**
+ * Server ids a reading command was given: each must be configured or have labs cached; an unknown one is a usage
+ * error naming the closest known id (a typo must not read as "no labs").
+ */
+async function knownServers(ctx: AppContext, store: CmlLabStore, ids: readonly string[] | undefined): Promise<void> {
+  if (!ids?.length) return;
+  const configured = (await cmlServers(ctx)).map((s) => s.id);
+  const unknown = ids.filter((id) => !configured.includes(id));
+  if (!unknown.length) return;
+  const cached = [...new Set((await store.list({ includeOrphans: true })).map((r) => r.serverId))];
+  const missing = unknown.find((id) => !cached.includes(id));
+  if (missing === undefined) return;
+  const { didYouMean, someNames } = await import('../domain/closest-name.js');
+  const known = [...new Set([...configured, ...cached])];
+  throw new UsageError(`unknown CML server '${missing}'${didYouMean(missing, known)}: not configured and no labs cached for it`, {
+    suggestion: known.length ? `known servers: ${someNames(known)}` : 'servers come from the "cml": {"servers": [...]} section of the config file',
+  });
+}
+
 export async function listLabs(ctx: AppContext, o: { server?: readonly string[]; includeOrphans?: boolean }): Promise<LabRecord[]> {
   const store = await labStore(ctx, { create: false });
+  await knownServers(ctx, store, o.server);
   return store.list({ serverIds: o.server ? [...o.server] : undefined, includeOrphans: o.includeOrphans });
 }
 
 /** The cached labs as CML Cloud Manager lab_records documents, each with its history. */
 export async function labRecordDocuments(ctx: AppContext, o: { server?: readonly string[]; includeOrphans?: boolean }): Promise<unknown[]> {
   const store = await labStore(ctx, { create: false });
+  await knownServers(ctx, store, o.server);
   const records = await store.list({ serverIds: o.server ? [...o.server] : undefined, includeOrphans: o.includeOrphans });
   const [{ toLabRecordDocument }, { historyKey }] = await Promise.all([import('../domain/labs/shapes.js'), import('../core/db/cml-lab-store.js')]);
   const history = await store.history(records);
@@ -94,8 +115,14 @@ export async function labRecordDocuments(ctx: AppContext, o: { server?: readonly
 /** One lab's change history; the lab must be cached, and on one server unless `server` says which. */
 export async function labHistory(ctx: AppContext, labId: string, server?: string): Promise<{ record: LabRecord; entries: HistoryEntry[] }> {
   const store = await labStore(ctx, { create: false });
+  await knownServers(ctx, store, server === undefined ? undefined : [server]);
   const found = await store.findLab(labId, server);
-  if (found.length === 0) throw new OperationFailed(`no cached lab ${labId}${server ? ` on ${server}` : ''}`, { suggestion: 'see labops labs list --include-orphaned' });
+  if (found.length === 0) {
+    // an unknown lab id is a name the cache does not know, like an unknown host: a usage error with the closest id
+    const { didYouMean } = await import('../domain/closest-name.js');
+    const ids = (await store.list({ serverIds: server === undefined ? undefined : [server], includeOrphans: true })).map((r) => r.labId);
+    throw new UsageError(`no cached lab ${labId}${server ? ` on ${server}` : ''}${didYouMean(labId, ids)}`, { suggestion: 'see labops labs list --include-orphaned' });
+  }
   if (found.length > 1) throw new UsageError(`lab ${labId} is cached for several servers (${found.map((r) => r.serverId).join(', ')})`, { suggestion: 'pass --server <id>' });
   const record = found[0]!;
   const { historyKey } = await import('../core/db/cml-lab-store.js');

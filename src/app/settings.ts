@@ -32,6 +32,10 @@ export interface PollSettings {
   concurrency: number;
   intervalMs: number;
   timeoutMs: number;
+  /** heartbeat.max-size */
+  maxBytes: number;
+  /** heartbeat.clock-skew */
+  clockSkewMs: number;
 }
 
 export function pollSettings(cfg: LabopsConfig, flags: { source?: 'winrm' | 'file'; path?: string; concurrency?: number } = {}): PollSettings {
@@ -41,6 +45,8 @@ export function pollSettings(cfg: LabopsConfig, flags: { source?: 'winrm' | 'fil
     concurrency: flags.concurrency ?? cfg.value('heartbeat.concurrency'),
     intervalMs: cfg.value('heartbeat.interval'),
     timeoutMs: cfg.value('heartbeat.timeout'),
+    maxBytes: cfg.value('heartbeat.max-size'),
+    clockSkewMs: cfg.value('heartbeat.clock-skew'),
   };
 }
 
@@ -52,6 +58,7 @@ export function alertSettings(cfg: LabopsConfig): AlertThresholds {
     staleEvictionMs: cfg.value('alerts.stale-eviction'),
     missingIntervals: cfg.value('alerts.missing-intervals'),
     pollIntervalMs: cfg.value('heartbeat.interval'),
+    clockSkewMs: cfg.value('heartbeat.clock-skew'),
   };
 }
 

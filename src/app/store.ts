@@ -69,8 +69,8 @@ async function sectionRows(cfg: LabopsConfig): Promise<ConfigView['settings']> {
 export async function doctor(ctx: AppContext, o: { sampleHosts: number; timeoutMs: number }): Promise<CheckResult[]> {
   const [{ runDoctor }, { probe }] = await Promise.all([import('../ops/doctor.js'), import('../core/net/probe.js')]);
   const database = async () => {
-    const { openDatabase } = await import('../core/db/database.js');
-    const db = await openDatabase((await ctx.config()).value('db'), { readOnly: true });
+    const [{ openDatabase }, { dbPassword }, cfg] = await Promise.all([import('../core/db/database.js'), import('../core/config/secrets.js'), ctx.config()]);
+    const db = await openDatabase(cfg.value('db'), { readOnly: true, password: dbPassword(cfg, ctx.env) });
     ctx.onClose(() => db.close());
     return db;
   };

@@ -9,6 +9,7 @@ export interface GlobalOptions {
   config?: string;
   hosts?: string;
   db?: string;
+  dbPasswordFile?: string;
   json?: boolean;
   color?: boolean;
   input?: boolean;

@@ -70,6 +70,7 @@ export async function buildProgram(f: Factory, version = '0.0.0', opts: { argv?:
     .addOption(new Option('--config <file>', 'config file (default $XDG_CONFIG_HOME/labops/config.json, else /etc/labops/config.json)').env('LABOPS_CONFIG'))
     .option('--hosts <file>', 'host inventory in the seed hosts.json format (env OPS_CONFIG)')
     .option('--db <url>', 'database URL: sqlite:<path> or mysql://… (env LABOPS_DB, MYSQL_DSN)')
+    .option('--db-password-file <file>', 'file holding the database password, kept out of the URL (env LABOPS_DB_PASSWORD_FILE)')
     .option('--json', 'print one JSON document on stdout and nothing else')
     .option('--no-color', 'disable colour (also NO_COLOR)')
     .option('--no-input', 'never prompt; fail instead of asking')

@@ -1,14 +1,47 @@
 // Reads station files from a mounted share through a path template. Placeholders: {host} (inventory name),
 // {address}, and {winpath} (the inventory's Windows path without the drive colon, `/` separated:
 // C:\LabStation\labstation\data\telemetry\heartbeat.json -> C/LabStation/labstation/data/telemetry/heartbeat.json).
-import { readFile as readFileCb } from 'node:fs';
+import { close, fstat, open, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join, posix } from 'node:path';
 import type { InventoryHost } from './config/inventory.js';
 import { UsageError } from '../domain/errors.js';
+import { StationFileTooLarge } from '../domain/heartbeat/decode.js';
 
-// The callback readFile: fs/promises' readFile costs about three times its CPU per small file (bench/heartbeat).
-const readFile = promisify(readFileCb);
+// The callback API: fs/promises costs about three times the CPU per small file (bench/heartbeat).
+const openFile = promisify(open);
+const statFd = promisify(fstat);
+const readFd = promisify(read);
+const closeFd = promisify(close);
+
+/**
+ * A file's bytes, its size looked at before anything is read: a file larger than `maxBytes` is refused unread
+ * (StationFileTooLarge), and one that grows while it is read is never read past `maxBytes`.
+ */
+export async function readBounded(path: string, maxBytes: number): Promise<Buffer> {
+  const fd = await openFile(path, 'r');
+  try {
+    const { size } = await statFd(fd);
+    if (size > maxBytes) throw new StationFileTooLarge(size, maxBytes);
+    // one byte past the size: the read that returns nothing is how the end is known (a file may grow while it is read)
+    let buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, size + 1));
+    let filled = 0;
+    for (;;) {
+      if (filled === buf.length) {
+        if (filled > maxBytes) throw new StationFileTooLarge(filled, maxBytes);
+        const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2));
+        buf.copy(bigger, 0, 0, filled);
+        buf = bigger;
+      }
+      const { bytesRead } = await readFd(fd, buf, filled, buf.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buf.subarray(0, filled);
+  } finally {
+    await closeFd(fd).catch(() => undefined);
+  }
+}
 
 type StationFile = 'heartbeat' | 'events' | 'service-state';
 
@@ -23,7 +56,11 @@ export function checkTemplate(template: string): void {
 
 export class FileHeartbeatSource {
   readonly kind = 'file' as const;
-  constructor(private readonly template: string) {}
+  constructor(
+    private readonly template: string,
+    /** heartbeat.max-size */
+    private readonly maxBytes: number,
+  ) {}
 
   private winPath(host: InventoryHost, file: StationFile): string {
     if (file === 'heartbeat') return host.heartbeatPath;
@@ -48,8 +85,9 @@ export class FileHeartbeatSource {
 
   async read(host: InventoryHost, file: StationFile): Promise<Uint8Array | null> {
     try {
-      return await readFile(this.path(host, file));
+      return await readBounded(this.path(host, file), this.maxBytes);
     } catch (e) {
+      if (e instanceof StationFileTooLarge) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return null;
       throw new Error(`${this.path(host, file)}: cannot read (${code ?? (e as Error).message})`);

@@ -1,5 +1,6 @@
 // The WinRM heartbeat source, and the shape every source has (the file source is heartbeat-file-source.ts).
 import { OperationFailed } from '../domain/errors.js';
+import { StationFileTooLarge } from '../domain/heartbeat/decode.js';
 import type { InventoryHost } from './config/inventory.js';
 import type { WinRMClient } from './winrm/client.js';
 
@@ -29,6 +30,8 @@ export class WinRMHeartbeatSource {
   constructor(
     private readonly connect: (host: InventoryHost) => WinRMClient,
     private readonly timeoutMs: number,
+    /** heartbeat.max-size: a larger file is not transferred (the station looks at its size first) */
+    private readonly maxBytes: number,
   ) {}
 
   describe(host: InventoryHost, file: StationFile): string {
@@ -53,8 +56,13 @@ export class WinRMHeartbeatSource {
   /** The files in one command (one shell and one powershell.exe on the station per poll, not one per file). */
   async readMany(host: InventoryHost, files: readonly StationFile[], signal?: AbortSignal): Promise<Array<Uint8Array | null | Error>> {
     const paths = files.map((f) => windowsPath(host, f));
-    const outcomes = await this.client(host).readFiles(paths, { signal, deadlineMs: this.timeoutMs });
-    return outcomes.map((o, i) => ('bytes' in o ? o.bytes : 'missing' in o ? null : new OperationFailed(`reading ${paths[i]} on ${host.name} failed: ${o.error}`)));
+    const outcomes = await this.client(host).readFiles(paths, { signal, deadlineMs: this.timeoutMs, maxBytes: this.maxBytes });
+    return outcomes.map((o, i) => {
+      if ('bytes' in o) return o.bytes;
+      if ('missing' in o) return null;
+      if ('tooLarge' in o) return new StationFileTooLarge(o.tooLarge, this.maxBytes);
+      return new OperationFailed(`reading ${paths[i]} on ${host.name} failed: ${o.error}`);
+    });
   }
 
   async close(): Promise<void> {

@@ -6,10 +6,16 @@ import * as z from 'zod'; // a namespace import lets the bundler drop zod's loca
 import { parseDuration } from '../domain/duration.js';
 import { parseSection } from './config/structured.js';
 import { resolveSecret } from './config/secrets.js';
+import { childEnv } from './child-env.js';
 
 export interface NotifyConfig {
   /** argv of a command run without a shell; the events arrive on stdin as NDJSON */
   command?: string[];
+  /**
+   * variables of labops' environment the command receives (it gets PATH, HOME, the locale and LABOPS_NOTIFY_KIND;
+   * nothing else of labops' environment, which holds its secrets, unless named here)
+   */
+  env: string[];
   /** webhook URL, or a secret reference (env:NAME / file:/path), since chat webhook URLs embed a token */
   webhook?: string;
   timeoutMs: number;
@@ -24,6 +30,7 @@ const schema = z
   .object({
     command: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     webhook: z.string().min(1).optional(),
+    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')).optional(),
     timeout: z.string().refine((v) => parseDuration(v) !== undefined, 'expected a duration like 5s').optional(),
   })
   .strict();
@@ -36,13 +43,15 @@ export function parseNotifyConfig(raw: Record<string, unknown>, file: string | u
   return {
     command: n.command === undefined ? undefined : typeof n.command === 'string' ? [n.command] : n.command,
     webhook: n.webhook,
+    env: n.env ?? [],
     timeoutMs: n.timeout ? parseDuration(n.timeout)! : 10_000,
   };
 }
 
-function runCommand(argv: string[], kind: string, input: string, timeoutMs: number): Promise<void> {
+function runCommand(cfg: NotifyConfig & { command: string[] }, env: NodeJS.ProcessEnv, kind: string, input: string): Promise<void> {
+  const { command: argv, timeoutMs } = cfg;
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, LABOPS_NOTIFY_KIND: kind } });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'pipe'], env: childEnv(env, { pass: cfg.env, set: { LABOPS_NOTIFY_KIND: kind } }) });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-500)));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -78,7 +87,7 @@ export function createNotifier(cfg: NotifyConfig, env: NodeJS.ProcessEnv = proce
       if (!events.length) return;
       const errors: string[] = [];
       const jobs: Promise<void>[] = [];
-      if (cfg.command) jobs.push(runCommand(cfg.command, kind, events.map((e) => JSON.stringify(e)).join('\n') + '\n', cfg.timeoutMs));
+      if (cfg.command) jobs.push(runCommand({ ...cfg, command: cfg.command }, env, kind, events.map((e) => JSON.stringify(e)).join('\n') + '\n'));
       if (cfg.webhook) {
         const url = resolveSecret(cfg.webhook, 'notify.webhook', env);
         jobs.push(postWebhook(url, { source: 'labops', kind, events }, cfg.timeoutMs));

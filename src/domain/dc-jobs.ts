@@ -1,6 +1,7 @@
 // The DC job protocol of LINBO Docker (NOTES §2): stream names, message parsing, attempt counting,
 // retry backoff, provision batch selection and the repair script's stdout contract. Pure.
 import { backoffDelayMs } from './backoff.js';
+import { schoolNameProblem } from './devices-csv/paths.js';
 
 export const JOB_STREAM = 'linbo:jobs';
 export const JOB_GROUP = 'dc-workers';
@@ -44,10 +45,15 @@ export function parseJobMessage(id: string, fields: Record<string, string>): Job
   if (!operationId) return invalid('missing field operation_id');
   const rawAttempt = fields.attempt ?? '0';
   if (!/^\d+$/.test(rawAttempt.trim())) return invalid(`invalid attempt '${rawAttempt}'`);
-  const base = { id, fields, operationId, school: fields.school?.trim() || 'default-school', attempt: Number(rawAttempt), createdAt: fields.created_at };
+  const school = fields.school?.trim() || 'default-school';
+  // the school names directories and files, the host an LDAP filter: anything else is refused, never run
+  const badSchool = schoolNameProblem(school);
+  if (badSchool) return invalid(badSchool);
+  const base = { id, fields, operationId, school, attempt: Number(rawAttempt), createdAt: fields.created_at };
   if (type === 'macct_repair') {
     const host = fields.host?.trim();
     if (!host) return invalid('missing field host');
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/.test(host)) return invalid(`invalid host ${JSON.stringify(host)}`);
     return { ...base, type, host };
   }
   const action = fields.action?.trim();

@@ -2,9 +2,10 @@
 // without the Python worker: prerequisites, Redis and API tested before anything is written, the two
 // config files merged (keys it does not manage are kept, mode 600, atomic), the hook wrapper and a
 // systemd unit for `labops dc jobs`. --uninstall removes the hook and the unit and keeps configs and logs.
-import { AuthFailed, OperationFailed, Unreachable, UsageError } from '../domain/errors.js';
+import { AuthFailed, isLabopsError, OperationFailed, Unreachable, UsageError, type ErrorKind } from '../domain/errors.js';
 import { parseKv } from '../core/config/kv-file.js';
 import { shJoin } from '../domain/shell-quote.js';
+import { schoolNameProblem } from '../domain/devices-csv/paths.js';
 
 export interface DcPaths {
   workerConf: string;
@@ -14,6 +15,8 @@ export interface DcPaths {
   /** a file only a linuxmuster.net server has */
   linuxmusterMarker: string;
   logDir: string;
+  /** where packages install systemd units (the DC worker's macct-worker.service) */
+  vendorUnitDirs: string[];
 }
 
 export function defaultDcPaths(root = ''): DcPaths {
@@ -24,6 +27,7 @@ export function defaultDcPaths(root = ''): DcPaths {
     systemdDir: `${root}/etc/systemd/system`,
     linuxmusterMarker: `${root}/etc/linuxmuster/linbo/ssh_host_rsa_key`,
     logDir: `${root}/var/log/macct`,
+    vendorUnitDirs: [`${root}/lib/systemd/system`, `${root}/usr/lib/systemd/system`],
   };
 }
 
@@ -44,6 +48,8 @@ export interface Check {
   name: string;
   status: 'ok' | 'warn' | 'fail';
   detail: string;
+  /** why a connectivity check failed, as the exit table names it (auth: the key or password was refused) */
+  kind?: ErrorKind;
 }
 
 export interface DcSetupPorts {
@@ -59,6 +65,10 @@ export interface DcSetupPorts {
   checkApi(apiUrl: string, apiKey: string): Promise<string>;
   /** systemctl daemon-reload + enable/disable; undefined when not wanted */
   systemctl?(args: string[]): Promise<void>;
+  /** a unit's state from systemctl is-active / is-enabled (read-only); undefined without systemd or under --root */
+  unitState?(unit: string): Promise<{ active: string; enabled: string }>;
+  /** this machine's host name (the DC worker's default consumer name) */
+  hostname?(): string;
   /** the labops running now, by absolute paths: the single executable, or Node and the CLI script */
   labopsCommand: string[];
 }
@@ -171,25 +181,36 @@ export function prerequisiteChecks(paths: DcPaths, ports: DcSetupPorts, importSc
   return checks;
 }
 
-export async function connectivityChecks(a: { linboIp: string; redisPort: number; apiPort: number; apiKey: string; redisPassword?: string }, ports: DcSetupPorts): Promise<Check[]> {
-  const out: Check[] = [];
-  try {
-    out.push({ name: 'redis', status: 'ok', detail: await ports.checkRedis(a.linboIp, a.redisPort, a.redisPassword) });
-  } catch (e) {
-    out.push({ name: 'redis', status: 'fail', detail: (e as Error).message });
+/** Redis and the LINBO API, each a check; a failure keeps its kind (refused credentials are auth, 4). */
+export async function peerChecks(c: { redisHost: string; redisPort: number; redisPassword?: string; apiUrl: string; apiKey: string }, ports: DcSetupPorts): Promise<Check[]> {
+  const check = async (name: string, run: () => Promise<string>): Promise<Check> => {
+    try {
+      return { name, status: 'ok', detail: await run() };
+    } catch (e) {
+      return { name, status: 'fail', detail: (e as Error).message, kind: isLabopsError(e) ? e.kind : 'failed' };
+    }
+  };
+  return [await check('redis', () => ports.checkRedis(c.redisHost, c.redisPort, c.redisPassword)), await check('api', () => ports.checkApi(c.apiUrl, c.apiKey))];
+}
+
+export function connectivityChecks(a: { linboIp: string; redisPort: number; apiPort: number; apiKey: string; redisPassword?: string }, ports: DcSetupPorts): Promise<Check[]> {
+  return peerChecks({ redisHost: a.linboIp, redisPort: a.redisPort, redisPassword: a.redisPassword, apiUrl: `http://${a.linboIp}:${a.apiPort}/api/v1`, apiKey: a.apiKey }, ports);
+}
+
+/** The error for failed peer checks: auth when every failure is a refused key or password (4), else unreachable (3). */
+function peerFailure(bad: readonly Check[]): Error {
+  const message = `${bad.map((c) => `${c.name}: ${c.detail}`).join('; ')}; nothing written`;
+  if (bad.every((c) => c.kind === 'auth')) {
+    return new AuthFailed(message, { suggestion: 'the API key must be INTERNAL_API_KEY of the LINBO Docker API, the Redis password its requirepass; --force writes anyway' });
   }
-  try {
-    out.push({ name: 'api', status: 'ok', detail: await ports.checkApi(`http://${a.linboIp}:${a.apiPort}/api/v1`, a.apiKey) });
-  } catch (e) {
-    out.push({ name: 'api', status: 'fail', detail: (e as Error).message });
-  }
-  return out;
+  return new Unreachable(message, { suggestion: 'check the LINBO host IP, the exposed ports 6379/3000 and the API key; --force writes anyway' });
 }
 
 export async function dcSetup(a: DcSetupAnswers, paths: DcPaths, ports: DcSetupPorts, o: { force?: boolean; enable: boolean }): Promise<DcSetupResult> {
   if (!/^[A-Za-z0-9.:-]+$/.test(a.linboIp)) throw new UsageError(`invalid LINBO host '${a.linboIp}': an IP address or host name`);
   if (!a.apiKey) throw new UsageError('the API key is empty');
-  if (!/^[A-Za-z0-9_-]+$/.test(a.school)) throw new UsageError(`invalid school '${a.school}'`);
+  const badSchool = schoolNameProblem(a.school);
+  if (badSchool) throw new UsageError(`${badSchool}; nothing written`);
   checkLabopsCommand(ports);
   const checks = prerequisiteChecks(paths, ports, '/usr/sbin/linuxmuster-import-devices');
   if (checks.some((c) => c.status === 'fail') && !o.force) {
@@ -200,9 +221,7 @@ export async function dcSetup(a: DcSetupAnswers, paths: DcPaths, ports: DcSetupP
   const conn = await connectivityChecks(a, ports);
   checks.push(...conn);
   const bad = conn.filter((c) => c.status === 'fail');
-  if (bad.length && !o.force) {
-    throw new Unreachable(`${bad.map((c) => `${c.name}: ${c.detail}`).join('; ')}; nothing written`, { suggestion: 'check the LINBO host IP, the exposed ports 6379/3000 and the API key; --force writes anyway' });
-  }
+  if (bad.length && !o.force) throw peerFailure(bad);
 
   const written: string[] = [];
   const worker = mergeKvText(
@@ -268,36 +287,4 @@ export async function dcUninstall(paths: DcPaths, ports: DcSetupPorts, o: { enab
   if (o.enable && ports.systemctl && removed.includes(unit)) await ports.systemctl(['daemon-reload']);
   const kept = [paths.workerConf, paths.hookConf, paths.logDir].filter((p) => ports.exists(p));
   return { removed, kept };
-}
-
-/** dc check: Redis, API (with the key), the files. Changes nothing. */
-export async function dcCheck(
-  cfg: { redisHost: string; redisPort: number; redisPassword?: string; apiUrl: string; apiKey: string; master: string; importScript: string; samLdb: string },
-  paths: DcPaths,
-  ports: DcSetupPorts,
-): Promise<Check[]> {
-  const checks: Check[] = [];
-  try {
-    checks.push({ name: 'redis', status: 'ok', detail: await ports.checkRedis(cfg.redisHost, cfg.redisPort, cfg.redisPassword) });
-  } catch (e) {
-    checks.push({ name: 'redis', status: 'fail', detail: (e as Error).message });
-  }
-  try {
-    checks.push({ name: 'api', status: 'ok', detail: await ports.checkApi(cfg.apiUrl, cfg.apiKey) });
-  } catch (e) {
-    checks.push({ name: 'api', status: 'fail', detail: (e as Error).message });
-  }
-  const file = (name: string, path: string, want: 'fail' | 'warn', extra?: (mode: number) => Check | undefined) => {
-    const mode = ports.mode(path);
-    if (mode === undefined) return checks.push({ name, status: want, detail: `${path} missing` });
-    checks.push(extra?.(mode) ?? { name, status: 'ok', detail: path });
-  };
-  file('worker config', paths.workerConf, 'fail', (m) => ((m & 0o077) !== 0 ? { name: 'worker config', status: 'warn', detail: `${paths.workerConf} is mode ${(m & 0o777).toString(8)}; it holds the API key: chmod 600` } : undefined));
-  file('hook config', paths.hookConf, 'warn');
-  file('hook', `${paths.hookDir}/${HOOK_NAME}`, 'warn', (m) => ((m & 0o111) === 0 ? { name: 'hook', status: 'fail', detail: `${paths.hookDir}/${HOOK_NAME} is not executable: import-devices skips it` } : undefined));
-  file('systemd unit', `${paths.systemdDir}/${UNIT_NAME}`, 'warn');
-  file('devices.csv', cfg.master, 'fail');
-  file('import-devices', cfg.importScript, 'warn');
-  file('sam.ldb', cfg.samLdb, 'warn');
-  return checks;
 }

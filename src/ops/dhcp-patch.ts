@@ -356,7 +356,7 @@ class DevicesFilePatch {
 
 /** The real file system and dhcpd. */
 export async function systemDhcpPatchPorts(tee?: (text: string) => void): Promise<DhcpPatchPorts> {
-  const { writeFileAtomicInBackground, removeStaleTemps } = await import('../core/fs/atomic-write.js');
+  const [{ writeFileAtomicInBackground, removeStaleTemps }, { childEnv }] = await Promise.all([import('../core/fs/atomic-write.js'), import('../core/child-env.js')]);
   return {
     readFile(path) {
       try {
@@ -383,7 +383,7 @@ export async function systemDhcpPatchPorts(tee?: (text: string) => void): Promis
     },
     runDhcpd(dhcpd, conf) {
       return new Promise((resolve) => {
-        const child = spawn(dhcpd, ['-t', '-cf', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(dhcpd, ['-t', '-cf', conf], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(process.env) });
         const chunks: Buffer[] = [];
         child.stdout.on('data', (c: Buffer) => chunks.push(c));
         child.stderr.on('data', (c: Buffer) => chunks.push(c));

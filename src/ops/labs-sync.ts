@@ -74,6 +74,8 @@ export interface ServerSyncResult {
   purged: number;
   history: number;
   labErrors: { lab_id: string; error: string }[];
+  /** the controller listed no lab while labs of it are stored: orphan marking was skipped, and the run exits 5 so cron notices */
+  suspectEmptyList: boolean;
   warnings: string[];
   /** database statements written for this server */
   statements: number;
@@ -166,7 +168,10 @@ async function syncServer(
       r.warnings.push(`stopped fetching lab details after: ${f.message}`);
     }
     const plan = planOrphans(records, list, { acceptEmptyList: opts.acceptEmptyList });
-    if (plan.skipped && list.kind === 'ok') r.warnings.push(plan.skipped);
+    if (plan.skipped && list.kind === 'ok') {
+      r.warnings.push(plan.skipped);
+      r.suspectEmptyList = true;
+    }
     labs.markOrphaned(plan.orphan);
 
     if (!(await storeChanges(ports.store, server.id, labs.changes, r))) return r;
@@ -363,17 +368,20 @@ function emptyResult(s: CmlServerRef): ServerSyncResult {
   return {
     server: s.id, name: s.name, url: s.url, status: 'failed', error: null, health: { ok: false, error: 'not checked' },
     listed: 0, synced: 0, created: 0, updated: 0, unchanged: 0, orphaned: 0, restored: 0, purged: 0, history: 0,
-    labErrors: [], warnings: [], statements: 0, durationMs: 0,
+    labErrors: [], suspectEmptyList: false, warnings: [], statements: 0, durationMs: 0,
   };
 }
 
-/** One outcome per server, and a failed one per lab that failed on a server that answered. */
+/**
+ * One outcome per server, and a failed one per lab that failed on a server that answered, and for a suspiciously
+ * empty lab list (so the run is partial, 5, not a silent 0).
+ */
 export function syncOutcomes(r: LabsSyncResult): Outcome[] {
   return r.servers.flatMap((s): Outcome[] => {
     if (s.status === 'failed') {
       const k = s.error?.kind ?? 'failed';
       return [k === 'partial' ? 'failed' : k];
     }
-    return ['ok', ...s.labErrors.map((): Outcome => 'failed')];
+    return ['ok', ...s.labErrors.map((): Outcome => 'failed'), ...(s.suspectEmptyList ? (['failed'] as const) : [])];
   });
 }

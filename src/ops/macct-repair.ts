@@ -140,7 +140,7 @@ export async function repairMacct(host: string, cfg: MacctRepairConfig, ports: M
   if (useScript(cfg, ports)) {
     const res: MacctRepairResult = { host, account, status: 'failed', method: 'script', changed: [] };
     if (!ports.exists(cfg.repairScript)) return { ...res, error: `Repair script not found: ${cfg.repairScript}` };
-    const r = await ports.runScript('python3', [cfg.repairScript, '--only-hosts', host, '-s', cfg.school, '--log-file', o.logFile ?? `${cfg.logDir}/macct-repair.log`], 300_000);
+    const r = await ports.runScript('python3', ['--', cfg.repairScript, '--only-hosts', host, '-s', cfg.school, '--log-file', o.logFile ?? `${cfg.logDir}/macct-repair.log`], 300_000);
     if (r.error) return { ...res, error: r.error };
     if (r.timedOut) return { ...res, error: 'Script timed out after 5 minutes' };
     if (r.code !== 0) return { ...res, error: r.stderr.trim() || `Script exited with code ${r.code}` };
@@ -185,7 +185,7 @@ export async function repairMacct(host: string, cfg: MacctRepairConfig, ports: M
 
 /** Real ports over the ldb adapter, the file system and child processes. */
 export async function systemMacctPorts(env: NodeJS.ProcessEnv): Promise<MacctRepairPorts> {
-  const [{ readFileSync, existsSync }, { spawn }, ldb] = await Promise.all([import('node:fs'), import('node:child_process'), import('../core/samba/ldb.js')]);
+  const [{ readFileSync, existsSync }, { spawn }, ldb, { childEnv }] = await Promise.all([import('node:fs'), import('node:child_process'), import('../core/samba/ldb.js'), import('../core/child-env.js')]);
   return {
     checkSamLdb: ldb.checkSamLdb,
     async findComputer(samLdb, name) {
@@ -205,7 +205,7 @@ export async function systemMacctPorts(env: NodeJS.ProcessEnv): Promise<MacctRep
     exists: (path) => existsSync(path),
     runScript: (cmd, args, timeoutMs) =>
       new Promise((resolve) => {
-        const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(cmd, args, { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         let timedOut = false;

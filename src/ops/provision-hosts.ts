@@ -488,7 +488,7 @@ interface ChildResult {
   error?: string;
 }
 
-/** Runs a program to its end or its time limit (then SIGKILL), stdout and stderr together. */
+/** Runs a program to its end or its time limit (then SIGKILL), stdout and stderr together; `env` is the child's own (childEnv). */
 function runChild(spawn: typeof SpawnFn, cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ChildResult> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -520,18 +520,20 @@ export async function systemProvisionPorts(o: {
   dnsServer?: string;
   sleep: (ms: number) => Promise<void>;
 }): Promise<ProvisionPorts> {
-  const [{ readFileSync, mkdirSync, unlinkSync, existsSync }, { dirname }, { spawn }, atomic, { acquireLock }] = await Promise.all([
+  const [{ readFileSync, mkdirSync, unlinkSync, existsSync }, { dirname }, { spawn }, atomic, { acquireLock }, { childEnv }] = await Promise.all([
     import('node:fs'),
     import('node:path'),
     import('node:child_process'),
     import('../core/fs/atomic-write.js'),
     import('../core/fs/lock.js'),
+    import('../core/child-env.js'),
   ]);
   const which = (name: string) => {
     for (const d of [...(o.env.PATH ?? '').split(':').filter(Boolean), '/usr/bin', '/usr/sbin']) if (existsSync(`${d}/${name}`)) return `${d}/${name}`;
     return undefined;
   };
-  const exec = (cmd: string, args: string[], timeoutMs: number) => runChild(spawn, cmd, args, o.env, timeoutMs);
+  // the import script and ldbsearch get PATH and the locale, never labops' environment (the worker's API_KEY, REDIS_PASSWORD)
+  const exec = (cmd: string, args: string[], timeoutMs: number) => runChild(spawn, cmd, args, childEnv(o.env), timeoutMs);
   return {
     readFile(path) {
       try {
@@ -552,7 +554,7 @@ export async function systemProvisionPorts(o: {
     async adComputerExists(samLdb, name) {
       const ldbsearch = which('ldbsearch');
       if (!ldbsearch) throw new OperationFailed('ldbsearch not found (install ldb-tools) — cannot verify the AD computer object');
-      const r = await exec(ldbsearch, ['-H', samLdb, `(sAMAccountName=${name.toUpperCase()}$)`, 'dn'], 30_000);
+      const r = await exec(ldbsearch, ['-H', samLdb, '--', `(sAMAccountName=${name.toUpperCase()}$)`, 'dn'], 30_000);
       if (r.code !== 0) throw new OperationFailed(`ldbsearch on ${samLdb} failed: ${r.error ?? r.output.trim().split('\n').slice(-1)[0] ?? `exit ${r.code}`}`);
       return /^dn: /m.test(r.output);
     },

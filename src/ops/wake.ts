@@ -1,5 +1,6 @@
 // Wake-on-LAN with boot validation: resolve targets (all input checked before any packet), then per host
 // send, wait, probe, with bounded concurrency. Returns typed per-host results; never prints.
+import { didYouMean, someNames } from '../domain/closest-name.js';
 import { UsageError } from '../domain/errors.js';
 import { looksLikeMac, parseMac } from '../domain/mac.js';
 import { mapPool } from '../domain/pool.js';
@@ -115,8 +116,8 @@ export function resolveWakeTargets(req: WakeRequest, index: HostIndex, d: WakeDe
       continue;
     }
     if (looksLikeMac(t)) throw new UsageError(`invalid MAC address '${t}'`);
-    throw new UsageError(`unknown host '${t}': not in the inventory and not a MAC address`, {
-      suggestion: index.inventory.file ? `hosts come from ${index.inventory.file}` : 'pass --hosts <file> or set OPS_CONFIG',
+    throw new UsageError(`unknown host '${t}'${didYouMean(t, index.hosts.map((h) => h.name))}: not in the inventory and not a MAC address`, {
+      suggestion: index.inventory.file ? `hosts come from ${index.inventory.file} (${someNames(index.hosts.map((h) => h.name))})` : 'pass --hosts <file> or set OPS_CONFIG',
     });
   }
   return out;

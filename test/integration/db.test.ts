@@ -273,6 +273,37 @@ describe('MariaDB', () => {
     assert.doesNotMatch(r.stderr + r.stdout, /not-the-password/);
   });
 
+  test('the password kept out of the URL: --db-password-file, LABOPS_DB_PASSWORD_FILE, an env: reference; it wins over the URL; a missing file is exit 2', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const dir = tempDir();
+    try {
+      const file = join(dir.path, 'db.pass');
+      writeFileSync(file, `${maria.password}\n`, { mode: 0o600 });
+      const bare = `mysql://labops@127.0.0.1:${maria.port}/labops`;
+      const viaFlag = await cli(['--db', bare, '--db-password-file', file, 'db', 'status']);
+      assert.notEqual(viaFlag.code, 4, viaFlag.stderr);
+      assert.doesNotMatch(viaFlag.stderr, /access denied|unreachable/);
+      const viaEnv = await cli(['db', 'status'], { LABOPS_DB: bare, LABOPS_DB_PASSWORD_FILE: file });
+      assert.equal(viaEnv.code, viaFlag.code, viaEnv.stderr);
+      const viaRef = await cli(['db', 'status'], { LABOPS_DB: bare, LABOPS_DB_PASSWORD: 'env:MYSQL_PWD', MYSQL_PWD: maria.password });
+      assert.equal(viaRef.code, viaFlag.code, viaRef.stderr);
+      // a seed MYSQL_DSN with a stale password: the password file wins
+      const stale = await cli(['db', 'status'], { MYSQL_DSN: `mysql+pymysql://labops:stale-pw@127.0.0.1:${maria.port}/labops`, LABOPS_DB_PASSWORD_FILE: file });
+      assert.equal(stale.code, viaFlag.code, stale.stderr);
+      const without = await cli(['--db', bare, 'db', 'status']);
+      assert.equal(without.code, 4, 'no password: refused');
+      const missing = await cli(['--db', bare, '--db-password-file', join(dir.path, 'nope'), 'db', 'status']);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /db-password: cannot read secret file .*nope: ENOENT/);
+      const shown = await cli(['--json', '--db', bare, '--db-password-file', file, 'config', 'show']);
+      const setting = (JSON.parse(shown.stdout).settings as { key: string; value: string; source: string }[]).find((s) => s.key === 'db-password');
+      assert.deepEqual(setting, { key: 'db-password', value: `file:${file} (reference)`, source: '--db-password-file' });
+      assert.doesNotMatch(shown.stdout + viaFlag.stdout + viaFlag.stderr, new RegExp(maria.password));
+    } finally {
+      dir.cleanup();
+    }
+  });
+
   test('an unreachable database exits 3', async () => {
     const r = await cli(['--db', 'mysql://u:secret-pw@127.0.0.1:1/labops', 'db', 'status']);
     assert.equal(r.code, 3, r.stderr);

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { tempDir } from '../support/tmp.js';
@@ -345,15 +345,18 @@ describe('dc jobs: crash in the middle of a provision batch', () => {
   test('SIGKILL during the import, another consumer takes over: each job completed exactly once, devices.csv old or new', { timeout: 240_000 }, async (ctx) => {
     if (!samLdb) return ctx.skip('samba not installed');
     const slow = join(work.path, 'slow-import-kill.sh');
-    writeFileSync(slow, `#!/bin/sh\nif [ -n "$SLOW_IMPORT_MARKER" ]; then echo started > "$SLOW_IMPORT_MARKER"; sleep 60; fi\nexec "${fixturePath('fake-import-devices.mjs')}" "$@"\n`, { mode: 0o755 });
+    // consumer A's import hangs while the flag file exists (the import script does not see labops' environment)
+    const marker = join(work.path, `import-started-${Date.now()}`);
+    const slowFlag = `${marker}.slow`;
+    writeFileSync(slowFlag, '');
+    writeFileSync(slow, `#!/bin/sh\nif [ -e "${slowFlag}" ]; then echo started > "${marker}"; sleep 60; fi\nexec "${fixturePath('fake-import-devices.mjs')}" "$@"\n`, { mode: 0o755 });
     // a short debounce gathers all six into one batch (a consumer reads no more than it can start at once)
     const w = await world({ importScript: slow, workerExtra: ['PROVISION_DEBOUNCE_SEC=1'] });
     const original = readFileSync(w.site.master, 'utf8');
     const ids: string[] = [];
     for (let i = 31; i <= 36; i++) ids.push((await w.api.queueProvision('create', host(i))).operationId);
-    const marker = join(work.path, `import-started-${Date.now()}`);
     const child = spawn(process.execPath, ['--import', 'tsx', fixturePath('labops-src.ts'), 'dc', 'jobs', '--consumer', 'dc-a'], {
-      env: { ...process.env, ...w.site.env, SLOW_IMPORT_MARKER: marker },
+      env: { ...process.env, ...w.site.env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -362,6 +365,7 @@ describe('dc jobs: crash in the middle of a provision batch', () => {
     const atKill = readFileSync(w.site.master, 'utf8');
     child.kill('SIGKILL');
     await new Promise((r) => child.once('close', r));
+    unlinkSync(slowFlag);
     assert.ok(ids.every((id) => w.api.operations.get(id)!.status === 'running'), stderr);
     assert.equal(await w.pending(), 6, 'A never ACKed');
 

@@ -42,10 +42,10 @@ test('dc setup: tests Redis and the API first, merges an old config (keeps its k
   // a Phase-8-only config from an older install
   writeFileSync(workerConf, `# old install\nREDIS_HOST=10.9.9.9\nAPI_KEY=old\nCONSUMER_NAME=dc-01\nFOO=bar\nDEVICES_CSV_MASTER=${master}\n`, { mode: 0o644 });
 
-  // wrong key: the API test fails, nothing is written
+  // wrong key: the API refuses it (401), an authentication failure (4); nothing is written
   writeFileSync(keyFile, 'wrong-key\n');
   const bad = await cli(args(), {});
-  assert.equal(bad.code, 3, bad.stderr);
+  assert.equal(bad.code, 4, bad.stderr);
   assert.match(bad.stderr, /api: LINBO API GET .*: 401 Invalid or missing internal API key; nothing written/);
   assert.ok(!bad.stderr.includes('wrong-key'));
   assert.match(readFileSync(workerConf, 'utf8'), /^API_KEY=old$/m);
@@ -79,11 +79,25 @@ test('dc setup: tests Redis and the API first, merges an old config (keeps its k
   const check = await cli(['dc', 'check', '--root', root, '--json'], {});
   assert.equal(check.code, 0, check.stdout + check.stderr);
   const checks = JSON.parse(check.stdout).checks as { name: string; status: string }[];
-  assert.deepEqual(checks.filter((c) => c.status === 'ok').map((c) => c.name), ['redis', 'api', 'worker config', 'hook config', 'hook', 'systemd unit', 'devices.csv']);
+  assert.deepEqual(checks.filter((c) => c.status === 'ok').map((c) => c.name), ['redis', 'api', 'worker config', 'hook config', 'hook', 'systemd unit', 'devices.csv', 'macct-worker.service']);
   chmodSync(hook, 0o644);
   const check2 = await cli(['dc', 'check', '--root', root], {});
   assert.equal(check2.code, 1);
   assert.match(check2.stdout, /^hook\tfail\t.*is not executable/m);
+  chmodSync(hook, 0o755);
+  // the Debian package of the Python worker, reading the same worker config: the same consumer name
+  const oldUnit = join(root, 'lib/systemd/system/macct-worker.service');
+  mkdirSync(join(root, 'lib/systemd/system'), { recursive: true });
+  writeFileSync(oldUnit, `[Service]\nExecStart=/usr/bin/python3 /usr/lib/linbo-docker-dc-worker/macct-worker.py -c ${workerConf}\n`);
+  const check3 = await cli(['dc', 'check', '--root', root], {});
+  assert.equal(check3.code, 1);
+  assert.match(check3.stdout, /^macct-worker\.service\tfail\t.*consumes linbo:jobs in group dc-workers as 'dc-01', the consumer name labops dc jobs uses/m);
+  // a unit whose labops is gone (a moved install): systemd would restart it forever
+  const unitText = readFileSync(unit, 'utf8');
+  writeFileSync(unit, unitText.replace(/^ExecStart=\S+/m, 'ExecStart=/opt/gone/labops'));
+  const check4 = await cli(['dc', 'check', '--root', root], {});
+  assert.match(check4.stdout, /^systemd unit\tfail\t.*starts \/opt\/gone\/labops.*, but \/opt\/gone\/labops does not exist/m);
+  writeFileSync(unit, unitText);
 
   const u = await cli(['dc', 'setup', '--uninstall', '--root', root, '--no-enable'], {});
   assert.equal(u.code, 0, u.stderr);

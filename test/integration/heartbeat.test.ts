@@ -134,6 +134,8 @@ describe('heartbeat poll (file source, SQLite)', () => {
   });
 
   test('a heartbeat without operations is completed from service-state.ini (UTF-16LE)', async () => {
+    // read after it was written (a heartbeat from the poller's future is clock skew)
+    await env.clock.advanceTo(Math.max(env.clock.now(), Date.UTC(2026, 7, 24, 8, 30, 30)));
     const p = join(env.dir.path, 'stations', 'lab-ws-02', 'labstation', 'data', 'telemetry', 'heartbeat.json');
     const doc = JSON.parse(readFileSync(p, 'utf8').replace(/^\uFEFF/, ''));
     delete doc.operations;
@@ -150,6 +152,52 @@ describe('heartbeat poll (file source, SQLite)', () => {
     } finally {
       await d.close();
     }
+  });
+});
+
+describe("a station whose clock runs hours ahead", () => {
+  const env = setup();
+  const db = `sqlite:${join(env.dir.path, 'skew.db')}`;
+  const base = ['--hosts', env.inventory, '--db', db];
+  after(() => {
+    for (const s of env.stations) s.close();
+    env.dir.cleanup();
+  });
+
+  test('flagged (warning, clock-skew alert), last_seen is the poll time, and its forced logoff is linked to the reservation by the measured skew', async () => {
+    assert.equal((await cli([...base, 'db', 'migrate'])).code, 0);
+    const telemetry = join(env.dir.path, 'stations', 'lab-ws-03', 'labstation', 'data', 'telemetry');
+    const now = env.clock.now();
+    const ahead = 3 * 3_600_000;
+    const stationTime = (ms: number) => new Date(ms + ahead).toISOString().replace('.000Z', 'Z');
+    const doc = JSON.parse(readFileSync(join(telemetry, 'heartbeat.json'), 'utf8').replace(/^\uFEFF/, ''));
+    doc.timestamp = stationTime(now - 20_000);
+    writeFileSync(join(telemetry, 'heartbeat.json'), JSON.stringify(doc));
+    // the prepare ran a minute ago by the real clock; the station wrote its eviction by its own
+    const d = await openDatabase(db);
+    await d.kysely.insertInto('reservation_operations').values({ reservation_id: '0xskew', lab_id: '3', host: 'lab-ws-03', action: 'prepare', status: 'completed', success: 1, response_code: 0, created_at: new Date(now - 60_000).toISOString().slice(0, 19).replace('T', ' ') }).execute();
+    await d.close();
+    const event = { force: true, grace: 90, message: 'session closes', sessionId: '2', source: 'session-guard', state: 'Active', timestamp: stationTime(now - 58_000), user: 'teacher' };
+    writeFileSync(join(telemetry, 'session-guard-events.jsonl'), `${JSON.stringify(event)}\n`);
+    const r = await cli([...base, '--json', 'heartbeat', 'poll', 'lab-ws-03', '--source', 'file', '--path', env.path], env.clock);
+    assert.equal(r.code, 0, r.stderr);
+    const host = JSON.parse(r.stdout).hosts[0];
+    assert.ok(host.clockSkewMs > ahead - 60_000 && host.clockSkewMs < ahead, String(host.clockSkewMs));
+    assert.match(r.stderr, /lab-ws-03: clock skew: the heartbeat is dated .*, 3 h ahead of this machine's clock/);
+    const check = await openDatabase(db);
+    try {
+      const row = await check.kysely.selectFrom('lab_hosts').select('last_seen').where('name', '=', 'lab-ws-03').executeTakeFirstOrThrow();
+      assert.equal(row.last_seen, new Date(now).toISOString().slice(0, 19).replace('T', ' '), 'last_seen is the poll time, not the station\'s future');
+    } finally {
+      await check.close();
+    }
+    const logoffs = JSON.parse((await cli([...base, '--json', 'heartbeat', 'show', '--events', 'lab-ws-03'])).stdout).forcedLogoffs;
+    assert.equal(logoffs.length, 1);
+    assert.equal(logoffs[0].reservationId, '0xskew', 'linked although the station clock is 3 h ahead');
+    const alerts = JSON.parse((await cli([...base, '--json', 'heartbeat', 'alerts'], env.clock)).stdout);
+    const skew = alerts.open.find((a: { host: string; rule: string }) => a.host === 'lab-ws-03' && a.rule === 'clock-skew');
+    assert.ok(skew, JSON.stringify(alerts.open));
+    assert.match(skew.message, /the station's clock is 3 h ahead/);
   });
 });
 

@@ -152,7 +152,7 @@ describe('labs sync over TLS (SQLite)', () => {
     const purge = await cli([...base(), '--json', 'labs', 'sync', '--server', c.id, '--purge']);
     assert.equal(purge.lines().find((l) => l.type === 'server')!.purged, 1);
     const h = await cli([...base(), 'labs', 'history', gone.id]);
-    assert.equal(h.code, 1);
+    assert.equal(h.code, 2);
     assert.match(h.stderr, /no cached lab/);
   });
 
@@ -167,7 +167,9 @@ describe('labs sync over TLS (SQLite)', () => {
       assert.equal(bad.orphaned, 0);
       assert.equal(r.lines().filter((l) => l.type === 'lab' && l.event === 'orphaned').length, 0);
       if (kind === 'empty') {
-        assert.equal(r.code, 0, r.stderr);
+        // synced, but cron must notice: partial
+        assert.equal(r.code, 5, r.stderr);
+        assert.equal(bad.suspectEmptyList, true);
         assert.match((bad.warnings as string[]).join(), /empty lab list while 6 lab\(s\) are stored/);
       } else {
         assert.equal(r.code, 5, r.stderr);

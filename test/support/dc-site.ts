@@ -52,13 +52,22 @@ export function makeSite(workDir: string, samLdb: string, o: SiteOptions = {}): 
     `DHCPD_CONF=${dhcp}/dhcpd.conf`,
     '',
   ].join('\n'));
+  // labops runs the import script with an environment of its own (PATH, locale), not its own: the stand-in's
+  // settings are baked into a wrapper, as a real site's are in its files
+  const importWrapper = join(bin, 'import-devices');
+  const standIn = { FAKE_LMN_SOPHOMORIX: sop, FAKE_LMN_DHCP: dhcp, FAKE_LMN_HOOKS: hooks, FAKE_SAM_LDB: samLdb, LINBO_DOCKER_DHCP_CONF: hookConf };
+  writeFileSync(
+    importWrapper,
+    `#!/bin/sh\n${Object.entries(standIn).map(([k, v]) => `export ${k}='${v}'`).join('\n')}\nexec '${o.importScript ?? fixturePath('fake-import-devices.mjs')}' "$@"\n`,
+    { mode: 0o755 },
+  );
   const workerConf = join(root, 'macct-worker.conf');
   const lock = join(root, 'lock', 'linbo-provision.lock');
   writeFileSync(workerConf, [
     `SCHOOL=${school}`,
     `DEVICES_CSV_MASTER=${sop}/{school}/devices.csv`,
     `DEVICES_CSV_DELTA=${sop}/{school}/linbo-docker.devices.csv`,
-    `IMPORT_SCRIPT=${o.importScript ?? fixturePath('fake-import-devices.mjs')}`,
+    `IMPORT_SCRIPT=${importWrapper}`,
     `PROVISION_LOCK_FILE=${lock}`,
     `DHCP_VERIFY_FILE=${dhcp}/devices/{school}.conf`,
     `SAM_LDB=${samLdb}`,

@@ -87,7 +87,10 @@ test('arguments that cannot reach LabStation.exe exactly are refused by the allo
 });
 
 test('a host whose labstation_exe cannot be started unquoted stops the run before any connection', async () => {
-  const inv = new HostIndex(parseInventory(JSON.stringify({ hosts: [{ name: 'ok', address: 'a.lab' }, { name: 'spaced', address: 'b.lab', labstation_exe: 'C:\\Program Files\\LabStation\\LabStation.exe' }] }), 'h.json')).hosts;
+  // the inventory refuses such a path when it loads; the run checks again (hosts may come from elsewhere, the API)
+  assert.throws(() => parseInventory(JSON.stringify({ hosts: [{ name: 'spaced', address: 'b.lab', labstation_exe: 'C:\\Program Files\\LabStation\\LabStation.exe' }] }), 'h.json'), /hosts\[0\]\.labstation_exe: is not a LabStation\.exe path/);
+  const inv = new HostIndex(parseInventory(JSON.stringify({ hosts: [{ name: 'ok', address: 'a.lab' }, { name: 'spaced', address: 'b.lab' }] }), 'h.json')).hosts;
+  inv[1]!.labstationExe = 'C:\\Program Files\\LabStation\\LabStation.exe';
   let connects = 0;
   await assert.rejects(
     execOnHosts(inv, parseLabStationCommand(['status']) as never, { concurrency: 2, timeoutMs: 1000 }, { now: () => 0, connect: () => (connects++, { run: async () => ({ exitCode: 0, stdout: '', stderr: '', durationMs: 0 }), close: () => {} }) }),

@@ -130,7 +130,7 @@ describe('timestamps', () => {
     assert.equal(toUtcIso('yesterday'), null);
     assert.equal(toUtcIso(12), null);
   });
-  test('UTC timestamps read by slicing give what the Date path gives, for storage too; out-of-range ones as before', () => {
+  test('UTC timestamps read by slicing give what the Date path gives, for storage too; out-of-range ones are no time', () => {
     let seed = 11;
     const rnd = (n: number) => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -145,8 +145,11 @@ describe('timestamps', () => {
       assert.equal(toUtcIso(x), viaDate, x);
       assert.equal(toDbDateTime(x), viaDate.slice(0, 19).replace('T', ' '), x);
     }
-    // Days past the month's end still roll over on the general path, as they always did.
-    assert.equal(toUtcIso('2026-02-30T00:00:00Z'), '2026-03-02T00:00:00.000Z');
+    // Days past the month's end are no time at all: never rolled over into the next month.
+    assert.equal(toUtcIso('2026-02-30T00:00:00Z'), null);
+    assert.equal(toUtcIso('2026-13-45T99:99:99Z'), null);
+    assert.equal(toUtcIso('2028-02-29T00:00:00Z'), '2028-02-29T00:00:00.000Z');
+    assert.equal(toUtcIso('2026-01-01T12:00:00+25:00'), null);
     assert.equal(toDbDateTime('2026-02-30T00:00:00Z'), '2026-03-02 00:00:00');
     assert.equal(toDbDateTime(Date.UTC(2026, 0, 2, 3, 4, 5, 600)), '2026-01-02 03:04:05');
   });

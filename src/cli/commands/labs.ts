@@ -56,8 +56,9 @@ export function registerLabs(parent: Command, f: Factory): Command {
   helpAfter(
     sync,
     'Examples:\n  labops labs sync\n  labops labs sync --server cml-1 --json | jq -c \'select(.type=="lab")\'\n  labops labs sync --purge\n\n' +
-      'Exit: 0 all synced, 2 bad config (nothing contacted), 3 all unreachable, 4 wrong credentials or untrusted certificate,\n' +
-      '5 some servers or labs failed.',
+      'Exit: 0 all synced; 1 a controller answered but not as CML does (GET /labs 404: is the URL the controller?);\n' +
+      '2 bad config (nothing contacted); 3 all unreachable; 4 wrong credentials or untrusted certificate; 5 some servers or\n' +
+      'labs failed, or a controller listed no labs while labs of it are cached (nothing marked orphaned; --accept-empty-list trusts it).',
   );
 
   const list = labs

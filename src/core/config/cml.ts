@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod'; // a namespace import lets the bundler drop zod's locales
 import { UsageError } from '../../domain/errors.js';
+import { didYouMean } from '../../domain/closest-name.js';
 import { configError, parseSection } from './structured.js';
 import { resolveSecret } from './secrets.js';
 
@@ -83,7 +84,7 @@ export function selectCmlServers(all: CmlServerConfig[], ids: readonly string[] 
   if (!ids?.length) return all;
   return ids.map((id) => {
     const s = all.find((x) => x.id === id);
-    if (!s) throw new UsageError(`unknown CML server '${id}'`, { suggestion: `configured: ${all.map((x) => x.id).join(', ')}` });
+    if (!s) throw new UsageError(`unknown CML server '${id}'${didYouMean(id, all.map((x) => x.id))}`, { suggestion: `configured: ${all.map((x) => x.id).join(', ')}` });
     return s;
   });
 }

@@ -6,6 +6,9 @@ import { UsageError } from '../../domain/errors.js';
 import { parseMac } from '../../domain/mac.js';
 import { parseProbeSpec, type ProbeSpec } from '../../domain/probe-spec.js';
 import { secretKind } from './secrets.js';
+import { executableProblem } from '../../domain/winrs-command-line.js';
+import { isHostAddress } from '../net/address.js';
+import { isIP } from 'node:net';
 
 export const DEFAULT_LABSTATION_EXE = 'C:\\LabStation\\LabStation.exe';
 export const DEFAULT_HEARTBEAT_PATH = 'C:\\LabStation\\labstation\\data\\telemetry\\heartbeat.json';
@@ -45,24 +48,44 @@ export interface Inventory {
 
 const port = z.coerce.number().int().min(1).max(65535);
 
+// Inventory values reach programs, sockets, path templates and PowerShell: each is checked when the inventory loads,
+// as a flag would be, so a bad one is exit 2 naming its JSON path before anything is sent or run.
+const hasControl = (v: string) => [...v].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+const hostName = z
+  .string()
+  .trim()
+  .min(1, 'must be a non-empty string')
+  .refine((v) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(v), { message: "is not a host name: 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit (it keys database rows and fills {host} in path templates)" });
+const hostAddress = (what: string) =>
+  z.string().trim().min(1, 'must be a non-empty string').refine(isHostAddress, { message: `is not ${what}: an IP address or a DNS host name (letters, digits, '-' and '.')` });
+/** An absolute Windows path without `..` segments or control characters (read over WinRM, or mapped onto a share by {winpath}). */
+const windowsPath = z
+  .string()
+  .refine((v) => /^(?:[A-Za-z]:[\\/]|\\\\)/.test(v) && !hasControl(v) && !v.split(/[\\/]+/).includes('..'), { message: 'is not an absolute Windows path (C:\\… or \\\\server\\share\\…, no \'..\' segments)' });
+const plainText = z.string().refine((v) => !hasControl(v) && v.length <= 256, { message: 'must be at most 256 characters without control characters' });
+
 const hostSchema = z.looseObject({
-  name: z.string().trim().min(1, 'must be a non-empty string'),
-  address: z.string().trim().min(1, 'must be a non-empty string'),
+  name: hostName,
+  address: hostAddress('a host address'),
   mac: z
     .string()
     .optional()
     .nullable()
     .refine((v) => v == null || v === '' || parseMac(v) !== undefined, { message: 'is not a MAC address' }),
-  winrm_user: z.string().optional().nullable(),
+  winrm_user: plainText.optional().nullable(),
   winrm_pass: z.string().optional().nullable(),
   winrm_transport: z.string().optional().nullable(),
   winrm_port: port.optional().nullable(),
   winrm_use_ssl: z.boolean().optional().nullable(),
-  labstation_exe: z.string().optional().nullable(),
-  heartbeat_path: z.string().optional().nullable(),
-  events_path: z.string().optional().nullable(),
-  ping_target: z.string().optional().nullable(),
-  broadcast: z.string().optional().nullable(),
+  labstation_exe: z
+    .string()
+    .optional()
+    .nullable()
+    .refine((v) => v == null || executableProblem(normaliseWindowsPath(v)) === undefined, { message: "is not a LabStation.exe path the WinRS cmd shell can start unquoted (C:\\…\\LabStation.exe; letters, digits and \\ : . _ - ~ only)" }),
+  heartbeat_path: windowsPath.optional().nullable(),
+  events_path: windowsPath.optional().nullable(),
+  ping_target: hostAddress('a probe target').optional().nullable(),
+  broadcast: z.string().trim().refine((v) => isIP(v) !== 0, { message: 'is not an IPv4 or IPv6 address' }).optional().nullable(),
   wol_port: port.optional().nullable(),
   wake_attempts: z.coerce.number().int().min(1).max(100).optional().nullable(),
   labs: z.array(z.union([z.string(), z.number()])).optional().nullable(),
@@ -71,7 +94,7 @@ const hostSchema = z.looseObject({
     .optional()
     .nullable()
     .refine((v) => v == null || parseProbeSpec(v) !== undefined, { message: "must be 'icmp' or 'tcp:<port>'" }),
-  credential_ref: z.string().optional().nullable(),
+  credential_ref: plainText.optional().nullable(),
   quarantined: z.boolean().optional().nullable(),
 });
 

@@ -1,7 +1,8 @@
 // /etc/linbo-docker-dhcp.conf, the config of the 50-linbo-docker-dhcp hook (NOTES §6.2).
 // Fix: the school given with -s wins over SCHOOL= in the file (the hook let the file override it).
 // labops also reads DHCPD_CONF and DHCPD, which the old hook ignores.
-import { fillSchool, DEFAULT_SCHOOL } from '../../domain/devices-csv/paths.js';
+import { fillSchool, schoolNameProblem, DEFAULT_SCHOOL } from '../../domain/devices-csv/paths.js';
+import { UsageError } from '../../domain/errors.js';
 import { readKvFile } from './kv-file.js';
 
 export const LINBO_DOCKER_DHCP_CONF = '/etc/linbo-docker-dhcp.conf';
@@ -35,10 +36,15 @@ export const DHCP_HOOK_DEFAULTS = {
   dhcpdConf: '/etc/dhcp/dhcpd.conf',
 };
 
-/** Flags > file > defaults; `{school}` is filled after the school is known, in every path. */
+/**
+ * Flags > file > defaults; `{school}` is filled after the school is known, in every path. A school that is not a
+ * plain name (a path, `..`) is refused before any file is named with it.
+ */
 export function resolveDhcpHookConfig(values: Record<string, string> | undefined, o: DhcpHookOverrides, file?: string): DhcpHookConfig {
   const v = values ?? {};
   const school = o.school || v.SCHOOL || DEFAULT_SCHOOL;
+  const problem = schoolNameProblem(school);
+  if (problem) throw new UsageError(`${problem}; nothing read or written`, { suggestion: o.school ? 'pass the school name with -s, e.g. -s default-school' : `fix SCHOOL= in ${file}` });
   const path = (flag: string | undefined, key: string, def: string) => fillSchool(flag || v[key] || def, school);
   return {
     file,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../domain/errors.js';
 import { parseDuration } from '../../domain/duration.js';
+import { didYouMean } from '../../domain/closest-name.js';
 import { SETTING_DEFS, defaultOf, xdgConfigHome, type SettingDef, type SettingKey, type SettingValue } from './settings.js';
 import { redactSecret } from './secrets.js';
 
@@ -111,26 +112,6 @@ function parseValue(def: SettingDef, value: string, source: ValueSource): { valu
   }
 }
 
-/** The closest known key to a misspelt one (edit distance), when it is close enough to be a likely typo. */
-export function closestKey(key: string, known: readonly string[]): string | undefined {
-  let best: { key: string; d: number } | undefined;
-  for (const k of known) {
-    const d = editDistance(key, k);
-    if (!best || d < best.d) best = { key: k, d };
-  }
-  return best && best.d <= Math.max(2, Math.floor(key.length / 4)) ? best.key : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
 function flatten(obj: Record<string, unknown>, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${k}` : k;
@@ -187,7 +168,9 @@ export function loadConfig(input: LoadConfigInput = {}): LabopsConfig {
     if (flagValue !== undefined) {
       resolved = { ...resolved, value: flagValue, source: { kind: 'flag', name: def.flag ?? def.key } };
     } else if (envName) {
-      resolved = { ...resolved, value: env[envName], source: { kind: 'env', name: envName } };
+      // a <NAME>_FILE variable holds the path of the file with the value: a secret's file: reference
+      const value = def.envFiles?.includes(envName) ? `file:${env[envName]}` : env[envName];
+      resolved = { ...resolved, value, source: { kind: 'env', name: envName } };
     } else if (fromFile.has(def.key) && fromFile.get(def.key) !== null) {
       const v = fromFile.get(def.key);
       if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
@@ -205,8 +188,7 @@ export function loadConfig(input: LoadConfigInput = {}): LabopsConfig {
   const warnings: string[] = [];
   for (const key of fromFile.keys()) {
     if (values.has(key) || SECTIONS.some((s) => key === s || key.startsWith(`${s}.`))) continue;
-    const near = closestKey(key, [...known, ...SECTIONS]);
-    warnings.push(`config file ${path}: unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; ignored`);
+    warnings.push(`config file ${path}: unknown key '${key}'${didYouMean(key, [...known, ...SECTIONS])}; ignored`);
   }
   return new LabopsConfig(values, Object.keys(raw).length || explicit || path !== candidates[0] ? path : undefined, raw, warnings);
 }

@@ -7,7 +7,8 @@
 // CLAIM_IDLE_SEC, CLAIM_INTERVAL_SEC, MAX_RETRIES, RETRY_BACKOFF_SEC, RETRY_BACKOFF_MAX_SEC, MACCT_CONCURRENCY,
 // API_TIMEOUT_SEC, PROVISION_LOCK_WAIT_SEC, IMPORT_TIMEOUT_SEC and macct-repair's REPAIR_MODE, LINBO_DIR, IMAGE_DIR.
 import { hostname } from 'node:os';
-import { fillSchool, fixMasterPath, DEFAULT_SCHOOL } from '../../domain/devices-csv/paths.js';
+import { fillSchool, fixMasterPath, schoolNameProblem, DEFAULT_SCHOOL } from '../../domain/devices-csv/paths.js';
+import { UsageError } from '../../domain/errors.js';
 import { readKvFile } from './kv-file.js';
 
 export const MACCT_WORKER_CONF = '/etc/macct-worker.conf';
@@ -94,6 +95,11 @@ export function resolveMacctWorkerConfig(
     }
   }
   const school = values.school || DEFAULT_SCHOOL;
+  const problem = schoolNameProblem(school);
+  if (problem) {
+    const from = sources.school === 'flag' ? '-s/--school' : sources.school === 'file' ? `SCHOOL in ${file}` : sources.school === 'env' ? '$SCHOOL' : 'SCHOOL';
+    throw new UsageError(`${problem} (from ${from}); nothing read or written`);
+  }
   for (const k of ['devices_csv_master', 'devices_csv_delta', 'dhcp_verify_file', 'provision_lock_file', 'sam_ldb']) values[k] = fillSchool(values[k]!, school);
   return {
     file,

@@ -2,6 +2,7 @@
 // literal. Errors name the reference, never a value.
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../../domain/errors.js';
+import type { LabopsConfig } from './load.js';
 
 export type SecretKind = 'env' | 'file' | 'literal';
 
@@ -39,4 +40,10 @@ export function redactSecret(ref: string | undefined): string | undefined {
   if (ref === undefined) return undefined;
   const kind = secretKind(ref);
   return kind === 'literal' ? '<redacted>' : `${ref} (reference)`;
+}
+
+/** The database password of the db-password setting (--db-password-file, LABOPS_DB_PASSWORD[_FILE]), if one is set. */
+export function dbPassword(cfg: LabopsConfig, env: NodeJS.ProcessEnv): string | undefined {
+  const ref = cfg.value('db-password');
+  return ref === undefined ? undefined : resolveSecret(ref, 'db-password', env);
 }

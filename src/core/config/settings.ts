@@ -9,6 +9,8 @@ export interface SettingDef {
   key: string;
   type: SettingType;
   env: readonly string[];
+  /** those of `env` that name a file holding the value (a secret's `file:` reference), as <NAME>_FILE variables do */
+  envFiles?: readonly string[];
   /** the global flag that sets it, when there is one */
   flag?: string;
   /** the default as written in the config file; a function when it depends on the environment (XDG paths) */
@@ -40,7 +42,15 @@ export const SETTINGS = [
     env: ['LABOPS_DB', 'MYSQL_DSN'],
     flag: '--db',
     default: (env) => `sqlite:${join(xdgStateHome(env), 'labops', 'labops.db')}`,
-    description: 'database: sqlite:<path> (embedded default) or mysql://user:pass@host:3306/db (mysql+pymysql:// accepted)',
+    description: 'database: sqlite:<path> (embedded default) or mysql://user:pass@host:3306/db (mysql+pymysql:// accepted; the password may instead come from db-password)',
+  },
+  {
+    key: 'db-password',
+    type: 'secret',
+    env: ['LABOPS_DB_PASSWORD', 'LABOPS_DB_PASSWORD_FILE'],
+    envFiles: ['LABOPS_DB_PASSWORD_FILE'],
+    flag: '--db-password-file',
+    description: 'password of the MySQL/MariaDB user, so it need not sit in the db URL (argv, process lists): a reference env:NAME (e.g. env:MYSQL_PWD) or file:/path; LABOPS_DB_PASSWORD_FILE and --db-password-file name the file. Wins over a password in the URL',
   },
   {
     key: 'credentials',
@@ -75,6 +85,8 @@ export const SETTINGS = [
   { key: 'heartbeat.interval', type: 'duration', env: ['OPS_POLL_INTERVAL'], default: '60s', description: 'poll interval (a bare number is seconds, as OPS_POLL_INTERVAL)' },
   { key: 'heartbeat.concurrency', type: 'int', env: [], default: '32', description: 'hosts polled at once' },
   { key: 'heartbeat.timeout', type: 'duration', env: ['OPS_WINRM_READ_TIMEOUT'], default: '30s', description: 'per-host read timeout' },
+  { key: 'heartbeat.max-size', type: 'int', env: [], default: '4194304', description: 'largest station file read, in bytes (heartbeat.json, events, service-state.ini), looked at before it is read: a larger heartbeat is refused as not a heartbeat (exit 2), a larger events or ini file is skipped with a warning' },
+  { key: 'heartbeat.clock-skew', type: 'duration', env: [], default: '2m', description: "a heartbeat dated more than this ahead of the poll means the station's clock is ahead: a warning and a clock-skew alert, last_seen is the poll time and forced logoffs are linked to reservations by the measured skew" },
   { key: 'alerts.not-ready', type: 'duration', env: [], default: '2m', description: 'alert when summary.ready is false for longer than this' },
   { key: 'alerts.local-session-lead', type: 'duration', env: [], default: '15m', description: 'alert on a local session this close to a reservation start' },
   { key: 'alerts.local-mode-lookahead', type: 'duration', env: [], default: '24h', description: 'alert on local mode while a reservation starts within this window' },

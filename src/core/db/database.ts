@@ -30,6 +30,8 @@ export interface StoreOptions {
   create?: boolean;
   /** false leaves the embedded store's schema as it is (db status and db migrate look at it themselves) */
   upgrade?: boolean;
+  /** the MySQL password when it is kept out of the URL (the db-password setting); wins over the URL's */
+  password?: string;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function openStore(url: string, opts: StoreOptions = {}): Promise<D
     if (upgrade) await ensureSchema(standIn);
     return { ...standIn, url: redactDbUrl(url), ephemeral: true };
   }
-  const db = await openDatabase(url, { signal: opts.signal });
+  const db = await openDatabase(url, { signal: opts.signal, password: opts.password });
   if (upgrade) {
     try {
       await ensureSchema(db);
@@ -63,7 +65,7 @@ async function ensureSchema(db: Database): Promise<void> {
   await ensureMigrated(db.kysely, db.dialect);
 }
 
-export async function openDatabase(url: string, opts: { signal?: AbortSignal; readOnly?: boolean } = {}): Promise<Database> {
+export async function openDatabase(url: string, opts: { signal?: AbortSignal; readOnly?: boolean; password?: string } = {}): Promise<Database> {
   const target = parseDbUrl(url);
   const shown = redactDbUrl(url);
   if (target.dialect === 'sqlite') {
@@ -95,7 +97,7 @@ export async function openDatabase(url: string, opts: { signal?: AbortSignal; re
     host: target.host,
     port: target.port,
     user: target.user,
-    password: target.password,
+    password: opts.password ?? target.password,
     database: target.database,
     connectionLimit: Number(target.params.get('pool') ?? 10),
     connectTimeout: 10_000,

@@ -21,6 +21,8 @@ export interface StoreHeartbeatInput {
   events: readonly GuardEvent[];
   /** ISO UTC */
   pollTime: string;
+  /** how far the station's clock runs ahead (measured at the poll): its events are linked to reservations at their real time */
+  clockSkewMs?: number;
 }
 
 export interface LinkedForcedLogoff {
@@ -106,7 +108,7 @@ async function storeInTransaction(tx: Transaction<DB>, dialect: Dialect, order: 
     if (heartbeatStored) heartbeatRows.push(heartbeatRow(hostId, ts, s));
     const lastEventTs = latest.event.get(hostId) ?? null;
     const fresh = input.events.filter((e) => e.timestamp && (lastEventTs === null || toDbDateTime(e.timestamp) > lastEventTs));
-    const forcedLogoffs = await storeEvents(tx, dialect, hostId, input.host, fresh);
+    const forcedLogoffs = await storeEvents(tx, dialect, hostId, input.host, fresh, input.clockSkewMs ?? 0);
     const pollTs = toDbDateTime(input.pollTime);
     stateRows.push({ host_id: hostId, last_poll_at: pollTs, last_change_at: heartbeatStored ? pollTs : null, last_heartbeat_ts: ts, reported_host: s.host, last_error: null, consecutive_failures: 0 });
     results[i] = { hostId, heartbeatStored, eventsStored: fresh.length, forcedLogoffs };
@@ -184,12 +186,13 @@ function heartbeatRow(hostId: number, ts: string, s: HeartbeatSnapshot): Inserta
 }
 
 /** Each new session-guard event as a lab_host_events row and a forced logoff linked to its reservation. */
-async function storeEvents(tx: Transaction<DB>, dialect: Dialect, hostId: number, host: StoreHeartbeatInput['host'], events: readonly GuardEvent[]): Promise<LinkedForcedLogoff[]> {
+async function storeEvents(tx: Transaction<DB>, dialect: Dialect, hostId: number, host: StoreHeartbeatInput['host'], events: readonly GuardEvent[], skewMs: number): Promise<LinkedForcedLogoff[]> {
   const forcedLogoffs: LinkedForcedLogoff[] = [];
   for (const e of events) {
     const eventTs = toDbDateTime(e.timestamp!);
     const inserted = await tx.insertInto('lab_host_events').values({ host_id: hostId, kind: 'session-guard', timestamp_utc: eventTs, payload: JSON.stringify(e.payload) }).executeTakeFirst();
-    const match = await findReservation(tx, host.name, host.labs, e.timestamp!, e.grace ?? 90);
+    const realTime = skewMs ? new Date(Date.parse(e.timestamp!) - skewMs).toISOString() : e.timestamp!;
+    const match = await findReservation(tx, host.name, host.labs, realTime, e.grace ?? 90);
     const row = {
       reservation_id: match?.reservationId ?? null,
       lab_id: match?.labId ?? null,

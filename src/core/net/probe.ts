@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import type { ProbeSpec } from '../../domain/probe-spec.js';
+import { childEnv } from '../child-env.js';
 
 export interface ProbeResult {
   up: boolean;
@@ -31,12 +32,13 @@ export function tcpProbe(host: string, port: number, timeoutMs: number, signal?:
   });
 }
 
-// Spawns ping directly: the `ping` package rounds timeouts to whole seconds and cannot be aborted.
+// Spawns ping directly: the `ping` package rounds timeouts to whole seconds and cannot be aborted. The target follows
+// `--`, so even a value that slipped past validation cannot become an option; ping gets no secrets in its environment.
 export function icmpProbe(host: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
   const seconds = Math.max(0.2, timeoutMs / 1000).toFixed(1);
-  const args = host.includes(':') ? ['-6', '-n', '-c', '1', '-W', seconds, host] : ['-n', '-c', '1', '-W', seconds, host];
+  const args = [...(host.includes(':') ? ['-6'] : []), '-n', '-c', '1', '-W', seconds, '--', host];
   return new Promise((resolve) => {
-    execFile('ping', args, { signal, timeout: timeoutMs + 2000 }, (err) => {
+    execFile('ping', args, { signal, timeout: timeoutMs + 2000, env: childEnv(process.env) }, (err) => {
       if (!err) return resolve({ up: true });
       const e = err as NodeJS.ErrnoException & { code?: string | number };
       if (e.code === 'ENOENT') return resolve({ up: false, reason: 'no-ping-binary' });

@@ -6,6 +6,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { AuthFailed, OperationFailed, UsageError } from '../../domain/errors.js';
+import { childEnv } from '../child-env.js';
 
 export const LDBMODIFY_CONTROLS = ['--controls=relax:0', '--controls=local_oid:1.3.6.1.4.1.7165.4.3.7:0', '--controls=local_oid:1.3.6.1.4.1.7165.4.3.12:0'];
 
@@ -19,6 +20,7 @@ export interface LdbOptions {
   ldbsearch?: string;
   ldbmodify?: string;
   timeoutMs?: number;
+  /** the environment the tools' own is built from (PATH, locale; LDB_MODULES_PATH), never passed whole */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -53,7 +55,7 @@ export function parseLdif(text: string): LdbRecord[] {
 
 function run(cmd: string, args: string[], o: LdbOptions, input?: string): Promise<{ code: number | null; stdout: string; stderr: string; error?: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: o.env ?? process.env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: childEnv(o.env ?? process.env, { pass: ['LDB_MODULES_PATH'] }), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
@@ -95,7 +97,7 @@ function failure(what: string, samLdb: string, r: { code: number | null; stderr:
 }
 
 export async function ldbSearch(samLdb: string, filter: string, attrs: string[], o: LdbOptions = {}): Promise<LdbRecord[]> {
-  const r = await run(o.ldbsearch ?? 'ldbsearch', [`--url=${samLdb}`, filter, ...attrs], o);
+  const r = await run(o.ldbsearch ?? 'ldbsearch', [`--url=${samLdb}`, '--', filter, ...attrs], o);
   if (r.code !== 0) throw failure('ldbsearch', samLdb, r);
   return parseLdif(r.stdout).filter((rec) => rec.dn !== '');
 }
@@ -121,7 +123,7 @@ export async function readAdDnsDomain(samLdb: string, o: LdbOptions = {}): Promi
     throw new UsageError(`sam.ldb not found: ${samLdb}`);
   }
   const notAd = () => new UsageError(`${samLdb} is not the sam.ldb of an AD domain controller (it has no rootDSE naming a domain)`);
-  const r = await run(o.ldbsearch ?? 'ldbsearch', [`--url=${samLdb}`, '--scope=base', '--basedn=', 'defaultNamingContext'], o);
+  const r = await run(o.ldbsearch ?? 'ldbsearch', [`--url=${samLdb}`, '--scope=base', '--basedn=', '--', 'defaultNamingContext'], o);
   // a plain ldb file has no rootDSE: the base search on the empty DN is refused
   if (r.code !== 0 && /NULL Base DN invalid/.test(r.stdout + r.stderr)) throw notAd();
   if (r.code !== 0) throw failure('ldbsearch', samLdb, r);

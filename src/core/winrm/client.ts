@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Interrupted, OperationFailed, Unreachable, UsageError } from '../../domain/errors.js';
 import { winrsCommandLine } from '../../domain/winrs-command-line.js';
 import { clixmlToText } from './clixml.js';
-import { CMD_MAX, parseReadFilesOutput, powershellArgs, readFilesScript, type ReadFileOutcome } from './powershell.js';
+import { CMD_MAX, parseReadFilesOutput, powershellArgs, READ_FILES_MAX, readFilesScript, type ReadFileOutcome } from './powershell.js';
 import {
   ACTION,
   FAULT,
@@ -139,12 +139,12 @@ export class WinRMClient {
   async readFileBytes(path: string, opts: RunOptions = {}): Promise<Buffer> {
     const [r] = await this.readFiles([path], opts);
     if ('bytes' in r!) return r.bytes;
-    throw new OperationFailed(`reading ${path} on ${this.host} failed: ${'missing' in r! ? `Could not find file '${path}'.` : r!.error}`);
+    throw new OperationFailed(`reading ${path} on ${this.host} failed: ${'missing' in r! ? `Could not find file '${path}'.` : 'tooLarge' in r! ? `${r.tooLarge} bytes, more than ${READ_FILES_MAX}` : r!.error}`);
   }
 
-  /** Reads several remote files in one command; each outcome is the bytes, missing, or that file's error. */
-  async readFiles(paths: readonly string[], opts: RunOptions = {}): Promise<ReadFileOutcome[]> {
-    const r = await this.runPowerShell(readFilesScript(paths), opts);
+  /** Reads several remote files in one command; each outcome is the bytes, missing, too large (over `maxBytes`), or that file's error. */
+  async readFiles(paths: readonly string[], opts: RunOptions & { maxBytes?: number } = {}): Promise<ReadFileOutcome[]> {
+    const r = await this.runPowerShell(readFilesScript(paths, opts.maxBytes), opts);
     const parsed = r.exitCode === 0 ? parseReadFilesOutput(r.stdout, paths.length) : undefined;
     if (parsed) return parsed;
     const what = paths.length === 1 ? paths[0] : `${paths.length} files`;

@@ -43,19 +43,27 @@ export function parsePsLiteral(src: string, at: number): { value: string; end: n
 
 const PRELUDE = "$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\n[Console]::OutputEncoding = [Text.Encoding]::UTF8\n";
 
+/** The size limit of readFilesScript when the caller names none: far above any station file, below the reply limits. */
+export const READ_FILES_MAX = 16 * 1024 * 1024;
+
 /**
  * Reads several files in one command (one shell, one powershell.exe on the station instead of one per file). Prints
  * a line per path: `+<base64 of the bytes>` (no code page can alter them), `-` when the file or its folder does not
- * exist, or `!<base64 of the UTF-8 error message>` for any other failure, so one unreadable file fails only itself.
+ * exist, `><size>` when it is larger than `maxBytes` (its size is looked at before anything is read), or
+ * `!<base64 of the UTF-8 error message>` for any other failure, so one unreadable file fails only itself.
  */
-export function readFilesScript(paths: readonly string[]): string {
-  return PRELUDE + `$paths = @(${paths.map(psLiteral).join(', ')})\n` + READ_FILES_BODY;
+export function readFilesScript(paths: readonly string[], maxBytes = READ_FILES_MAX): string {
+  return PRELUDE + `$max = ${Math.max(0, Math.floor(maxBytes))}\n$paths = @(${paths.map(psLiteral).join(', ')})\n` + READ_FILES_BODY;
 }
 
 /** The part of readFilesScript after the path list (the simulator matches it exactly). */
 export const READ_FILES_BODY = [
   'foreach ($path in $paths) {',
-  "  try { [Console]::Out.Write('+' + [Convert]::ToBase64String([IO.File]::ReadAllBytes($path))) }",
+  '  try {',
+  '    $size = (New-Object IO.FileInfo -ArgumentList $path).Length',
+  "    if ($size -gt $max) { [Console]::Out.Write('>' + $size) }",
+  "    else { [Console]::Out.Write('+' + [Convert]::ToBase64String([IO.File]::ReadAllBytes($path))) }",
+  '  }',
   '  catch {',
   '    $e = $_.Exception; if ($e.InnerException) { $e = $e.InnerException }',
   "    if ($e -is [IO.FileNotFoundException] -or $e -is [IO.DirectoryNotFoundException]) { [Console]::Out.Write('-') }",
@@ -66,8 +74,8 @@ export const READ_FILES_BODY = [
   '',
 ].join('\n');
 
-/** One line of readFilesScript's output: the bytes, a missing file, or the station's error message. */
-export type ReadFileOutcome = { bytes: Buffer } | { missing: true } | { error: string };
+/** One line of readFilesScript's output: the bytes, a missing file, one too large to read, or the station's error message. */
+export type ReadFileOutcome = { bytes: Buffer } | { missing: true } | { tooLarge: number } | { error: string };
 
 /** Parses readFilesScript's stdout; undefined when it is not that shape (one line per path). */
 export function parseReadFilesOutput(stdout: string, count: number): ReadFileOutcome[] | undefined {
@@ -78,6 +86,7 @@ export function parseReadFilesOutput(stdout: string, count: number): ReadFileOut
   for (const l of lines) {
     const body = l.slice(1);
     if (l === '-') out.push({ missing: true });
+    else if (/^>\d{1,15}$/.test(l)) out.push({ tooLarge: Number(body) });
     else if ((l[0] === '+' || l[0] === '!') && /^[A-Za-z0-9+/]*={0,2}$/.test(body)) {
       const b = Buffer.from(body, 'base64');
       out.push(l[0] === '+' ? { bytes: b } : { error: b.toString('utf8') });

@@ -3,6 +3,16 @@
 
 export const DEFAULT_SCHOOL = 'default-school';
 
+/**
+ * Why a school name is refused, or undefined when it is fine. A school names directories and files
+ * (/etc/linuxmuster/sophomorix/<school>/, /etc/dhcp/devices/<school>.conf), so a path separator, `..` or a
+ * leading dash would reach outside them or into an option: letters, digits, `-` and `_` only, as sophomorix's.
+ */
+export function schoolNameProblem(school: string): string | undefined {
+  if (/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(school)) return undefined;
+  return `invalid school ${JSON.stringify(school)}: a school name is 1-64 letters, digits, '-' or '_' (it names directories and files)`;
+}
+
 export function isDefaultSchool(school: string): boolean {
   return school === DEFAULT_SCHOOL;
 }

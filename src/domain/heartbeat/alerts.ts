@@ -13,6 +13,8 @@ export interface AlertThresholds {
   /** heartbeat missing or unchanged for more than this many poll intervals */
   missingIntervals: number;
   pollIntervalMs: number;
+  /** the heartbeat dated more than this ahead of the poll that stored it (heartbeat.clock-skew) */
+  clockSkewMs: number;
 }
 
 export const DEFAULT_THRESHOLDS: AlertThresholds = {
@@ -22,6 +24,7 @@ export const DEFAULT_THRESHOLDS: AlertThresholds = {
   staleEvictionMs: 15 * 60_000,
   missingIntervals: 3,
   pollIntervalMs: 60_000,
+  clockSkewMs: 120_000,
 };
 
 export interface ReservationWindow {
@@ -35,7 +38,10 @@ export interface HostAlertInput {
   host: string;
   /** latest stored heartbeat, or null when none was ever stored */
   latest: {
+    /** the stored time: the heartbeat's own, or the poll's when the station's clock ran ahead */
     timestampUtc: string | null;
+    /** the heartbeat's own time as the station wrote it */
+    stationTimestamp?: string | null;
     ready: boolean | null;
     localMode: boolean | null;
     localSession: boolean | null;
@@ -58,7 +64,8 @@ export type AlertRule =
   | 'local-mode-with-reservations'
   | 'stale-eviction'
   | 'wake-compliance'
-  | 'power-compliance';
+  | 'power-compliance'
+  | 'clock-skew';
 
 export interface AlertCondition {
   host: string;
@@ -70,6 +77,24 @@ export interface AlertCondition {
 const ms = (iso: string | null) => (iso ? new Date(iso).getTime() : NaN);
 const mins = (n: number) => `${Math.round(n / 60_000)} min`;
 
+/** A clock skew for people: minutes, hours or days. */
+export function skewText(ms: number): string {
+  if (ms >= 2 * 86_400_000) return `${Math.round(ms / 86_400_000)} days`;
+  if (ms >= 2 * 3_600_000) return `${Math.round(ms / 3_600_000)} h`;
+  return mins(ms);
+}
+
+/** How far the latest heartbeat was dated ahead of the poll that stored it (the station's clock, or this one's, is off). */
+function clockSkew(l: NonNullable<HostAlertInput['latest']>, t: AlertThresholds): { message: string; details: Record<string, unknown> } | undefined {
+  if (!l.stationTimestamp || !l.timestampUtc) return undefined;
+  const ahead = ms(l.stationTimestamp) - ms(l.timestampUtc);
+  if (!(ahead > t.clockSkewMs)) return undefined;
+  return {
+    message: `the station's clock is ${skewText(ahead)} ahead (heartbeat dated ${l.stationTimestamp}, read at ${l.timestampUtc}): fix its time sync; last_seen is the poll time meanwhile`,
+    details: { stationTimestamp: l.stationTimestamp, polledAt: l.timestampUtc, aheadMs: ahead },
+  };
+}
+
 export function evaluateAlerts(inputs: readonly HostAlertInput[], now: number, t: AlertThresholds = DEFAULT_THRESHOLDS): AlertCondition[] {
   const out: AlertCondition[] = [];
   for (const h of inputs) {
@@ -80,6 +105,8 @@ export function evaluateAlerts(inputs: readonly HostAlertInput[], now: number, t
       add('heartbeat-missing', 'no heartbeat has ever been stored for this host', {});
       continue;
     }
+    const skew = clockSkew(l, t);
+    if (skew) add('clock-skew', skew.message, skew.details);
     const age = now - ms(l.timestampUtc);
     if (age > limit) add('heartbeat-missing', `heartbeat missing or unchanged for ${mins(age)} (more than ${t.missingIntervals} intervals)`, { lastHeartbeat: l.timestampUtc });
     if (l.ready === false && h.notReadySince && now - ms(h.notReadySince) > t.notReadyMs) {

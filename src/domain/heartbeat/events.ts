@@ -27,8 +27,11 @@ export function parseGuardEvents(bytes: Uint8Array): EventsParseResult {
       const o = JSON.parse(lineText) as unknown;
       if (!o || typeof o !== 'object' || Array.isArray(o)) throw new Error('not an object');
       const p = o as Record<string, unknown>;
+      const timestamp = toUtcIso(p.timestamp);
+      // an event without its time cannot be ordered or linked: a warning, not a silent skip
+      if (timestamp === null) throw new Error(`timestamp ${JSON.stringify(p.timestamp ?? null)?.slice(0, 80)} is not a real date and time`);
       events.push({
-        timestamp: toUtcIso(p.timestamp),
+        timestamp,
         user: asString(p.user),
         sessionId: asString(p.sessionId),
         state: asString(p.state),

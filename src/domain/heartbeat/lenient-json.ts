@@ -1,6 +1,7 @@
 // A tolerant JSON reader for the Nov-2025 Lab Station, which wrote unescaped backslashes and raw newlines
 // inside strings. JSON.parse is tried first; this runs only when it fails. Hand-written because a JSON5
 // parser would still reject `C:\Users` (an invalid escape), which is exactly what these files contain.
+import { MAX_DEPTH } from './decode.js';
 
 export class LenientJsonError extends Error {
   constructor(message: string, readonly position: number) {
@@ -18,14 +19,20 @@ export function parseLenientJson(text: string): unknown {
 /** A recursive-descent reader over `text`: one method per kind of value. */
 class LenientJsonReader {
   private i = 0;
+  private depth = 0;
 
   constructor(private readonly text: string) {}
 
   value(): unknown {
     this.ws();
     const c = this.text[this.i];
-    if (c === '{') return this.object();
-    if (c === '[') return this.array();
+    if (c === '{' || c === '[') {
+      // recursive descent: past MAX_DEPTH the document is refused, before the call stack could overflow
+      if (++this.depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`);
+      const v = c === '{' ? this.object() : this.array();
+      this.depth--;
+      return v;
+    }
     if (c === '"') return this.string();
     return this.literal();
   }

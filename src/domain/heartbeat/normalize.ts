@@ -1,7 +1,7 @@
 // One typed snapshot from every heartbeat shape: Lab Station 3.2.0 (schemaVersion 1.x, serializer quirks:
 // 0/1 as booleans, [] for empty objects), the Nov-2025 station (invalid JSON, repaired by the parser, no
 // summary.ready), and the future contracts 2.0.0 and 3.0.0.
-import { decodeStationText, DecodeError, lineColumn } from './decode.js';
+import { decodeStationText, deeperThan, DecodeError, lineColumn, MAX_DEPTH } from './decode.js';
 import { LenientJsonError, parseLenientJson, unAhkArrays } from './lenient-json.js';
 import { utcIsoFast } from '../utc-iso.js';
 
@@ -115,30 +115,59 @@ export function asString(v: unknown): string | null {
 
 /**
  * Lenient timestamp → ISO-8601 UTC with milliseconds: `Z`, offsets, none (= UTC, not local time as the
- * v0 ops-worker assumed), fractional seconds or not, a space instead of `T`.
+ * v0 ops-worker assumed), fractional seconds or not, a space instead of `T`. Null when absent, not a time, or a
+ * time no clock shows (month 13, Feb 30, 25:00): never rolled over into another date.
  */
 export function toUtcIso(v: unknown): string | null {
+  const t = readTime(v);
+  return t === IMPOSSIBLE ? null : t;
+}
+
+const IMPOSSIBLE = Symbol('impossible');
+const TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
+
+/** ISO UTC; null when absent or not shaped like a time (or before year 1000); IMPOSSIBLE when shaped like one but no clock shows it. */
+function readTime(v: unknown): string | null | typeof IMPOSSIBLE {
   if (typeof v !== 'string') return null;
   const fast = utcIsoFast(v);
   if (fast !== undefined) return fast;
-  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(v.trim());
-  if (!m) return null;
-  const [, y, mo, d, h, mi, s = '0', frac = '0', zone] = m;
-  let ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Number(`0.${frac}`) * 1000);
+  const m = TIME.exec(v.trim());
+  if (!m || Number(m[1]) < 1000) return null;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map((x) => Number(x ?? 0)) as [number, number, number, number, number, number];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  if (mo < 1 || mo > 12 || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return IMPOSSIBLE;
+  let ms = day.getTime() + ((h * 60 + mi) * 60 + s) * 1000 + Math.floor(Number(`0.${m[7] ?? '0'}`) * 1000);
+  const zone = m[8];
   if (zone && zone.toUpperCase() !== 'Z') {
-    const sign = zone.startsWith('-') ? -1 : 1;
     const digits = zone.slice(1).replace(':', '');
-    ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
+    const [zh, zm] = [Number(digits.slice(0, 2)), Number(digits.slice(2))];
+    if (zh > 14 || zm > 59) return IMPOSSIBLE;
+    ms -= (zone.startsWith('-') ? -1 : 1) * (zh * 60 + zm) * 60_000;
   }
-  const date = new Date(ms);
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+  return new Date(ms).toISOString();
 }
 
-function forcedLogoff(v: unknown): ForcedLogoff | null {
+/** A time of the heartbeat at `path`: null when absent or unreadable, a format error when no clock can show it. */
+function time(v: unknown, path: string): string | null {
+  const t = readTime(v);
+  if (t === IMPOSSIBLE) throw new HeartbeatFormatError(`not a heartbeat: ${path} ${JSON.stringify(v)} is not a real date and time`);
+  return t;
+}
+
+/** The heartbeat's own time: when present it must be a real date and time, or the document is not a heartbeat. */
+function ownTime(d: Obj, status: Obj): string | null {
+  const [v, path] = d.timestamp !== undefined && d.timestamp !== null ? [d.timestamp, 'timestamp'] : [status.timestamp, 'status.timestamp'];
+  if (v === undefined || v === null) return null;
+  const t = time(v, path);
+  if (t === null) throw new HeartbeatFormatError(`not a heartbeat: ${path} ${JSON.stringify(v).slice(0, 80)} is not a date and time`);
+  return t;
+}
+
+function forcedLogoff(v: unknown, path: string): ForcedLogoff | null {
   const o = obj(v);
   if (!o || Object.keys(o).length === 0) return null;
   return {
-    timestamp: toUtcIso(o.timestamp),
+    timestamp: time(o.timestamp, `${path}.timestamp`),
     user: asString(o.user),
     sessionId: asString(o.sessionId),
     state: asString(o.state),
@@ -149,11 +178,11 @@ function forcedLogoff(v: unknown): ForcedLogoff | null {
   };
 }
 
-function powerAction(v: unknown): PowerAction | null {
+function powerAction(v: unknown, path: string): PowerAction | null {
   const o = obj(v);
   if (!o || Object.keys(o).length === 0) return null;
   return {
-    timestamp: toUtcIso(o.timestamp),
+    timestamp: time(o.timestamp, `${path}.timestamp`),
     mode: asString(o.mode),
     success: asBool(o.success),
     delay: asNumber(o.delay),
@@ -163,10 +192,10 @@ function powerAction(v: unknown): PowerAction | null {
   };
 }
 
-function stamp(v: unknown): OperationStamp | null {
+function stamp(v: unknown, path: string): OperationStamp | null {
   const o = obj(v);
   if (!o || Object.keys(o).length === 0) return null;
-  return { timestamp: toUtcIso(o.timestamp), success: asBool(o.success), durationMs: asNumber(o.durationMs), user: asString(o.user) };
+  return { timestamp: time(o.timestamp, `${path}.timestamp`), success: asBool(o.success), durationMs: asNumber(o.durationMs), user: asString(o.user) };
 }
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
@@ -205,7 +234,7 @@ export function normalizeHeartbeat(doc: unknown, repaired = false): HeartbeatSna
   return {
     schemaVersion,
     contract: major,
-    timestamp: toUtcIso(d.timestamp) ?? toUtcIso(status.timestamp),
+    timestamp: ownTime(d, status),
     host: asString(firstDefined(d.host, status.host)),
     version: asString(firstDefined(d.version, status.version)),
     profile: asString(firstDefined(d.profile, status.stationProfile, status.profile)),
@@ -215,10 +244,10 @@ export function normalizeHeartbeat(doc: unknown, repaired = false): HeartbeatSna
     issues: strings(summary.issues),
     localMode: asBool(firstDefined(d.localModeEnabled, status.localModeEnabled)),
     localSession: asBool(firstDefined(status.localSessionActive, sessions.localSessionActive, d.localSessionActive)),
-    lastForcedLogoff: forcedLogoff(firstDefined(operations.lastForcedLogoff, status.lastForcedLogoff)),
-    lastPowerAction: powerAction(operations.lastPowerAction),
-    lastPrepare: stamp(operations.lastPrepareSession),
-    lastRelease: stamp(operations.lastReleaseSession),
+    lastForcedLogoff: forcedLogoff(firstDefined(operations.lastForcedLogoff, status.lastForcedLogoff), 'operations.lastForcedLogoff'),
+    lastPowerAction: powerAction(operations.lastPowerAction, 'operations.lastPowerAction'),
+    lastPrepare: stamp(operations.lastPrepareSession, 'operations.lastPrepareSession'),
+    lastRelease: stamp(operations.lastReleaseSession, 'operations.lastReleaseSession'),
     wake: {
       armedCount: asNumber(wake.armedCount),
       nics,
@@ -240,10 +269,16 @@ export function parseHeartbeat(bytes: Uint8Array): HeartbeatSnapshot {
     throw e;
   }
   if (text.trim() === '') throw new HeartbeatFormatError('the file is empty');
+  let parsed: unknown;
   try {
-    return normalizeHeartbeat(JSON.parse(text));
-  } catch (e) {
-    if (e instanceof HeartbeatFormatError) throw e;
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed !== undefined) {
+    // JSON.parse takes any depth; what walks the document afterwards (normalising, storing) recurses
+    if (deeperThan(parsed, MAX_DEPTH)) throw new HeartbeatFormatError(`not a heartbeat: nested deeper than ${MAX_DEPTH} levels`);
+    return normalizeHeartbeat(parsed);
   }
   try {
     return normalizeHeartbeat(unAhkArrays(parseLenientJson(text)), true);

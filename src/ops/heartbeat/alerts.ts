@@ -1,6 +1,6 @@
 // Evaluates the alert rules over the store and applies the lifecycle; notifies on open and resolve.
 import { evaluateAlerts, planAlerts, type AlertCondition, type AlertThresholds, type HostAlertInput, type OpenAlert } from '../../domain/heartbeat/alerts.js';
-import { asBool, asNumber } from '../../domain/heartbeat/normalize.js';
+import { asBool, asNumber, toUtcIso } from '../../domain/heartbeat/normalize.js';
 import type { InventoryHost } from '../../core/config/inventory.js';
 import type { Database } from '../../core/db/database.js';
 import { latestHeartbeats } from '../../core/db/heartbeat-store.js';
@@ -17,8 +17,9 @@ export interface AlertsResult {
   notifyError: string | null;
 }
 
-function complianceFromRaw(raw: string | null): Pick<NonNullable<HostAlertInput['latest']>, 'nonCompliantNics' | 'armedCount' | 'sleepCompliant' | 'hibernateCompliant'> {
-  const empty = { nonCompliantNics: [], armedCount: null, sleepCompliant: null, hibernateCompliant: null };
+/** What the alert rules read from the stored heartbeat document: compliance, and the heartbeat's own time. */
+function fromRaw(raw: string | null): Pick<NonNullable<HostAlertInput['latest']>, 'nonCompliantNics' | 'armedCount' | 'sleepCompliant' | 'hibernateCompliant' | 'stationTimestamp'> {
+  const empty = { nonCompliantNics: [], armedCount: null, sleepCompliant: null, hibernateCompliant: null, stationTimestamp: null };
   if (!raw) return empty;
   try {
     const d = JSON.parse(raw) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -30,6 +31,7 @@ function complianceFromRaw(raw: string | null): Pick<NonNullable<HostAlertInput[
       armedCount: asNumber(wake.armedCount),
       sleepCompliant: asBool(status.power?.sleepCompliant),
       hibernateCompliant: asBool(status.power?.hibernateCompliant),
+      stationTimestamp: toUtcIso(d.timestamp ?? status.timestamp),
     };
   } catch {
     return empty;
@@ -56,7 +58,7 @@ export async function evaluateAndStoreAlerts(
     return {
       host: h.name,
       latest: row && row.timestampUtc
-        ? { timestampUtc: row.timestampUtc, ready: row.ready, localMode: row.localMode, localSession: row.localSession, lastForcedLogoffTs: row.lastForcedLogoffTs, ...complianceFromRaw(row.rawJson) }
+        ? { timestampUtc: row.timestampUtc, ready: row.ready, localMode: row.localMode, localSession: row.localSession, lastForcedLogoffTs: row.lastForcedLogoffTs, ...fromRaw(row.rawJson) }
         : null,
       notReadySince: since.get(h.name) ?? null,
       reservations: h.labs.flatMap((l) => reservations.get(l) ?? []),

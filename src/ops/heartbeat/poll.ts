@@ -6,6 +6,8 @@ import { parseGuardEvents, type GuardEvent } from '../../domain/heartbeat/events
 import { operationsFromServiceState, parseServiceStateIni } from '../../domain/heartbeat/service-state.js';
 import type { InventoryHost } from '../../core/config/inventory.js';
 import { isLabopsError } from '../../domain/errors.js';
+import { StationFileTooLarge } from '../../domain/heartbeat/decode.js';
+import { skewText } from '../../domain/heartbeat/alerts.js';
 
 export type StationFile = 'heartbeat' | 'events' | 'service-state';
 
@@ -37,7 +39,8 @@ function hostReader(source: HeartbeatSource, host: InventoryHost, files: readonl
 }
 
 export interface HeartbeatSink {
-  store(input: { host: InventoryHost; snapshot: HeartbeatSnapshot; events: GuardEvent[]; pollTime: string }): Promise<{ heartbeatStored: boolean; eventsStored: number; forcedLogoffs: unknown[] }>;
+  /** `clockSkewMs`: how far the station's clock runs ahead, when beyond the tolerance (forced logoffs are linked by it) */
+  store(input: { host: InventoryHost; snapshot: HeartbeatSnapshot; events: GuardEvent[]; pollTime: string; clockSkewMs?: number }): Promise<{ heartbeatStored: boolean; eventsStored: number; forcedLogoffs: unknown[] }>;
 }
 
 export interface PollPorts {
@@ -63,6 +66,8 @@ export interface HostPollResult {
   repaired: boolean;
   /** the heartbeat names a different station than the inventory (flagged, still stored) */
   hostMismatch: string | null;
+  /** ms the heartbeat was dated ahead of the poll, when more than the tolerance (the station's clock is ahead); else null */
+  clockSkewMs: number | null;
   heartbeatStored: boolean;
   eventsStored: number;
   lastEvent: Record<string, unknown> | null;
@@ -85,7 +90,11 @@ export interface PollRequest {
   concurrency: number;
   /** keep the parsed heartbeat in each result */
   includeRaw?: boolean;
+  /** a heartbeat dated more than this ahead of the poll is clock skew (heartbeat.clock-skew; default 2 min) */
+  clockSkewMs?: number;
 }
+
+const DEFAULT_CLOCK_SKEW_MS = 120_000;
 
 function classify(e: unknown): PollErrorKind {
   const k = (e as { kind?: string }).kind;
@@ -120,6 +129,7 @@ export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?
 
 /** The error of a heartbeat that could not be read or is not one. */
 function heartbeatReadError(e: unknown, source: string): NonNullable<HostPollResult['error']> {
+  if (e instanceof StationFileTooLarge) return { kind: 'format', message: `${source}: not a heartbeat: ${e.message}` };
   if (e instanceof HeartbeatFormatError) {
     const pos = e.position && e.position.line > 0 ? { line: e.position.line, column: e.position.column } : {};
     return { kind: 'format', message: `${source}: ${e.message}`, ...pos };
@@ -148,7 +158,7 @@ class HostPoll {
   ) {
     this.base = {
       host: host.name, ok: false, source: ports.source.describe(host, 'heartbeat'), durationMs: 0, timestamp: null, reportedHost: null, ready: null,
-      localMode: null, localSession: null, schemaVersion: null, repaired: false, hostMismatch: null, heartbeatStored: false, eventsStored: 0, lastEvent: null,
+      localMode: null, localSession: null, schemaVersion: null, repaired: false, hostMismatch: null, clockSkewMs: null, heartbeatStored: false, eventsStored: 0, lastEvent: null,
       warnings: [], error: null,
     };
     // service-state.ini is small and needed whenever the heartbeat lacks its operations block: read with the rest
@@ -182,10 +192,13 @@ class HostPoll {
       if (!hasOperations(snapshot.raw)) snapshot = await this.withServiceState(snapshot);
       const events = this.req.events ? await this.readEvents() : [];
       const pollTime = new Date(ports.now()).toISOString();
+      const clockSkewMs = this.clockSkew(snapshot, pollTime);
       let stored = { heartbeatStored: false, eventsStored: 0, forcedLogoffs: [] as unknown[] };
       if (ports.sink) {
         try {
-          stored = await ports.sink.store({ host, snapshot, events, pollTime });
+          // a heartbeat from the future is kept at the time it was read: last_seen never lies ahead of now
+          const kept = clockSkewMs === null ? snapshot : { ...snapshot, timestamp: pollTime };
+          stored = await ports.sink.store({ host, snapshot: kept, events, pollTime, clockSkewMs: clockSkewMs ?? undefined });
         } catch (e) {
           const hint = isLabopsError(e) && e.suggestion ? ` (${e.suggestion})` : '';
           return this.done({ warnings, error: { kind: 'store', message: `storing failed: ${(e as Error).message}${hint}` } });
@@ -201,6 +214,7 @@ class HostPoll {
         schemaVersion: snapshot.schemaVersion,
         repaired: snapshot.repaired,
         hostMismatch,
+        clockSkewMs,
         heartbeatStored: stored.heartbeatStored,
         eventsStored: stored.eventsStored,
         lastEvent: events.length ? events[events.length - 1]!.payload : null,
@@ -212,6 +226,16 @@ class HostPoll {
     }
   }
 
+  /** How far the heartbeat is dated ahead of the poll, when beyond the tolerance (with a warning); else null. */
+  private clockSkew(snapshot: HeartbeatSnapshot, pollTime: string): number | null {
+    if (!snapshot.timestamp) return null;
+    const ahead = Date.parse(snapshot.timestamp) - Date.parse(pollTime);
+    const tolerance = this.req.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
+    if (!(ahead > tolerance)) return null;
+    this.warnings.push(`clock skew: the heartbeat is dated ${snapshot.timestamp}, ${skewText(ahead)} ahead of this machine's clock (tolerance ${Math.round(tolerance / 1000)} s); stored at the poll time, clock-skew alert`);
+    return ahead;
+  }
+
   private done(r: Partial<HostPollResult>): HostPollResult {
     const now = this.ports.now();
     return { ...this.base, ...r, durationMs: Math.round(now - (this.started ?? now)) };
@@ -219,7 +243,7 @@ class HostPoll {
 
   /** The snapshot with the operations of service-state.ini, for a heartbeat without an operations block. */
   private async withServiceState(snapshot: HeartbeatSnapshot): Promise<HeartbeatSnapshot> {
-    const ini = await this.read('service-state');
+    const ini = await this.readOptional('service-state');
     if (!ini) return snapshot;
     try {
       const operations = operationsFromServiceState(parseServiceStateIni(ini));
@@ -230,9 +254,20 @@ class HostPoll {
     }
   }
 
+  /** A station file other than the heartbeat; one over heartbeat.max-size is a warning and left unread. */
+  private async readOptional(file: StationFile): Promise<Uint8Array | null> {
+    try {
+      return await this.read(file);
+    } catch (e) {
+      if (!(e instanceof StationFileTooLarge)) throw e;
+      this.warnings.push(`${this.ports.source.describe(this.host, file)}: ${e.message}`);
+      return null;
+    }
+  }
+
   /** The session-guard events; a broken line or file is a warning. */
   private async readEvents(): Promise<GuardEvent[]> {
-    const ev = await this.read('events');
+    const ev = await this.readOptional('events');
     if (!ev) return [];
     const where = () => this.ports.source.describe(this.host, 'events');
     try {

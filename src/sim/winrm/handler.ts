@@ -79,6 +79,12 @@ export function parseReadFiles(script: string): string[] | undefined {
   return paths && s.slice(paths.end) === `)\n${READ_FILES_BODY}` ? paths.values : undefined;
 }
 
+/** The size limit ($max) of labops' read: a larger file is answered with its size, unread, as PowerShell would. */
+export function readFilesLimit(script: string): number {
+  const m = /\n\$max = (\d+)\r?\n\$paths = @\(/.exec(script);
+  return m ? Number(m[1]) : Infinity;
+}
+
 /** `'a', 'b'` up to the closing parenthesis (not consumed): the values and where the list ended. */
 function parsePsLiteralList(s: string, at: number): { values: string[]; end: number } | undefined {
   let p = at;

@@ -5,7 +5,7 @@
 import { decodePowerShell } from '../../core/winrm/powershell.js';
 import { xmlEscape } from '../../core/winrm/soap.js';
 import { commandLineToArgvW } from './cmdline.js';
-import { parseGetContent, parseReadFiles, type CommandHandler, type CommandResult } from './handler.js';
+import { parseGetContent, parseReadFiles, readFilesLimit, type CommandHandler, type CommandResult } from './handler.js';
 
 export const POWERSHELL_EXE = 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe';
 
@@ -53,10 +53,12 @@ function text(s: string): Buffer {
 export async function runPowerShellScript(script: string, handler: CommandHandler, codepage: number): Promise<CommandResult> {
   const readPaths = parseReadFiles(script);
   if (readPaths) {
+    const max = readFilesLimit(script);
     const lines = await Promise.all(
       readPaths.map(async (p) => {
         try {
           const data = await handler.readFile?.(p);
+          if (data && data.length > max) return `>${data.length}`;
           return data ? `+${data.toString('base64')}` : '-';
         } catch (e) {
           return `!${Buffer.from((e as Error).message).toString('base64')}`;
