@@ -40,6 +40,7 @@ export async function provisionOneHost(ctx: AppContext, req: ProvisionHostReques
   const ports = await systemProvisionPorts({
     env: ctx.env,
     lockWaitMs: o.lockWait ?? 0,
+    lockOwner: `labops provision hosts ${req.action} ${req.hostname}`,
     dnsServer: o.dnsServer,
     sleep: (ms) => ctx.clock.sleep(ms, ctx.signal),
     progress: io.progress,

@@ -9,6 +9,7 @@ import { AuthFailed, OperationFailed, UsageError } from '../domain/errors.js';
 import {
   applyDeltaJob,
   checkHostname,
+  formatDeltaFields,
   decodeUtf8,
   emptyDelta,
   hostKey,
@@ -57,14 +58,24 @@ export interface ProvisionHostConfig {
   importTimeoutMs: number;
 }
 
+/** The provision lock as the ops hold it. */
+export interface ProvisionLock {
+  release(): void;
+  /** a stale lock that was broken to take this one, for the operator */
+  brokeStale?: string;
+  /** the lock stays held while this child's process group runs, even after this process dies */
+  holdWhileRunning?(pid: number, command: string): void;
+}
+
 export interface ProvisionPorts {
   readFile(path: string): Uint8Array | undefined;
-  writeAtomic(path: string, data: string | Uint8Array): void;
-  /** one generation: `<path>.bak`; returns its path, or undefined when `path` did not exist */
-  backup(path: string): string | undefined;
-  remove(path: string): void;
-  lock(path: string): Promise<{ release(): void; brokeStale?: string }>;
-  runImport(script: string, args: string[], timeoutMs: number): Promise<{ code: number | null; output: string; timedOut: boolean; error?: string }>;
+  /** writes the files together (one `.bak` generation each); after a kill at any point recoverFiles puts the old set back */
+  replaceFiles(files: { path: string; data: string }[], what: string): string[];
+  /** under the lock, before reading: rolls back a replaceFiles a killed run left unfinished, removes its temp files; says what it did */
+  recoverFiles(paths: readonly string[]): string | undefined;
+  lock(path: string): Promise<ProvisionLock>;
+  /** `onStart` gets the child's pid (its own process group) as soon as it runs */
+  runImport(script: string, args: string[], timeoutMs: number, onStart?: (pid: number) => void): Promise<{ code: number | null; output: string; timedOut: boolean; error?: string }>;
   /** whether sam.ldb has a computer object with sAMAccountName `<NAME>$` */
   adComputerExists(samLdb: string, name: string): Promise<boolean>;
   dnsResolves?(fqdn: string): Promise<boolean>;
@@ -107,6 +118,8 @@ export interface ProvisionHostResult {
   plan?: ProvisionPlan;
   backups: string[];
   brokeStaleLock?: string;
+  /** an interrupted change of an earlier run that was rolled back first */
+  recovered?: string;
   importOutput?: string;
   verify?: VerifyResult;
 }
@@ -149,18 +162,14 @@ function buildJob(r: ProvisionHostRequest, master: DevicesFile, delta: DevicesFi
     return findRow(delta, hostname) || findRow(master, hostname) ? { action: 'delete', hostname } : undefined;
   }
   const source = r.renameFrom ?? hostname;
-  const current = findRow(delta, source) ?? findRow(master, source);
-  if (r.action === 'create') {
-    const there = findRow(master, hostname) ?? findRow(delta, hostname);
-    if (there) throw new UsageError(`host '${hostname}' already exists (line ${there.lineNo} of ${findRow(master, hostname) ? 'the master' : 'the delta'}); use update`);
-  } else if (!current) {
-    throw new UsageError(`host '${source}' not found in the master or the delta; use create`);
-  } else if (r.renameFrom && r.renameFrom.toLowerCase() !== hostname && (findRow(master, hostname) || findRow(delta, hostname))) {
+  const current = r.action === 'create' ? undefined : (findRow(delta, source) ?? findRow(master, source));
+  if (r.action === 'update' && !current) throw new UsageError(`host '${source}' not found in the master or the delta; use create`);
+  if (r.renameFrom && r.renameFrom.toLowerCase() !== hostname && (findRow(master, hostname) || findRow(delta, hostname))) {
     throw new UsageError(`cannot rename to '${hostname}': that host already exists`);
   }
   const f = current?.fields ?? [];
   const config = r.config ?? f[2] ?? '';
-  return {
+  const job: DeltaJob = {
     action: r.action,
     hostname,
     oldHostname: r.renameFrom?.toLowerCase(),
@@ -172,104 +181,106 @@ function buildJob(r: ProvisionHostRequest, master: DevicesFile, delta: DevicesFi
     // Like the API: PXE on when a config is set, unless given.
     pxe: r.pxe ?? (f[10] !== undefined && f[10] !== '' ? f[10] : config && config !== 'nopxe' ? 1 : 0),
   };
+  if (r.action === 'create') checkCreate(job, master, delta);
+  return job;
+}
+
+/**
+ * A create of a host that exists is refused, unless the delta holds exactly the row this create writes: then it is
+ * the same create run again (an earlier run was killed or its import failed), and running it again converges.
+ */
+function checkCreate(job: DeltaJob, master: DevicesFile, delta: DevicesFile): void {
+  const inDelta = findRow(delta, job.hostname);
+  const wanted = formatDeltaFields(job);
+  if (inDelta && inDelta.fields.length === wanted.length && inDelta.fields.every((v, i) => v === wanted[i])) return;
+  const there = findRow(master, job.hostname) ?? inDelta;
+  if (there) throw new UsageError(`host '${job.hostname}' already exists (line ${there.lineNo} of ${findRow(master, job.hostname) ? 'the master' : 'the delta'}); use update`);
 }
 
 export async function provisionHost(req: ProvisionHostRequest, cfg: ProvisionHostConfig, ports: ProvisionPorts): Promise<ProvisionHostResult> {
   checkRequest(req);
   const lock = await ports.lock(cfg.lockFile);
   try {
-    return await locked(lock.brokeStale);
+    const recovered = ports.recoverFiles(deviceFiles(cfg));
+    if (recovered) ports.progress?.(`warning: ${recovered}`);
+    return await provisionLocked(req, cfg, ports, lock, { status: 'nothing-to-do', backups: [], brokeStaleLock: lock.brokeStale, recovered });
   } finally {
     lock.release();
   }
-
-  async function locked(brokeStale: string | undefined): Promise<ProvisionHostResult> {
-    const result: ProvisionHostResult = { status: 'nothing-to-do', backups: [], brokeStaleLock: brokeStale };
-    const masterBytes = ports.readFile(cfg.master);
-    if (!masterBytes) throw new UsageError(`master devices file not found: ${cfg.master}; nothing changed`, { suggestion: 'check DEVICES_CSV_MASTER in the worker config or pass --master' });
-    const masterText = decodeOrFail(masterBytes, cfg.master);
-    const deltaBytes = ports.readFile(cfg.delta);
-    const master = parseDevicesCsv(masterText);
-    const delta = deltaBytes ? parseDevicesCsv(decodeOrFail(deltaBytes, cfg.delta)) : emptyDelta();
-
-    const job = buildJob(req, master, delta);
-    if (!job) return result;
-    const deleted = new Set<string>();
-    applyDeltaJob(delta, job, deleted);
-    const merged = mergeDevices(master, delta, deleted);
-    if (merged.conflicts.length) throw conflictError(merged.conflicts);
-    const mergedText = serializeDevicesCsv(merged.file);
-    const problems = validateDevices(parseDevicesCsv(mergedText)).filter((p) => p.severity === 'error');
-    if (problems.length) {
-      const list = problems.map((p) => `  ${cfg.master}:${p.line}: ${p.message}`).join('\n');
-      throw new UsageError(`the merged devices file would make sophomorix-device fail (exit 88); nothing changed:\n${list}`);
-    }
-
-    const masterRow = (file: DevicesFile, name: string) => {
-      const l = findRow(file, name);
-      return l ? lineText(l) : null;
-    };
-    const deltaRow = findRow(delta, job.hostname);
-    const plan: ProvisionPlan = {
-      action: job.action,
-      hostname: job.hostname,
-      school: cfg.school,
-      qualifiedName: qualifiedHostname(cfg.school, job.hostname),
-      master: cfg.master,
-      delta: cfg.delta,
-      deltaLine: deltaRow ? lineText(deltaRow) : null,
-      masterBefore: masterRow(master, job.oldHostname ?? job.hostname),
-      masterAfter: masterRow(merged.file, job.hostname),
-      mergeStats: merged.stats,
-    };
-    result.plan = plan;
-    if (req.dryRun) {
-      result.status = 'dry-run';
-      return result;
-    }
-    if (!(await ports.confirm(plan))) {
-      result.status = 'cancelled';
-      return result;
-    }
-
-    result.backups.push(...writeDeviceFiles(cfg, ports, serializeDevicesCsv(delta), mergedText, deltaBytes));
-    ports.progress?.(`wrote ${cfg.delta} and ${cfg.master}; running ${cfg.importScript} -s ${cfg.school}`);
-
-    const imp = await runImportChecked(cfg, ports);
-    result.importOutput = imp.output.slice(0, 4000);
-    if (imp.failure) {
-      throw new OperationFailed(`import-devices failed: ${imp.failure}`, {
-        suggestion: `devices.csv was changed; the previous version is in ${cfg.master}.bak`,
-      });
-    }
-
-    result.verify = await verifyHost(plan.action, plan.qualifiedName, job.role ?? '', cfg, ports);
-    result.status = 'done';
-    return result;
-  }
 }
 
-/** Backups first, then the delta, then the master; a failed master write puts the delta back. */
-function writeDeviceFiles(cfg: ProvisionHostConfig, ports: ProvisionPorts, deltaText: string, mergedText: string, deltaBefore: Uint8Array | undefined): string[] {
-  const backups: string[] = [];
-  for (const p of [cfg.master, cfg.delta]) {
-    const b = ports.backup(p);
-    if (b) backups.push(b);
+/** The files one change writes together: the master first (its journal lives beside it), then the delta. */
+const deviceFiles = (cfg: ProvisionHostConfig) => [cfg.master, cfg.delta];
+
+/** The master (required) and the delta (an empty one when absent), read and parsed. */
+function readDeviceFiles(cfg: ProvisionHostConfig, ports: ProvisionPorts, hint: string): { master: DevicesFile; delta: DevicesFile; deltaText?: string } {
+  const masterBytes = ports.readFile(cfg.master);
+  if (!masterBytes) throw new UsageError(`master devices file not found: ${cfg.master}; nothing changed`, { suggestion: hint });
+  const master = parseDevicesCsv(decodeOrFail(masterBytes, cfg.master));
+  const deltaBytes = ports.readFile(cfg.delta);
+  const deltaText = deltaBytes ? decodeOrFail(deltaBytes, cfg.delta) : undefined;
+  return { master, delta: deltaText !== undefined ? parseDevicesCsv(deltaText) : emptyDelta(), deltaText };
+}
+
+/** The job applied to the delta and merged; conflicts and rows sophomorix-device would refuse stop here. */
+function planChange(job: DeltaJob, master: DevicesFile, delta: DevicesFile, cfg: ProvisionHostConfig): { plan: ProvisionPlan; deltaText: string; mergedText: string } {
+  const deleted = new Set<string>();
+  applyDeltaJob(delta, job, deleted);
+  const merged = mergeDevices(master, delta, deleted);
+  if (merged.conflicts.length) throw conflictError(merged.conflicts);
+  const mergedText = serializeDevicesCsv(merged.file);
+  const problems = validateDevices(parseDevicesCsv(mergedText)).filter((p) => p.severity === 'error');
+  if (problems.length) {
+    const list = problems.map((p) => `  ${cfg.master}:${p.line}: ${p.message}`).join('\n');
+    throw new UsageError(`the merged devices file would make sophomorix-device fail (exit 88); nothing changed:\n${list}`);
   }
-  ports.writeAtomic(cfg.delta, deltaText);
-  try {
-    ports.writeAtomic(cfg.master, mergedText);
-  } catch (e) {
-    if (deltaBefore) ports.writeAtomic(cfg.delta, deltaBefore);
-    else ports.remove(cfg.delta);
-    throw e;
+  const rowText = (file: DevicesFile, name: string) => {
+    const l = findRow(file, name);
+    return l ? lineText(l) : null;
+  };
+  const plan: ProvisionPlan = {
+    action: job.action,
+    hostname: job.hostname,
+    school: cfg.school,
+    qualifiedName: qualifiedHostname(cfg.school, job.hostname),
+    master: cfg.master,
+    delta: cfg.delta,
+    deltaLine: rowText(delta, job.hostname),
+    masterBefore: rowText(master, job.oldHostname ?? job.hostname),
+    masterAfter: rowText(merged.file, job.hostname),
+    mergeStats: merged.stats,
+  };
+  return { plan, deltaText: serializeDevicesCsv(delta), mergedText };
+}
+
+async function provisionLocked(req: ProvisionHostRequest, cfg: ProvisionHostConfig, ports: ProvisionPorts, lock: ProvisionLock, result: ProvisionHostResult): Promise<ProvisionHostResult> {
+  const { master, delta } = readDeviceFiles(cfg, ports, 'check DEVICES_CSV_MASTER in the worker config or pass --master');
+  const job = buildJob(req, master, delta);
+  if (!job) return result;
+  const { plan, deltaText, mergedText } = planChange(job, master, delta, cfg);
+  result.plan = plan;
+  if (req.dryRun) return { ...result, status: 'dry-run' };
+  if (!(await ports.confirm(plan))) return { ...result, status: 'cancelled' };
+
+  result.backups.push(...ports.replaceFiles([{ path: cfg.master, data: mergedText }, { path: cfg.delta, data: deltaText }], `provision hosts ${job.action} ${job.hostname}`));
+  ports.progress?.(`wrote ${cfg.delta} and ${cfg.master}; running ${cfg.importScript} -s ${cfg.school}`);
+
+  const imp = await runImportChecked(cfg, ports, lock);
+  result.importOutput = imp.output.slice(0, 4000);
+  if (imp.failure) {
+    throw new OperationFailed(`import-devices failed: ${imp.failure}`, {
+      suggestion: `devices.csv was changed; the previous version is in ${cfg.master}.bak`,
+    });
   }
-  return backups;
+  result.verify = await verifyHost(plan.action, plan.qualifiedName, job.role ?? '', cfg, ports);
+  result.status = 'done';
+  return result;
 }
 
 /** Runs `IMPORT_SCRIPT -s <school>` once; `failure` says why it counts as failed (exit code or an error pattern). */
-async function runImportChecked(cfg: ProvisionHostConfig, ports: ProvisionPorts): Promise<{ output: string; failure?: string }> {
-  const imp = await ports.runImport(cfg.importScript, ['-s', cfg.school], cfg.importTimeoutMs);
+async function runImportChecked(cfg: ProvisionHostConfig, ports: ProvisionPorts, lock: ProvisionLock): Promise<{ output: string; failure?: string }> {
+  // The lock lives as long as the import's process group: a run killed meanwhile leaves it held until the import ends.
+  const imp = await ports.runImport(cfg.importScript, ['-s', cfg.school], cfg.importTimeoutMs, (pid) => lock.holdWhileRunning?.(pid, cfg.importScript));
   const failure = imp.error
     ? imp.error
     : imp.timedOut
@@ -329,6 +340,8 @@ export interface ProvisionBatchResult {
   imported: boolean;
   dryRun: boolean;
   brokeStaleLock?: string;
+  /** an interrupted change of an earlier run that was rolled back first */
+  recovered?: string;
 }
 
 /**
@@ -341,61 +354,23 @@ export interface ProvisionBatchResult {
 export async function provisionBatch(jobs: BatchJobInput[], cfg: ProvisionHostConfig, ports: ProvisionPorts, opts: { dryRun: boolean }): Promise<ProvisionBatchResult> {
   const lock = await ports.lock(cfg.lockFile);
   try {
-    const masterBytes = ports.readFile(cfg.master);
-    if (!masterBytes) throw new UsageError(`master devices file not found: ${cfg.master}`, { suggestion: 'check DEVICES_CSV_MASTER in the worker config' });
-    const master = parseDevicesCsv(decodeOrFail(masterBytes, cfg.master));
-    const deltaBytes = ports.readFile(cfg.delta);
-    const deltaText = deltaBytes ? decodeOrFail(deltaBytes, cfg.delta) : undefined;
-    const result: ProvisionBatchResult = { outcomes: [], imported: false, dryRun: opts.dryRun, brokeStaleLock: lock.brokeStale };
-    const rejected = new Map<string, string>();
-    const nameOf = (j: BatchJobInput) => j.job.hostname.trim().toLowerCase();
-    let accepted = jobs.slice();
-    let delta = emptyDelta();
-    let merged: ReturnType<typeof mergeDevices> | undefined;
-    let mergedText = '';
-    // Each round drops the jobs behind a conflict or an invalid row; a few rounds settle any batch.
-    for (let round = 0; round < 5; round++) {
-      delta = deltaText !== undefined ? parseDevicesCsv(deltaText) : emptyDelta();
-      const deleted = new Set<string>();
-      for (const j of accepted) applyDeltaJob(delta, j.job, deleted);
-      merged = mergeDevices(master, delta, deleted, { batchSize: jobs.length });
-      const bad = new Map<string, string>();
-      for (const c of merged.conflicts) if (!bad.has(c.hostname.toLowerCase())) bad.set(c.hostname.toLowerCase(), c.message);
-      if (bad.size === 0) {
-        mergedText = serializeDevicesCsv(merged.file);
-        const reparsed = parseDevicesCsv(mergedText);
-        const byLine = new Map(reparsed.lines.map((l) => [l.lineNo, l]));
-        const orphans: string[] = [];
-        for (const p of validateDevices(reparsed)) {
-          if (p.severity !== 'error') continue;
-          const name = byLine.get(p.line)?.fields[1]?.trim().toLowerCase() ?? '';
-          if (accepted.some((j) => j.job.action !== 'delete' && nameOf(j) === name)) {
-            if (!bad.has(name)) bad.set(name, `devices.csv row would make sophomorix-device fail: ${p.message}`);
-          } else orphans.push(`${cfg.master}:${p.line}: ${p.message}`);
-        }
-        if (bad.size === 0 && orphans.length) {
-          throw new UsageError(`the merged devices file would make sophomorix-device fail (exit 88); nothing changed: ${orphans.slice(0, 5).join('; ')}`);
-        }
-      }
-      if (bad.size === 0) break;
-      accepted = accepted.filter((j) => {
-        const why = j.job.action === 'delete' ? undefined : bad.get(nameOf(j));
-        if (why) rejected.set(j.key, why);
-        return !why;
-      });
-    }
-    result.mergeStats = merged!.stats;
-    const outcome = (j: BatchJobInput, ok: boolean, error?: string, verify?: VerifyResult): BatchJobOutcome => ({ key: j.key, hostname: nameOf(j), ok, error, verify });
-    for (const j of jobs) if (rejected.has(j.key)) result.outcomes.push(outcome(j, false, rejected.get(j.key)));
+    const recovered = ports.recoverFiles(deviceFiles(cfg));
+    const { master, deltaText } = readDeviceFiles(cfg, ports, 'check DEVICES_CSV_MASTER in the worker config');
+    const result: ProvisionBatchResult = { outcomes: [], imported: false, dryRun: opts.dryRun, brokeStaleLock: lock.brokeStale, recovered };
+    const batch = settleBatch(jobs, master, deltaText, cfg);
+    result.mergeStats = batch.merged.stats;
+    const outcome = (j: BatchJobInput, ok: boolean, error?: string, verify?: VerifyResult): BatchJobOutcome => ({ key: j.key, hostname: batchHost(j), ok, error, verify });
+    for (const j of jobs) if (batch.rejected.has(j.key)) result.outcomes.push(outcome(j, false, batch.rejected.get(j.key)));
+    const { accepted } = batch;
     if (accepted.length === 0) return result;
     if (opts.dryRun) {
       for (const j of accepted) result.outcomes.push(outcome(j, true));
       return result;
     }
 
-    writeDeviceFiles(cfg, ports, serializeDevicesCsv(delta), mergedText, deltaBytes);
-    ports.progress?.(`[Provision] Wrote merged devices.csv (${merged!.stats.total_merged_lines} lines); running ${cfg.importScript} -s ${cfg.school} for ${accepted.length} job(s)`);
-    const imp = await runImportChecked(cfg, ports);
+    ports.replaceFiles([{ path: cfg.master, data: batch.mergedText }, { path: cfg.delta, data: serializeDevicesCsv(batch.delta) }], `a provision batch of ${accepted.length} job(s)`);
+    ports.progress?.(`[Provision] Wrote merged devices.csv (${batch.merged.stats.total_merged_lines} lines); running ${cfg.importScript} -s ${cfg.school} for ${accepted.length} job(s)`);
+    const imp = await runImportChecked(cfg, ports, lock);
     result.imported = true;
     result.importOutput = imp.output.slice(0, 500);
     if (imp.failure) {
@@ -403,13 +378,66 @@ export async function provisionBatch(jobs: BatchJobInput[], cfg: ProvisionHostCo
       return result;
     }
     for (const j of accepted) {
-      const v = await verifyHost(j.job.action, qualifiedHostname(cfg.school, nameOf(j)), j.job.role ?? '', cfg, ports);
+      const v = await verifyHost(j.job.action, qualifiedHostname(cfg.school, batchHost(j)), j.job.role ?? '', cfg, ports);
       result.outcomes.push(outcome(j, v.ok, v.ok ? undefined : `Verify failed: ${pythonJsonDumps(workerVerify(v))}`, v));
     }
     return result;
   } finally {
     lock.release();
   }
+}
+
+const batchHost = (j: BatchJobInput) => j.job.hostname.trim().toLowerCase();
+
+interface SettledBatch {
+  accepted: BatchJobInput[];
+  /** job key -> why it was dropped */
+  rejected: Map<string, string>;
+  delta: DevicesFile;
+  merged: ReturnType<typeof mergeDevices>;
+  mergedText: string;
+}
+
+/**
+ * The batch applied to the delta and merged, without the jobs whose rows conflict with another host or would make
+ * sophomorix-device fail (the worker wrote them anyway): each round drops the jobs behind a conflict or an invalid
+ * row, until none is left. A row of nobody in the batch that sophomorix-device would refuse stops the batch.
+ */
+function settleBatch(jobs: BatchJobInput[], master: DevicesFile, deltaText: string | undefined, cfg: ProvisionHostConfig): SettledBatch {
+  const rejected = new Map<string, string>();
+  let accepted = jobs.slice();
+  for (;;) {
+    const delta = deltaText !== undefined ? parseDevicesCsv(deltaText) : emptyDelta();
+    const deleted = new Set<string>();
+    for (const j of accepted) applyDeltaJob(delta, j.job, deleted);
+    const merged = mergeDevices(master, delta, deleted, { batchSize: jobs.length });
+    const bad = new Map<string, string>();
+    for (const c of merged.conflicts) if (!bad.has(c.hostname.toLowerCase())) bad.set(c.hostname.toLowerCase(), c.message);
+    const mergedText = serializeDevicesCsv(merged.file);
+    const others = invalidRows(mergedText, accepted, bad, cfg);
+    const drop = accepted.filter((j) => j.job.action !== 'delete' && bad.has(batchHost(j)));
+    if (drop.length === 0) {
+      if (others.length) throw new UsageError(`the merged devices file would make sophomorix-device fail (exit 88); nothing changed: ${others.slice(0, 5).join('; ')}`);
+      return { accepted, rejected, delta, merged, mergedText };
+    }
+    for (const j of drop) rejected.set(j.key, bad.get(batchHost(j))!);
+    accepted = accepted.filter((j) => !drop.includes(j));
+  }
+}
+
+/** Rows of the merged file sophomorix-device would refuse: a batch job's go to `bad`; the others' are returned. */
+function invalidRows(mergedText: string, accepted: readonly BatchJobInput[], bad: Map<string, string>, cfg: ProvisionHostConfig): string[] {
+  const reparsed = parseDevicesCsv(mergedText);
+  const byLine = new Map(reparsed.lines.map((l) => [l.lineNo, l]));
+  const others: string[] = [];
+  for (const p of validateDevices(reparsed)) {
+    if (p.severity !== 'error') continue;
+    const name = byLine.get(p.line)?.fields[1]?.trim().toLowerCase() ?? '';
+    if (accepted.some((j) => j.job.action !== 'delete' && batchHost(j) === name)) {
+      if (!bad.has(name)) bad.set(name, `devices.csv row would make sophomorix-device fail: ${p.message}`);
+    } else others.push(`${cfg.master}:${p.line}: ${p.message}`);
+  }
+  return others;
 }
 
 /** The verify object in the worker's shape (§2.4 step 14): dns_ptr_exists is not checked by labops. */
@@ -488,15 +516,20 @@ interface ChildResult {
   error?: string;
 }
 
-/** Runs a program to its end or its time limit (then SIGKILL), stdout and stderr together; `env` is the child's own (childEnv). */
-function runChild(spawn: typeof SpawnFn, cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ChildResult> {
+/**
+ * Runs a program to its end or its time limit (then SIGKILL), stdout and stderr together; `env` is the child's own (childEnv). `group`: in a process
+ * group of its own (its pid), reported to `onStart`, and the whole group is killed at the time limit.
+ */
+function runChild(spawn: typeof SpawnFn, cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, group?: { onStart?: (pid: number) => void }): Promise<ChildResult> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: Boolean(group) });
+    if (group && child.pid !== undefined) group.onStart?.(child.pid);
     const chunks: Buffer[] = [];
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      if (group && child.pid !== undefined) killGroup(child.pid);
+      else child.kill('SIGKILL');
     }, timeoutMs);
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.stderr.on('data', (c: Buffer) => chunks.push(c));
@@ -511,20 +544,30 @@ function runChild(spawn: typeof SpawnFn, cmd: string, args: string[], env: NodeJ
   });
 }
 
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 /** Real ports: files, lock, child processes, ldbsearch, DNS. */
 export async function systemProvisionPorts(o: {
   env: NodeJS.ProcessEnv;
   confirm: (plan: ProvisionPlan) => Promise<boolean>;
   progress?: (msg: string) => void;
   lockWaitMs: number;
+  /** who holds the lock, as its stale-lock message names it (e.g. labops dc jobs consumer dc-01) */
+  lockOwner: string;
   dnsServer?: string;
   sleep: (ms: number) => Promise<void>;
 }): Promise<ProvisionPorts> {
-  const [{ readFileSync, mkdirSync, unlinkSync, existsSync }, { dirname }, { spawn }, atomic, { acquireLock }, { childEnv }] = await Promise.all([
+  const [{ readFileSync, mkdirSync, existsSync }, { dirname }, { spawn }, fileSet, { acquireLock }, { childEnv }] = await Promise.all([
     import('node:fs'),
     import('node:path'),
     import('node:child_process'),
-    import('../core/fs/atomic-write.js'),
+    import('../core/fs/file-set.js'),
     import('../core/fs/lock.js'),
     import('../core/child-env.js'),
   ]);
@@ -543,14 +586,13 @@ export async function systemProvisionPorts(o: {
         throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
       }
     },
-    writeAtomic(path, data) {
-      mkdirSync(dirname(path), { recursive: true });
-      atomic.writeFileAtomic(path, data);
+    replaceFiles(files, what) {
+      for (const f of files) mkdirSync(dirname(f.path), { recursive: true });
+      return fileSet.replaceFileSet(files, what);
     },
-    backup: (path) => atomic.backupFile(path),
-    remove: (path) => unlinkSync(path),
-    lock: (path) => acquireLock(path, { waitMs: o.lockWaitMs, sleep: o.sleep, command: 'labops provision hosts' }),
-    runImport: exec,
+    recoverFiles: (paths) => fileSet.recoverFileSet(paths),
+    lock: (path) => acquireLock(path, { waitMs: o.lockWaitMs, sleep: o.sleep, command: o.lockOwner }),
+    runImport: (cmd, args, timeoutMs, onStart) => runChild(spawn, cmd, args, childEnv(o.env), timeoutMs, { onStart }),
     async adComputerExists(samLdb, name) {
       const ldbsearch = which('ldbsearch');
       if (!ldbsearch) throw new OperationFailed('ldbsearch not found (install ldb-tools) — cannot verify the AD computer object');

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { tempDir } from '../support/tmp.js';
@@ -15,6 +15,8 @@ import { cli, fixturePath } from '../support/dc-tree.js';
 import { startLinboApi, type LinboApi } from '../../src/sim/linbo/index.js';
 import { parseFault } from '../../src/sim/faults.js';
 import { runDcJobConsumer, type DcJobsSummary } from '../../src/ops/dc-jobs.js';
+import { acquireLock } from '../../src/core/fs/lock.js';
+import { TempFail } from '../../src/domain/errors.js';
 
 const KEY = 'test-internal-key-7f3a';
 const work = tempDir('labops-dcjobs-');
@@ -341,15 +343,29 @@ describe('dc jobs: Redis', () => {
   });
 });
 
+/** state and process group of every process, from /proc */
+function readProcStates(): { state: string; pgrp: number }[] {
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).flatMap((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return [{ state: rest[0] ?? '', pgrp: Number(rest[2]) }];
+    } catch {
+      return [];
+    }
+  });
+}
+
 describe('dc jobs: crash in the middle of a provision batch', () => {
-  test('SIGKILL during the import, another consumer takes over: each job completed exactly once, devices.csv old or new', { timeout: 240_000 }, async (ctx) => {
+  test('SIGKILL during the import: the lock stays held while the orphaned import runs; then another consumer takes over, each job completed once', { timeout: 240_000 }, async (ctx) => {
     if (!samLdb) return ctx.skip('samba not installed');
     const slow = join(work.path, 'slow-import-kill.sh');
-    // consumer A's import hangs while the flag file exists (the import script does not see labops' environment)
+    // consumer A's import hangs while the flag file exists (the import script does not see labops' environment);
+    // it writes its pid (its process group's id) to the marker first
     const marker = join(work.path, `import-started-${Date.now()}`);
     const slowFlag = `${marker}.slow`;
     writeFileSync(slowFlag, '');
-    writeFileSync(slow, `#!/bin/sh\nif [ -e "${slowFlag}" ]; then echo started > "${marker}"; sleep 60; fi\nexec "${fixturePath('fake-import-devices.mjs')}" "$@"\n`, { mode: 0o755 });
+    writeFileSync(slow, `#!/bin/sh\nif [ -e "${slowFlag}" ]; then echo $$ > "${marker}.tmp" && mv "${marker}.tmp" "${marker}"; sleep 60; fi\nexec "${fixturePath('fake-import-devices.mjs')}" "$@"\n`, { mode: 0o755 });
     // a short debounce gathers all six into one batch (a consumer reads no more than it can start at once)
     const w = await world({ importScript: slow, workerExtra: ['PROVISION_DEBOUNCE_SEC=1'] });
     const original = readFileSync(w.site.master, 'utf8');
@@ -368,6 +384,12 @@ describe('dc jobs: crash in the middle of a provision batch', () => {
     unlinkSync(slowFlag);
     assert.ok(ids.every((id) => w.api.operations.get(id)!.status === 'running'), stderr);
     assert.equal(await w.pending(), 6, 'A never ACKed');
+    // A's import (its own process group) outlives A: no second import may start beside it
+    const orphan = Number(readFileSync(marker, 'utf8').trim());
+    await assert.rejects(acquireLock(w.site.lock), (e: unknown) => e instanceof TempFail && /slow-import-kill\.sh \(process group \d+\).*labops dc jobs consumer dc-a/.test((e as Error).message));
+    process.kill(-orphan, 'SIGKILL');
+    const groupRuns = () => readProcStates().some((st) => st.pgrp === orphan && st.state !== 'Z');
+    await waitFor(() => !groupRuns(), "the orphaned import's end");
 
     const b = startConsumer(w, { consumer: 'dc-b' });
     try {

@@ -101,7 +101,7 @@ describe('every child labops starts gets an environment built for it', () => {
 
   test('the import script and ldbsearch of provision hosts', async () => {
     const imp = standIn('import-devices');
-    const ports = await systemProvisionPorts({ env: parentEnv, confirm: async () => true, lockWaitMs: 0, sleep: async () => {} });
+    const ports = await systemProvisionPorts({ env: parentEnv, confirm: async () => true, lockWaitMs: 0, lockOwner: 'labops test', sleep: async () => {} });
     const r = await ports.runImport(imp.path, ['-s', 'default-school'], 10_000);
     assert.equal(r.code, 0);
     assertClean('import-devices', imp.dump().env);

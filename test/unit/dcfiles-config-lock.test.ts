@@ -114,6 +114,33 @@ describe('lock files', () => {
     }
   });
 
+  test('a lock whose holder died stays held while the import it started (own process group) runs; the message names the import', async () => {
+    const p = join(dir.path, 'g.lock');
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const importer = spawn('sleep', ['30'], { stdio: 'ignore', detached: true });
+    try {
+      // the lock as the provision run writes it: its own pid, then holdWhileRunning with the import's pid
+      writeFileSync(p, JSON.stringify({ pid: holder.pid, hostname: hostname(), bootId: bootId(), startTicks: processStartTicks(holder.pid!), createdAt: 'x', command: 'labops dc jobs consumer dc-01' }));
+      const mine = await acquireLock(join(dir.path, 'h.lock'), { command: 'labops provision hosts create pc1' });
+      mine.holdWhileRunning(importer.pid!, '/usr/sbin/linuxmuster-import-devices');
+      const recorded = JSON.parse(readFileSync(join(dir.path, 'h.lock'), 'utf8'));
+      assert.equal(recorded.child.pid, importer.pid);
+      mine.release();
+      writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), child: { pid: importer.pid, startTicks: processStartTicks(importer.pid!), command: '/usr/sbin/linuxmuster-import-devices' } }));
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('exit', r));
+      await assert.rejects(acquireLock(p), (e: unknown) => e instanceof TempFail && /linuxmuster-import-devices \(process group \d+\).*labops dc jobs consumer dc-01/.test((e as Error).message));
+      process.kill(-importer.pid!, 'SIGKILL');
+      await new Promise((r) => importer.once('exit', r));
+      const l = await acquireLock(p);
+      assert.match(l.brokeStale ?? '', /labops dc jobs consumer dc-01.*no longer running.*linuxmuster-import-devices .* has ended too/);
+      l.release();
+    } finally {
+      holder.kill('SIGKILL');
+      importer.kill('SIGKILL');
+    }
+  });
+
   test("the Python worker's empty flock file: stale when nobody holds it, held while flock(1) holds it", async (ctx) => {
     const p = join(dir.path, 'linbo-provision.lock');
     writeFileSync(p, '');

@@ -141,6 +141,27 @@ describe('delta and merge (NOTES §4.4) with the labops fixes', () => {
     assert.ok(worker.includes('newpc'));
   });
 
+  test("a rejected update keeps its old row, whose MAC and IP no other row may then take (the merged file validates)", () => {
+    const master = parseDevicesCsv('r;pc1;g;AA:BB:CC:DD:EE:01;10.0.0.1;;;;;;1;;;;\nr;pc2;g;AA:BB:CC:DD:EE:02;10.0.0.2;;;;;;1;;;;\n');
+    const delta = emptyDelta();
+    // pc1 asks for pc2's MAC (rejected: pc1 keeps …:01), and a new pc9 asks for …:01 and pc1's IP
+    applyDeltaJob(delta, { action: 'update', hostname: 'pc1', mac: 'AA:BB:CC:DD:EE:02', ip: '10.0.0.5', room: 'r', config: 'g' }, new Set());
+    applyDeltaJob(delta, { action: 'create', hostname: 'pc9', mac: 'AA:BB:CC:DD:EE:01', ip: '10.0.0.9', room: 'r', config: 'g' }, new Set());
+    applyDeltaJob(delta, { action: 'create', hostname: 'pc8', mac: 'AA:BB:CC:DD:EE:08', ip: '10.0.0.1', room: 'r', config: 'g' }, new Set());
+    applyDeltaJob(delta, { action: 'create', hostname: 'pc7', mac: 'AA:BB:CC:DD:EE:07', ip: '10.0.0.5', room: 'r', config: 'g' }, new Set());
+    const r = mergeDevices(master, delta, new Set());
+    assert.deepEqual(
+      r.conflicts.map((c) => c.message),
+      ['Conflict: Duplicate MAC AA:BB:CC:DD:EE:02 with host pc2', 'Conflict: Duplicate MAC AA:BB:CC:DD:EE:01 with host pc1', 'Conflict: Duplicate IP 10.0.0.1 with host pc1'],
+    );
+    const out = serializeDevicesCsv(r.file);
+    assert.deepEqual(validateDevices(parseDevicesCsv(out)).filter((p) => p.severity === 'error'), []);
+    assert.match(out, /^r;pc1;g;AA:BB:CC:DD:EE:01;10\.0\.0\.1;/m);
+    // pc7 takes 10.0.0.5, which pc1's rejected update would have had
+    assert.match(out, /^r;pc7;g;AA:BB:CC:DD:EE:07;10\.0\.0\.5;/m);
+    assert.deepEqual(r.changes.map((c) => [c.hostname, c.change]), [['pc7', 'appended']]);
+  });
+
   test('a duplicate hostname (the master already has it twice) is a conflict', () => {
     const master = parseDevicesCsv('r;pc1;g;AA:BB:CC:DD:EE:01;10.0.0.1;;;;;;1;;;;\nr;PC1;g;AA:BB:CC:DD:EE:02;10.0.0.2;;;;;;1;;;;\n');
     const delta = emptyDelta();

@@ -3,6 +3,7 @@
 import { sql, type NotNull } from 'kysely';
 import type { Database } from './database.js';
 import { fromDbDateTime, toDbDateTime } from './time.js';
+import { hostKey, hostNameIn } from './host-names.js';
 import { alertKey, type AlertCondition, type AlertPlan, type OpenAlert, type ReservationWindow } from '../../domain/heartbeat/alerts.js';
 
 export interface StoredAlert {
@@ -69,27 +70,27 @@ export async function applyAlertPlan(db: Database, plan: AlertPlan, now: number)
   return { opened, resolved };
 }
 
-/** Start of the current run of ready=false heartbeats of each host (null when the latest is ready). */
-export async function notReadySince(db: Database, hostNames: readonly string[]): Promise<Map<string, string | null>> {
+/** Start of the current run of ready=false heartbeats of each host (null when the latest is ready), by the names asked for. */
+export async function notReadySince(db: Database, hostNames: readonly string[], now: number): Promise<Map<string, string | null>> {
   const out = new Map<string, string | null>();
   if (!hostNames.length) return out;
   const rows = await db.kysely
     .selectFrom('lab_host_heartbeat as hb')
     .innerJoin('lab_hosts as h', 'h.id', 'hb.host_id')
     .select(['h.name', 'hb.timestamp_utc', 'hb.ready'])
-    .where('h.name', 'in', [...hostNames])
-    .where('hb.timestamp_utc', '>=', sql<string>`${toDbDateTime(Date.now() - 7 * 86_400_000)}`)
+    .where(hostNameIn(db.dialect, 'h.name', hostNames))
+    .where('hb.timestamp_utc', '>=', sql<string>`${toDbDateTime(now - 7 * 86_400_000)}`)
     .orderBy('h.name')
     .orderBy('hb.timestamp_utc', 'desc')
     .execute();
   const byHost = new Map<string, { ts: string; ready: unknown }[]>();
   for (const r of rows) {
-    const list = byHost.get(r.name) ?? [];
+    const list = byHost.get(hostKey(r.name)) ?? [];
     list.push({ ts: fromDbDateTime(r.timestamp_utc)!, ready: r.ready });
-    byHost.set(r.name, list);
+    byHost.set(hostKey(r.name), list);
   }
   for (const name of hostNames) {
-    const list = byHost.get(name) ?? [];
+    const list = byHost.get(hostKey(name)) ?? [];
     let since: string | null = null;
     for (const row of list) {
       if (row.ready === null || Number(row.ready) !== 0) break;

@@ -7,6 +7,7 @@ import { withTxRetry } from './retry.js';
 import type { DB } from './schema.js';
 import type { Database } from './database.js';
 import { fromDbDateTime, toDbDateTime } from './time.js';
+import { hostKey, hostNameIn } from './host-names.js';
 import { pythonJsonDumps } from '../../domain/python-json.js';
 import type { HeartbeatSnapshot } from '../../domain/heartbeat/normalize.js';
 import type { GuardEvent } from '../../domain/heartbeat/events.js';
@@ -45,14 +46,14 @@ type Tx = Kysely<DB> | Transaction<DB>;
 const bit = (v: boolean | null | undefined): number | null => (v === null || v === undefined ? null : v ? 1 : 0);
 
 /** The reservation an eviction belongs to: the prepare that ran on this host around it, else the lab's booking. */
-async function findReservation(tx: Tx, host: string, labs: readonly string[], ts: string, graceSec: number): Promise<{ reservationId: string; labId: string | null } | null> {
+async function findReservation(tx: Tx, dialect: Dialect, host: string, labs: readonly string[], ts: string, graceSec: number): Promise<{ reservationId: string; labId: string | null } | null> {
   const t = new Date(ts).getTime();
   const from = toDbDateTime(t - (graceSec + 600) * 1000);
   const to = toDbDateTime(t + 600_000);
   const prepare = await tx
     .selectFrom('reservation_operations')
     .select(['reservation_id', 'lab_id', 'created_at'])
-    .where('host', '=', host)
+    .where(hostNameIn(dialect, 'host', [host]))
     .where('action', '=', 'prepare')
     .where('created_at', '>=', from)
     .where('created_at', '<=', to)
@@ -94,21 +95,22 @@ type Dialect = Database['dialect'];
 
 /** storeHeartbeats' transaction, over the inputs in host name order; the results in the inputs' order. */
 async function storeInTransaction(tx: Transaction<DB>, dialect: Dialect, order: readonly { input: StoreHeartbeatInput; i: number }[], count: number): Promise<StoreHeartbeatResult[]> {
-  const ids = await upsertAndLockHosts(tx, dialect, order.map(({ input }) => input));
-  const latest = await latestTimes(tx, [...ids.values()]);
+  const hosts = await upsertAndLockHosts(tx, dialect, order.map(({ input }) => input));
+  const latest = await latestTimes(tx, [...new Set([...hosts.values()].map((h) => h.id))]);
   const results: StoreHeartbeatResult[] = new Array(count);
   const heartbeatRows: Insertable<DB['lab_host_heartbeat']>[] = [];
   const stateRows: Insertable<DB['labops_host_poll_state']>[] = [];
   for (const { input, i } of order) {
     const s = input.snapshot;
-    const hostId = ids.get(input.host.name)!;
+    const { id: hostId, name } = hosts.get(hostKey(input.host.name))!;
     const ts = toDbDateTime(s.timestamp ?? input.pollTime);
     const latestHeartbeat = latest.heartbeat.get(hostId) ?? null;
     const heartbeatStored = latestHeartbeat === null || ts > latestHeartbeat;
     if (heartbeatStored) heartbeatRows.push(heartbeatRow(hostId, ts, s));
     const lastEventTs = latest.event.get(hostId) ?? null;
     const fresh = input.events.filter((e) => e.timestamp && (lastEventTs === null || toDbDateTime(e.timestamp) > lastEventTs));
-    const forcedLogoffs = await storeEvents(tx, dialect, hostId, input.host, fresh, input.clockSkewMs ?? 0);
+    // rows keyed by host name carry the stored spelling, so a host renamed only in case stays one host
+    const forcedLogoffs = await storeEvents(tx, dialect, hostId, { ...input.host, name }, fresh, input.clockSkewMs ?? 0);
     const pollTs = toDbDateTime(input.pollTime);
     stateRows.push({ host_id: hostId, last_poll_at: pollTs, last_change_at: heartbeatStored ? pollTs : null, last_heartbeat_ts: ts, reported_host: s.host, last_error: null, consecutive_failures: 0 });
     results[i] = { hostId, heartbeatStored, eventsStored: fresh.length, forcedLogoffs };
@@ -118,10 +120,24 @@ async function storeInTransaction(tx: Transaction<DB>, dialect: Dialect, order: 
   return results;
 }
 
-/** Inserts or updates the hosts' rows (in the given order) and reads their ids, locking the rows on MySQL in name order. */
-async function upsertAndLockHosts(tx: Transaction<DB>, dialect: Dialect, inputs: readonly StoreHeartbeatInput[]): Promise<Map<string, number>> {
+/** Each name's stored spelling (any case); the oldest row when an older labops stored two spellings. */
+async function storedSpellings(tx: Transaction<DB>, dialect: Dialect, names: readonly string[]): Promise<Map<string, string>> {
+  const rows = await tx.selectFrom('lab_hosts').select(['id', 'name']).where(hostNameIn(dialect, 'name', names)).orderBy('id').execute();
+  const out = new Map<string, string>();
+  for (const r of rows) if (!out.has(hostKey(r.name))) out.set(hostKey(r.name), r.name);
+  return out;
+}
+
+/**
+ * Inserts or updates the hosts' rows (in the given order) under the spelling already stored, and reads their ids,
+ * locking the rows on MySQL in name order. Keyed by hostKey of the input name.
+ */
+async function upsertAndLockHosts(tx: Transaction<DB>, dialect: Dialect, inputs: readonly StoreHeartbeatInput[]): Promise<Map<string, { id: number; name: string }>> {
+  // On MySQL the upsert itself finds the stored row (its collation ignores case), and a plain read before the
+  // rows are locked would fix the transaction's snapshot too early: two pollers would both store a heartbeat.
+  const stored = dialect === 'sqlite' ? await storedSpellings(tx, dialect, inputs.map((input) => input.host.name)) : new Map<string, string>();
   const hostRows = inputs.map((input) => ({
-    name: input.host.name,
+    name: stored.get(hostKey(input.host.name)) ?? input.host.name,
     address: input.host.address,
     mac: input.host.mac ?? null,
     last_seen: toDbDateTime(input.snapshot.timestamp ?? input.pollTime),
@@ -139,18 +155,16 @@ async function upsertAndLockHosts(tx: Transaction<DB>, dialect: Dialect, inputs:
       .onConflict((oc) => oc.column('name').doUpdateSet({ address: sql`excluded.address`, mac: sql`excluded.mac`, last_seen: sql`excluded.last_seen` }))
       .execute();
   }
-  let idq = tx.selectFrom('lab_hosts').select(['id', 'name']).where('name', 'in', hostRows.map((h) => h.name)).orderBy('name');
+  let idq = tx.selectFrom('lab_hosts').select(['id', 'name']).where(hostNameIn(dialect, 'name', hostRows.map((h) => h.name))).orderBy('name');
   if (dialect === 'mysql') idq = idq.forUpdate();
   const rows = await idq.execute();
-  const ids = new Map(rows.map((r) => [r.name, Number(r.id)]));
-  for (const { name } of hostRows) {
-    if (ids.has(name)) continue;
-    // The column's collation decides which names are the same: MySQL's default ignores case, so the stored
-    // 'lab-ws-01' is the row of 'LAB-WS-01' (hosts.json lookups ignore case too).
-    const row = rows.find((r) => r.name.toLowerCase() === name.toLowerCase());
-    if (row) ids.set(name, Number(row.id));
+  const out = new Map<string, { id: number; name: string }>();
+  for (const h of hostRows) {
+    // the row written above; another poller may have inserted the host meanwhile under another spelling
+    const row = rows.find((r) => r.name === h.name) ?? rows.find((r) => hostKey(r.name) === hostKey(h.name));
+    if (row) out.set(hostKey(h.name), { id: Number(row.id), name: row.name });
   }
-  return ids;
+  return out;
 }
 
 /** The time of each host's latest stored heartbeat and latest session-guard event. */
@@ -192,7 +206,7 @@ async function storeEvents(tx: Transaction<DB>, dialect: Dialect, hostId: number
     const eventTs = toDbDateTime(e.timestamp!);
     const inserted = await tx.insertInto('lab_host_events').values({ host_id: hostId, kind: 'session-guard', timestamp_utc: eventTs, payload: JSON.stringify(e.payload) }).executeTakeFirst();
     const realTime = skewMs ? new Date(Date.parse(e.timestamp!) - skewMs).toISOString() : e.timestamp!;
-    const match = await findReservation(tx, host.name, host.labs, realTime, e.grace ?? 90);
+    const match = await findReservation(tx, dialect, host.name, host.labs, realTime, e.grace ?? 90);
     const row = {
       reservation_id: match?.reservationId ?? null,
       lab_id: match?.labId ?? null,
@@ -249,14 +263,26 @@ export async function storeHeartbeat(db: Database, input: StoreHeartbeatInput): 
   return (await storeHeartbeats(db, [input]))[0]!;
 }
 
+interface PendingStore {
+  input: StoreHeartbeatInput;
+  resolve(r: StoreHeartbeatResult): void;
+  reject(e: unknown): void;
+}
+
+/** A batch whose transaction failed, host by host: one host's bad row fails that host alone. */
+async function storeOneByOne(db: Database, batch: readonly PendingStore[]): Promise<void> {
+  for (const b of batch) await storeHeartbeat(db, b.input).then(b.resolve, b.reject);
+}
+
 /**
  * A sink that gathers the hosts a poll finishes within a few milliseconds into one transaction, so a poll of
- * hundreds of stations costs tens of commits, not hundreds. Each caller gets its own host's result.
+ * hundreds of stations costs tens of commits, not hundreds. Each caller gets its own host's result; when the
+ * batch's transaction fails, each host is stored on its own, so only the host at fault fails.
  */
 export function batchingHeartbeatSink(db: Database, opts: { maxBatch?: number; maxWaitMs?: number } = {}) {
   const maxBatch = opts.maxBatch ?? 100;
   const maxWaitMs = opts.maxWaitMs ?? 5;
-  let pending: { input: StoreHeartbeatInput; resolve(r: StoreHeartbeatResult): void; reject(e: unknown): void }[] = [];
+  let pending: PendingStore[] = [];
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
     if (timer) clearTimeout(timer);
@@ -266,7 +292,7 @@ export function batchingHeartbeatSink(db: Database, opts: { maxBatch?: number; m
     if (!batch.length) return;
     storeHeartbeats(db, batch.map((b) => b.input)).then(
       (rs) => batch.forEach((b, i) => b.resolve(rs[i]!)),
-      (e) => batch.forEach((b) => b.reject(e)),
+      (e) => (batch.length === 1 ? batch[0]!.reject(e) : storeOneByOne(db, batch)),
     );
   };
   return {
@@ -312,7 +338,7 @@ export async function latestHeartbeats(db: Database, names?: readonly string[]):
       'hb.last_power_action_ts', 'hb.last_power_action_mode', 'hb.raw_json', 'ps.last_poll_at', 'ps.last_change_at', 'ps.reported_host',
     ])
     .orderBy('h.name');
-  if (names?.length) q = q.where('h.name', 'in', [...names]);
+  if (names?.length) q = q.where(hostNameIn(db.dialect, 'h.name', names));
   const rows = await q.execute();
   return rows.map((r) => ({
     host: r.name,
@@ -346,7 +372,7 @@ export interface ForcedLogoffRow {
 
 export async function forcedLogoffs(db: Database, opts: { hosts?: readonly string[]; reservationId?: string; limit?: number } = {}): Promise<ForcedLogoffRow[]> {
   let q = db.kysely.selectFrom('reservation_forced_logoffs').selectAll().orderBy('timestamp_utc', 'desc').limit(opts.limit ?? 100);
-  if (opts.hosts?.length) q = q.where('host', 'in', [...opts.hosts]);
+  if (opts.hosts?.length) q = q.where(hostNameIn(db.dialect, 'host', opts.hosts));
   if (opts.reservationId) q = q.where('reservation_id', '=', opts.reservationId);
   const rows = await q.execute();
   return rows.map((r) => ({

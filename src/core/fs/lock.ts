@@ -1,12 +1,15 @@
 // Lock files with stale-lock detection, so nobody has to `rm` a lock by hand after a crash.
 // The file is created with O_EXCL and holds {pid, hostname, bootId, startTicks}: a lock whose process is
 // gone (or whose pid was reused: different start time or boot) is stale and is broken automatically.
+// A child the holder starts in a process group of its own (the device import) is recorded in the lock: the
+// lock stays held while any process of that group runs, even when its holder was killed (kill -9 of the
+// holder does not end the import, and a second import must not start beside it).
 // A file in another format (the Python worker's flock file) is stale unless /proc/locks shows a holder.
-import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname } from 'node:path';
 import { OperationFailed, TempFail } from '../../domain/errors.js';
-import { describeFsError } from './atomic-write.js';
+import { describeFsError, removeStaleTemps, writeFileAtomic } from './atomic-write.js';
 
 export interface LockInfo {
   pid: number;
@@ -15,6 +18,8 @@ export interface LockInfo {
   startTicks?: number;
   createdAt: string;
   command?: string;
+  /** a child started in a process group of its own (pgid = pid): the lock is held while that group runs */
+  child?: { pid: number; startTicks?: number; command: string };
 }
 
 export interface LockHandle {
@@ -22,6 +27,8 @@ export interface LockHandle {
   info: LockInfo;
   /** removed locks that were stale, for the operator's information */
   brokeStale?: string;
+  /** records a child that leads its own process group: the lock is held while the group runs, whatever becomes of this process */
+  holdWhileRunning(pid: number, command: string): void;
   release(): void;
 }
 
@@ -100,6 +107,41 @@ function parseLock(text: string): LockInfo | undefined {
 
 type Holder = { stale: true; why: string } | { stale: false; why: string };
 
+/** Whether a process of the group a lock's child leads still runs (its leader's pid reused by another process: no). */
+function childGroupRuns(child: NonNullable<LockInfo['child']>): boolean {
+  if (pidAlive(child.pid) && !isZombie(child.pid)) {
+    const ticks = processStartTicks(child.pid);
+    return child.startTicks === undefined || ticks === undefined || ticks === child.startTicks;
+  }
+  // The leader has ended; while a member of its group runs, Linux does not hand its pid to another process.
+  return groupHasLiveMember(child.pid);
+}
+
+/** The state and process group of a pid from /proc/<pid>/stat (fields after the last ')': state ppid pgrp …). */
+function procState(pid: number | string): { state: string; pgrp: number } | undefined {
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (!stat) return undefined;
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: rest[0] ?? '', pgrp: Number(rest[2]) };
+}
+
+// An orphaned import that has exited stays a zombie until init reaps it (some container inits never do): it no longer runs.
+const isZombie = (pid: number) => procState(pid)?.state === 'Z';
+
+/** Whether any process of group `pgid` runs (zombies do not count); without /proc, whether kill(-pgid, 0) succeeds. */
+function groupHasLiveMember(pgid: number): boolean {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return pidAlive(-pgid);
+  }
+  return pids.some((p) => {
+    const st = procState(p);
+    return st !== undefined && st.pgrp === pgid && st.state !== 'Z';
+  });
+}
+
 /** Decides whether the lock at `path` (with `text`) belongs to a live process. */
 export function judgeLock(path: string, text: string): Holder {
   const info = parseLock(text);
@@ -118,12 +160,16 @@ export function judgeLock(path: string, text: string): Holder {
   if (info.hostname !== osHostname()) return { stale: false, why: `held by ${who}` };
   const boot = bootId();
   if (info.bootId && boot && info.bootId !== boot) return { stale: true, why: `left by ${who} before a reboot` };
-  if (!pidAlive(info.pid)) return { stale: true, why: `left by ${who}, which is no longer running` };
-  const ticks = processStartTicks(info.pid);
-  if (info.startTicks !== undefined && ticks !== undefined && ticks !== info.startTicks) {
-    return { stale: true, why: `left by ${who}; that pid now belongs to another process` };
+  const ticks = pidAlive(info.pid) ? processStartTicks(info.pid) : undefined;
+  const holderRuns = pidAlive(info.pid) && (info.startTicks === undefined || ticks === undefined || ticks === info.startTicks);
+  if (holderRuns) return { stale: false, why: `held by ${who}` };
+  const child = info.child;
+  if (child && childGroupRuns(child)) {
+    return { stale: false, why: `held by ${child.command} (process group ${child.pid}), which ${who} started and which still runs although that process has ended` };
   }
-  return { stale: false, why: `held by ${who}` };
+  const ended = child ? `; ${child.command} (process group ${child.pid}) it started has ended too` : '';
+  if (!pidAlive(info.pid)) return { stale: true, why: `left by ${who}, which is no longer running${ended}` };
+  return { stale: true, why: `left by ${who}; that pid now belongs to another process${ended}` };
 }
 
 function tryCreate(path: string, info: LockInfo): boolean {
@@ -178,27 +224,39 @@ function breakStale(path: string, staleText: string): void {
   unlinkSync(aside);
 }
 
+/** The handle of a lock this process created. */
+function heldLock(path: string, info: LockInfo, brokeStale: string | undefined): LockHandle {
+  let mine = JSON.stringify(info);
+  return {
+    path,
+    info,
+    brokeStale,
+    holdWhileRunning(pid, command) {
+      info.child = { pid, startTicks: processStartTicks(pid), command };
+      const next = JSON.stringify(info);
+      // replaced atomically: a reader sees the lock with or without the child, never without a holder
+      writeFileAtomic(path, `${next}\n`);
+      mine = next;
+    },
+    release() {
+      try {
+        if (readFileSync(path, 'utf8').trim() === mine) unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
 export async function acquireLock(path: string, opts: LockOptions = {}): Promise<LockHandle> {
   const now = opts.now ?? Date.now;
   const deadline = now() + (opts.waitMs ?? 0);
   const info = currentLockInfo(opts.command);
   let brokeStale: string | undefined;
+  // temp files of holdWhileRunning's rewrite that a killed holder left
+  removeStaleTemps(dirname(path), path);
   for (;;) {
-    if (tryCreate(path, info)) {
-      const mine = JSON.stringify(info);
-      return {
-        path,
-        info,
-        brokeStale,
-        release() {
-          try {
-            if (readFileSync(path, 'utf8').trim() === mine) unlinkSync(path);
-          } catch {
-            // already gone
-          }
-        },
-      };
-    }
+    if (tryCreate(path, info)) return heldLock(path, info, brokeStale);
     let text: string;
     try {
       text = readFileSync(path, 'utf8');

@@ -220,8 +220,24 @@ function dropRejected({ out, fromDelta, changes }: MergedLines, rejected: Readon
   for (let i = changes.length - 1; i >= 0; i--) if (changes[i]!.change !== 'deleted' && rejectedNames.has(changes[i]!.hostname)) changes.splice(i, 1);
 }
 
-/** Checks every row that came from the delta against all other rows. */
-function findConflicts(out: CsvLine[], fromDelta: { line: CsvLine }[]): { list: MergeConflict[]; rejected: Set<CsvLine> } {
+/**
+ * Checks every row that came from the delta against all other rows. A rejected update keeps the master's old row,
+ * whose MAC and IP then stay taken: the check runs again with those rows in place until no further row is
+ * rejected (each round rejects more, so it ends), and no accepted row can take what a kept old row still has.
+ */
+function findConflicts(out: CsvLine[], fromDelta: readonly { line: CsvLine; original?: CsvLine }[]): { list: MergeConflict[]; rejected: Set<CsvLine> } {
+  const rejected = new Set<CsvLine>();
+  const list: MergeConflict[] = [];
+  for (;;) {
+    const round = checkDeltaRows(out, fromDelta, rejected);
+    list.push(...round.list);
+    if (round.rejected.length === 0) return { list, rejected };
+    for (const l of round.rejected) rejected.add(l);
+  }
+}
+
+/** One pass: the rows not from the delta and the kept old rows of rejected updates first, then each delta row in order. */
+function checkDeltaRows(out: CsvLine[], fromDelta: readonly { line: CsvLine; original?: CsvLine }[], rejected: ReadonlySet<CsvLine>): { list: MergeConflict[]; rejected: CsvLine[] } {
   const mine = new Set(fromDelta.map((x) => x.line));
   const macs = new Map<string, string>();
   const ips = new Map<string, string>();
@@ -235,23 +251,30 @@ function findConflicts(out: CsvLine[], fromDelta: { line: CsvLine }[]): { list: 
     if (name && !names.has(name.toLowerCase())) names.set(name.toLowerCase(), name);
   };
   for (const l of out) if (l.kind === 'row' && l.fields.length >= 2 && !mine.has(l)) index(l);
+  for (const x of fromDelta) if (rejected.has(x.line) && x.original) index(x.original);
   const list: MergeConflict[] = [];
-  const rejected = new Set<CsvLine>();
+  const found: CsvLine[] = [];
   for (const { line } of fromDelta) {
-    const name = (line.fields[1] ?? '').trim();
-    const mac = normalizeMac(line.fields[3] ?? '');
-    const ip = (line.fields[4] ?? '').trim();
-    const found: MergeConflict[] = [];
-    const other = names.get(name.toLowerCase());
-    if (other !== undefined) found.push({ hostname: name, kind: 'hostname', value: name, with: other, message: `Conflict: Duplicate hostname ${name}` });
-    const macWith = mac ? macs.get(mac) : undefined;
-    if (macWith !== undefined) found.push({ hostname: name, kind: 'mac', value: mac, with: macWith, message: `Conflict: Duplicate MAC ${mac} with host ${macWith}` });
-    const ipWith = ip && ip !== 'DHCP' ? ips.get(ip) : undefined;
-    if (ipWith !== undefined) found.push({ hostname: name, kind: 'ip', value: ip, with: ipWith, message: `Conflict: Duplicate IP ${ip} with host ${ipWith}` });
-    if (found.length) {
-      list.push(...found);
-      rejected.add(line);
+    if (rejected.has(line)) continue;
+    const conflicts = conflictsOf(line, macs, ips, names);
+    if (conflicts.length) {
+      list.push(...conflicts);
+      found.push(line);
     } else index(line);
   }
-  return { list, rejected };
+  return { list, rejected: found };
+}
+
+function conflictsOf(line: CsvLine, macs: ReadonlyMap<string, string>, ips: ReadonlyMap<string, string>, names: ReadonlyMap<string, string>): MergeConflict[] {
+  const name = (line.fields[1] ?? '').trim();
+  const mac = normalizeMac(line.fields[3] ?? '');
+  const ip = (line.fields[4] ?? '').trim();
+  const found: MergeConflict[] = [];
+  const other = names.get(name.toLowerCase());
+  if (other !== undefined) found.push({ hostname: name, kind: 'hostname', value: name, with: other, message: `Conflict: Duplicate hostname ${name}` });
+  const macWith = mac ? macs.get(mac) : undefined;
+  if (macWith !== undefined) found.push({ hostname: name, kind: 'mac', value: mac, with: macWith, message: `Conflict: Duplicate MAC ${mac} with host ${macWith}` });
+  const ipWith = ip && ip !== 'DHCP' ? ips.get(ip) : undefined;
+  if (ipWith !== undefined) found.push({ hostname: name, kind: 'ip', value: ip, with: ipWith, message: `Conflict: Duplicate IP ${ip} with host ${ipWith}` });
+  return found;
 }

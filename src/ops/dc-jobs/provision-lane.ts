@@ -118,6 +118,7 @@ export class ProvisionLane extends Lane<ProvisionJob> {
       return;
     }
     if (res.brokeStaleLock) this.p.log('warn', `[Provision] removed a stale provision lock: ${res.brokeStaleLock}`);
+    if (res.recovered) this.p.log('warn', `[Provision] ${res.recovered}`);
     if (res.imported) this.run.summary.importRuns++;
     let ok = 0;
     for (const outcome of res.outcomes) {

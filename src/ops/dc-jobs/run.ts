@@ -117,6 +117,7 @@ export async function runDcJobConsumer(o: RunDcJobConsumerOptions): Promise<DcJo
     let provisionPorts = await prov.systemProvisionPorts({
       env: o.env,
       lockWaitMs: c.lockWaitMs,
+      lockOwner: `labops dc jobs consumer ${c.settings.consumer}`,
       sleep: (ms) => sleep(ms, o.signal),
       progress: (m) => o.log('info', m),
       confirm: async () => true,

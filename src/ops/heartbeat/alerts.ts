@@ -48,7 +48,7 @@ export async function evaluateAndStoreAlerts(
   const names = hosts.map((h) => h.name);
   const [latest, since, reservations, current] = await Promise.all([
     latestHeartbeats(db, names),
-    notReadySince(db, names),
+    notReadySince(db, names, now),
     reservationsForLabs(db, [...new Set(hosts.flatMap((h) => h.labs))], now, thresholds.localModeLookaheadMs),
     openAlerts(db),
   ]);
