@@ -117,7 +117,7 @@ describe('in headless Chromium', () => {
     assert.equal(await page.locator('#dc-jobs').count(), 0, 'no DC section where the dc-jobs loop does not run');
     await page.locator('#live', { hasText: 'live' }).waitFor({ timeout: 10_000 });
     // a marker a reload would lose
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
 
     const target = sim.stations[1]!;
     const localModeCell = page.locator(`#fleet tr[data-host="${target.spec.name}"] td:nth-child(5)`);
@@ -130,7 +130,7 @@ describe('in headless Chromium', () => {
     const chart = page.locator(`#reservations article[data-reservation="${RID}"] svg.timeline`);
     await chart.waitFor({ timeout: 20_000 });
     assert.ok((await chart.locator('rect').count()) >= 2, 'one bar per journalled step (wake, prepare)');
-    assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'updated in place, not reloaded');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker), 42, 'updated in place, not reloaded');
 
     const shot = join(dir.path, 'status-page.png');
     await page.screenshot({ path: shot, fullPage: true });
