@@ -62,9 +62,11 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  daemon?.kill('SIGTERM');
-  await new Promise((r) => (daemon.exitCode !== null ? r(null) : daemon.once('close', r)));
-  await sim.close();
+  if (daemon) {
+    daemon.kill('SIGTERM');
+    await new Promise((r) => (daemon.exitCode !== null ? r(null) : daemon.once('close', r)));
+  }
+  await sim?.close();
   dir.cleanup();
 });
 

@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { fleetCounts, hostState, type StatusSnapshot } from '../../src/ops/status-page/model.js';
 import { escapeHtml, renderFragment, renderPage, timelineSvg } from '../../src/ops/status-page/render.js';
 import { COOKIE, cookieValue, createStatusPage, type StatusPage } from '../../src/ops/status-page/handler.js';
+import { afterEachRun } from '../../src/app/daemon/status.js';
+import type { LoopDef } from '../../src/ops/daemon/supervisor.js';
 
 const NOW = Date.parse('2026-12-03T10:00:00Z');
 const EVIL = '<img src=x onerror="alert(1)">&\'';
@@ -216,4 +218,22 @@ describe('handler', () => {
     ac.abort();
     await pump;
   });
+});
+
+test('afterEachRun: a periodic loop tells the page after each run, failed or not, and keeps its report; a service loop is left alone', async () => {
+  let ended = 0;
+  let fail = false;
+  const def: LoopDef = {
+    kind: 'periodic',
+    loop: { name: 'x', jitter: 0, intervalMs: () => 1000, deadlineMs: () => 1000, run: async () => { if (fail) throw new Error('boom'); return { n: 1 }; } },
+  };
+  const wrapped = afterEachRun(def, () => ended++);
+  assert.equal(wrapped.kind, 'periodic');
+  if (wrapped.kind !== 'periodic') return;
+  assert.deepEqual(await wrapped.loop.run(new AbortController().signal), { n: 1 });
+  fail = true;
+  await assert.rejects(wrapped.loop.run(new AbortController().signal), /boom/);
+  assert.equal(ended, 2);
+  const service: LoopDef = { kind: 'service', loop: { name: 's', jitter: 0, intervalMs: () => 0, start: async () => {} } };
+  assert.equal(afterEachRun(service, () => ended++), service);
 });
