@@ -101,6 +101,16 @@ describe('render', () => {
     assert.match(svg, /<title>prepare failed \(5\.0 s\): exit 3<\/title>/);
     assert.match(svg, />20\.0 s<\/text>/);
     assert.match(timelineSvg({ id: 'r', host: 'h', labId: null, steps: [] }), /No steps journalled/);
+    // journalled in whole seconds: the second step's bar starts where the first one ends, not before
+    const coarse = timelineSvg({
+      id: 'r', host: 'h', labId: null,
+      steps: [
+        { action: 'wake', status: 'completed', success: true, at: '2026-12-03T09:00:00Z', durationMs: 400, message: null },
+        { action: 'prepare', status: 'completed', success: true, at: '2026-12-03T09:00:01Z', durationMs: 1600, message: null },
+      ],
+    });
+    const xs = [...coarse.matchAll(/<rect x="([\d.]+)" y="\d+" width="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    assert.deepEqual(xs, [[170, 92], [262, 368]], '0–0.4 s and 0.4–2.0 s of 2.0 s');
   });
 });
 

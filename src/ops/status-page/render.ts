@@ -89,13 +89,21 @@ function dcSection(s: StatusSnapshot): string {
   );
 }
 
-/** The steps of one reservation as horizontal bars on a common time axis (each bar ends when its step was journalled). */
+/**
+ * The steps of one reservation as horizontal bars on a common time axis: a bar ends when its step was journalled
+ * and is as long as the step took. Steps run one after another, so a bar never starts before the previous one
+ * ends (the journal's times can be coarser than the durations).
+ */
 export function timelineSvg(r: StatusReservation): string {
   const steps = r.steps.filter((x) => x.at && Number.isFinite(Date.parse(x.at)));
   if (!steps.length) return '<p class="muted">No steps journalled.</p>';
+  let previousEnd = -Infinity;
   const spans = steps.map((x) => {
-    const end = Date.parse(x.at!);
-    return { x, start: end - Math.max(0, x.durationMs ?? 0), end };
+    const took = Math.max(0, x.durationMs ?? 0);
+    const start = Math.max(previousEnd, Date.parse(x.at!) - took);
+    const end = Math.max(Date.parse(x.at!), start + took);
+    previousEnd = end;
+    return { x, start, end };
   });
   const t0 = Math.min(...spans.map((s) => s.start));
   const total = Math.max(1, Math.max(...spans.map((s) => s.end)) - t0);
