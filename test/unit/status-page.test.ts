@@ -247,3 +247,23 @@ test('afterEachRun: a periodic loop tells the page after each run, failed or not
   const service: LoopDef = { kind: 'service', loop: { name: 's', jitter: 0, intervalMs: () => 0, start: async () => {} } };
   assert.equal(afterEachRun(service, () => ended++), service);
 });
+
+test('the fragment right after a read is served from it (every open page fetches at once after an update); the page always reads', async () => {
+  let reads = 0;
+  const page = createStatusPage({ snapshot: async () => (reads++, snapshot()), sampleMs: 60_000 });
+  const server = createServer(async (req, res) => void (await page.handle(req, res, new URL(req.url ?? '/', 'http://localhost'))));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const a = await fetch(`${base}/status/fragment`);
+    const b = await fetch(`${base}/status/fragment`);
+    assert.equal(await a.text(), await b.text());
+    assert.equal(reads, 1);
+    assert.equal((await fetch(`${base}/`)).status, 200, 'no token configured: open');
+    assert.equal(reads, 2);
+  } finally {
+    page.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});

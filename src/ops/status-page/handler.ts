@@ -78,10 +78,14 @@ export function createStatusPage(o: StatusPageOptions): StatusPage {
   let sampling: Promise<void> | undefined;
   let pokedWhileSampling = false;
 
-  const fragment = async () => {
+  let latest: { instance: string; html: string; version: string; at: number } | undefined;
+  /** A fresh read, or (`reuse`) the last one while it is younger than a sample: every open page fetches after an update. */
+  const fragment = async (reuse = false) => {
+    if (reuse && latest && Date.now() - latest.at < o.sampleMs) return latest;
     const snapshot = await o.snapshot();
     const html = renderFragment(snapshot);
-    return { instance: snapshot.instance, html, version: versionOf(html) };
+    latest = { instance: snapshot.instance, html, version: versionOf(html), at: Date.now() };
+    return latest;
   };
 
   const broadcast = (data: string) => {
@@ -169,7 +173,7 @@ export function createStatusPage(o: StatusPageOptions): StatusPage {
         return true;
       }
       try {
-        const f = await fragment();
+        const f = await fragment(url.pathname === '/status/fragment');
         if (url.pathname === '/status/fragment') {
           sendHtml(req, res, 200, f.html, { 'X-Status-Version': f.version });
           return true;
