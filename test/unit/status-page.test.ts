@@ -112,6 +112,22 @@ describe('render', () => {
     const xs = [...coarse.matchAll(/<rect x="([\d.]+)" y="\d+" width="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
     assert.deepEqual(xs, [[170, 92], [262, 368]], '0–0.4 s and 0.4–2.0 s of 2.0 s');
   });
+
+  test('the timeline: an hour between the start and the end phase is a labelled break, not 99 % of the width', () => {
+    const svg = timelineSvg({
+      id: 'r', host: 'h', labId: null,
+      steps: [
+        { action: 'wake', status: 'completed', success: true, at: '2026-12-03T09:00:10Z', durationMs: 10_000, message: null },
+        { action: 'prepare', status: 'completed', success: true, at: '2026-12-03T09:00:30Z', durationMs: 20_000, message: null },
+        { action: 'release', status: 'completed', success: true, at: '2026-12-03T10:00:05Z', durationMs: 5_000, message: null },
+      ],
+    });
+    const xs = [...svg.matchAll(/<rect x="([\d.]+)" y="\d+" width="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    // 35 s of activity over 460 - 28 px (one break): 30 s, then the break, then 5 s
+    assert.deepEqual(xs, [[170, 123.4], [293.4, 246.9], [568.3, 61.7]]);
+    assert.match(svg, /<g class="break"><line x1="554\.3"[^>]*><\/line><text [^>]*>\+60 min<\/text><\/g>/);
+    assert.match(svg, />60 min<\/text><\/svg>$/);
+  });
 });
 
 describe('handler', () => {

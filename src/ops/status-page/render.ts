@@ -19,7 +19,9 @@ const yesNo = (v: boolean | null) => (v === null ? '–' : v ? 'yes' : 'no');
 
 function seconds(ms: number | null): string {
   if (ms === null) return '–';
-  return ms < 1000 ? `${Math.round(ms)} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  return ms < 7_200_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`;
 }
 
 function fleetSection(s: StatusSnapshot): string {
@@ -89,10 +91,15 @@ function dcSection(s: StatusSnapshot): string {
   );
 }
 
+/** Idle time longer than this between two steps (a reservation's start and its end) is drawn as a break. */
+export const TIMELINE_BREAK_MS = 60_000;
+const BREAK_PX = 28;
+
 /**
  * The steps of one reservation as horizontal bars on a common time axis: a bar ends when its step was journalled
  * and is as long as the step took. Steps run one after another, so a bar never starts before the previous one
- * ends (the journal's times can be coarser than the durations).
+ * ends (the journal's times can be coarser than the durations). Idle stretches longer than TIMELINE_BREAK_MS
+ * (hours between the start and the end phase) become a narrow labelled break, so the steps stay readable.
  */
 export function timelineSvg(r: StatusReservation): string {
   const steps = r.steps.filter((x) => x.at && Number.isFinite(Date.parse(x.at)));
@@ -105,16 +112,31 @@ export function timelineSvg(r: StatusReservation): string {
     previousEnd = end;
     return { x, start, end };
   });
-  const t0 = Math.min(...spans.map((s) => s.start));
-  const total = Math.max(1, Math.max(...spans.map((s) => s.end)) - t0);
+  // stretches of activity, separated by the breaks
+  const segments: { start: number; end: number }[] = [];
+  for (const sp of spans) {
+    const last = segments.at(-1);
+    if (last && sp.start - last.end <= TIMELINE_BREAK_MS) last.end = Math.max(last.end, sp.end);
+    else segments.push({ start: sp.start, end: sp.end });
+  }
   const label = 170;
   const plot = 460;
   const row = 20;
+  const breaks = segments.length - 1;
+  const active = Math.max(1, segments.reduce((n, g) => n + (g.end - g.start), 0));
+  const scale = (plot - breaks * BREAK_PX) / active;
+  const segX: number[] = [];
+  segments.reduce((x, g, i) => ((segX[i] = x), x + (g.end - g.start) * scale + BREAK_PX), label);
+  const xOf = (t: number) => {
+    let i = segments.length - 1;
+    while (i > 0 && t < segments[i]!.start) i--;
+    return segX[i]! + (Math.min(t, segments[i]!.end) - segments[i]!.start) * scale;
+  };
   const height = spans.length * row + 22;
   const bars = spans
     .map(({ x, start, end }, i) => {
-      const bx = label + ((start - t0) / total) * plot;
-      const w = Math.max(3, ((end - start) / total) * plot);
+      const bx = xOf(start);
+      const w = Math.max(3, xOf(end) - bx);
       const y = i * row + 4;
       const tip = `${x.action} ${x.status}${x.durationMs !== null ? ` (${seconds(x.durationMs)})` : ''}${x.message ? `: ${x.message}` : ''}`;
       return (
@@ -125,11 +147,22 @@ export function timelineSvg(r: StatusReservation): string {
     })
     .join('');
   const axisY = spans.length * row + 4;
+  const gaps = segments
+    .slice(1)
+    .map((g, i) => {
+      const gx = segX[i + 1]! - BREAK_PX / 2;
+      return (
+        `<g class="break"><line x1="${gx.toFixed(1)}" y1="0" x2="${gx.toFixed(1)}" y2="${axisY}" stroke="#888" stroke-dasharray="3 3"></line>` +
+        `<text x="${gx.toFixed(1)}" y="${axisY + 14}" font-size="10" fill="#888" text-anchor="middle">+${escapeHtml(seconds(g.start - segments[i]!.end))}</text></g>`
+      );
+    })
+    .join('');
+  const total = segments.at(-1)!.end - segments[0]!.start;
   return (
     `<svg class="timeline" role="img" aria-label="steps of ${escapeHtml(r.id)}" width="${label + plot + 40}" height="${height}" viewBox="0 0 ${label + plot + 40} ${height}">` +
-    `${bars}<line x1="${label}" y1="${axisY}" x2="${label + plot}" y2="${axisY}" stroke="#888" stroke-width="1"></line>` +
+    `${bars}${gaps}<line x1="${label}" y1="${axisY}" x2="${label + plot}" y2="${axisY}" stroke="#888" stroke-width="1"></line>` +
     `<text x="${label}" y="${axisY + 14}" font-size="10" fill="#888">0 s</text>` +
-    `<text x="${label + plot}" y="${axisY + 14}" font-size="10" fill="#888" text-anchor="end">${escapeHtml(seconds(total))}</text></svg>`
+    `<text x="${label + plot}" y="${axisY + 14}" font-size="10" fill="#888" text-anchor="end">${escapeHtml(seconds(Math.max(1, total)))}</text></svg>`
   );
 }
 
