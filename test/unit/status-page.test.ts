@@ -137,6 +137,7 @@ describe('handler', () => {
   let base = '';
   let current = snapshot();
   let reads = 0;
+  const logged: string[] = [];
 
   before(async () => {
     page = createStatusPage({
@@ -146,6 +147,7 @@ describe('handler', () => {
       },
       token: TOKEN,
       sampleMs: 50,
+      log: (level, m) => logged.push(`${level} ${m}`),
     });
     server = createServer(async (req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -188,6 +190,9 @@ describe('handler', () => {
     assert.equal(r.status, 303);
     assert.equal(r.headers.location, './?a=1');
     assert.equal(String(r.headers['set-cookie']), `${COOKIE}=${cookieValue(TOKEN)}; Path=/; HttpOnly; SameSite=Strict`);
+    await new Promise((res) => setTimeout(res, 20));
+    assert.ok(logged.some((l) => /^info GET \/ 303 \d+ms$/.test(l)), logged.join('\n'));
+    assert.ok(!logged.join('\n').includes(TOKEN), 'a request line never holds the query');
   });
 
   test('the page: a CSP nonce on its only script and style, the fragment inside, HEAD without a body; other methods 405', async () => {

@@ -150,6 +150,9 @@ export function createStatusPage(o: StatusPageOptions): StatusPage {
   return {
     async handle(req, res, url) {
       if (!PATHS.has(url.pathname)) return false;
+      // as the API's own lines: the path without its query (which may hold the token)
+      const started = Date.now();
+      res.once('close', () => o.log?.(res.statusCode >= 500 ? 'error' : 'info', `${req.method} ${url.pathname} ${res.statusCode} ${Date.now() - started}ms`));
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         sendHtml(req, res, 405, '<!doctype html><title>405</title><p>Method not allowed</p>', { Allow: 'GET, HEAD' });
         return true;
