@@ -23,6 +23,7 @@ PACKAGES=(
   openssl procps passwd
   debootstrap lintian dpkg-dev binutils util-linux
   zsh fish tmux
+  chromium
 )
 # A Samba AD domain provisioned once per Samba version, which tests copy instead of provisioning their own
 # (provisioning needs root to chown sysvol, and takes 6-12 s). The realm, domain and password are the tests'
@@ -232,6 +233,12 @@ check_shells() { # the completion tests drive each shell for real: bash and fish
   TERM=xterm tmux -L "$s" new-session -d -s "$s" -x 80 -y 24 'sleep 5' && tmux -L "$s" kill-server || { echo "tmux cannot start a session"; return 1; }
 }
 
+# The status page's browser test (test/e2e/status-page.test.ts) drives Debian's chromium through playwright-core.
+check_chromium() {
+  chromium --headless --no-sandbox --disable-gpu --user-data-dir="$work/chromium" --dump-dom 'data:text/html,<p id=x>chromium-ok</p>' 2>/dev/null | grep -q 'chromium-ok' \
+    || { echo "headless chromium did not render a page"; return 1; }
+}
+
 check mariadb         check_mariadb
 check redis           check_redis
 check sshd            check_sshd
@@ -245,6 +252,7 @@ check dpkg-dev        check_dpkg_dev
 check lintian         check_lintian
 check debootstrap     check_debootstrap
 check shells          check_shells
+check chromium        check_chromium
 if [ "$(id -u)" -eq 0 ]; then
   check useradd       command -v useradd chpasswd
 else

@@ -16,6 +16,8 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
   /** mask this value wherever it appears in later log lines */
   addSecret(value: string | undefined): void;
+  /** the text with every known secret (and credential-looking value) masked, as a log line would show it */
+  scrub(text: string): string;
 }
 
 const SECRET_FIELDS = ['password', 'passwd', 'token', 'apiKey', 'api_key', 'secret', 'authorization', 'cookie', 'redisPassword', 'passwordValue'];
@@ -102,6 +104,7 @@ export function createLogger(o: LoggerOptions): Logger {
       addSecret: (v) => {
         if (v && v.length >= 4) secrets.add(v);
       },
+      scrub: (text) => scrubText(text, secrets),
     };
   };
   return wrap(root);

@@ -8,14 +8,19 @@ import { UsageError } from '../../domain/errors.js';
 import { reservationSettings } from '../settings.js';
 import { reservationPorts } from '../reserve.js';
 import { heartbeatSource } from '../clients.js';
+import type { StatusSnapshot } from '../../ops/status-page/model.js';
 
 export interface ApiHooks {
   health(): Promise<{ extra: Record<string, unknown>; degraded: boolean }>;
   metrics(): Promise<string>;
+  /** the status page's data (served at /) */
+  status(): Promise<StatusSnapshot>;
 }
 
 export interface RunningApi {
   url: string;
+  /** a loop run ended: open status pages hear of it now */
+  poke(): void;
   onReload(index: HostIndex): void;
   close(): Promise<void>;
 }
@@ -32,7 +37,13 @@ export async function apiToken(ctx: AppContext): Promise<string | undefined> {
 }
 
 export async function startApi(ctx: AppContext, o: { listen?: string; db?: Database; log: Logger; hooks: ApiHooks }): Promise<RunningApi> {
-  const [cfg, { startOpsApi }, { loadInventory, HostIndex }, token] = await Promise.all([ctx.config(), import('../../ops/api/server.js'), import('../../core/config/inventory.js'), apiToken(ctx)]);
+  const [cfg, { startOpsApi }, { loadInventory, HostIndex }, { createStatusPage }, token] = await Promise.all([
+    ctx.config(),
+    import('../../ops/api/server.js'),
+    import('../../core/config/inventory.js'),
+    import('../../ops/status-page/handler.js'),
+    apiToken(ctx),
+  ]);
   let index = await ctx.inventory();
   o.log.addSecret(token);
   const source = await heartbeatSource(ctx, { kind: 'winrm', path: cfg.value('heartbeat.path'), timeoutMs: cfg.value('heartbeat.timeout') });
@@ -43,6 +54,7 @@ export async function startApi(ctx: AppContext, o: { listen?: string; db?: Datab
     sink = { store: (i: Parameters<typeof storeHeartbeat>[1]) => storeHeartbeat(db, i) };
   }
   const log = o.log.child({ loop: 'api' });
+  const page = createStatusPage({ snapshot: o.hooks.status, token, sampleMs: 1000, log: (level, m) => log[level](m) });
   const api = await startOpsApi({
     listen: o.listen ?? cfg.value('api.listen'),
     maxBody: cfg.value('api.max-body'),
@@ -61,16 +73,19 @@ export async function startApi(ctx: AppContext, o: { listen?: string; db?: Datab
     token,
     health: o.hooks.health,
     metrics: o.hooks.metrics,
+    page: page.handle,
     log: (level, m) => (level === 'info' ? log.debug(m) : level === 'warn' ? log.warn(m) : log.error(m)),
     signal: ctx.stop,
   });
-  log.info(`listening on ${api.url}${token ? ' (X-Ops-Internal-Token required on /api/*)' : ''}`, { url: api.url });
+  log.info(`listening on ${api.url}${token ? ' (X-Ops-Internal-Token required on /api/*, the token on the status page)' : ''}`, { url: api.url });
   return {
     url: api.url,
     onReload: (next) => {
       index = next;
     },
+    poke: page.poke,
     close: async () => {
+      page.close();
       await api.close();
       await source.close?.();
     },

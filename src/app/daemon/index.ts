@@ -15,6 +15,7 @@ import { instanceName } from '../reserve.js';
 import { cmlServers } from '../labs.js';
 import { WORK_LOOPS, type Gauges, type LoopEnv } from './loops.js';
 import { startApi, type RunningApi } from './api.js';
+import { statusReader, afterEachRun } from './status.js';
 
 export interface DaemonOptions {
   /** the loops to run (--only): forced on; default every loop that is enabled and configured */
@@ -126,12 +127,13 @@ export async function startDaemon(ctx: OwnedContext, o: DaemonOptions, logging: 
   const health = async () => healthBody(ctx, supervisor, membership, gauges, names, instance);
   const metrics = () => metricsText(supervisor, membership, gauges, instance);
   let api: RunningApi | undefined;
-  if (names.includes('api')) api = await startApi(ctx, { listen: o.listen, db, log, hooks: { health, metrics } });
+  const status = names.includes('api') ? await statusReader(ctx, { instance, supervisor, db, dcJobs: names.includes('dc-jobs'), scrub: log.scrub }) : undefined;
+  if (status) api = await startApi(ctx, { listen: o.listen, db, log, hooks: { health, metrics, status: status.snapshot } });
   const background = new AbortController();
   const membershipDone = membership ? membership.run(ctx.stop) : Promise.resolve();
   if (db) void sampleQueues(ctx, db, gauges, AbortSignal.any([ctx.stop, background.signal]));
   for (const n of names.filter((x): x is WorkLoopName => x !== 'api')) {
-    supervisor.start(WORK_LOOPS[n](env, cfg));
+    supervisor.start(afterEachRun(WORK_LOOPS[n](env, cfg), () => api?.poke()));
     log.info(`${n}: started`, { loop: n });
   }
   log.info(`daemon ${instance}: running ${names.join(', ')}`, { loops: names });
@@ -145,6 +147,7 @@ export async function startDaemon(ctx: OwnedContext, o: DaemonOptions, logging: 
     await membershipDone;
     if (membership) await membership.leave().catch((e) => log.warn(`could not remove the shard leases (${(e as Error).message}); they expire on their own`));
     await api?.close();
+    status?.close();
     log.info('stopped');
   })();
   return {

@@ -29,7 +29,9 @@ export function registerDaemon(parent: Command, f: Factory): Command {
         'MySQL and Redis outages are ridden out (reconnects on their own). Logs: JSON lines on stderr when it is not a terminal, readable lines on a terminal; secrets redacted. ' +
         'The API answers with the ops-worker\'s paths and bodies (the Lab Gateway /ops/ proxy and Lab Manager UI work unchanged), accepts no credentials or transport overrides in request bodies, ' +
         'enforces the LabStation command allow-list, limits body size (api.max-body), and checks X-Ops-Internal-Token in constant time when api.token (OPS_INTERNAL_AUTH_TOKEN or OPS_INTERNAL_AUTH_TOKEN_FILE) is set. ' +
-        '/health adds per-loop last run, last error and lease ownership (503 "degraded" when a loop is failing); /metrics is Prometheus text.',
+        '/health adds per-loop last run, last error and lease ownership (503 "degraded" when a loop is failing); /metrics is Prometheus text. ' +
+        'GET / is a status page for a browser (fleet, open alerts, loop health, DC job queue, the last reservations with a step timeline), updated live over /status/events; ' +
+        'with a token it needs Authorization: Bearer, X-Ops-Internal-Token, or opening /?token=… once (sets a cookie, then redirects without the token).',
     )
     .option('--listen <addr:port>', 'API address (default: api.listen, 127.0.0.1:8081)')
     .option('--only <loops>', `comma-separated loops to run (default: every configured one of ${LOOPS.map(([n]) => n).join(', ')})`);
@@ -44,6 +46,7 @@ export function registerDaemon(parent: Command, f: Factory): Command {
       '  OPS_POLL_INTERVAL=120 LABOPS_DB=mysql://labops@db/labops labops daemon',
       '  kill -HUP $(pidof labops)            # reload config and inventory',
       '  curl -s 127.0.0.1:8081/metrics',
+      '  xdg-open http://127.0.0.1:8081/      # the status page',
       '',
       'Exit: 0 after SIGTERM; 130 after SIGINT; 2 bad --listen/--only, bad config, or the address is in use; 3 database unreachable at start.',
     ].join('\n'),

@@ -139,7 +139,7 @@ export const SETTINGS = [
   { key: 'daemon.jitter', type: 'int', env: [], default: '10', description: 'daemon: ± this percentage of each loop interval, so instances and loops do not run in lockstep' },
   { key: 'daemon.stop-timeout', type: 'duration', env: [], default: '30s', description: 'daemon: after SIGTERM, how long in-flight work may take to finish or be released before the daemon exits anyway (keep systemd TimeoutStopSec above it)' },
   { key: 'api.listen', type: 'string', env: ['LABOPS_LISTEN'], default: '127.0.0.1:8081', description: 'daemon: address:port of the ops-worker HTTP API (the ops-worker used OPS_BIND:OPS_PORT, 0.0.0.0:8081)' },
-  { key: 'api.token', type: 'secret', env: ['OPS_INTERNAL_AUTH_TOKEN'], description: 'daemon: when set, /api/* requires the X-Ops-Internal-Token header to equal it (a reference env:NAME or file:/path; OPS_INTERNAL_AUTH_TOKEN_FILE also works)' },
+  { key: 'api.token', type: 'secret', env: ['OPS_INTERNAL_AUTH_TOKEN'], description: 'daemon: when set, /api/* requires the X-Ops-Internal-Token header to equal it, and the status page at / this token too (a reference env:NAME or file:/path; OPS_INTERNAL_AUTH_TOKEN_FILE also works)' },
   { key: 'api.max-body', type: 'int', env: [], default: '65536', description: 'daemon: largest accepted request body in bytes' },
 ] as const satisfies readonly SettingDef[];
 

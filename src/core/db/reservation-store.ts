@@ -318,3 +318,15 @@ export async function releaseClaim(db: Database, reservationId: string, phase: P
     .where('done_at', 'is', null)
     .execute());
 }
+
+/** The reservations with the most recently journalled steps, newest first (the daemon's status page). */
+export async function recentReservationIds(db: Database, limit: number): Promise<string[]> {
+  const rows = await db.kysely
+    .selectFrom('reservation_operations')
+    .select(['reservation_id', sql<number>`max(id)`.as('last_id')])
+    .groupBy('reservation_id')
+    .orderBy('last_id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.reservation_id);
+}

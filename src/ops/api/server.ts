@@ -1,6 +1,6 @@
 // The ops-worker HTTP API on node:http: bodies read up to a size limit, answers as Flask's jsonify writes them
 // (compact, sorted keys, trailing newline), one log line per request (never a body or a header value).
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UsageError } from '../../domain/errors.js';
 import { flaskJsonify } from '../../domain/reservations/wire.js';
@@ -11,6 +11,8 @@ export interface OpsApiOptions extends OpsApiDeps {
   listen: string;
   /** largest request body in bytes */
   maxBody: number;
+  /** labops daemon: the status page (src/ops/status-page); true when it answered, false for other paths */
+  page?(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
 }
 
 export interface OpsApi {
@@ -73,6 +75,7 @@ export async function startOpsApi(o: OpsApiOptions): Promise<OpsApi> {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (o.page && (await o.page(req, res, url))) return;
     if (o.metrics && url.pathname === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
       const text = await o.metrics().catch((e: Error) => `# error: ${e.message}\n`);
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
