@@ -98,8 +98,13 @@ export class SimStation {
     return this.listening;
   }
 
+  /** the WinRM listener of a station that went down on its own, still draining */
+  private goingDown: Promise<void> | undefined;
+
   private async startServer(): Promise<void> {
     if (this.winrm) {
+      // a reboot comes back while the old listener drains: it must be gone before the new one takes the port
+      await this.goingDown;
       await this.winrm.start();
       this.port = this.winrm.httpPort;
       this.httpsPort = this.winrm.httpsPort;
@@ -131,16 +136,19 @@ export class SimStation {
 
   /** Cut the power (tests, the simulator shutting down) or follow the runtime going down. */
   async powerOff(o: { fromRuntime?: boolean } = {}): Promise<void> {
+    // 'off' first: the runtime's power event from powerCut must not take the path of a station going down on
+    // its own, which keeps the listener up for a second
+    this.state = 'off';
     if (!o.fromRuntime && this.runtime && this.runtime.power !== 'off') this.runtime.machine.powerCut();
     if (this.bootTimer) clearTimeout(this.bootTimer);
     this.bootTimer = undefined;
-    this.state = 'off';
     const server = this.server;
     this.server = undefined;
     if (server === WINRM_MARKER) {
       // going down on its own (a power command): the reply in hand still goes out
-      await (o.fromRuntime ? this.winrm!.drain(1000) : this.winrm!.stop());
-      return;
+      if (!o.fromRuntime) return this.winrm!.stop();
+      this.goingDown = this.winrm!.drain(1000).finally(() => (this.goingDown = undefined));
+      return this.goingDown;
     }
     for (const s of this.sockets) s.destroy();
     if (server) await new Promise<void>((r) => server.close(() => r()));
