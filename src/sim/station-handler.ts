@@ -50,4 +50,14 @@ export class StationCommandHandler implements CommandHandler {
     await delay(this.latency.powershellMs ?? 0);
     return this.runtime.readFile(path);
   }
+
+  async writeFile(path: string, data: Buffer): Promise<boolean> {
+    await delay(this.latency.powershellMs ?? 0);
+    return this.runtime.writeFile(path, data);
+  }
+
+  async deleteFile(path: string): Promise<void> {
+    await delay(this.latency.powershellMs ?? 0);
+    this.runtime.deleteFile(path);
+  }
 }

@@ -29,6 +29,10 @@ export interface CommandHandler {
   run(req: CommandRequest, ctx: { signal: AbortSignal }): Promise<CommandResult>;
   /** file contents for PowerShell reads (ReadAllBytes / Get-Content); undefined = no such file, a rejection = that file's read error */
   readFile?(path: string): Promise<Buffer | undefined>;
+  /** Set-Content: the bytes PowerShell writes; false = the path cannot be written */
+  writeFile?(path: string, data: Buffer): Promise<boolean>;
+  /** Remove-Item after Test-Path: nothing happens when the file is absent */
+  deleteFile?(path: string): Promise<void>;
 }
 
 /** Echoes the argv it got as JSON; `sleep <ms>` waits (or hangs with `hang`), `exit <n>` exits with n. */

@@ -14,6 +14,7 @@ import { ACTION, FAULT, NS, type XNode, attr, children, findAll, first, parseSoa
 import { negotiateToken } from '../../core/winrm/transport.js';
 import { commandLineToArgv, splitCmdOperators, stripCaret } from './cmdline.js';
 import { type CommandHandler, type CommandRequest, type CommandResult, parseExecWrapper, parseGetContent, parseReadFiles } from './handler.js';
+import { parseFileScript, type FileOp } from './file-scripts.js';
 
 export interface WinRMServerOptions {
   address: string;
@@ -345,6 +346,8 @@ export class SimWinRMServer {
           );
           return { exitCode: 0, stdout: Buffer.from(lines.map((l) => `${l}\n`).join('')), stderr: Buffer.alloc(0) };
         }
+        const fileOps = readPaths || textPath !== undefined ? undefined : parseFileScript(script);
+        if (fileOps) return this.runFileOps({ commandLine, command: 'powershell', args: [], via: 'powershell', powershell: script, user }, fileOps);
         if (textPath !== undefined) {
           const data = await this.opts.handler.readFile?.(textPath);
           if (!data) return { exitCode: 1, stdout: Buffer.alloc(0), stderr: clixmlError(`Could not find file '${textPath}'.`) };
@@ -369,6 +372,19 @@ export class SimWinRMServer {
     }
     if (shell.codepage !== 65001 && req.via !== 'cmd') return { ...result, stdout: encodeForCodepage(result.stdout.toString('utf8'), shell.codepage) };
     return result;
+  }
+
+  /** Set-Content writes UTF-8 with a BOM and a CRLF after the value (Windows PowerShell 5.1); stops at the first failure. */
+  private async runFileOps(req: CommandRequest, ops: FileOp[]): Promise<CommandResult> {
+    this.received.push(req);
+    for (const op of ops) {
+      const ok =
+        op.op === 'write'
+          ? await this.opts.handler.writeFile?.(op.path, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`${op.value}\r\n`, 'utf8')]))
+          : await this.opts.handler.deleteFile?.(op.path).then(() => true);
+      if (!ok) return { exitCode: 1, stdout: Buffer.alloc(0), stderr: clixmlError(`Could not find a part of the path '${op.path}'.`) };
+    }
+    return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
   }
 }
 
