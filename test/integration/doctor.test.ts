@@ -46,11 +46,19 @@ test('everything configured and up: every check ok, exit 0', async () => {
   assert.equal((await cli(['--config', config, 'db', 'migrate'])).code, 0);
   const r = await cli(['--config', config, '--json', 'doctor']);
   assert.equal(r.code, 0, r.stdout);
-  const checks = JSON.parse(r.stdout).checks as { check: string; status: string }[];
+  const checks = JSON.parse(r.stdout).checks as { check: string; status: string; detail: string }[];
   assert.deepEqual(
-    checks.map((c) => `${c.check}:${c.status}`),
+    checks.filter((c) => !c.check.startsWith('daemon ')).map((c) => `${c.check}:${c.status}`),
     ['config:ok', 'inventory:ok', 'database:ok', `cml ${cml.servers[0]!.id}:ok`, 'hosts:ok', 'dhcp hook:skip', 'dc worker:skip'],
   );
+  // what labops daemon would run here, loop by loop: db migrate made the tables of what is configured (the
+  // inventory's hosts, the CML servers), not the collector's
+  assert.deepEqual(
+    checks.filter((c) => c.check.startsWith('daemon ')).map((c) => `${c.check}:${c.status}`),
+    ['daemon api:ok', 'daemon heartbeat:ok', 'daemon reservations:ok', 'daemon provisioning:skip', 'daemon cleanup:skip', 'daemon servers:skip', 'daemon labs:ok', 'daemon dc-jobs:skip'],
+  );
+  assert.equal(checks.find((c) => c.check === 'daemon provisioning')!.detail, "would not run: the database lacks lab_sessions, labs, servers (the SSH collector's tables)");
+  assert.match(checks.find((c) => c.check === 'daemon dc-jobs')!.detail, /^would not run: no worker config at /);
 });
 
 test('a host down and a controller gone are named; exit 1 when a check fails', async () => {

@@ -10,6 +10,7 @@ import { secretKind } from './secrets.js';
 export const DEFAULT_LABSTATION_EXE = 'C:\\LabStation\\LabStation.exe';
 export const DEFAULT_HEARTBEAT_PATH = 'C:\\LabStation\\labstation\\data\\telemetry\\heartbeat.json';
 export const DEFAULT_EVENTS_PATH = 'C:\\LabStation\\labstation\\data\\telemetry\\session-guard-events.jsonl';
+export const DEFAULT_LOCAL_MODE_FLAG_PATH = 'C:\\LabStation\\labstation\\data\\local-mode.flag';
 
 export interface InventoryHost {
   name: string;
@@ -24,6 +25,10 @@ export interface InventoryHost {
   labstationExe: string;
   heartbeatPath: string;
   eventsPath: string;
+  /** head: the file whose existence is local mode (POST /api/hosts/local-mode writes or removes it); default DEFAULT_LOCAL_MODE_FLAG_PATH */
+  localModeFlagPath?: string;
+  /** head: the catalog's `mode`, shown by GET /api/hosts as it is */
+  mode?: string;
   pingTarget?: string;
   broadcast?: string;
   wolPort?: number;
@@ -61,6 +66,8 @@ const hostSchema = z.looseObject({
   labstation_exe: z.string().optional().nullable(),
   heartbeat_path: z.string().optional().nullable(),
   events_path: z.string().optional().nullable(),
+  local_mode_flag_path: z.string().optional().nullable(),
+  mode: z.string().optional().nullable(),
   ping_target: z.string().optional().nullable(),
   broadcast: z.string().optional().nullable(),
   wol_port: port.optional().nullable(),
@@ -136,6 +143,8 @@ export function parseInventory(text: string, file: string): Inventory {
       labstationExe: normaliseWindowsPath(h.labstation_exe ?? DEFAULT_LABSTATION_EXE),
       heartbeatPath: normaliseWindowsPath(h.heartbeat_path ?? DEFAULT_HEARTBEAT_PATH),
       eventsPath: normaliseWindowsPath(h.events_path ?? DEFAULT_EVENTS_PATH),
+      localModeFlagPath: h.local_mode_flag_path ? normaliseWindowsPath(h.local_mode_flag_path) : undefined,
+      mode: h.mode ?? undefined,
       pingTarget: h.ping_target ?? undefined,
       broadcast: h.broadcast ?? undefined,
       wolPort: h.wol_port ?? undefined,
