@@ -48,8 +48,8 @@ _labops() {
     "labops daemon") opts="--listen --only --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops sim") opts="--stations --base-address --state-dir --port --wol-port --boot-delay --powered-on --time-scale --command-latency --powershell-latency --linbo-api --redis-url --cml --cml-labs --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops db") opts="migrate status --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
-    "labops db migrate") opts="--create-foreign --format --no-headers --wide --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
-    "labops db status") opts="--format --no-headers --wide --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops db migrate") opts="--only --create-foreign --format --no-headers --wide --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
+    "labops db status") opts="--only --format --no-headers --wide --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops config") opts="show --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops config show") opts="--format --no-headers --wide --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
     "labops doctor") opts="--sample --timeout --format --no-headers --wide --version --config --hosts --db --json --no-color --no-input --yes -y --verbose -v --quiet -q"; ;;
