@@ -219,8 +219,11 @@ describe('the heartbeat and forced logoffs in the timeline; the orchestrator loo
     const io = IOStreams.test();
     const daemon = run(['--config', loopConfig, '--hosts', inventory, '--db', dbUrl, 'daemon', '--only', 'reservations'], { io, env: { HOME: '/nonexistent', XDG_CONFIG_HOME: dir.path }, signals: controller });
     const status = async () => (await db.kysely.selectFrom('lab_reservations').select('status').where('transaction_hash', '=', '0xloop').executeTakeFirstOrThrow()).status;
-    await waitFor(async () => (await status()) === 'ACTIVE', 'the loop to start the reservation', 30_000, 100);
-    controller.receive('SIGINT');
+    try {
+      await waitFor(async () => (await status()) === 'ACTIVE', 'the loop to start the reservation', 30_000, 100);
+    } finally {
+      controller.receive('SIGINT');
+    }
     assert.equal(await daemon, 130, io.errText());
     assert.deepEqual((await rows('0xloop')).map((x) => x.action), ['wake', 'prepare', 'scheduler:start']);
   });
