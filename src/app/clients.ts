@@ -4,6 +4,7 @@ import type { AppContext } from './context.js';
 import type { InventoryHost } from '../core/config/inventory.js';
 import type { WinRMClient } from '../core/winrm/client.js';
 import type { WinRMOverrides } from '../core/winrm/for-host.js';
+import type { CredentialSources } from '../core/config/credentials.js';
 import type { CmlClient } from '../core/http-apis/cml-client.js';
 import type { ResolvedCmlServer } from '../core/config/cml.js';
 import type { ClosableHeartbeatSource } from '../core/heartbeat-sources.js';
@@ -14,9 +15,20 @@ import { sshSettings, type SshFlags } from './settings.js';
 
 /** Connects to an inventory host's WinRM with the configured credentials (flags over inventory over settings). */
 export async function winrmConnector(ctx: AppContext, overrides: WinRMOverrides = {}): Promise<(host: InventoryHost) => WinRMClient> {
-  const { credentialSources, winrmClientFor } = await import('../core/winrm/for-host.js');
-  const sources = await ctx.perConfig('winrm.credentials', (cfg) => credentialSources(cfg, ctx.env));
+  const { winrmClientFor } = await import('../core/winrm/for-host.js');
+  const sources = await winrmCredentialSources(ctx);
   return (host) => winrmClientFor(host, overrides, sources);
+}
+
+/** Where WinRM credentials come from: the inventory, the credentials file, the ops-worker's store, the settings. */
+export function winrmCredentialSources(ctx: AppContext): Promise<CredentialSources> {
+  return ctx.perConfig('winrm.credentials', async (cfg) => {
+    const [{ credentialSources }, { loadWinrmStore }, { resolveSecret }] = await Promise.all([import('../core/winrm/for-host.js'), import('../core/config/winrm-store.js'), import('../core/config/secrets.js')]);
+    const path = cfg.value('winrm.store');
+    const keyRef = cfg.value('winrm.store-key');
+    const store = path ? loadWinrmStore(path, keyRef ? resolveSecret(keyRef, 'winrm.store-key', ctx.env).trim() : undefined) : undefined;
+    return { ...credentialSources(cfg, ctx.env), store };
+  });
 }
 
 /** The heartbeat source the settings (or flags) name: WinRM to each station, or a mounted share; files over heartbeat.max-size are not read. */

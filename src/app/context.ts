@@ -85,9 +85,9 @@ export function createContext(init: ContextInit): OwnedContext {
     return cfg;
   };
   const loadInventoryNow = async (cfg: LabopsConfig): Promise<HostIndex> => {
-    const { loadInventory, HostIndex } = await import('../core/config/inventory.js');
+    const [{ HostIndex }, { loadCatalog }] = await Promise.all([import('../core/config/inventory.js'), import('../core/config/catalog.js')]);
     const setting = cfg.setting('hosts');
-    const inv = loadInventory(cfg.value('hosts'), setting.source.kind !== 'default');
+    const inv = loadCatalog(cfg.value('hosts'), setting.source.kind !== 'default', cfg.value('dynamic-hosts'));
     for (const w of inv.warnings) if (inv.file || init.verbose?.()) configWarning(w);
     return new HostIndex(inv);
   };

@@ -7,9 +7,13 @@ import type { ScanConfig } from '../ops/reservations/scan.js';
 import type { ProvisionConfig } from '../ops/provisioning/sessions.js';
 import type { ServersConfig } from '../ops/provisioning/servers.js';
 import type { ExtraAuth } from '../ops/provisioning/ports.js';
+import type { ApiLimits } from '../ops/api/server.js';
 import type { AlertThresholds } from '../domain/heartbeat/alerts.js';
 import { parseProbeSpec } from '../domain/probe-spec.js';
 import { parseContract } from '../domain/provision-contract.js';
+import { UsageError } from '../domain/errors.js';
+import { describeSource } from '../core/config/load.js';
+import type { SettingKey } from '../core/config/settings.js';
 
 /** The wol.* settings: flags and the inventory override them per host. */
 export function wakeSettings(cfg: LabopsConfig): WakeDefaults {
@@ -176,14 +180,92 @@ export interface DaemonSettings {
   jitter: number;
   stopTimeoutMs: number;
   pollEnabled: boolean;
+  automation: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
 export function daemonSettings(cfg: LabopsConfig): DaemonSettings {
+  const level = cfg.value('daemon.log-level');
   return {
     leaseMs: cfg.value('daemon.lease'),
     jitter: Math.min(0.5, Math.max(0, cfg.value('daemon.jitter') / 100)),
     stopTimeoutMs: cfg.value('daemon.stop-timeout'),
     pollEnabled: cfg.value('heartbeat.poll-enabled'),
+    automation: cfg.value('reservations.automation'),
+    logLevel: level === 'warning' ? 'warn' : level === 'critical' ? 'error' : (level as DaemonSettings['logLevel']),
+  };
+}
+
+const SOURCE_RANK = { flag: 4, env: 3, file: 2, default: 1, unset: 0 } as const;
+
+/** "api.port (from $OPS_PORT)": where a value came from, for messages that refuse it. */
+export function settingWhere(cfg: LabopsConfig, key: SettingKey): string {
+  return `${key} (from ${describeSource(cfg.setting(key).source)})`;
+}
+
+/**
+ * The API's address: --listen, else each part from the strongest source among api.listen and the part's own
+ * setting (api.bind / OPS_BIND, api.port / OPS_PORT; the specific one wins a tie).
+ */
+export function apiListen(cfg: LabopsConfig, flag?: string): { host: string; port: number } {
+  const split = (v: string, what: string) => {
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v.trim());
+    if (!m || Number(m[3]) > 65535) throw new UsageError(`${what}: expected address:port, e.g. 127.0.0.1:8081, got '${v}'`);
+    return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+  };
+  if (flag !== undefined) return split(flag, '--listen');
+  const listen = cfg.setting('api.listen');
+  const whole = listen.value !== undefined ? split(listen.value, settingWhere(cfg, 'api.listen')) : undefined;
+  const rank = (k: SettingKey) => SOURCE_RANK[cfg.setting(k).source.kind];
+  const port = cfg.value('api.port');
+  if (port > 65535) throw new UsageError(`${settingWhere(cfg, 'api.port')}: expected a port from 0 to 65535, got ${port}`);
+  const bind = cfg.value('api.bind').trim();
+  if (!bind || /\s/.test(bind)) throw new UsageError(`${settingWhere(cfg, 'api.bind')}: expected an address, got '${cfg.get('api.bind')}'`);
+  return {
+    host: whole && rank('api.listen') > rank('api.bind') ? whole.host : bind.replace(/^\[(.*)\]$/, '$1'),
+    port: whole && rank('api.listen') > rank('api.port') ? whole.port : port,
+  };
+}
+
+/** The API's limits (body size, header/body/keep-alive timeouts, connection caps) and its upstream policy. */
+export interface ApiSettings extends ApiLimits {
+  tokenHeader: string;
+  /** first words POST /api/winrm runs */
+  allowedCommands: string[];
+  allowedTransports: string[];
+  streamIntervalMs: number;
+  streamKeepAliveMs: number;
+  maxStreams: number;
+  timeline: { defaultLimit: number; maxOps: number; phaseLookback: number };
+}
+
+const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
+
+export function apiSettings(cfg: LabopsConfig): ApiSettings {
+  const tokenHeader = cfg.value('api.token-header').trim();
+  // an HTTP header name is a token (RFC 9110 §5.1); the ops-worker fell back to its default, labops refuses
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(tokenHeader)) throw new UsageError(`${settingWhere(cfg, 'api.token-header')}: '${tokenHeader}' is not an HTTP header name`);
+  const allowedCommands = list(cfg.value('api.allowed-commands'));
+  const odd = allowedCommands.find((c) => !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(c));
+  if (odd !== undefined || allowedCommands.length === 0) throw new UsageError(`${settingWhere(cfg, 'api.allowed-commands')}: expected comma-separated LabStation command words, got '${odd ?? ''}'`);
+  const allowedTransports = list(cfg.value('winrm.allowed-transports').toLowerCase());
+  const unknown = allowedTransports.filter((t) => !['ntlm', 'kerberos', 'credssp', 'basic', 'plaintext', 'ssl', 'certificate'].includes(t));
+  if (unknown.length || allowedTransports.length === 0) throw new UsageError(`${settingWhere(cfg, 'winrm.allowed-transports')}: unknown transport(s) ${unknown.join(', ') || '(none given)'}`);
+  const maxOps = Math.max(1, cfg.value('api.timeline-max-ops'));
+  return {
+    tokenHeader,
+    allowedCommands,
+    allowedTransports,
+    streamIntervalMs: Math.max(1000, cfg.value('api.stream-interval')),
+    streamKeepAliveMs: Math.max(1000, cfg.value('api.stream-keepalive')),
+    maxStreams: Math.max(1, cfg.value('api.max-streams')),
+    timeline: { defaultLimit: Math.min(maxOps, Math.max(1, cfg.value('api.timeline-default-limit'))), maxOps, phaseLookback: Math.max(1, cfg.value('api.timeline-phase-lookback')) },
+    maxBody: cfg.value('api.max-body'),
+    headerTimeoutMs: Math.max(100, cfg.value('api.header-timeout')),
+    bodyTimeoutMs: Math.max(100, cfg.value('api.body-timeout')),
+    keepAliveTimeoutMs: Math.max(100, cfg.value('api.keep-alive-timeout')),
+    maxConnections: Math.max(1, cfg.value('api.max-connections')),
+    maxConnectionsPerClient: Math.max(1, cfg.value('api.max-connections-per-client')),
   };
 }
 

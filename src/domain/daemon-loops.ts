@@ -1,12 +1,12 @@
 // The daemon's loops as data: one table read by `labops daemon --help`, the daemon's assembly and /health.
 
 export const DAEMON_LOOPS = [
-  { name: 'api', sharded: false, summary: 'the ops-worker HTTP API (/api/wol, /api/winrm, /api/heartbeat/poll, /api/reservations/*, /api/hosts/reload) plus /health and /metrics' },
-  { name: 'heartbeat', sharded: true, summary: 'heartbeat poll and alert evaluation every heartbeat.interval (OPS_POLL_INTERVAL; off with OPS_POLL_ENABLED=false); sharded' },
-  { name: 'reservations', sharded: false, summary: 'the reservation orchestrator every reservations.scan-interval (OPS_RESERVATION_*); claims in MySQL' },
-  { name: 'provisioning', sharded: false, summary: 'REQUESTED lab_sessions -> provision script; claims in MySQL' },
-  { name: 'cleanup', sharded: false, summary: 'expired/revoked lab_sessions -> cleanup script; claims in MySQL' },
-  { name: 'servers', sharded: true, summary: 'server health checks over SSH; sharded' },
+  { name: 'api', sharded: false, summary: 'the ops-worker HTTP API (/api/hosts, /api/wol, /api/winrm, /api/heartbeat/poll|stream, /api/hosts/local-mode|reload, /api/operations/recent, /api/reservations/*) plus /health and /metrics' },
+  { name: 'heartbeat', sharded: true, summary: 'heartbeat poll and alert evaluation every heartbeat.interval (OPS_POLL_INTERVAL; off with OPS_POLL_ENABLED=false), when the inventory has hosts; sharded' },
+  { name: 'reservations', sharded: false, summary: 'the reservation orchestrator every reservations.scan-interval (OPS_RESERVATION_*; off with OPS_RESERVATION_AUTOMATION=false), when lab_reservations exists; claims in MySQL' },
+  { name: 'provisioning', sharded: false, summary: "REQUESTED lab_sessions -> provision script, when the collector's tables exist; claims in MySQL" },
+  { name: 'cleanup', sharded: false, summary: "expired/revoked lab_sessions -> cleanup script, when the collector's tables exist; claims in MySQL" },
+  { name: 'servers', sharded: true, summary: "server health checks over SSH, when the collector's tables exist; sharded" },
   { name: 'labs', sharded: true, summary: 'CML labs refresh every cml.refresh-interval (LABS_REFRESH_INTERVAL), when cml.servers is configured; sharded' },
   { name: 'dc-jobs', sharded: false, summary: 'the DC job consumer on Redis Streams (REDIS_* from /etc/macct-worker.conf), when that file exists' },
 ] as const;
@@ -22,3 +22,7 @@ export const SHARDED_LOOPS: readonly LoopName[] = DAEMON_LOOPS.filter((l) => l.s
 export function isLoopName(n: string): n is LoopName {
   return (LOOP_NAMES as readonly string[]).includes(n);
 }
+
+/** The parts of labops that keep tables in a database (src/core/db/migrations.ts PARTS). */
+export const STORE_PARTS = ['gateway', 'collector', 'cml', 'daemon'] as const;
+export type StorePart = (typeof STORE_PARTS)[number];

@@ -1,6 +1,8 @@
 // Server health: the one remote script that collects everything in a single SSH round trip, its
-// parser, and the alert rules. The collector ran seven commands and took the user-only CPU % from
-// `top`; this takes total busy % from two /proc/stat samples and looks for the unit `ssh` or `sshd`.
+// parser, and the alert rules. The collector ran seven commands and stored the user CPU % of `top -bn1`
+// (its `us` field) in server_metrics.cpu_usage, which the collector's PHP UI charts: labops stores the
+// same quantity, `us` over two /proc/stat samples (top -bn1's first frame averages since boot), and
+// judges CPU_HIGH by the total busy % of the same samples. It looks for the unit `ssh` or `sshd`.
 
 /** Every line the script prints is `key=value`; values never contain a newline. */
 export function serverProbeScript(cpuSampleMs: number): string {
@@ -27,15 +29,18 @@ export interface ServerMetrics {
   virtualization: string;
   uptime: string;
   sshdStatus: string;
-  /** total busy % between the two samples (everything but idle and iowait) */
+  /** user CPU % between the two samples: top's `us` (un-niced user time), the collector's cpu_usage */
   cpuUsage: number;
+  /** total busy % between the two samples (everything but idle and iowait): what CPU_HIGH is judged by */
+  cpuBusy: number;
   memUsage: number;
   diskUsage: number;
   /** what could not be read, for the report */
   problems: string[];
 }
 
-function cpuTimes(line: string | undefined): { busy: number; total: number } | undefined {
+/** The aggregate `cpu` line of /proc/stat: user nice system idle iowait irq softirq steal (what top adds up). */
+function cpuTimes(line: string | undefined): { user: number; busy: number; total: number } | undefined {
   if (!line) return undefined;
   const parts = line.trim().split(/\s+/);
   if (parts[0] !== 'cpu') return undefined;
@@ -43,7 +48,7 @@ function cpuTimes(line: string | undefined): { busy: number; total: number } | u
   if (n.length < 4 || n.some((x) => !Number.isFinite(x))) return undefined;
   const total = n.reduce((a, b) => a + b, 0);
   const idle = (n[3] ?? 0) + (n[4] ?? 0);
-  return { busy: total - idle, total };
+  return { user: n[0]!, busy: total - idle, total };
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -65,11 +70,13 @@ export function parseServerProbe(output: string): ServerMetrics {
     return v.slice(0, max);
   };
   let cpuUsage = 0;
+  let cpuBusy = 0;
   const a = cpuTimes(kv.get('cpu1'));
   const b = cpuTimes(kv.get('cpu2'));
-  if (a && b && b.total > a.total) cpuUsage = clampPct(((b.busy - a.busy) / (b.total - a.total)) * 100);
-  else if (a && b) cpuUsage = 0;
-  else problems.push('cpu not reported');
+  if (a && b && b.total > a.total) {
+    cpuUsage = clampPct(((b.user - a.user) / (b.total - a.total)) * 100);
+    cpuBusy = clampPct(((b.busy - a.busy) / (b.total - a.total)) * 100);
+  } else if (!a || !b) problems.push('cpu not reported');
   let memUsage = 0;
   const [memTotal, memAvail] = (kv.get('mem') ?? '').split(/\s+/).map(Number);
   if (memTotal && memTotal > 0 && Number.isFinite(memAvail)) memUsage = clampPct(((memTotal - memAvail!) / memTotal) * 100);
@@ -84,6 +91,7 @@ export function parseServerProbe(output: string): ServerMetrics {
     uptime: text('uptime', 255),
     sshdStatus: text('sshd', 20),
     cpuUsage,
+    cpuBusy,
     memUsage,
     diskUsage,
     problems,
@@ -117,7 +125,7 @@ export function desiredAlerts(check: ServerCheck, t: Thresholds): Map<AlertType,
   }
   const m = check.metrics;
   if (m.sshdStatus !== 'active') out.set('SSHD_DOWN', 'SSHD service is down');
-  if (t.cpu !== undefined && m.cpuUsage >= t.cpu) out.set('CPU_HIGH', `CPU usage ${m.cpuUsage}% >= ${t.cpu}%`);
+  if (t.cpu !== undefined && m.cpuBusy >= t.cpu) out.set('CPU_HIGH', `CPU busy ${m.cpuBusy}% >= ${t.cpu}%`);
   if (t.mem !== undefined && m.memUsage >= t.mem) out.set('MEM_HIGH', `Memory usage ${m.memUsage}% >= ${t.mem}%`);
   if (t.disk !== undefined && m.diskUsage >= t.disk) out.set('DISK_HIGH', `Disk usage of / ${m.diskUsage}% >= ${t.disk}%`);
   return out;

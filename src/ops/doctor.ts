@@ -5,6 +5,7 @@ import type { LabopsConfig } from '../core/config/load.js';
 import type { HostIndex, InventoryHost } from '../core/config/inventory.js';
 import type { Database } from '../core/db/database.js';
 import type { ProbeSpec } from '../domain/probe-spec.js';
+import type { PlannedLoop } from './daemon/plan.js';
 import { mapPool } from '../domain/pool.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -24,6 +25,8 @@ export interface DoctorPorts {
   probe(spec: ProbeSpec, host: string, timeoutMs: number): Promise<{ up: boolean; reason?: string }>;
   /** extra checks contributed by other areas (Redis, LINBO API, …) */
   extra?: (() => Promise<CheckResult[]>)[];
+  /** the loops `labops daemon` would run with this configuration and database, each with why not */
+  daemonPlan?: () => Promise<PlannedLoop[]>;
   env: NodeJS.ProcessEnv;
 }
 
@@ -61,6 +64,17 @@ function which(bin: string, env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
+/** One line per daemon loop: what `labops daemon` (without --only) would run, and why not. */
+async function daemonChecks(ports: DoctorPorts): Promise<CheckResult[]> {
+  if (!ports.daemonPlan) return [];
+  const plan = await ports.daemonPlan();
+  return plan.map((l) =>
+    l.run
+      ? { check: `daemon ${l.name}`, status: 'ok', detail: 'would run' }
+      : { check: `daemon ${l.name}`, status: 'skip', detail: `would not run: ${l.reason ?? 'not configured'}` },
+  );
+}
+
 export async function runDoctor(ports: DoctorPorts, o: DoctorOptions): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   let cfg: LabopsConfig | undefined;
@@ -85,6 +99,7 @@ export async function runDoctor(ports: DoctorPorts, o: DoctorOptions): Promise<C
   if (index && o.sampleHosts > 0) out.push(await hostsCheck(index, ports, o));
   out.push(...(await attempt('dhcp hook', () => dhcpHookCheck(ports.env))));
   out.push(...(await attempt('dc worker', () => dcWorkerCheck(ports.env))));
+  out.push(...(await attempt('daemon', () => daemonChecks(ports))));
   for (const extra of ports.extra ?? []) out.push(...(await attempt('extra', extra)));
   return out;
 }

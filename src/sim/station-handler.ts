@@ -49,4 +49,8 @@ export class StationCommandHandler implements CommandHandler {
   async writeFile(path: string, data: Buffer): Promise<boolean> {
     return this.runtime.writeFile(path, data);
   }
+
+  async deleteFile(path: string): Promise<void> {
+    this.runtime.deleteFile(path);
+  }
 }

@@ -179,8 +179,10 @@ describe('ops-worker HTTP examples replayed against labops', () => {
     const [prepare, release, ...errors] = examples('POST /api/winrm');
     await replay('POST', '/api/winrm', prepare!);
     for (const s of [...m.sessions]) if (s.user.toLowerCase() === 'labuser') m.logoff(s.id);
+    const boots = st.boots;
     await replay('POST', '/api/winrm', release!);
-    await waitFor(() => st.state === 'on' && st.runtime!.power === 'on', 'the station to come back from its reboot', 20_000);
+    // the reboot happens after the answer: wait for the boot after it, not the state before it
+    await waitFor(() => st.boots > boots && st.state === 'on' && st.runtime!.power === 'on', 'the station to come back from its reboot', 20_000);
     for (const e of errors.filter((x) => x.status !== 500)) await replay('POST', '/api/winrm', e);
     await st.powerOff();
     const head500 = errors.find((x) => x.version === 'head' && x.status === 500)!;
@@ -247,20 +249,43 @@ describe('ops-worker HTTP examples replayed against labops', () => {
 });
 
 describe('API security', () => {
-  test('no credentials or transport overrides in bodies; the allow-list; nothing secret echoed', async () => {
-    for (const extra of [{ user: 'admin', password: 'x' }, { transport: 'basic' }, { use_ssl: false }, { port: 5985 }]) {
+  test("/api/winrm: the head worker's fields and commands; a policy violation is a 400 with the reason; nothing secret echoed", async () => {
+    const st = sim.stations[0]!;
+    await st.powerOn();
+    const seen = st.runtime!.receivedArgv.length;
+    // credentials in the body are ignored, as at the head worker: the configured ones are used
+    const ignored = await http(base, 'POST', '/api/winrm', { host: 'lab-ws-01', command: 'status', user: 'admin', password: 'x' });
+    assert.equal(ignored.status, 200, ignored.text);
+    assert.equal(ignored.json.exit_code, 0);
+    // restating the host's own policy is fine; anything else is refused with the head worker's reason, as a 400
+    const restated = await http(base, 'POST', '/api/winrm', { host: 'lab-ws-01', command: 'status', transport: 'NTLM', use_ssl: false, port: st.port });
+    assert.equal(restated.status, 200, restated.text);
+    const refusals: [Record<string, unknown>, string][] = [
+      [{ transport: 'basic' }, 'request transport does not match the host WinRM policy'],
+      [{ use_ssl: true }, 'request use_ssl does not match the host WinRM policy'],
+      [{ port: 5985 }, 'request port does not match the host WinRM policy'],
+      [{ port: 'http' }, 'request port is invalid'],
+      [{ args: 'status' }, 'args must be a list of at most 32 strings'],
+    ];
+    for (const [extra, error] of refusals) {
       const r = await http(base, 'POST', '/api/winrm', { host: 'lab-ws-01', command: 'status', ...extra });
-      assert.equal(r.status, 400, r.text);
-      assert.match(String(r.json.error), /overrides are not accepted/);
+      assert.deepEqual([r.status, r.json], [400, { error }], JSON.stringify(extra));
     }
+    assert.equal(st.runtime!.receivedArgv.length, seen + 2, 'a refused request never reaches the station');
     const start = await http(base, 'POST', '/api/reservations/start', { reservationId: '0x1', host: 'lab-ws-01', wakeOptions: { ping_target: '127.0.0.1; whoami' } });
     assert.deepEqual([start.status, start.json.error], [400, 'ping_target is invalid']);
-    for (const command of ['account', 'energy', 'cmd.exe']) {
+    // the head allow-list (OPS_ALLOWED_COMMANDS) admits energy, account and service; other words are refused
+    for (const command of ['energy', 'account', 'service']) {
+      const r = await http(base, 'POST', '/api/winrm', { host: 'lab-ws-01', command, args: ['status'] });
+      assert.equal(r.status, 200, `${command}: ${r.text}`);
+    }
+    for (const command of ['cmd.exe', 'Status', 'gui']) {
       const r = await http(base, 'POST', '/api/winrm', { host: 'lab-ws-01', command });
       assert.deepEqual([r.status, r.json.error], [400, `command '${command}' not allowed`]);
     }
     const bad = await http(base, 'POST', '/api/reservations/end', { reservationId: '0x1', host: 'lab-ws-01', powerAction: { mode: 'reboot' } });
     assert.equal(bad.status, 400);
+    assert.ok(!JSON.stringify([ignored.json, restated.json]).includes(password));
   });
 
   test('bodies over the limit are refused with 413; invalid JSON is {} as in Flask', async () => {

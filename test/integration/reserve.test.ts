@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startSimulator, type Simulator } from '../../src/sim/simulator.js';
 import { createStationRuntime, ManualClock, StationUnavailableError } from '../../src/sim/labstation/index.js';
@@ -215,12 +215,20 @@ describe('the heartbeat and forced logoffs in the timeline; the orchestrator loo
     await db.kysely.insertInto('lab_reservations').values({ transaction_hash: '0xloop', lab_id: '3', status: 'CONFIRMED', start_time: fmt(now + 10_000), end_time: fmt(now + 3_600_000) }).execute();
     const loopConfig = join(dir.path, 'loop.json');
     writeFileSync(loopConfig, JSON.stringify({ wol: { interval: '300ms', timeout: '300ms', attempts: 5 }, reservations: { 'scan-interval': '200ms' } }));
+    // sim-ws-003 was shut down by a power command above: its WinRM listener drains for up to a second after
+    // (sim/station.ts), answering as a station that is off; the loop must find the station down, not draining
+    const st = sim.station('sim-ws-003')!;
+    const accepts = () => new Promise<boolean>((r) => connect(st.port, st.spec.address).once('connect', function (this: Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
+    await waitFor(async () => !(await accepts()), 'sim-ws-003 to stop listening', 10_000, 50);
     const controller = new RunSignals();
     const io = IOStreams.test();
     const daemon = run(['--config', loopConfig, '--hosts', inventory, '--db', dbUrl, 'daemon', '--only', 'reservations'], { io, env: { HOME: '/nonexistent', XDG_CONFIG_HOME: dir.path }, signals: controller });
     const status = async () => (await db.kysely.selectFrom('lab_reservations').select('status').where('transaction_hash', '=', '0xloop').executeTakeFirstOrThrow()).status;
-    await waitFor(async () => (await status()) === 'ACTIVE', 'the loop to start the reservation', 30_000, 100);
-    controller.receive('SIGINT');
+    try {
+      await waitFor(async () => (await status()) === 'ACTIVE', 'the loop to start the reservation', 30_000, 100);
+    } finally {
+      controller.receive('SIGINT');
+    }
     assert.equal(await daemon, 130, io.errText());
     assert.deepEqual((await rows('0xloop')).map((x) => x.action), ['wake', 'prepare', 'scheduler:start']);
   });

@@ -228,6 +228,9 @@ describe('API authentication and validation (handleApi with fakes)', async () =>
     guardGrace: 90,
     rebootTimeout: 15,
     heartbeat: { source: { kind: 'file' as const, read: async () => null, describe: () => 'x' } },
+    policy: { allowedCommands: ['status'], allowedTransports: ['ntlm'], timeline: { defaultLimit: 100, maxOps: 500, phaseLookback: 500 }, stream: { intervalMs: 10_000, keepAliveMs: 15_000, maxStreams: 8 } },
+    credentialsConfigured: () => true,
+    powershell: async () => {},
     token: 's3cret-token',
   };
   const call = (method: string, path: string, headers: Record<string, string> = {}, body: unknown = {}) =>
@@ -250,9 +253,12 @@ describe('API authentication and validation (handleApi with fakes)', async () =>
     assert.ok(validPingTarget('lab-ws-01') && validPingTarget('127.0.0.1') && validPingTarget('::1') && validPingTarget('a.b-c.example'));
     assert.ok(!validPingTarget('127.0.0.1; whoami') && !validPingTarget('-x') && !validPingTarget('$(id)'));
   });
-  test('unknown path 404, wrong method 405, start without an id 400', async () => {
+  test('unknown path 404, wrong method 405, start without an id 400, an upstream feature labops lacks 501', async () => {
     const h = { 'x-ops-internal-token': 's3cret-token' };
     assert.equal((await call('GET', '/api/nope', h)).status, 404);
+    assert.equal((await call('GET', '/api/nope')).status, 401, 'the token gate runs before routing, as upstream');
+    const r = await call('POST', '/api/hosts/discover', h, { connectionId: 12 });
+    assert.deepEqual([r.status, (r.body as Record<string, unknown>).feature], [501, 'host-discovery']);
     assert.equal((await call('GET', '/api/wol', h)).status, 405);
     assert.deepEqual(await call('POST', '/api/reservations/start', h, { host: 'lab-ws-01' }), { status: 400, body: { error: 'reservationId and host are required' } });
   });

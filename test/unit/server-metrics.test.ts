@@ -13,10 +13,12 @@ const OUTPUT = [
   'disk=48%',
 ].join('\n');
 
-test('CPU busy % is total (user+system+…), from the delta of two /proc/stat samples, idle and iowait excluded', () => {
+test("cpu_usage keeps the collector's meaning, top's user % (us); the total busy % is kept beside it", () => {
   const m = parseServerProbe(OUTPUT);
-  // delta busy = 50 user + 50 system = 100, delta total = 100 + 50 idle + 50 iowait = 200
-  assert.equal(m.cpuUsage, 50);
+  // delta user = 50, delta total = 50 user + 50 system + 50 idle + 50 iowait = 200
+  assert.equal(m.cpuUsage, 25);
+  // delta busy = 50 user + 50 system = 100 of 200 (idle and iowait excluded)
+  assert.equal(m.cpuBusy, 50);
   assert.equal(m.memUsage, 40);
   assert.equal(m.diskUsage, 48);
   assert.deepEqual([m.osVersion, m.virtualization, m.uptime, m.sshdStatus], ['Red Hat Enterprise Linux 9.7 (Plow)', 'bhyve', 'up 5 hours, 42 minutes', 'active']);
@@ -35,6 +37,8 @@ test('alerts: HOST_DOWN only when down, SSHD_DOWN when sshd is not active, thres
   assert.deepEqual([...desiredAlerts({ state: 'down', reason: 'x' }, {}).keys()], ['HOST_DOWN']);
   assert.deepEqual([...desiredAlerts({ state: 'up', metrics: m }, {}).keys()], []);
   assert.deepEqual([...desiredAlerts({ state: 'up', metrics: { ...m, sshdStatus: 'inactive' } }, { disk: 40, cpu: 90 }).keys()], ['SSHD_DOWN', 'DISK_HIGH']);
+  // CPU_HIGH is judged by the total busy % (50), not the stored user % (25)
+  assert.deepEqual([...desiredAlerts({ state: 'up', metrics: m }, { cpu: 40 }).entries()], [['CPU_HIGH', 'CPU busy 50% >= 40%']]);
 });
 
 test('one active alert per type: open only the new, clear the recovered, leave foreign types alone', () => {

@@ -1,13 +1,15 @@
-// The ops-worker HTTP API inside the daemon: the reservation ports, the heartbeat source and store, the token,
-// and the inventory it answers from (replaced by SIGHUP and by /api/hosts/reload).
+// The ops-worker HTTP API inside the daemon: its address, limits and policy from the settings, the reservation
+// ports, the heartbeat source and store, the token, and the inventory it answers from (replaced by SIGHUP and by
+// /api/hosts/reload).
 import type { AppContext } from '../context.js';
 import type { Database } from '../../core/db/database.js';
-import type { HostIndex } from '../../core/config/inventory.js';
+import type { HostIndex, InventoryHost } from '../../core/config/inventory.js';
 import type { Logger } from '../../core/logger.js';
 import { UsageError } from '../../domain/errors.js';
-import { reservationSettings } from '../settings.js';
+import { apiListen, apiSettings, reservationSettings, settingWhere } from '../settings.js';
 import { reservationPorts } from '../reserve.js';
-import { heartbeatSource } from '../clients.js';
+import { heartbeatSource, winrmConnector, winrmCredentialSources } from '../clients.js';
+import { checkManagementCidrs } from './environment.js';
 import type { StatusSnapshot } from '../../ops/status-page/model.js';
 
 export interface ApiHooks {
@@ -25,27 +27,58 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-/** The API token: api.token (OPS_INTERNAL_AUTH_TOKEN), else OPS_INTERNAL_AUTH_TOKEN_FILE; never empty. */
+/** The API token: api.token (OPS_INTERNAL_AUTH_TOKEN or the file OPS_INTERNAL_AUTH_TOKEN_FILE names), trimmed; never empty. */
 export async function apiToken(ctx: AppContext): Promise<string | undefined> {
-  const [cfg, { resolveSecret }, { readFileSync }] = await Promise.all([ctx.config(), import('../../core/config/secrets.js'), import('node:fs')]);
+  const [cfg, { resolveSecret }] = await Promise.all([ctx.config(), import('../../core/config/secrets.js')]);
   const ref = cfg.value('api.token');
-  let token: string | undefined;
-  if (ref) token = resolveSecret(ref, 'api.token', ctx.env);
-  else if (ctx.env.OPS_INTERNAL_AUTH_TOKEN_FILE) token = readFileSync(ctx.env.OPS_INTERNAL_AUTH_TOKEN_FILE, 'utf8').replace(/\r?\n$/, '');
-  if (token !== undefined && token.length === 0) throw new UsageError('api.token is empty');
+  if (!ref) return undefined;
+  // surrounding whitespace is never part of a token (the ops-worker strips it too)
+  const token = resolveSecret(ref, 'api.token', ctx.env).trim();
+  if (token.length === 0) throw new UsageError(`${settingWhere(cfg, 'api.token')} is empty`);
   return token;
 }
 
+/** The address the API will listen on (for the start checks). */
+export async function apiAddress(ctx: AppContext, flag?: string): Promise<{ host: string; port: number }> {
+  return apiListen(await ctx.config(), flag);
+}
+
+async function stationDeps(ctx: AppContext) {
+  const sources = await winrmCredentialSources(ctx);
+  const [{ resolveCredentials }, connect] = await Promise.all([import('../../core/config/credentials.js'), winrmConnector(ctx)]);
+  return {
+    credentialsConfigured: (h: InventoryHost) => {
+      try {
+        resolveCredentials(h, sources);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    powershell: async (h: InventoryHost, script: string, signal?: AbortSignal) => {
+      const client = connect(h);
+      try {
+        const r = await client.runPowerShell(script, { signal, deadlineMs: 60_000 });
+        if (r.exitCode !== 0) throw new Error(`PowerShell on ${h.name} exited ${r.exitCode}: ${r.stderr.trim().split('\n')[0] ?? ''}`);
+      } finally {
+        await client.close();
+      }
+    },
+  };
+}
+
 export async function startApi(ctx: AppContext, o: { listen?: string; db?: Database; log: Logger; hooks: ApiHooks }): Promise<RunningApi> {
-  const [cfg, { startOpsApi }, { loadInventory, HostIndex }, { createStatusPage }, token] = await Promise.all([
+  const [cfg, { startOpsApi }, { HostIndex }, { loadCatalog }, { createStatusPage }, token] = await Promise.all([
     ctx.config(),
     import('../../ops/api/server.js'),
     import('../../core/config/inventory.js'),
+    import('../../core/config/catalog.js'),
     import('../../ops/status-page/handler.js'),
     apiToken(ctx),
   ]);
   let index = await ctx.inventory();
   o.log.addSecret(token);
+  const s = apiSettings(cfg);
   const source = await heartbeatSource(ctx, { kind: 'winrm', path: cfg.value('heartbeat.path'), timeoutMs: cfg.value('heartbeat.timeout') });
   let sink;
   if (o.db) {
@@ -56,12 +89,17 @@ export async function startApi(ctx: AppContext, o: { listen?: string; db?: Datab
   const log = o.log.child({ loop: 'api' });
   const page = createStatusPage({ snapshot: o.hooks.status, token, sampleMs: 1000, log: (level, m) => log[level](m) });
   const api = await startOpsApi({
-    listen: o.listen ?? cfg.value('api.listen'),
-    maxBody: cfg.value('api.max-body'),
+    ...apiListen(cfg, o.listen),
+    limits: s,
+    policy: { allowedCommands: s.allowedCommands, allowedTransports: s.allowedTransports, timeline: s.timeline, stream: { intervalMs: s.streamIntervalMs, keepAliveMs: s.streamKeepAliveMs, maxStreams: s.maxStreams } },
     index: () => index,
     reloadHosts: async () => {
-      const setting = (await ctx.config()).setting('hosts');
-      index = new HostIndex(loadInventory(setting.value!, setting.source.kind !== 'default'));
+      const c = await ctx.config();
+      const setting = c.setting('hosts');
+      const next = new HostIndex(loadCatalog(setting.value!, setting.source.kind !== 'default', c.value('dynamic-hosts')));
+      // as the ops-worker: a catalog outside the management networks is refused and the old one kept
+      await checkManagementCidrs(c, next);
+      index = next;
       return index.hosts.length;
     },
     db: o.db,
@@ -70,14 +108,16 @@ export async function startApi(ctx: AppContext, o: { listen?: string; db?: Datab
     guardGrace: cfg.value('reservations.guard-grace'),
     rebootTimeout: cfg.value('reservations.reboot-timeout'),
     heartbeat: { source, sink },
+    ...(await stationDeps(ctx)),
     token,
+    tokenHeader: s.tokenHeader.toLowerCase(),
     health: o.hooks.health,
     metrics: o.hooks.metrics,
     page: page.handle,
     log: (level, m) => (level === 'info' ? log.debug(m) : level === 'warn' ? log.warn(m) : log.error(m)),
     signal: ctx.stop,
   });
-  log.info(`listening on ${api.url}${token ? ' (X-Ops-Internal-Token required on /api/*, the token on the status page)' : ''}`, { url: api.url });
+  log.info(`listening on ${api.url}${token ? ` (${s.tokenHeader} required on /api/*, the token on the status page)` : ''}`, { url: api.url });
   return {
     url: api.url,
     onReload: (next) => {

@@ -1,8 +1,12 @@
-// labops daemon, assembled: which loops run (--only, else every configured one), the log with its secrets,
-// the database and the shard leases, the loops under the supervisor, the API with /health and /metrics. The
-// command wires the signals: the context's stop (SIGTERM) drains, reload() is SIGHUP.
+// labops daemon, assembled: the Lab Gateway environment checked, which loops run (--only, else every loop whose
+// configuration is present and whose tables exist; the others reported once and shown disabled in /health), the
+// log with its secrets, the database with the tables of the running loops' parts, the shard leases, the loops
+// under the supervisor, the API with /health and /metrics. The command wires the signals: the context's stop
+// (SIGTERM) drains, reload() is SIGHUP.
 import type { OwnedContext } from '../context.js';
 import type { Database } from '../../core/db/database.js';
+import type { Part } from '../../core/db/migrations.js';
+import type { PlannedLoop } from '../../ops/daemon/plan.js';
 import type { LabopsConfig } from '../../core/config/load.js';
 import type { Logger, LogSink } from '../../core/logger.js';
 import type { Membership } from '../../ops/daemon/membership.js';
@@ -10,12 +14,14 @@ import type { SchedulerPorts } from '../../ops/daemon/scheduler.js';
 import { Supervisor } from '../../ops/daemon/supervisor.js';
 import { LOOP_NAMES, SHARDED_LOOPS, type LoopName, type WorkLoopName } from '../../domain/daemon-loops.js';
 import { UsageError } from '../../domain/errors.js';
-import { daemonSettings } from '../settings.js';
+import { apiListen, daemonSettings } from '../settings.js';
 import { instanceName } from '../reserve.js';
-import { cmlServers } from '../labs.js';
+import { needsDatabase, partsOf } from '../../ops/daemon/plan.js';
 import { WORK_LOOPS, type Gauges, type LoopEnv } from './loops.js';
-import { startApi, type RunningApi } from './api.js';
+import { apiToken, startApi, type RunningApi } from './api.js';
 import { statusReader, afterEachRun } from './status.js';
+import { checkEnvironment, checkManagementCidrs } from './environment.js';
+import { loopPlan, unconfiguredLoops } from './plan.js';
 
 export interface DaemonOptions {
   /** the loops to run (--only): forced on; default every loop that is enabled and configured */
@@ -28,7 +34,8 @@ export interface DaemonLogging {
   /** readable lines instead of JSON */
   tty: boolean;
   color: boolean;
-  level: 'debug' | 'info' | 'warn' | 'error';
+  /** -v / -q; default daemon.log-level (OPS_LOG_LEVEL) */
+  level?: 'debug' | 'info' | 'warn' | 'error';
 }
 
 export interface Daemon {
@@ -42,22 +49,11 @@ export interface Daemon {
   done: Promise<void>;
 }
 
-/** Why a loop does not start without --only, or undefined when it runs. */
-async function skipReason(ctx: OwnedContext, cfg: LabopsConfig, n: LoopName): Promise<string | undefined> {
-  if (n === 'heartbeat' && !daemonSettings(cfg).pollEnabled) return 'heartbeat.poll-enabled / OPS_POLL_ENABLED is off';
-  if (n === 'labs' && (await cmlServers(ctx)).length === 0) return 'no cml.servers in the config';
-  if (n === 'dc-jobs') {
-    const workerConf = ctx.env.MACCT_WORKER_CONF ?? '/etc/macct-worker.conf';
-    const { existsSync } = await import('node:fs');
-    if (!existsSync(workerConf)) return `no worker config at ${workerConf}`;
-  }
-  return undefined;
-}
-
 async function logger(ctx: OwnedContext, cfg: LabopsConfig, logging: DaemonLogging, instance: string): Promise<Logger> {
   const [{ createLogger }, { resolveSecret }] = await Promise.all([import('../../core/logger.js'), import('../../core/config/secrets.js')]);
-  const log = createLogger({ sink: logging.sink, tty: logging.tty, color: logging.color, level: logging.level, base: logging.tty ? {} : { instance } });
-  for (const key of ['api.token', 'winrm.password', 'ssh.jump-password', 'ssh.identity-passphrase'] as const) {
+  const level = logging.level ?? daemonSettings(cfg).logLevel;
+  const log = createLogger({ sink: logging.sink, tty: logging.tty, color: logging.color, level, base: logging.tty ? {} : { instance } });
+  for (const key of ['api.token', 'winrm.password', 'winrm.store-key', 'ssh.jump-password', 'ssh.identity-passphrase'] as const) {
     const ref = cfg.value(key);
     if (!ref) continue;
     try {
@@ -66,20 +62,21 @@ async function logger(ctx: OwnedContext, cfg: LabopsConfig, logging: DaemonLoggi
       // an unreadable secret is reported by the loop that needs it
     }
   }
-  for (const k of ['MYSQL_DSN', 'LABOPS_DB', 'OPS_INTERNAL_AUTH_TOKEN', 'REDIS_PASSWORD', 'API_KEY', 'LABOPS_WINRM_PASSWORD']) log.addSecret(ctx.env[k]);
+  for (const k of ['MYSQL_DSN', 'LABOPS_DB', 'OPS_INTERNAL_AUTH_TOKEN', 'OPS_SECRETS_KEY', 'OPS_BACKEND_MYSQL_PASSWORD', 'REDIS_PASSWORD', 'API_KEY', 'LABOPS_WINRM_PASSWORD']) log.addSecret(ctx.env[k]);
   return log;
 }
 
-/** labops' own tables (leases, claims, CML cache) created when missing; foreign tables only on SQLite. */
-async function ensureTables(db: Database, log: Logger): Promise<void> {
-  const { existingTables, migrate } = await import('../../core/db/migrations.js');
+/** The tables of these parts created when missing (foreign ones only on SQLite); a no-op when all exist. */
+async function ensureTables(db: Database, parts: readonly Part[], log: Logger): Promise<void> {
+  const { existingTables, migrate, migrationsOf } = await import('../../core/db/migrations.js');
+  if (!parts.length) return;
   const have = await existingTables(db.kysely, db.dialect);
-  if (have.has('labops_instances') && have.has('cml_lab_records') && have.has('labops_session_state')) return;
+  if (migrationsOf(parts).every((m) => m.tables.every((t) => have.has(t.name) || (t.foreign && db.dialect === 'mysql')))) return;
   try {
-    await migrate(db.kysely, db.dialect);
-    log.info(`database ${db.url}: created the missing labops tables`);
+    await migrate(db.kysely, db.dialect, { parts });
+    log.info(`database ${db.url}: created the missing tables of ${parts.join(', ')}`);
   } catch (e) {
-    throw new UsageError(`database ${db.url}: labops tables missing and could not be created (${(e as Error).message})`, { suggestion: 'run labops db migrate with a user that may create tables' });
+    throw new UsageError(`database ${db.url}: labops tables missing and could not be created (${(e as Error).message})`, { suggestion: `run labops db migrate --only ${parts.join(',')} with a user that may create tables` });
   }
 }
 
@@ -102,33 +99,62 @@ async function sampleQueues(ctx: OwnedContext, db: Database, gauges: Gauges, sig
   }
 }
 
+interface Startup {
+  plan: PlannedLoop[];
+  /** the loops that run */
+  names: LoopName[];
+  db?: Database;
+  /** the database the API journals to and reads from: only one with the Lab Gateway tables */
+  apiDb?: Database;
+}
+
+/** The environment checked, the plan made and reported, the running loops' tables created. */
+async function decideLoops(ctx: OwnedContext, cfg: LabopsConfig, o: DaemonOptions, log: Logger): Promise<Startup> {
+  const index = await ctx.inventory();
+  const apiRuns = !o.only || o.only.includes('api');
+  const api = apiRuns ? { host: apiListen(cfg, o.listen).host, token: await apiToken(ctx) } : undefined;
+  for (const line of checkEnvironment(cfg, ctx.env, api)) log.warn(line);
+  await checkManagementCidrs(cfg, index);
+  const unconfigured = await unconfiguredLoops(ctx);
+  const candidates = o.only ?? LOOP_NAMES.filter((n) => !unconfigured[n]);
+  const db = candidates.some(needsDatabase) ? await ctx.database() : await ctx.database().catch(() => undefined);
+  const plan = await loopPlan(ctx, { only: o.only, db }, unconfigured);
+  for (const l of plan) {
+    if (!l.run && !o.only) log.info(`${l.name}: not started (${l.reason})`, { loop: l.name, reason: l.reason });
+    if (l.forced) log.warn(`${l.name}: started because --only names it, although ${l.reason}`, { loop: l.name, reason: l.reason });
+  }
+  if (db) await ensureTables(db, partsOf(plan), log);
+  let apiDb: Database | undefined;
+  if (db && apiRuns) {
+    const { existingTables } = await import('../../core/db/migrations.js');
+    const have = await existingTables(db.kysely, db.dialect);
+    if (have.has('lab_hosts') && have.has('reservation_operations')) apiDb = db;
+    else log.info(`api: database ${db.url} has no Lab Gateway tables; the API runs without a database`);
+  }
+  return { plan, names: plan.filter((l) => l.run).map((l) => l.name), db, apiDb };
+}
+
 export async function startDaemon(ctx: OwnedContext, o: DaemonOptions, logging: DaemonLogging): Promise<Daemon> {
   if (o.listen && o.only && !o.only.includes('api')) throw new UsageError('--listen needs the api loop');
   // config and inventory are checked before anything starts
   const [cfg, instance] = await Promise.all([ctx.config(), instanceName(ctx), ctx.inventory()]);
   const log = await logger(ctx, cfg, logging, instance);
   const settings = daemonSettings(cfg);
-  const names: LoopName[] = o.only ?? [];
-  if (!o.only) {
-    for (const n of LOOP_NAMES) {
-      const why = await skipReason(ctx, cfg, n);
-      if (why) log.info(`${n}: not started (${why})`, { loop: n });
-      else names.push(n);
-    }
-  }
+  const { plan, names, db, apiDb } = await decideLoops(ctx, cfg, o, log);
   const ports: SchedulerPorts = { now: () => ctx.clock.now(), sleep: (ms, s) => ctx.clock.sleep(ms, s), random: Math.random, log };
-  const needsDb = names.some((n) => n !== 'api' && n !== 'dc-jobs');
-  const db = needsDb ? await ctx.database() : await ctx.database().catch(() => undefined);
-  if (needsDb && db) await ensureTables(db, log);
   const membership = db ? await joinShards(ctx, db, names, instance, settings.leaseMs, ports, log) : undefined;
   const gauges: Gauges = { hostsReady: null, hostsPolled: null, alertsOpen: null, queues: {}, owned: new Map() };
   const supervisor = new Supervisor(ports, settings.stopTimeoutMs, ctx.signal);
+  for (const l of plan) {
+    if (!l.run && !o.only && l.name !== 'api') supervisor.disable(l.name, l.reason ?? 'not configured');
+    if (l.forced) supervisor.markForced(l.name, l.reason!);
+  }
   const env: LoopEnv = { ctx, log, gauges, membership, jitter: settings.jitter };
   const health = async () => healthBody(ctx, supervisor, membership, gauges, names, instance);
   const metrics = () => metricsText(supervisor, membership, gauges, instance);
   let api: RunningApi | undefined;
-  const status = names.includes('api') ? await statusReader(ctx, { instance, supervisor, db, dcJobs: names.includes('dc-jobs'), scrub: log.scrub }) : undefined;
-  if (status) api = await startApi(ctx, { listen: o.listen, db, log, hooks: { health, metrics, status: status.snapshot } });
+  const status = names.includes('api') ? await statusReader(ctx, { instance, supervisor, db: db ?? apiDb, dcJobs: names.includes('dc-jobs'), scrub: log.scrub }) : undefined;
+  if (status) api = await startApi(ctx, { listen: o.listen, db: apiDb, log, hooks: { health, metrics, status: status.snapshot } });
   const background = new AbortController();
   const membershipDone = membership ? membership.run(ctx.stop) : Promise.resolve();
   if (db) void sampleQueues(ctx, db, gauges, AbortSignal.any([ctx.stop, background.signal]));
@@ -158,6 +184,7 @@ export async function startDaemon(ctx: OwnedContext, o: DaemonOptions, logging: 
     async reload() {
       try {
         const r = await ctx.reload();
+        await checkManagementCidrs(r.cfg, r.index).catch((e: Error) => log.error(`SIGHUP: ${e.message} (the new inventory is in use; fix it and reload again)`));
         api?.onReload(r.index);
         log.info(`SIGHUP: reloaded config${r.cfg.file ? ` ${r.cfg.file}` : ''} and inventory (${r.index.hosts.length} hosts)`);
         if (r.dbChanged) log.warn('SIGHUP: the database setting changed; restart the daemon to use it');

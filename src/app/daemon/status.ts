@@ -107,10 +107,11 @@ export async function statusReader(ctx: AppContext, s: StatusSources): Promise<S
         instance: s.instance,
         hosts,
         alerts: alerts.map((a) => ({ host: a.host, rule: a.rule, message: s.scrub(a.message), openedAt: a.openedAt })),
-        loops: Object.values(loops).map((l) => ({
+        // a loop switched off (not configured, or left out of --only) has no runs to show
+        loops: Object.values(loops).flatMap((l) => (!('runs' in l) ? [] : [{
           name: l.name, kind: l.kind, intervalMs: l.intervalMs, running: l.running, healthy: l.healthy, runs: l.runs, failures: l.failures,
           lastFinishedAt: l.lastFinishedAt, lastDurationMs: l.lastDurationMs, lastSuccessAt: l.lastSuccessAt, lastError: l.lastError === null ? null : s.scrub(l.lastError),
-        })),
+        }])),
         dc: dcQueue && { ...dcQueue, error: dcQueue.error && s.scrub(dcQueue.error) },
         reservations: recent.map((r) => ({ ...r, steps: r.steps.map((x) => ({ ...x, message: x.message === null ? null : s.scrub(x.message) })) })),
         problems: problems.map(s.scrub),

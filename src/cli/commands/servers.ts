@@ -22,9 +22,9 @@ export function registerServers(parent: Command, f: Factory): Command {
   const check = looping(group.command('check'))
     .summary('SSH health metrics -> server_metrics, alerts')
     .description(
-      'For every servers row with enabled=1: SSH login, then OS, virtualization, uptime, sshd state (unit ssh or sshd), CPU busy % (total, two ' +
-        '/proc/stat samples), memory % and disk % of / in one round trip, stored in server_metrics. HOST_DOWN / SSHD_DOWN (and SSH_LOGIN_FAILED, ' +
-        'CPU_HIGH, MEM_HIGH, DISK_HIGH when thresholds are set) alerts: one active row per server and type, cleared (active=0) on recovery.',
+      'For every servers row with enabled=1: SSH login, then OS, virtualization, uptime, sshd state (unit ssh or sshd), user CPU % (top\'s us, the ' +
+        'collector\'s cpu_usage, from two /proc/stat samples), memory % and disk % of / in one round trip, stored in server_metrics. HOST_DOWN / SSHD_DOWN (and SSH_LOGIN_FAILED, ' +
+        'CPU_HIGH on the total busy %, MEM_HIGH, DISK_HIGH when thresholds are set) alerts: one active row per server and type, cleared (active=0) on recovery.',
     )
     .option('--once', 'one pass, then exit (default: loop until Ctrl-C)')
     .option('--concurrency <n>', 'servers checked at once (default servers.concurrency, 16)', intArg(1, 1024))

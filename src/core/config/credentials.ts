@@ -1,11 +1,13 @@
 // WinRM credentials for a host: the inventory's own winrm_user/winrm_pass (v0 and env-refs forms), else
-// the separate credentials file (head form: keyed by credential_ref, name or address), else the
-// `winrm.user` / `winrm.password` settings. Passwords are resolved from references only here, when used.
+// the separate credentials file (head form: keyed by credential_ref, name or address), else the ops-worker's
+// encrypted store, else the `winrm.user` / `winrm.password` settings. Passwords are resolved from references
+// only here, when used.
 import { readFileSync } from 'node:fs';
 import * as z from 'zod'; // a namespace import lets the bundler drop zod's locales
 import { UsageError } from '../../domain/errors.js';
 import type { InventoryHost } from './inventory.js';
 import { resolveSecret } from './secrets.js';
+import { credentialRefOf, type WinrmStore } from './winrm-store.js';
 
 export interface Credentials {
   user: string;
@@ -36,6 +38,8 @@ export function loadCredentialsFile(path: string): CredentialsFile {
 
 export interface CredentialSources {
   file?: { path: string; data: CredentialsFile };
+  /** the ops-worker's encrypted store (OPS_CREDENTIALS_PATH), by its reference: credential_ref, address, name */
+  store?: WinrmStore;
   user?: string;
   password?: string;
   env?: NodeJS.ProcessEnv;
@@ -60,6 +64,8 @@ export function resolveCredentials(host: InventoryHost, src: CredentialSources):
       return { user: resolveSecret(e.user, `${where}.user`, env), password: resolveSecret(e.password, `${where}.password`, env), source: where };
     }
   }
+  const stored = src.store?.byRef.get(credentialRefOf(host));
+  if (stored) return { ...stored, source: `${src.store!.path}: ${credentialRefOf(host)}` };
   const d = src.file?.data.default;
   if (d) {
     const where = `${src.file!.path}: default`;

@@ -13,6 +13,7 @@ import { isIP } from 'node:net';
 export const DEFAULT_LABSTATION_EXE = 'C:\\LabStation\\LabStation.exe';
 export const DEFAULT_HEARTBEAT_PATH = 'C:\\LabStation\\labstation\\data\\telemetry\\heartbeat.json';
 export const DEFAULT_EVENTS_PATH = 'C:\\LabStation\\labstation\\data\\telemetry\\session-guard-events.jsonl';
+export const DEFAULT_LOCAL_MODE_FLAG_PATH = 'C:\\LabStation\\labstation\\data\\local-mode.flag';
 
 export interface InventoryHost {
   name: string;
@@ -27,6 +28,10 @@ export interface InventoryHost {
   labstationExe: string;
   heartbeatPath: string;
   eventsPath: string;
+  /** head: the file whose existence is local mode (POST /api/hosts/local-mode writes or removes it); default DEFAULT_LOCAL_MODE_FLAG_PATH */
+  localModeFlagPath?: string;
+  /** head: the catalog's `mode`, shown by GET /api/hosts as it is */
+  mode?: string;
   pingTarget?: string;
   broadcast?: string;
   wolPort?: number;
@@ -84,6 +89,8 @@ const hostSchema = z.looseObject({
     .refine((v) => v == null || executableProblem(normaliseWindowsPath(v)) === undefined, { message: "is not a LabStation.exe path the WinRS cmd shell can start unquoted (C:\\…\\LabStation.exe; letters, digits and \\ : . _ - ~ only)" }),
   heartbeat_path: windowsPath.optional().nullable(),
   events_path: windowsPath.optional().nullable(),
+  local_mode_flag_path: windowsPath.optional().nullable(),
+  mode: z.string().optional().nullable(),
   ping_target: hostAddress('a probe target').optional().nullable(),
   broadcast: z.string().trim().refine((v) => isIP(v) !== 0, { message: 'is not an IPv4 or IPv6 address' }).optional().nullable(),
   wol_port: port.optional().nullable(),
@@ -171,6 +178,8 @@ export function parseInventory(text: string, file: string): Inventory {
       labstationExe: normaliseWindowsPath(h.labstation_exe ?? DEFAULT_LABSTATION_EXE),
       heartbeatPath: normaliseWindowsPath(h.heartbeat_path ?? DEFAULT_HEARTBEAT_PATH),
       eventsPath: normaliseWindowsPath(h.events_path ?? DEFAULT_EVENTS_PATH),
+      localModeFlagPath: h.local_mode_flag_path ? normaliseWindowsPath(h.local_mode_flag_path) : undefined,
+      mode: h.mode ?? undefined,
       pingTarget: h.ping_target ?? undefined,
       broadcast: h.broadcast ?? undefined,
       wolPort: h.wol_port ?? undefined,

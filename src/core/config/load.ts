@@ -104,9 +104,12 @@ function parseValue(def: SettingDef, value: string, source: ValueSource): { valu
     case 'bool':
       if (!/^(true|false|1|0|yes|no|on|off)$/i.test(v)) throw new UsageError(`${where}: expected true or false, got '${value}'`);
       return { value: v.toLowerCase(), parsed: /^(true|1|yes|on)$/i.test(v) };
-    case 'enum':
-      if (!def.choices?.includes(v)) throw new UsageError(`${where}: expected ${def.choices?.join(' or ')}, got '${value}'`);
-      return { value: v, parsed: v };
+    case 'enum': {
+      // any case: the upstream variables spell their values in capitals (OPS_LOG_LEVEL=INFO)
+      const choice = def.choices?.find((c) => c.toLowerCase() === v.toLowerCase());
+      if (!choice) throw new UsageError(`${where}: expected ${def.choices?.join(' or ')}, got '${value}'`);
+      return { value: choice, parsed: choice };
+    }
     default:
       return { value, parsed: value };
   }
@@ -165,12 +168,15 @@ export function loadConfig(input: LoadConfigInput = {}): LabopsConfig {
     let resolved: ResolvedSetting = { key: def.key, value: undefined, source: { kind: 'unset' }, secret: def.type === 'secret' };
     const flagValue = flags[def.key];
     const envName = def.env.find((n) => env[n] !== undefined && env[n] !== '');
+    let composed: { value: string; name: string } | undefined;
     if (flagValue !== undefined) {
       resolved = { ...resolved, value: flagValue, source: { kind: 'flag', name: def.flag ?? def.key } };
     } else if (envName) {
       // a <NAME>_FILE variable holds the path of the file with the value: a secret's file: reference
       const value = def.envFiles?.includes(envName) ? `file:${env[envName]}` : env[envName];
       resolved = { ...resolved, value, source: { kind: 'env', name: envName } };
+    } else if ((composed = def.fromEnv?.(env))) {
+      resolved = { ...resolved, value: composed.value, source: { kind: 'env', name: composed.name } };
     } else if (fromFile.has(def.key) && fromFile.get(def.key) !== null) {
       const v = fromFile.get(def.key);
       if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {

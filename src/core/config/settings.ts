@@ -1,7 +1,9 @@
 // Every configurable value as data: its key in the config file, environment variables (seed names
 // included), default and description. Rendered into `config show`, the README and the man page.
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { UsageError } from '../../domain/errors.js';
 
 export type SettingType = 'string' | 'path' | 'int' | 'duration' | 'bool' | 'secret' | 'url' | 'enum';
 
@@ -17,6 +19,11 @@ export interface SettingDef {
   default?: string | ((env: NodeJS.ProcessEnv) => string);
   /** the values an enum accepts */
   choices?: readonly string[];
+  /**
+   * A value built from several upstream variables, used when none of `env` is set (the ops-worker's MySQL DSN
+   * parts). `name` is what `config show` names as the source.
+   */
+  fromEnv?: (env: NodeJS.ProcessEnv) => { value: string; name: string } | undefined;
   description: string;
 }
 
@@ -26,6 +33,37 @@ export function xdgConfigHome(env: NodeJS.ProcessEnv): string {
 export function xdgStateHome(env: NodeJS.ProcessEnv): string {
   return env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
 }
+
+/** `<NAME>` else the file named by `<NAME>_FILE` (stripped), as the ops-worker reads its secrets. */
+export function upstreamSecret(env: NodeJS.ProcessEnv, name: string): { value: string; from: string } | undefined {
+  if (env[name]) return { value: env[name]!, from: name };
+  const file = env[`${name}_FILE`];
+  if (!file) return undefined;
+  try {
+    return { value: readFileSync(file, 'utf8').trim(), from: `${name}_FILE` };
+  } catch (e) {
+    throw new UsageError(`${name}_FILE: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/**
+ * The head ops-worker's database when MYSQL_DSN is unset: built from OPS_BACKEND_MYSQL_USER, _PASSWORD (or
+ * _PASSWORD_FILE), OPS_MYSQL_DATABASE (else BLOCKCHAIN_MYSQL_DATABASE), MYSQL_HOSTNAME (else MYSQL_HOST, else
+ * `mysql`) and MYSQL_PORT, and only when user, password and database are all given (reference HEAD-API §6.3).
+ */
+export function opsWorkerDsn(env: NodeJS.ProcessEnv): { value: string; name: string } | undefined {
+  const user = env.OPS_BACKEND_MYSQL_USER;
+  const password = upstreamSecret(env, 'OPS_BACKEND_MYSQL_PASSWORD')?.value;
+  const database = env.OPS_MYSQL_DATABASE || env.BLOCKCHAIN_MYSQL_DATABASE;
+  if (!user || !password || !database) return undefined;
+  const host = env.MYSQL_HOSTNAME || env.MYSQL_HOST || 'mysql';
+  const port = env.MYSQL_PORT || '3306';
+  const e = encodeURIComponent;
+  return { value: `mysql://${e(user)}:${e(password)}@${host}:${port}/${e(database)}`, name: 'OPS_BACKEND_MYSQL_USER…' };
+}
+
+/** The ops-worker's /api/winrm allow-list (OPS_ALLOWED_COMMANDS), unchanged since 51f2784. */
+export const UPSTREAM_ALLOWED_COMMANDS = 'prepare-session,release-session,power,session,energy,status-json,recovery,account,service,wol,status';
 
 export const SETTINGS = [
   {
@@ -42,7 +80,8 @@ export const SETTINGS = [
     env: ['LABOPS_DB', 'MYSQL_DSN'],
     flag: '--db',
     default: (env) => `sqlite:${join(xdgStateHome(env), 'labops', 'labops.db')}`,
-    description: 'database: sqlite:<path> (embedded default) or mysql://user:pass@host:3306/db (mysql+pymysql:// accepted; the password may instead come from db-password)',
+    fromEnv: opsWorkerDsn,
+    description: 'database: sqlite:<path> (embedded default) or mysql://user:pass@host:3306/db (mysql+pymysql:// accepted; the password may instead come from db-password); without these, the ops-worker\'s OPS_BACKEND_MYSQL_* parts',
   },
   {
     key: 'db-password',
@@ -53,10 +92,41 @@ export const SETTINGS = [
     description: 'password of the MySQL/MariaDB user, so it need not sit in the db URL (argv, process lists): a reference env:NAME (e.g. env:MYSQL_PWD) or file:/path; LABOPS_DB_PASSWORD_FILE and --db-password-file name the file. Wins over a password in the URL',
   },
   {
+    key: 'dynamic-hosts',
+    type: 'path',
+    env: ['OPS_DYNAMIC_CONFIG'],
+    description: "the ops-worker's writable host catalog, merged over `hosts` by name (an entry replaces the base entry whole); read, never written; absent is fine",
+  },
+  {
     key: 'credentials',
     type: 'path',
     env: ['LABOPS_CREDENTIALS'],
     description: 'JSON file of WinRM credentials kept apart from the inventory ({"default":{user,password},"hosts":{<name>:{…}}})',
+  },
+  {
+    key: 'winrm.store',
+    type: 'path',
+    env: ['OPS_CREDENTIALS_PATH'],
+    description: "the ops-worker's encrypted WinRM credential store (winrm-credentials.json, Fernet, keyed by credential_ref); read, never written",
+  },
+  {
+    key: 'winrm.store-key',
+    type: 'secret',
+    env: ['OPS_SECRETS_KEY', 'OPS_SECRETS_KEY_FILE'],
+    description: 'the Fernet key of winrm.store (OPS_SECRETS_KEY, or the file OPS_SECRETS_KEY_FILE names)',
+  },
+  {
+    key: 'winrm.allowed-transports',
+    type: 'string',
+    env: ['WINRM_ALLOWED_TRANSPORTS'],
+    default: 'ntlm,kerberos,credssp',
+    description: 'daemon API: the WinRM transports a host may use (the ops-worker\'s list; labops itself speaks ntlm and basic)',
+  },
+  {
+    key: 'winrm.management-cidrs',
+    type: 'string',
+    env: ['WINRM_MANAGEMENT_CIDRS'],
+    description: 'daemon: when set, every inventory host address must lie in one of these comma-separated CIDRs (checked at start and on reload)',
   },
   { key: 'winrm.user', type: 'string', env: ['LABOPS_WINRM_USER'], description: 'WinRM user for hosts that name none' },
   {
@@ -114,7 +184,7 @@ export const SETTINGS = [
   { key: 'servers.interval', type: 'duration', env: [], default: '10s', description: 'pause between server check passes (without --once)' },
   { key: 'servers.timeout', type: 'duration', env: [], default: '30s', description: 'overall time for one server check' },
   { key: 'servers.concurrency', type: 'int', env: [], default: '16', description: 'servers checked at once' },
-  { key: 'servers.cpu-sample', type: 'duration', env: [], default: '500ms', description: 'time between the two /proc/stat samples of the CPU busy %' },
+  { key: 'servers.cpu-sample', type: 'duration', env: [], default: '500ms', description: "time between the two /proc/stat samples of the CPU % (cpu_usage is the user % as the collector's top reading; CPU_HIGH uses the total busy %)" },
   { key: 'servers.cpu-threshold', type: 'int', env: [], description: 'open a CPU_HIGH alert at or above this busy % (unset: off)' },
   { key: 'servers.mem-threshold', type: 'int', env: [], description: 'open a MEM_HIGH alert at or above this memory % (unset: off)' },
   { key: 'servers.disk-threshold', type: 'int', env: [], description: 'open a DISK_HIGH alert at or above this disk % of / (unset: off)' },
@@ -123,6 +193,7 @@ export const SETTINGS = [
   { key: 'cml.lab-concurrency', type: 'int', env: ['LABOPS_CML_LAB_CONCURRENCY'], default: '4', description: 'lab details fetched at once per CML server (also its keep-alive connection pool size)' },
   { key: 'cml.timeout', type: 'duration', env: ['LABOPS_CML_TIMEOUT'], default: '30s', description: 'deadline of one CML API request, connect to last byte' },
   { key: 'cml.refresh-interval', type: 'duration', env: ['LABS_REFRESH_INTERVAL'], default: '30m', description: 'daemon: interval of the CML labs refresh loop (seed LABS_REFRESH_INTERVAL, seconds)' },
+  { key: 'reservations.automation', type: 'bool', env: ['OPS_RESERVATION_AUTOMATION'], default: 'true', description: "daemon: run the reservation orchestrator (the ops-worker's OPS_RESERVATION_AUTOMATION; it also needs lab_reservations)" },
   { key: 'reservations.scan-interval', type: 'duration', env: ['OPS_RESERVATION_SCAN_INTERVAL'], default: '30s', description: 'orchestrator: pause between scans of lab_reservations (a bare number is seconds)' },
   { key: 'reservations.start-lead', type: 'duration', env: ['OPS_RESERVATION_START_LEAD'], default: '120s', description: 'orchestrator: start a CONFIRMED reservation this long before its start_time' },
   { key: 'reservations.end-delay', type: 'duration', env: ['OPS_RESERVATION_END_DELAY'], default: '60s', description: 'orchestrator: end a reservation this long after its end_time' },
@@ -137,10 +208,37 @@ export const SETTINGS = [
   { key: 'reservations.command-timeout', type: 'duration', env: [], default: '2m', description: 'WinRM deadline of a LabStation command in a reservation step, on top of the guard grace for prepare-session' },
   { key: 'daemon.lease', type: 'duration', env: ['LABOPS_LEASE'], default: '30s', description: 'daemon: shard lease of an instance in labops_instances, renewed every third of it; a dead instance\'s hosts move to the others within this' },
   { key: 'daemon.jitter', type: 'int', env: [], default: '10', description: 'daemon: ± this percentage of each loop interval, so instances and loops do not run in lockstep' },
+  { key: 'daemon.log-level', type: 'enum', choices: ['debug', 'info', 'warning', 'warn', 'error', 'critical'], env: ['OPS_LOG_LEVEL'], default: 'info', description: 'daemon: log level, any case (critical logs as error); -v and -q win' },
   { key: 'daemon.stop-timeout', type: 'duration', env: [], default: '30s', description: 'daemon: after SIGTERM, how long in-flight work may take to finish or be released before the daemon exits anyway (keep systemd TimeoutStopSec above it)' },
-  { key: 'api.listen', type: 'string', env: ['LABOPS_LISTEN'], default: '127.0.0.1:8081', description: 'daemon: address:port of the ops-worker HTTP API (the ops-worker used OPS_BIND:OPS_PORT, 0.0.0.0:8081)' },
-  { key: 'api.token', type: 'secret', env: ['OPS_INTERNAL_AUTH_TOKEN'], description: 'daemon: when set, /api/* requires the X-Ops-Internal-Token header to equal it, and the status page at / this token too (a reference env:NAME or file:/path; OPS_INTERNAL_AUTH_TOKEN_FILE also works)' },
+  { key: 'api.bind', type: 'string', env: ['OPS_BIND'], default: '127.0.0.1', description: "daemon: address the ops-worker HTTP API listens on (the ops-worker's OPS_BIND; its default was 0.0.0.0)" },
+  { key: 'api.port', type: 'int', env: ['OPS_PORT'], default: '8081', description: "daemon: port of the ops-worker HTTP API (the ops-worker's OPS_PORT)" },
+  {
+    key: 'api.listen',
+    type: 'string',
+    env: ['LABOPS_LISTEN'],
+    description: 'daemon: address:port of the API in one value; a part set by a more specific setting (api.bind, api.port) from the same or a stronger source wins',
+  },
+  {
+    key: 'api.token',
+    type: 'secret',
+    env: ['OPS_INTERNAL_AUTH_TOKEN', 'OPS_INTERNAL_AUTH_TOKEN_FILE'],
+    envFiles: ['OPS_INTERNAL_AUTH_TOKEN_FILE'],
+    description: 'daemon: /api/* requires this token in the api.token-header header (constant-time compare), and the status page at / this token too; required unless the API listens on loopback only',
+  },
+  { key: 'api.token-header', type: 'string', env: ['OPS_INTERNAL_AUTH_HEADER'], default: 'X-Ops-Internal-Token', description: 'daemon: the header that carries api.token (the ops-worker\'s OPS_INTERNAL_AUTH_HEADER)' },
+  { key: 'api.allowed-commands', type: 'string', env: ['OPS_ALLOWED_COMMANDS'], default: UPSTREAM_ALLOWED_COMMANDS, description: 'daemon: the LabStation commands POST /api/winrm runs (comma-separated first words, exact and case-sensitive)' },
+  { key: 'api.stream-interval', type: 'duration', env: ['OPS_HEARTBEAT_SSE_INTERVAL_SECONDS'], default: '10s', description: 'daemon: pause between the polls behind GET /api/heartbeat/stream (a bare number is seconds; at least 1s)' },
+  { key: 'api.stream-keepalive', type: 'duration', env: [], default: '15s', description: 'daemon: an event stream idle this long gets a keep-alive comment (below the proxy read timeout, 30s at the Lab Gateway)' },
+  { key: 'api.max-streams', type: 'int', env: [], default: '256', description: 'daemon: event streams open at once (they do not count against api.max-connections)' },
+  { key: 'api.timeline-default-limit', type: 'int', env: ['OPS_TIMELINE_DEFAULT_LIMIT'], default: '100', description: 'daemon: operations per page of the timeline and the operations feed when the request names none' },
+  { key: 'api.timeline-max-ops', type: 'int', env: ['OPS_TIMELINE_MAX_OPS'], default: '500', description: 'daemon: largest page of the timeline and the operations feed' },
+  { key: 'api.timeline-phase-lookback', type: 'int', env: ['OPS_TIMELINE_PHASE_LOOKBACK'], default: '500', description: "daemon: the newest operations a reservation's timeline phases are taken from" },
   { key: 'api.max-body', type: 'int', env: [], default: '65536', description: 'daemon: largest accepted request body in bytes' },
+  { key: 'api.header-timeout', type: 'duration', env: [], default: '10s', description: 'daemon: a client that has not sent the request line and headers within this is disconnected (408)' },
+  { key: 'api.body-timeout', type: 'duration', env: [], default: '10s', description: 'daemon: a client that has not sent the whole body within this after its headers is disconnected (408)' },
+  { key: 'api.keep-alive-timeout', type: 'duration', env: [], default: '5s', description: 'daemon: an idle keep-alive connection is closed after this' },
+  { key: 'api.max-connections', type: 'int', env: [], default: '512', description: 'daemon: connections open at once; more are answered 503 and closed' },
+  { key: 'api.max-connections-per-client', type: 'int', env: [], default: '128', description: 'daemon: connections open at once from one client address (behind the Lab Gateway proxy every request comes from one address)' },
 ] as const satisfies readonly SettingDef[];
 
 type Def = (typeof SETTINGS)[number];
@@ -158,7 +256,40 @@ export const OTHER_ENV: readonly { name: string; description: string }[] = [
   { name: 'XDG_CONFIG_HOME', description: 'base of the default config and inventory paths' },
   { name: 'XDG_STATE_HOME', description: 'base of the embedded SQLite database path' },
   { name: 'CI', description: 'set by CI systems: treated as non-interactive' },
+  { name: 'OPS_BACKEND_MYSQL_USER', description: "with OPS_BACKEND_MYSQL_PASSWORD (or _FILE), OPS_MYSQL_DATABASE (or BLOCKCHAIN_MYSQL_DATABASE), MYSQL_HOSTNAME (or MYSQL_HOST) and MYSQL_PORT: the ops-worker's database when db is not set otherwise" },
 ];
+
+/**
+ * Variables of the head ops-worker (reference HEAD-API §6) for features labops does not provide: their endpoints
+ * answer 501. Set in a Lab Gateway's environment they change nothing; `config show` lists them and the daemon names
+ * them once at start. A variable matches by its exact name or by one of the prefixes.
+ */
+export const UPSTREAM_UNPROVIDED_ENV: readonly { feature: string; names?: readonly string[]; prefixes?: readonly string[] }[] = [
+  {
+    feature: 'Guacamole (connection inventory, discovery, provisioning, token revocation)',
+    names: ['LAB_MANAGER_TOKEN', 'LAB_MANAGER_TOKEN_FILE', 'MYSQL_DATABASE', 'OPS_GUACAMOLE_TOKEN_INGEST_URL'],
+    prefixes: ['GUAC_', 'GUACAMOLE_', 'OPS_GUACAMOLE_MYSQL_', 'OPS_DISCOVERY_'],
+  },
+  { feature: 'session observations and the access audit', names: ['ACCESS_AUDIT_URL', 'ISSUER', 'SERVER_NAME', 'HTTPS_PORT', 'OPS_SESSION_OBSERVATION_INGEST_URL'], prefixes: ['SESSION_OBSERVATION_', 'SESSION_OBSERVER_'] },
+  { feature: 'AAS (BaSyx) sync', prefixes: ['AAS_', 'BASYX_'] },
+  { feature: 'power controllers (PDU outlets, power policies)', prefixes: ['OPS_POWER_'] },
+  {
+    feature: "failure e-mails through blockchain-services and `alert` journal rows (labops: the config file's notify hook)",
+    names: ['BLOCKCHAIN_SERVICES_NOTIFICATION_URL', 'ADMIN_ACCESS_TOKEN', 'ADMIN_ACCESS_TOKEN_FILE'],
+    prefixes: ['NOTIFICATION_SERVICE_', 'OPS_ALERT_'],
+  },
+  { feature: 'the Lite-mode reservation feed (labops reads lab_reservations)', prefixes: ['RESERVATION_PROJECTION_'] },
+  { feature: "OpenResty's own token (read by the proxy, not by the worker)", names: ['OPS_SECRET', 'OPS_API_URL'] },
+  {
+    feature: "a WinRM knob labops does not need (its receive loop asks again after each OperationTimeout, as pywinrm's does, within the command's deadline)",
+    names: ['OPS_WINRM_OPERATION_TIMEOUT'],
+  },
+];
+
+/** The unprovided feature a variable configures, or undefined. */
+export function unprovidedFeature(name: string): string | undefined {
+  return UPSTREAM_UNPROVIDED_ENV.find((f) => f.names?.includes(name) || f.prefixes?.some((p) => name.startsWith(p)))?.feature;
+}
 
 /** The table widened to its definition type, for code that walks every setting. */
 export const SETTING_DEFS: readonly SettingDef[] = SETTINGS;

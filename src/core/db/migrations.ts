@@ -4,6 +4,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
 import { UsageError } from '../../domain/errors.js';
+import { STORE_PARTS, type StorePart } from '../../domain/daemon-loops.js';
 import { createStatements, neededColumns, type Dialect, type Migration, type Table } from './table.js';
 import { LABOPS_MIGRATIONS, OPS_MIGRATION } from './tables-ops.js';
 import { HEARTBEAT_MIGRATION } from './tables-heartbeat.js';
@@ -15,6 +16,39 @@ import { DAEMON_MIGRATION } from './tables-daemon.js';
 export type { Dialect, Migration, Table } from './table.js';
 
 export const MIGRATIONS: readonly Migration[] = [OPS_MIGRATION, HEARTBEAT_MIGRATION, COLLECTOR_MIGRATION, CML_MIGRATION, RESERVATIONS_MIGRATION, DAEMON_MIGRATION];
+
+/**
+ * The parts of labops that use a database, each with the migrations of its tables. The systems labops replaces
+ * keep separate databases (the Lab Gateway's, the collector's), so a database gets the tables of the parts that
+ * use it and no others.
+ */
+export const PARTS = {
+  gateway: { summary: "the Lab Gateway: the ops-worker's tables, lab_reservations (foreign), labops' heartbeat and reservation tables", migrations: [OPS_MIGRATION, HEARTBEAT_MIGRATION, RESERVATIONS_MIGRATION] },
+  collector: { summary: "the SSH collector: servers, labs, lab_sessions, server_metrics, alerts (foreign) and labops' session log and state", migrations: [COLLECTOR_MIGRATION] },
+  cml: { summary: 'the CML labs cache and its history', migrations: [CML_MIGRATION] },
+  daemon: { summary: "labops daemon's shard leases (labops_instances)", migrations: [DAEMON_MIGRATION] },
+} as const satisfies Record<StorePart, { summary: string; migrations: readonly Migration[] }>;
+
+export type Part = StorePart;
+export const PART_NAMES: readonly Part[] = STORE_PARTS;
+
+export function isPart(name: string): name is Part {
+  return Object.hasOwn(PARTS, name);
+}
+
+/** The migrations of these parts, in migration order (all of them without a selection). */
+export function migrationsOf(parts?: readonly Part[]): Migration[] {
+  if (!parts) return [...MIGRATIONS];
+  const wanted = new Set<Migration>(parts.flatMap((p) => PARTS[p].migrations));
+  return MIGRATIONS.filter((m) => wanted.has(m));
+}
+
+/** The parts a database already has: one of their tables exists or one of their migrations is recorded. */
+export async function partsInDatabase(db: Kysely<DB>, dialect: Dialect): Promise<Part[]> {
+  const tables = await existingTables(db, dialect);
+  const applied = await appliedMigrations(db, tables);
+  return PART_NAMES.filter((p) => PARTS[p].migrations.some((m) => applied.has(m.id) || m.tables.some((t) => tables.has(t.name))));
+}
 
 /** Every table labops declares: the bookkeeping table, then each migration's in order. */
 export const ALL_TABLES: readonly Table[] = [LABOPS_MIGRATIONS, ...MIGRATIONS.flatMap((m) => m.tables)];
@@ -59,11 +93,16 @@ async function appliedMigrations(db: Kysely<DB>, tables: Set<string>): Promise<M
   return new Map(rows.map((r) => [r.id, String(r.applied_at)]));
 }
 
-export async function migrationStatus(db: Kysely<DB>, dialect: Dialect): Promise<MigrationStatus[]> {
+/**
+ * Each migration of these parts with its tables. Without a selection: the parts the database has, or every part
+ * when it has none yet (a new database).
+ */
+export async function migrationStatus(db: Kysely<DB>, dialect: Dialect, parts?: readonly Part[]): Promise<MigrationStatus[]> {
   const tables = await existingTables(db, dialect);
   const applied = await appliedMigrations(db, tables);
+  const present = parts ?? (await partsInDatabase(db, dialect));
   const out: MigrationStatus[] = [];
-  for (const m of MIGRATIONS) {
+  for (const m of migrationsOf(present.length ? present : undefined)) {
     const ts: TableStatus[] = [];
     for (const t of m.tables) {
       const exists = tables.has(t.name);
@@ -98,10 +137,12 @@ export async function ensureMigrated(db: Kysely<DB>, dialect: Dialect): Promise<
   await migrate(db, dialect);
 }
 
-export async function migrate(db: Kysely<DB>, dialect: Dialect, opts: { createForeign?: boolean } = {}): Promise<MigrationStatus[]> {
+/** Creates the missing tables of these parts (default: every part); foreign ones only on SQLite or with createForeign. */
+export async function migrate(db: Kysely<DB>, dialect: Dialect, opts: { createForeign?: boolean; parts?: readonly Part[] } = {}): Promise<MigrationStatus[]> {
+  const parts = opts.parts ?? PART_NAMES;
   for (const stmt of createStatements(LABOPS_MIGRATIONS, dialect)) await sql.raw(stmt).execute(db);
   const before = await existingTables(db, dialect);
-  for (const m of MIGRATIONS) {
+  for (const m of migrationsOf(parts)) {
     for (const t of m.tables) {
       if (before.has(t.name)) continue;
       if (t.foreign && dialect === 'mysql' && !opts.createForeign) continue;
@@ -111,7 +152,7 @@ export async function migrate(db: Kysely<DB>, dialect: Dialect, opts: { createFo
     if (dialect === 'mysql') await db.insertInto('labops_migrations').ignore().values(row).execute();
     else await db.insertInto('labops_migrations').values(row).onConflict((oc) => oc.column('id').doNothing()).execute();
   }
-  const status = await migrationStatus(db, dialect);
+  const status = await migrationStatus(db, dialect, parts);
   for (const m of status) for (const t of m.tables) t.created = t.exists && !before.has(t.table);
   return status;
 }

@@ -100,6 +100,37 @@ export async function newestOperations(db: Database, reservationId: string, limi
   return rows.map((r) => toRecord(r as unknown as Record<string, unknown>)).reverse();
 }
 
+export interface OperationFilter {
+  /** the host column as labops writes it (the inventory name) */
+  host?: string;
+  reservationId?: string;
+}
+
+/** Journal rows of every reservation, newest first (the Lab Manager's activity feed). */
+export async function recentOperations(db: Database, f: OperationFilter & { limit: number; offset: number }): Promise<OperationRecord[]> {
+  const rows = await db.kysely
+    .selectFrom('reservation_operations')
+    .selectAll()
+    .$if(f.host !== undefined, (q) => q.where('host', '=', f.host!))
+    .$if(f.reservationId !== undefined, (q) => q.where('reservation_id', '=', f.reservationId!))
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(f.limit)
+    .offset(f.offset)
+    .execute();
+  return rows.map((r) => toRecord(r as unknown as Record<string, unknown>));
+}
+
+export async function countRecentOperations(db: Database, f: OperationFilter): Promise<number> {
+  const r = await db.kysely
+    .selectFrom('reservation_operations')
+    .select(sql<number>`count(*)`.as('n'))
+    .$if(f.host !== undefined, (q) => q.where('host', '=', f.host!))
+    .$if(f.reservationId !== undefined, (q) => q.where('reservation_id', '=', f.reservationId!))
+    .executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
+
 export async function findReservation(db: Database, reservationId: string): Promise<ReservationRecord | undefined> {
   const r = await db.kysely.selectFrom('lab_reservations').selectAll().where('transaction_hash', '=', reservationId).executeTakeFirst();
   if (!r) return undefined;

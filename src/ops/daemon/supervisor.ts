@@ -16,6 +16,17 @@ interface Running {
 
 export interface LoopHealth extends LoopSnapshot {
   healthy: boolean;
+  /** ok, failing, or disabled (a loop the daemon does not run, with the reason) */
+  status: 'ok' | 'failing';
+  /** run because --only named it although its configuration or tables are absent */
+  forced?: string;
+}
+
+export interface DisabledLoop {
+  name: string;
+  status: 'disabled';
+  reason: string;
+  healthy: true;
 }
 
 /**
@@ -30,6 +41,8 @@ export function loopHealthy(s: LoopStats, now: number): boolean {
 
 export class Supervisor {
   private readonly running = new Map<string, Running>();
+  private readonly disabled = new Map<string, string>();
+  private readonly forced = new Map<string, string>();
   private readonly stop = new AbortController();
   private readonly abort = new AbortController();
 
@@ -58,6 +71,16 @@ export class Supervisor {
       log.error(`${def.loop.name}: loop crashed: ${(e as Error).message}`, { loop: def.loop.name, stack: (e as Error).stack });
     });
     this.running.set(def.loop.name, { def, stats, own, done });
+  }
+
+  /** A loop the daemon does not run: /health shows it as disabled with the reason, and it never degrades. */
+  disable(name: string, reason: string): void {
+    this.disabled.set(name, reason);
+  }
+
+  /** A loop run although `why` (--only forced it): its failures degrade /health like any other's. */
+  markForced(name: string, why: string): void {
+    this.forced.set(name, why);
   }
 
   /** Service loops read their settings when they start: they are stopped and started again. */
@@ -89,15 +112,17 @@ export class Supervisor {
     return [...this.running.values()].map((r) => r.stats);
   }
 
-  /** Every loop with its health; `degraded` when any is unhealthy. */
-  health(now: number): { loops: Record<string, LoopHealth>; degraded: boolean } {
-    const loops: Record<string, LoopHealth> = {};
+  /** Every loop with its health, disabled ones included; `degraded` when a loop that runs is unhealthy. */
+  health(now: number): { loops: Record<string, LoopHealth | DisabledLoop>; degraded: boolean } {
+    const loops: Record<string, LoopHealth | DisabledLoop> = {};
     let degraded = false;
     for (const r of this.running.values()) {
       const healthy = loopHealthy(r.stats, now);
       if (!healthy) degraded = true;
-      loops[r.def.loop.name] = { ...r.stats.snapshot(), healthy };
+      const forced = this.forced.get(r.def.loop.name);
+      loops[r.def.loop.name] = { ...r.stats.snapshot(), healthy, status: healthy ? 'ok' : 'failing', ...(forced ? { forced } : {}) };
     }
+    for (const [name, reason] of this.disabled) loops[name] = { name, status: 'disabled', reason, healthy: true };
     return { loops, degraded };
   }
 }

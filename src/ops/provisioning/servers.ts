@@ -31,7 +31,10 @@ export interface ServerResult {
   host: string | null;
   state: 'up' | 'down' | 'login-failed' | 'invalid';
   sshdStatus: string | null;
+  /** user CPU % (top's `us`), as stored in server_metrics.cpu_usage */
   cpuUsage: number | null;
+  /** total busy %, what CPU_HIGH is judged by (not stored) */
+  cpuBusy: number | null;
   memUsage: number | null;
   diskUsage: number | null;
   alertsOpened: string[];
@@ -47,7 +50,7 @@ export interface ServersPassResult {
 async function checkOne(deps: ServersDeps, cfg: ServersConfig, s: ServerRow, signal?: AbortSignal): Promise<ServerResult> {
   const address = s.ip_address?.trim() || s.hostname?.trim();
   const username = s.ssh_user?.trim() || cfg.auth.defaultUser;
-  const empty = { serverId: s.id, sshdStatus: null, cpuUsage: null, memUsage: null, diskUsage: null, alertsOpened: [], alertsCleared: [] };
+  const empty = { serverId: s.id, sshdStatus: null, cpuUsage: null, cpuBusy: null, memUsage: null, diskUsage: null, alertsOpened: [], alertsCleared: [] };
   if (!address) return { ...empty, host: null, state: 'invalid', message: `server ${s.id} has no ip_address or hostname` };
   if (!username) return { ...empty, host: address, state: 'invalid', message: `server ${s.id} has no ssh_user` };
   const port = s.ssh_port && s.ssh_port > 0 && s.ssh_port < 65536 ? s.ssh_port : 22;
@@ -79,6 +82,7 @@ async function checkOne(deps: ServersDeps, cfg: ServersConfig, s: ServerRow, sig
     state: check.state,
     sshdStatus: row.sshd_status,
     cpuUsage: check.state === 'up' ? row.cpu_usage : null,
+    cpuBusy: check.state === 'up' ? check.metrics.cpuBusy : null,
     memUsage: check.state === 'up' ? row.mem_usage : null,
     diskUsage: check.state === 'up' ? row.disk_usage : null,
     alertsOpened: opened,

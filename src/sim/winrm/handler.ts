@@ -40,6 +40,8 @@ export interface CommandHandler {
   writeFile?(path: string, data: Buffer): Promise<boolean>;
   /** powershell.exe is starting: a real station spends 0.3–1.5 s here */
   powershellStartup?(signal: AbortSignal): Promise<void>;
+  /** Remove-Item after Test-Path: nothing happens when the file is absent */
+  deleteFile?(path: string): Promise<void>;
 }
 
 export const DEFAULT_LABSTATION_EXE = 'C:\\LabStation\\LabStation.exe';

@@ -6,6 +6,7 @@ import { decodePowerShell } from '../../core/winrm/powershell.js';
 import { xmlEscape } from '../../core/winrm/soap.js';
 import { commandLineToArgvW } from './cmdline.js';
 import { parseGetContent, parseReadFiles, readFilesLimit, type CommandHandler, type CommandResult } from './handler.js';
+import { parseFileScript, type FileOp } from './file-scripts.js';
 
 export const POWERSHELL_EXE = 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe';
 
@@ -73,6 +74,8 @@ export async function runPowerShellScript(script: string, handler: CommandHandle
     if (!data) return { exitCode: 1, stdout: Buffer.alloc(0), stderr: clixmlError(`Could not find file '${textPath}'.`) };
     return { exitCode: 0, stdout: encodeForCodepage(`${stripBom(data).toString('utf8')}\r\n`, codepage), stderr: Buffer.alloc(0) };
   }
+  const fileOps = parseFileScript(script);
+  if (fileOps) return runFileOps(fileOps, handler);
   const first = script.trim().split(/\r?\n/)[0] ?? '';
   return {
     exitCode: 1,
@@ -82,6 +85,18 @@ export async function runPowerShellScript(script: string, handler: CommandHandle
         `Get-Content -LiteralPath '<path>' -Raw -Encoding UTF8): ${first.length > 100 ? `${first.slice(0, 97)}...` : first}\r\n`,
     ),
   };
+}
+
+/** Set-Content writes UTF-8 with a BOM and a CRLF after the value (Windows PowerShell 5.1); stops at the first failure. */
+async function runFileOps(ops: FileOp[], handler: CommandHandler): Promise<CommandResult> {
+  for (const op of ops) {
+    const ok =
+      op.op === 'write'
+        ? await handler.writeFile?.(op.path, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`${op.value}\r\n`, 'utf8')]))
+        : await handler.deleteFile?.(op.path).then(() => true);
+    if (!ok) return { exitCode: 1, stdout: Buffer.alloc(0), stderr: clixmlError(`Could not find a part of the path '${op.path}'.`) };
+  }
+  return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
 }
 
 function stripBom(b: Buffer): Buffer {
