@@ -8,6 +8,7 @@ import { endReservation, startReservation, type WakeOverrides } from '../reserva
 import { pyIso, reservationTimeline } from '../reservations/timeline.js';
 import { countRecentOperations, recentOperations } from '../../core/db/reservation-store.js';
 import { validPingTarget } from './station-routes.js';
+import type { InventoryHost } from '../../core/config/inventory.js';
 import { BadRequest, argList, err, flag, hasControl, jsonBody, num, page, pagination, str, type ApiRequest, type ApiResponse, type OpsApiDeps } from './request.js';
 
 const CREDENTIAL_FIELDS = ['user', 'password', 'transport', 'use_ssl', 'port', 'winrm_user', 'winrm_pass', 'winrm_transport', 'winrm_port', 'winrm_use_ssl', 'credential_ref'];
@@ -43,20 +44,23 @@ function wakeOverrides(v: unknown): WakeOverrides {
   return out;
 }
 
-function reservationIds(body: Record<string, unknown>): { reservationId?: string; host?: string; labId: string | null } {
-  const reservationId = str(body.reservationId ?? body.reservation_id);
-  const host = str(body.host ?? body.hostName);
-  if (reservationId && (reservationId.length > 128 || hasControl(reservationId))) throw new BadRequest('reservationId is invalid');
-  return { reservationId, host, labId: str(body.labId ?? body.lab_id) ?? null };
-}
-
-export async function routeStart(req: ApiRequest, deps: OpsApiDeps): Promise<ApiResponse> {
+/** What start and end share: the body without overrides, the reservation's ids and its inventory host (or the error answer). */
+function reservationTarget(req: ApiRequest, deps: OpsApiDeps): { body: Record<string, unknown>; reservationId: string; labId: string | null; host: InventoryHost } | ApiResponse {
   const body = jsonBody(req);
   rejectOverrides(body);
-  const { reservationId, host: hostName, labId } = reservationIds(body);
+  const reservationId = str(body.reservationId ?? body.reservation_id);
+  const hostName = str(body.host ?? body.hostName);
+  if (reservationId && (reservationId.length > 128 || hasControl(reservationId))) throw new BadRequest('reservationId is invalid');
   if (!reservationId || !hostName) return err(400, 'reservationId and host are required');
   const host = deps.index().find(hostName);
   if (!host) return err(404, `host '${hostName}' not found`);
+  return { body, reservationId, labId: str(body.labId ?? body.lab_id) ?? null, host };
+}
+
+export async function routeStart(req: ApiRequest, deps: OpsApiDeps): Promise<ApiResponse> {
+  const target = reservationTarget(req, deps);
+  if ('status' in target) return target;
+  const { body, reservationId, labId, host } = target;
   const prepareArgs = argList(body.prepareArgs, 'prepareArgs');
   const guardGrace = num(body.guardGrace, 'guardGrace', 30, 3600) ?? deps.guardGrace;
   const run = await startReservation(
@@ -80,12 +84,9 @@ function powerActionOf(v: unknown): { mode: 'shutdown' | 'hibernate'; args: stri
 }
 
 export async function routeEnd(req: ApiRequest, deps: OpsApiDeps): Promise<ApiResponse> {
-  const body = jsonBody(req);
-  rejectOverrides(body);
-  const { reservationId, host: hostName, labId } = reservationIds(body);
-  if (!reservationId || !hostName) return err(400, 'reservationId and host are required');
-  const host = deps.index().find(hostName);
-  if (!host) return err(404, `host '${hostName}' not found`);
+  const target = reservationTarget(req, deps);
+  if ('status' in target) return target;
+  const { body, reservationId, labId, host } = target;
   const releaseArgs = argList(body.releaseArgs, 'releaseArgs');
   const run = await endReservation(
     { reservationId, labId, host },
