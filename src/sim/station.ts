@@ -116,9 +116,6 @@ export class SimStation {
     return this.listening;
   }
 
-  /** the WinRM listener of a station that went down on its own, still draining */
-  private goingDown: Promise<void> | undefined;
-
   private async startServer(): Promise<void> {
     // a station powered on again while its last shutdown still drains: the old listener goes first
     await this.stopping;
@@ -156,6 +153,7 @@ export class SimStation {
   async powerOff(o: { fromRuntime?: boolean } = {}): Promise<void> {
     if (this.bootTimer) clearTimeout(this.bootTimer);
     this.bootTimer = undefined;
+    this.state = 'off';
     const server = this.server;
     this.server = undefined;
     // after the state is off, so that the runtime's power event does not start a drain of its own: a cut is immediate

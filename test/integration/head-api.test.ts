@@ -132,7 +132,9 @@ before(async () => {
     BASYX_AAS_URL: 'http://basyx-aas-server:8081',
   };
   daemon = run(['--config', config, '--json', 'daemon', '--only', 'api,heartbeat'], { io, env: { ...env, ...upstreamEnv }, signals: controller });
-  await waitFor(() => /listening/.test(io.outText()), 'the API to listen', 20_000);
+  await waitFor(() => /listening/.test(io.outText()), 'the API to listen', 20_000).catch((e: Error) => {
+    throw new Error(`${e.message}: ${io.errText()}`);
+  });
   base = JSON.parse(io.outText().trim().split('\n')[0]!).listening;
   assert.equal(base, `http://127.0.0.1:${port}`, 'OPS_BIND and OPS_PORT are honoured');
 });

@@ -12,6 +12,7 @@ test('/api/winrm: 400 naming the argument and character for % and quotes; free t
   const deps = {
     index: () => index,
     settings: { commandTimeoutMs: 30_000 },
+    policy: { allowedCommands: ['power', 'session'], allowedTransports: ['ntlm'] },
     ports: {
       connect: () => {
         connects++;

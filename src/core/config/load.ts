@@ -172,8 +172,8 @@ export function loadConfig(input: LoadConfigInput = {}): LabopsConfig {
     if (flagValue !== undefined) {
       resolved = { ...resolved, value: flagValue, source: { kind: 'flag', name: def.flag ?? def.key } };
     } else if (envName) {
-      // a <NAME>_FILE variable holds the path of the file with the value: a secret's file: reference
-      const value = def.envFiles?.includes(envName) ? `file:${env[envName]}` : env[envName];
+      // a secret's <NAME>_FILE variable names the file with the value (the upstream convention): a file: reference
+      const value = def.type === 'secret' && envName.endsWith('_FILE') ? `file:${env[envName]}` : env[envName];
       resolved = { ...resolved, value, source: { kind: 'env', name: envName } };
     } else if ((composed = def.fromEnv?.(env))) {
       resolved = { ...resolved, value: composed.value, source: { kind: 'env', name: composed.name } };

@@ -11,8 +11,6 @@ export interface SettingDef {
   key: string;
   type: SettingType;
   env: readonly string[];
-  /** those of `env` that name a file holding the value (a secret's `file:` reference), as <NAME>_FILE variables do */
-  envFiles?: readonly string[];
   /** the global flag that sets it, when there is one */
   flag?: string;
   /** the default as written in the config file; a function when it depends on the environment (XDG paths) */
@@ -87,7 +85,6 @@ export const SETTINGS = [
     key: 'db-password',
     type: 'secret',
     env: ['LABOPS_DB_PASSWORD', 'LABOPS_DB_PASSWORD_FILE'],
-    envFiles: ['LABOPS_DB_PASSWORD_FILE'],
     flag: '--db-password-file',
     description: 'password of the MySQL/MariaDB user, so it need not sit in the db URL (argv, process lists): a reference env:NAME (e.g. env:MYSQL_PWD) or file:/path; LABOPS_DB_PASSWORD_FILE and --db-password-file name the file. Wins over a password in the URL',
   },
@@ -222,7 +219,6 @@ export const SETTINGS = [
     key: 'api.token',
     type: 'secret',
     env: ['OPS_INTERNAL_AUTH_TOKEN', 'OPS_INTERNAL_AUTH_TOKEN_FILE'],
-    envFiles: ['OPS_INTERNAL_AUTH_TOKEN_FILE'],
     description: 'daemon: /api/* requires this token in the api.token-header header (constant-time compare), and the status page at / this token too; required unless the API listens on loopback only',
   },
   { key: 'api.token-header', type: 'string', env: ['OPS_INTERNAL_AUTH_HEADER'], default: 'X-Ops-Internal-Token', description: 'daemon: the header that carries api.token (the ops-worker\'s OPS_INTERNAL_AUTH_HEADER)' },

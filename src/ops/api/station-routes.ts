@@ -2,6 +2,7 @@
 // (reference HEAD-API §3.6–3.10). /api/winrm takes the head worker's commands and fields with its validation, but
 // a request that breaks the WinRM policy is a 400 with the reason (upstream: a generic 500), and the arguments
 // reach LabStation.exe quoted (upstream joined them with spaces: injection).
+import { argumentProblem } from '../../domain/winrs-command-line.js';
 import { isIP } from 'node:net';
 import { parseMac } from '../../domain/mac.js';
 import { localModeScript } from './local-mode.js';
@@ -99,6 +100,9 @@ export async function routeWinrm(req: ApiRequest, deps: OpsApiDeps): Promise<Api
   const host = deps.index().find(hostName);
   if (!host) return err(404, `host '${hostName}' not found in config`);
   const args = argList(body.args, 'args') ?? [];
+  // every argument must reach LabStation.exe exactly through the cmd shell, or nothing is sent
+  const unpassable = argumentProblem([command, ...args]);
+  if (unpassable) return err(400, unpassable.message);
   checkWinrmPolicy(body, host, deps.policy.allowedTransports);
   const client = deps.ports.connect(host);
   try {
