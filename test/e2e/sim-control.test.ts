@@ -213,3 +213,39 @@ describe('labops sim: bad fault options exit 2 naming the option, and nothing st
     });
   }
 });
+
+describe('labops sim: a station answering its WinRM with 500 or a reset, and a stale heartbeat', () => {
+  let sim: RunningSim;
+  const db = `sqlite:${join(dir.path, 'winrm-faults.db')}`;
+  type Polled = { host: string; ok: boolean; timestamp: string | null; error: { kind: string } | null };
+
+  before(async () => {
+    const faults = ['--fault', 'station.winrm:500@host=sim-ws-001', '--fault', 'station.winrm:reset@host=sim-ws-002', '--station-fault', '3:heartbeat-stale'];
+    sim = await startSim('winrm-faults', ['--stations', '4', '--powered-on', '--time-scale', '60', '--port', '0', ...faults]);
+    assert.equal((await runCli(['--db', db, 'db', 'migrate'], { env })).code, 0);
+  });
+  after(() => sim?.kill());
+
+  test('exec: an HTTP 500 is an error of that station, a reset makes it unreachable, the others answer; exit 5', async () => {
+    const r = await runCli(['--config', sim.started.config, '--json', 'exec', '--all', '--timeout', '5s', '--', 'status'], { env });
+    assert.equal(r.code, 5, r.stderr);
+    const hosts = (JSON.parse(r.stdout) as { hosts: { host: string; outcome: string; message: string }[] }).hosts;
+    assert.deepEqual(hosts.map((h) => [h.host, h.outcome]), [['sim-ws-001', 'error'], ['sim-ws-002', 'unreachable'], ['sim-ws-003', 'ok'], ['sim-ws-004', 'ok']]);
+    assert.match(hosts[0]!.message, /HTTP 500/);
+    assert.match(hosts[1]!.message, /ECONNRESET/);
+  });
+
+  test('heartbeat poll: a stale station keeps its old heartbeat while the others move on', async () => {
+    const poll = async () => {
+      const r = await runCli(['--config', sim.started.config, '--db', db, '--json', 'heartbeat', 'poll', 'sim-ws-003', 'sim-ws-004', '--no-events'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      return Object.fromEntries((JSON.parse(r.stdout) as { hosts: Polled[] }).hosts.map((h) => [h.host, h.timestamp]));
+    };
+    const first = await poll();
+    // the stations write every second at --time-scale 60
+    let second = first;
+    await waitFor(async () => (second = await poll())['sim-ws-004'] !== first['sim-ws-004'], 'sim-ws-004 to write a new heartbeat', 15_000, 500);
+    assert.equal(second['sim-ws-003'], first['sim-ws-003'], 'the stale station wrote no new heartbeat');
+    await sim.stop();
+  });
+});
