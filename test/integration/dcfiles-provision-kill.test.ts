@@ -70,18 +70,21 @@ interface Ready {
   child: ChildProcess;
   go(): void;
   closed: Promise<number | null>;
+  /** what it printed on stderr so far: named in a failing assertion */
+  stderr(): string;
 }
 
 function prepare(t: Tree, args: string[], wrapper: string): Promise<Ready> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [wrapper, ...args], { env: t.env, stdio: ['pipe', 'ignore', 'pipe'] });
-    child.stderr!.resume();
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     const closed = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
     child.once('error', reject);
     const onData = (c: Buffer) => {
       if (!c.toString().includes('ready')) return;
       child.stderr!.off('data', onData);
-      resolve({ child, closed, go: () => child.stdin!.write('go\n') });
+      resolve({ child, closed, go: () => child.stdin!.write('go\n'), stderr: () => err });
     };
     child.stderr!.on('data', onData);
   });
@@ -125,7 +128,7 @@ async function killRounds(t: Tree, name: keyof typeof KILLS, args: string[], old
   let ready = await prepare(t, args, wrapper);
   const started = performance.now();
   ready.go();
-  assert.equal(await ready.closed, 0, `${name}: a full run`);
+  assert.equal(await ready.closed, 0, `${name}: a full run\n${ready.stderr()}`);
   const fullMs = performance.now() - started;
   const newPair = pairOf(t);
   assert.ok(!same(oldPair, newPair));
@@ -152,7 +155,7 @@ async function killRounds(t: Tree, name: keyof typeof KILLS, args: string[], old
     const again = await next;
     next = prepare(t, args, wrapper);
     again.go();
-    assert.equal(await again.closed, 0, `${name}, kill ${i} after ${delay.toFixed(0)} ms (left ${state}): the same command run again`);
+    assert.equal(await again.closed, 0, `${name}, kill ${i} after ${delay.toFixed(0)} ms (left ${state}): the same command run again\n${again.stderr()}`);
     assert.ok(same(pairOf(t), newPair), `${name}, kill ${i}: the run after the kill left the intended pair`);
     assert.deepEqual(leftovers(t), [], `${name}, kill ${i}: temp files, a journal or a lock left behind`);
   }
@@ -161,7 +164,7 @@ async function killRounds(t: Tree, name: keyof typeof KILLS, args: string[], old
     const last = await next;
     next = prepare(t, args, wrapper);
     last.go();
-    assert.equal(await last.closed, 0, `${name}: the same command after the last kill`);
+    assert.equal(await last.closed, 0, `${name}: the same command after the last kill\n${last.stderr()}`);
     assert.ok(same(pairOf(t), newPair));
     assert.deepEqual(leftovers(t), []);
   }

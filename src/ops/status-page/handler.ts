@@ -71,133 +71,144 @@ const UNAUTHORIZED =
   '<h1>401 — token required</h1><p>This daemon has an API token (api.token). Open <code>/?token=&lt;token&gt;</code> once ' +
   '(the page sets a cookie and drops the token from the address), or send <code>Authorization: Bearer &lt;token&gt;</code>.</p></body></html>';
 
-export function createStatusPage(o: StatusPageOptions): StatusPage {
-  const watchers = new Set<ServerResponse>();
-  let version = '';
-  let timer: NodeJS.Timeout | undefined;
-  let sampling: Promise<void> | undefined;
-  let pokedWhileSampling = false;
+/** The open pages' event streams, the last rendered fragment, and the sampling that tells them of a change. */
+class StatusPageServer implements StatusPage {
+  private readonly watchers = new Set<ServerResponse>();
+  private version = '';
+  private timer: NodeJS.Timeout | undefined;
+  private sampling: Promise<void> | undefined;
+  private pokedWhileSampling = false;
+  private latest: { instance: string; html: string; version: string; at: number } | undefined;
 
-  let latest: { instance: string; html: string; version: string; at: number } | undefined;
+  constructor(private readonly o: StatusPageOptions) {}
+
   /** A fresh read, or (`reuse`) the last one while it is younger than a sample: every open page fetches after an update. */
-  const fragment = async (reuse = false) => {
-    if (reuse && latest && Date.now() - latest.at < o.sampleMs) return latest;
-    const snapshot = await o.snapshot();
+  private async fragment(reuse = false) {
+    if (reuse && this.latest && Date.now() - this.latest.at < this.o.sampleMs) return this.latest;
+    const snapshot = await this.o.snapshot();
     const html = renderFragment(snapshot);
-    latest = { instance: snapshot.instance, html, version: versionOf(html), at: Date.now() };
-    return latest;
-  };
+    this.latest = { instance: snapshot.instance, html, version: versionOf(html), at: Date.now() };
+    return this.latest;
+  }
 
-  const broadcast = (data: string) => {
-    for (const w of watchers) w.write(data);
-  };
+  private broadcast(data: string): void {
+    for (const w of this.watchers) w.write(data);
+  }
 
-  const sample = (): Promise<void> => {
-    if (sampling) {
-      pokedWhileSampling = true;
-      return sampling;
+  private sample(): Promise<void> {
+    if (this.sampling) {
+      this.pokedWhileSampling = true;
+      return this.sampling;
     }
-    sampling = (async () => {
+    this.sampling = (async () => {
       try {
-        const f = await fragment();
-        if (f.version !== version) {
-          version = f.version;
-          broadcast(`event: update\ndata: ${version}\n\n`);
+        const f = await this.fragment();
+        if (f.version !== this.version) {
+          this.version = f.version;
+          this.broadcast(`event: update\ndata: ${this.version}\n\n`);
         }
       } catch (e) {
-        o.log?.('warn', `status page: ${(e as Error).message}`);
+        this.o.log?.('warn', `status page: ${(e as Error).message}`);
       } finally {
-        sampling = undefined;
-        if (pokedWhileSampling && watchers.size) {
-          pokedWhileSampling = false;
-          void sample();
+        this.sampling = undefined;
+        if (this.pokedWhileSampling && this.watchers.size) {
+          this.pokedWhileSampling = false;
+          void this.sample();
         }
       }
     })();
-    return sampling;
-  };
+    return this.sampling;
+  }
 
-  const schedule = () => {
-    if (timer || !watchers.size) return;
+  private schedule(): void {
+    if (this.timer || !this.watchers.size) return;
     let beats = 0;
-    timer = setInterval(() => {
-      if (!watchers.size) {
-        clearInterval(timer);
-        timer = undefined;
+    this.timer = setInterval(() => {
+      if (!this.watchers.size) {
+        clearInterval(this.timer);
+        this.timer = undefined;
         return;
       }
       // a comment now and then keeps proxies from closing an idle stream
-      if (++beats * o.sampleMs >= 15_000) {
+      if (++beats * this.o.sampleMs >= 15_000) {
         beats = 0;
-        broadcast(': keepalive\n\n');
+        this.broadcast(': keepalive\n\n');
       }
-      void sample();
-    }, o.sampleMs);
-    timer.unref();
-  };
+      void this.sample();
+    }, this.o.sampleMs);
+    this.timer.unref();
+  }
 
-  const events = (req: IncomingMessage, res: ServerResponse) => {
+  private events(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', ...SECURITY_HEADERS });
-    if (req.method === 'HEAD') return res.end();
+    if (req.method === 'HEAD') return void res.end();
     res.write(`retry: 2000\n\n`);
-    if (version) res.write(`event: update\ndata: ${version}\n\n`);
-    watchers.add(res);
-    req.on('close', () => watchers.delete(res));
-    schedule();
-    void sample();
+    if (this.version) res.write(`event: update\ndata: ${this.version}\n\n`);
+    this.watchers.add(res);
+    req.on('close', () => this.watchers.delete(res));
+    this.schedule();
+    void this.sample();
+  }
+
+  /** The method and token checks; true when they answered (405, 401, or the redirect that sets the cookie). */
+  private refused(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendHtml(req, res, 405, '<!doctype html><title>405</title><p>Method not allowed</p>', { Allow: 'GET, HEAD' });
+      return true;
+    }
+    const auth = authorize(req, url, this.o.token);
+    if (auth === 'denied') {
+      sendHtml(req, res, 401, UNAUTHORIZED, { 'WWW-Authenticate': 'Bearer realm="labops"' });
+      return true;
+    }
+    if (auth === 'query') {
+      // the cookie carries the page and its event stream from now on; the token leaves the address bar and history
+      const rest = new URLSearchParams(url.searchParams);
+      rest.delete('token');
+      const location = `${url.pathname === '/' ? './' : url.pathname}${rest.size ? `?${rest}` : ''}`;
+      res.writeHead(303, { Location: location, 'Set-Cookie': `${COOKIE}=${cookieValue(this.o.token!)}; Path=/; HttpOnly; SameSite=Strict`, ...SECURITY_HEADERS });
+      res.end();
+      return true;
+    }
+    return false;
+  }
+
+  private async page(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    try {
+      const f = await this.fragment(url.pathname === '/status/fragment');
+      if (url.pathname === '/status/fragment') return sendHtml(req, res, 200, f.html, { 'X-Status-Version': f.version });
+      const nonce = randomBytes(16).toString('base64');
+      const csp = `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+      sendHtml(req, res, 200, renderPage(f.instance, f.html, { version: f.version, nonce }), { 'Content-Security-Policy': csp });
+    } catch (e) {
+      this.o.log?.('error', `status page: ${(e as Error).message}`);
+      sendHtml(req, res, 500, '<!doctype html><title>500</title><p>The status could not be read; the daemon logged why.</p>');
+    }
+  }
+
+  readonly handle = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
+    if (!PATHS.has(url.pathname)) return false;
+    // as the API's own lines: the path without its query (which may hold the token)
+    const started = Date.now();
+    res.once('close', () => this.o.log?.(res.statusCode >= 500 ? 'error' : 'info', `${req.method} ${url.pathname} ${res.statusCode} ${Date.now() - started}ms`));
+    if (this.refused(req, res, url)) return true;
+    if (url.pathname === '/status/events') this.events(req, res);
+    else await this.page(req, res, url);
+    return true;
   };
 
-  return {
-    async handle(req, res, url) {
-      if (!PATHS.has(url.pathname)) return false;
-      // as the API's own lines: the path without its query (which may hold the token)
-      const started = Date.now();
-      res.once('close', () => o.log?.(res.statusCode >= 500 ? 'error' : 'info', `${req.method} ${url.pathname} ${res.statusCode} ${Date.now() - started}ms`));
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        sendHtml(req, res, 405, '<!doctype html><title>405</title><p>Method not allowed</p>', { Allow: 'GET, HEAD' });
-        return true;
-      }
-      const auth = authorize(req, url, o.token);
-      if (auth === 'denied') {
-        sendHtml(req, res, 401, UNAUTHORIZED, { 'WWW-Authenticate': 'Bearer realm="labops"' });
-        return true;
-      }
-      if (auth === 'query') {
-        // the cookie carries the page and its event stream from now on; the token leaves the address bar and history
-        const rest = new URLSearchParams(url.searchParams);
-        rest.delete('token');
-        const location = `${url.pathname === '/' ? './' : url.pathname}${rest.size ? `?${rest}` : ''}`;
-        res.writeHead(303, { Location: location, 'Set-Cookie': `${COOKIE}=${cookieValue(o.token!)}; Path=/; HttpOnly; SameSite=Strict`, ...SECURITY_HEADERS });
-        res.end();
-        return true;
-      }
-      if (url.pathname === '/status/events') {
-        events(req, res);
-        return true;
-      }
-      try {
-        const f = await fragment(url.pathname === '/status/fragment');
-        if (url.pathname === '/status/fragment') {
-          sendHtml(req, res, 200, f.html, { 'X-Status-Version': f.version });
-          return true;
-        }
-        const nonce = randomBytes(16).toString('base64');
-        const csp = `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
-        sendHtml(req, res, 200, renderPage(f.instance, f.html, { version: f.version, nonce }), { 'Content-Security-Policy': csp });
-      } catch (e) {
-        o.log?.('error', `status page: ${(e as Error).message}`);
-        sendHtml(req, res, 500, '<!doctype html><title>500</title><p>The status could not be read; the daemon logged why.</p>');
-      }
-      return true;
-    },
-    poke() {
-      if (watchers.size) void sample();
-    },
-    close() {
-      clearInterval(timer);
-      timer = undefined;
-      for (const w of watchers) w.end();
-      watchers.clear();
-    },
-  };
+  poke(): void {
+    if (this.watchers.size) void this.sample();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    for (const w of this.watchers) w.end();
+    this.watchers.clear();
+  }
+}
+
+export function createStatusPage(o: StatusPageOptions): StatusPage {
+  return new StatusPageServer(o);
 }
