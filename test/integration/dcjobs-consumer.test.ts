@@ -386,7 +386,7 @@ describe('dc jobs: crash in the middle of a provision batch', () => {
     assert.equal(await w.pending(), 6, 'A never ACKed');
     // A's import (its own process group) outlives A: no second import may start beside it
     const orphan = Number(readFileSync(marker, 'utf8').trim());
-    await assert.rejects(acquireLock(w.site.lock), (e: unknown) => e instanceof TempFail && /slow-import-kill\.sh \(process group \d+\).*labops dc jobs consumer dc-a/.test((e as Error).message));
+    await assert.rejects(acquireLock(w.site.lock), (e: unknown) => e instanceof TempFail && /(slow-import-kill\.sh|import-devices) \(process group \d+\).*labops dc jobs consumer dc-a/.test((e as Error).message));
     process.kill(-orphan, 'SIGKILL');
     const groupRuns = () => readProcStates().some((st) => st.pgrp === orphan && st.state !== 'Z');
     await waitFor(() => !groupRuns(), "the orphaned import's end");

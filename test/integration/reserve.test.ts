@@ -52,7 +52,9 @@ before(async () => {
       ],
     }),
   );
-  writeFileSync(config, JSON.stringify({ wol: { interval: '300ms', timeout: '300ms', attempts: 3 }, reservations: { 'command-timeout': '3s' } }));
+  // the stations' clocks run ×100 (a drift, not the offset a skewed station has): corrected by the skew measured at
+  // the poll, an eviction read a few seconds late lands minutes early, nearer an earlier test's prepare than its own
+  writeFileSync(config, JSON.stringify({ wol: { interval: '300ms', timeout: '300ms', attempts: 3 }, reservations: { 'command-timeout': '3s' }, heartbeat: { 'clock-skew': '1000h' } }));
   assert.equal((await cli('db', 'migrate')).code, 0);
   db = await openDatabase(dbUrl);
 });
@@ -199,12 +201,18 @@ describe('the heartbeat and forced logoffs in the timeline; the orchestrator loo
     st.runtime!.machine.logon('teacher', { sessionName: 'rdp-tcp#7' });
     const r = await cli('reserve', 'start', '0xe1', '--host', 'sim-ws-002', '--no-wake', '--guard-grace', '30');
     assert.equal(r.code, 0, r.stderr);
-    const poll = await cli('heartbeat', 'poll', 'sim-ws-002');
-    assert.equal(poll.code, 0, poll.stderr);
-    const t = JSON.parse((await cli('--json', 'reserve', 'log', '0xe1')).stdout);
-    assert.deepEqual(t.forcedLogoffs.map((l: { user: string; reservationId: string }) => [l.user, l.reservationId]), [['teacher', '0xe1']]);
-    assert.match(t.heartbeat.timestamp, /\+00:00$/);
-    assert.equal(t.heartbeat.lastForcedLogoff.user, 'teacher');
+    // the guard evicts after its grace on the station's clock, and the station writes its events file on its own
+    // schedule: poll until the eviction has been read (a machine under load may need a few rounds)
+    let t: { forcedLogoffs: { user: string; reservationId: string }[]; heartbeat: { timestamp: string; lastForcedLogoff: { user: string } } } | undefined;
+    await waitFor(async () => {
+      const poll = await cli('heartbeat', 'poll', 'sim-ws-002');
+      assert.equal(poll.code, 0, poll.stderr);
+      t = JSON.parse((await cli('--json', 'reserve', 'log', '0xe1')).stdout);
+      return t!.forcedLogoffs.length > 0 && t!.heartbeat.lastForcedLogoff.user === 'teacher';
+    }, 'the eviction in a polled heartbeat', 15_000, 300).catch(() => undefined);
+    assert.deepEqual(t!.forcedLogoffs.map((l) => [l.user, l.reservationId]), [['teacher', '0xe1']]);
+    assert.match(t!.heartbeat.timestamp, /\+00:00$/);
+    assert.equal(t!.heartbeat.lastForcedLogoff.user, 'teacher');
     const table = await cli('reserve', 'log', '0xe1');
     assert.match(table.stderr, /forced logoffs:\n.*teacher/);
   });
