@@ -249,3 +249,20 @@ describe('labops sim: a station answering its WinRM with 500 or a reset, and a s
     await sim.stop();
   });
 });
+
+describe('labops sim: a station that boots slowly', () => {
+  let sim: RunningSim;
+  before(async () => {
+    sim = await startSim('boot-delay', ['--stations', '2', '--port', '0', '--boot-delay', '100ms', '--station-fault', '2:boot-delay=2500ms']);
+  });
+  after(() => sim?.kill());
+
+  test('wol: the quick station answers at once, the slow one only after its boot delay, more packets sent', async () => {
+    const r = await runCli(['--config', sim.started.config, '--json', 'wol', '--all', '--interval', '400ms', '--timeout', '300ms', '--attempts', '12'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const hosts = (JSON.parse(r.stdout) as { hosts: { host: string; status: string; attemptsUsed: number; durationMs: number }[] }).hosts;
+    assert.deepEqual(hosts.map((h) => [h.host, h.status]), [['sim-ws-001', 'woke'], ['sim-ws-002', 'woke']]);
+    assert.ok(hosts[1]!.attemptsUsed > hosts[0]!.attemptsUsed + 2 && hosts[1]!.durationMs >= 2500, `the slow station needed more attempts and its boot delay: ${JSON.stringify(hosts)}`);
+    await sim.stop();
+  });
+});
