@@ -278,6 +278,7 @@ class LabChangeSet {
         this.r.labErrors.push({ lab_id: labId, error: parsed.error });
         return;
       }
+      this.r.warnings.push(...parsed.warnings);
       this.apply(labId, parsed.snapshot);
     });
   }

@@ -124,4 +124,57 @@ describe('labs sync on MariaDB', () => {
     assert.equal(bad.code, 4, bad.stderr);
     assert.equal(maria.sql(`SELECT title FROM cml.cml_lab_records WHERE lab_id = '${lab.id}'`).trim(), 'after re-auth');
   });
+  test('malformed lab details that upstream keeps are kept: repaired fields, warnings, exit 0 (item 6)', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const c = sim.controllers[0]!;
+    // One defect per lab, each one a body CML Cloud Manager still caches (it skips a lab only without a detail).
+    const corpus: [string, Record<string, unknown>][] = [
+      ['created not a date', { created: 'not a date' }],
+      ['modified Feb 30', { modified: '2025-02-30T10:00:00' }],
+      ['created a number', { created: 1_700_000_000 }],
+      ['no lab_title', { lab_title: undefined }],
+      ['lab_title null', { lab_title: null }],
+      ['node_count "7"', { node_count: '7' }],
+      ['link_count "12"', { link_count: '12' }],
+      ['node_count "seven"', { node_count: 'seven' }],
+      ['no state', { state: undefined }],
+      ['description a number', { lab_description: 42 }],
+      ['groups a string', { groups: 'students' }],
+      ['owner_username a number', { owner_username: 7 }],
+      ['effective_permissions a string', { effective_permissions: 'lab_admin' }],
+      ['no id in the body', { id: undefined }],
+    ];
+    const labs = corpus.map(([, patch]) => {
+      const lab = c.addLab();
+      c.detailPatches.set(lab.id, patch);
+      return lab;
+    });
+    const r = await cli([...base(), '--json', 'labs', 'sync', '--server', c.id]);
+    for (const lab of labs) c.detailPatches.delete(lab.id);
+    const kept = labs.filter((l) => maria!.sql(`SELECT COUNT(*) FROM cml.cml_lab_records WHERE lab_id = '${l.id}'`).trim() === '1').length;
+    assert.equal(kept, corpus.length, `kept ${kept} of ${corpus.length} malformed labs\n${r.stderr}`);
+    assert.equal(r.code, 0, r.stderr);
+    const server = r.lines().find((l) => l.type === 'server')!;
+    assert.deepEqual(server.labErrors, []);
+    const col = (i: number, column: string) => maria!.sql(`SELECT ${column} FROM cml.cml_lab_records WHERE lab_id = '${labs[i]!.id}'`).trim();
+    assert.equal(col(0, 'cml_created_at'), 'NULL');
+    assert.equal(col(1, 'modified_at'), 'NULL');
+    assert.equal(col(2, 'cml_created_at'), 'NULL');
+    assert.equal(col(0, 'title'), labs[0]!.lab_title, 'the rest of a lab with a bad date is stored as sent');
+    assert.equal(col(3, 'title'), 'Untitled Lab');
+    assert.equal(col(4, 'title'), 'Untitled Lab');
+    assert.equal(col(5, 'node_count'), '7');
+    assert.equal(col(6, 'link_count'), '12');
+    assert.equal(col(8, 'state'), 'UNKNOWN');
+    // Every repair is a warning naming the lab and the field.
+    const warnings = (server.warnings as string[]).join('\n');
+    assert.match(warnings, new RegExp(`lab ${labs[0]!.id}: created: expected an ISO-8601 date-time, got "not a date"; stored as null`));
+    assert.match(warnings, new RegExp(`lab ${labs[3]!.id}: lab_title: expected a string, got nothing; stored as "Untitled Lab"`));
+    assert.match(warnings, new RegExp(`lab ${labs[7]!.id}: node_count: expected a whole number ≥ 0, got "seven"`));
+    // Fixed upstream, the same labs sync cleanly with their real values.
+    const clean = await cli([...base(), '--json', 'labs', 'sync', '--server', c.id]);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal(col(3, 'title'), labs[3]!.lab_title);
+    assert.equal(col(7, 'node_count'), String(labs[7]!.node_count));
+  });
 });
