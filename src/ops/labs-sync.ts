@@ -100,8 +100,8 @@ export interface LabsSyncResult {
   notifyError: string | null;
 }
 
-/** Transport-level failures: after one, the remaining details of that server are not tried. */
-const FATAL_REASONS = new Set(['auth', 'tls', 'timeout', 'unreachable']);
+/** Transport-level failures: after one, the remaining details of that server are not tried (timeouts: lateDetail). */
+const FATAL_REASONS = new Set(['auth', 'tls', 'unreachable']);
 
 function toServerError(e: unknown, fallbackReason: string): ServerError {
   if (isLabopsError(e)) {
@@ -244,6 +244,8 @@ class LabChangeSet {
   readonly events: LabEvent[] = [];
   /** the transport failure after which no more details are fetched */
   fatal: ServerError | null = null;
+  /** details that timed out since the last one that answered */
+  private timeoutsInARow = 0;
   private readonly byId: Map<string, LabRecord>;
 
   constructor(
@@ -263,10 +265,15 @@ class LabChangeSet {
       let body: unknown;
       try {
         body = await api.labDetail(labId, signal);
+        this.timeoutsInARow = 0;
       } catch (e) {
         const err = toServerError(e, 'http');
-        if (FATAL_REASONS.has(err.reason)) this.fatal ??= err;
-        else this.r.labErrors.push({ lab_id: labId, error: err.message });
+        if (err.reason === 'timeout') this.lateDetail(labId, err, concurrency);
+        else if (FATAL_REASONS.has(err.reason)) this.fatal ??= err;
+        else {
+          this.timeoutsInARow = 0; // it answered, if with an error
+          this.r.labErrors.push({ lab_id: labId, error: err.message });
+        }
         return;
       }
       if (body === null) {
@@ -281,6 +288,16 @@ class LabChangeSet {
       this.r.warnings.push(...parsed.warnings);
       this.apply(labId, parsed.snapshot);
     });
+  }
+
+  /**
+   * A detail that timed out is that lab's error (upstream logs the lab and goes on): one slow lab never fails its
+   * controller. Only when more details time out in a row than are fetched at once, with none answering in between,
+   * is the controller itself hanging: then the sync stops there and the server fails.
+   */
+  private lateDetail(labId: string, err: ServerError, concurrency: number): void {
+    this.r.labErrors.push({ lab_id: labId, error: err.message });
+    if (++this.timeoutsInARow > concurrency) this.fatal ??= { ...err, message: `${this.timeoutsInARow} lab details in a row timed out; last: ${err.message}` };
   }
 
   markOrphaned(labIds: string[]): void {

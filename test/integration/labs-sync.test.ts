@@ -197,6 +197,23 @@ describe('labs sync over TLS (SQLite)', () => {
     c.updateLab(lab.id, { lab_title: lab.lab_title });
   });
 
+  for (const labConcurrency of ['1', '4']) {
+    test(`one lab detail that never answers fails that lab only (--lab-concurrency ${labConcurrency})`, async () => {
+      const c = sim.controllers[1]!;
+      const slow = [...c.labs.values()][0]!;
+      await labSim.patch({ fault: [`cml.detail:hang@lab=${slow.id}`] });
+      const r = await cli([...base(), '--json', 'labs', 'sync', '--server', c.id, '--timeout', '300ms', '--lab-concurrency', labConcurrency]);
+      await labSim.patch({ fault: [] });
+      assert.equal(r.code, 5, 'partial: one lab failed, the controller answered');
+      const s = r.lines().find((l) => l.type === 'server')!;
+      assert.equal(s.status, 'synced', JSON.stringify(s.error));
+      assert.equal(s.error, null);
+      assert.equal(s.synced, 5);
+      assert.deepEqual((s.labErrors as { lab_id: string }[]).map((e) => e.lab_id), [slow.id]);
+      assert.match(JSON.stringify(s.labErrors), /no complete answer within 300 ms/);
+    });
+  }
+
   test('a lab detail answering 500 fails that lab only', async () => {
     const c = sim.controllers[1]!;
     const lab = [...c.labs.values()][1]!;
