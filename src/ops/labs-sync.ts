@@ -27,7 +27,8 @@ export interface LabsApi {
 export interface LabsStorePort {
   loadServer(serverId: string): Promise<LabRecord[]>;
   apply(serverId: string, changes: LabChanges): Promise<number>;
-  purgeOrphans(serverId: string): Promise<string[]>;
+  /** deletes the server's orphaned records (all, or those orphaned before `orphanedBefore`, an ISO time) with their history */
+  purgeOrphans(serverId: string, orphanedBefore?: string): Promise<string[]>;
 }
 
 export interface LabsSyncPorts {
@@ -44,7 +45,10 @@ export interface LabsSyncOptions {
   concurrency: number;
   /** lab details fetched at once per server (also the connection pool size) */
   labConcurrency: number;
+  /** delete every orphaned record */
   purge: boolean;
+  /** else delete the records orphaned longer ago than this */
+  orphanRetentionMs?: number;
   /** trust an empty lab list enough to orphan every stored lab */
   acceptEmptyList?: boolean;
 }
@@ -178,6 +182,7 @@ async function syncServer(
     // Events only for what is stored.
     for (const e of labs.events) emit(e);
     if (opts.purge) await purgeOrphans(ports.store, server.id, r);
+    else if (opts.orphanRetentionMs !== undefined) await purgeOrphans(ports.store, server.id, r, iso(ports.now() - opts.orphanRetentionMs));
     return r;
   } finally {
     api.close();
@@ -227,9 +232,9 @@ async function storeChanges(store: LabsStorePort, serverId: string, changes: Lab
   }
 }
 
-async function purgeOrphans(store: LabsStorePort, serverId: string, r: ServerSyncResult): Promise<void> {
+async function purgeOrphans(store: LabsStorePort, serverId: string, r: ServerSyncResult, orphanedBefore?: string): Promise<void> {
   try {
-    r.purged = (await store.purgeOrphans(serverId)).length;
+    r.purged = (await store.purgeOrphans(serverId, orphanedBefore)).length;
   } catch (e) {
     r.warnings.push(`purge failed: ${(e as Error).message}`);
   }

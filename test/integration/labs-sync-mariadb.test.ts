@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
 import type { CmlControllers } from '../../src/sim/cml/index.js';
 import { startSimLab, type SimLab } from '../support/sim-lab.js';
-import { run } from '../../src/cli/main.js';
+import { run, RunSignals } from '../../src/cli/main.js';
+import { waitFor } from '../support/services.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -176,5 +177,39 @@ describe('labs sync on MariaDB', () => {
     assert.equal(clean.code, 0, clean.stderr);
     assert.equal(col(3, 'title'), labs[3]!.lab_title);
     assert.equal(col(7, 'node_count'), String(labs[7]!.node_count));
+  });
+  test('the daemon deletes records orphaned longer than cml.orphan-retention (default 7 days) with their history (item 7)', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const c = sim.controllers[1]!;
+    const [old, recent, kept] = [...c.labs.values()];
+    c.updateLab(old!.id, { state: old!.state === 'STARTED' ? 'STOPPED' : 'STARTED' }); // a history row to go with it
+    assert.equal((await cli([...base(), 'labs', 'sync', '--server', c.id])).code, 0);
+    c.deleteLab(old!.id);
+    c.deleteLab(recent!.id);
+    assert.equal((await cli([...base(), 'labs', 'sync', '--server', c.id])).code, 0);
+    const orphanedDaysAgo = (labId: string, days: number) => maria!.sql(`UPDATE cml.cml_lab_records SET orphaned_at = UTC_TIMESTAMP(3) - INTERVAL ${days} DAY WHERE lab_id = '${labId}'`);
+    orphanedDaysAgo(old!.id, 8);
+    orphanedDaysAgo(recent!.id, 6);
+    const count = (table: string, labId: string) => maria!.sql(`SELECT COUNT(*) FROM cml.${table} WHERE lab_id = '${labId}'`).trim();
+    assert.notEqual(count('cml_lab_history', old!.id), '0');
+
+    const daemon = async (env: NodeJS.ProcessEnv, until: () => boolean, what: string) => {
+      const signals = new RunSignals();
+      const io = IOStreams.test();
+      const running = run([...base(), 'daemon', '--only', 'labs'], { io, env: { HOME: '/nonexistent', XDG_CONFIG_HOME: dir.path, ...env }, signals });
+      try {
+        await waitFor(async () => until(), what, 30_000, 100);
+      } finally {
+        signals.receive('SIGINT');
+      }
+      assert.equal(await running, 130, io.errText());
+    };
+    await daemon({}, () => count('cml_lab_records', old!.id) === '0', 'the labs loop to purge the 8-day-old orphan');
+    assert.equal(count('cml_lab_history', old!.id), '0');
+    assert.equal(count('cml_lab_records', recent!.id), '1', 'orphaned 6 days ago: within the default retention');
+    assert.equal(count('cml_lab_records', kept!.id), '1');
+    // The retention is a setting (here through its environment variable).
+    await daemon({ LABOPS_CML_ORPHAN_RETENTION: '120h' }, () => count('cml_lab_records', recent!.id) === '0', 'a 5-day retention to purge the 6-day-old orphan');
+    assert.equal(count('cml_lab_records', kept!.id), '1');
   });
 });
