@@ -12,6 +12,9 @@ import { CmlClient, sharedSecureContext } from '../../src/core/http-apis/cml-cli
 import { run } from '../../src/cli/main.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
 import { tempDir } from '../support/tmp.js';
+import { openDatabase } from '../../src/core/db/database.js';
+import { CmlLabStore } from '../../src/core/db/cml-lab-store.js';
+import { toSqlTime } from '../../src/domain/labs/timestamps.js';
 
 interface Line { type: string; [k: string]: unknown }
 
@@ -235,6 +238,7 @@ describe('labs sync over TLS (SQLite)', () => {
     const s = r.lines().find((l) => l.type === 'server' && l.server === c.id)!;
     assert.equal(s.status, 'failed');
     assert.equal((s.error as { reason: string }).reason, 'timeout');
+    assert.match((s.error as { message: string }).message, /^5 lab details in a row timed out; last: .*no complete answer within 300 ms/);
   });
 
   test('an HTML page instead of the login answer is a clear per-server error', async () => {
@@ -258,6 +262,29 @@ describe('labs sync over TLS (SQLite)', () => {
     // The health check waits for the login's connection, so only that one pays a full handshake; the
     // others resume its TLS session.
     assert.equal(connections - (c.stats.resumed - before.resumed), 1, 'full TLS handshakes');
+  });
+
+  test('the store deletes only records orphaned before the retention cut-off (SQLite)', async () => {
+    const c = sim.controllers[2]!;
+    const [old, recent] = [...c.labs.values()];
+    c.deleteLab(old!.id);
+    c.deleteLab(recent!.id);
+    assert.equal((await cli([...base(), 'labs', 'sync', '--server', c.id])).code, 0);
+    const database = await openDatabase(db);
+    try {
+      const day = 86_400_000;
+      const at = (ms: number) => toSqlTime(new Date(ms).toISOString());
+      await database.kysely.updateTable('cml_lab_records').set({ orphaned_at: at(Date.now() - 8 * day) }).where('lab_id', '=', old!.id).execute();
+      await database.kysely.updateTable('cml_lab_records').set({ orphaned_at: at(Date.now() - 6 * day) }).where('lab_id', '=', recent!.id).execute();
+      const store = new CmlLabStore(database.kysely, database.dialect);
+      assert.deepEqual(await store.purgeOrphans(c.id, new Date(Date.now() - 7 * day).toISOString()), [old!.id]);
+      const left = (await store.list({ serverIds: [c.id], includeOrphans: true })).map((r) => r.labId);
+      assert.ok(!left.includes(old!.id));
+      assert.ok(left.includes(recent!.id));
+      assert.equal(left.length, 5);
+    } finally {
+      await database.close();
+    }
   });
 });
 
