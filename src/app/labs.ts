@@ -34,6 +34,8 @@ export interface SyncOptions {
   labConcurrency?: number;
   timeout?: number;
   acceptEmptyList?: boolean;
+  /** delete orphaned records older than cml.orphan-retention (the daemon) */
+  expireOrphans?: boolean;
 }
 
 export interface SyncHooks {
@@ -56,7 +58,7 @@ export async function syncCmlLabs(ctx: AppContext, o: SyncOptions, hooks: SyncHo
   try {
     const result = await syncLabs(
       servers,
-      { concurrency: s.concurrency, labConcurrency: s.labConcurrency, purge: Boolean(o.purge), acceptEmptyList: o.acceptEmptyList },
+      { concurrency: s.concurrency, labConcurrency: s.labConcurrency, purge: Boolean(o.purge), orphanRetentionMs: o.expireOrphans && s.orphanRetentionMs > 0 ? s.orphanRetentionMs : undefined, acceptEmptyList: o.acceptEmptyList },
       {
         connect: (ref) => {
           const c = connect(byId.get(ref.id)!);

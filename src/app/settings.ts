@@ -163,6 +163,8 @@ export interface CmlSettings {
   labConcurrency: number;
   timeoutMs: number;
   refreshIntervalMs: number;
+  /** orphaned records older than this are deleted by the daemon; 0 keeps them */
+  orphanRetentionMs: number;
 }
 
 export function cmlSettings(cfg: LabopsConfig, flags: { concurrency?: number; labConcurrency?: number; timeout?: number } = {}): CmlSettings {
@@ -171,6 +173,7 @@ export function cmlSettings(cfg: LabopsConfig, flags: { concurrency?: number; la
     labConcurrency: flags.labConcurrency ?? cfg.value('cml.lab-concurrency'),
     timeoutMs: flags.timeout ?? cfg.value('cml.timeout'),
     refreshIntervalMs: cfg.value('cml.refresh-interval'),
+    orphanRetentionMs: cfg.value('cml.orphan-retention'),
   };
 }
 

@@ -27,7 +27,8 @@ export interface LabsApi {
 export interface LabsStorePort {
   loadServer(serverId: string): Promise<LabRecord[]>;
   apply(serverId: string, changes: LabChanges): Promise<number>;
-  purgeOrphans(serverId: string): Promise<string[]>;
+  /** deletes the server's orphaned records (all, or those orphaned before `orphanedBefore`, an ISO time) with their history */
+  purgeOrphans(serverId: string, orphanedBefore?: string): Promise<string[]>;
 }
 
 export interface LabsSyncPorts {
@@ -44,7 +45,10 @@ export interface LabsSyncOptions {
   concurrency: number;
   /** lab details fetched at once per server (also the connection pool size) */
   labConcurrency: number;
+  /** delete every orphaned record */
   purge: boolean;
+  /** else delete the records orphaned longer ago than this */
+  orphanRetentionMs?: number;
   /** trust an empty lab list enough to orphan every stored lab */
   acceptEmptyList?: boolean;
 }
@@ -100,8 +104,8 @@ export interface LabsSyncResult {
   notifyError: string | null;
 }
 
-/** Transport-level failures: after one, the remaining details of that server are not tried. */
-const FATAL_REASONS = new Set(['auth', 'tls', 'timeout', 'unreachable']);
+/** Transport-level failures: after one, the remaining details of that server are not tried (timeouts: lateDetail). */
+const FATAL_REASONS = new Set(['auth', 'tls', 'unreachable']);
 
 function toServerError(e: unknown, fallbackReason: string): ServerError {
   if (isLabopsError(e)) {
@@ -178,6 +182,7 @@ async function syncServer(
     // Events only for what is stored.
     for (const e of labs.events) emit(e);
     if (opts.purge) await purgeOrphans(ports.store, server.id, r);
+    else if (opts.orphanRetentionMs !== undefined) await purgeOrphans(ports.store, server.id, r, iso(ports.now() - opts.orphanRetentionMs));
     return r;
   } finally {
     api.close();
@@ -227,9 +232,9 @@ async function storeChanges(store: LabsStorePort, serverId: string, changes: Lab
   }
 }
 
-async function purgeOrphans(store: LabsStorePort, serverId: string, r: ServerSyncResult): Promise<void> {
+async function purgeOrphans(store: LabsStorePort, serverId: string, r: ServerSyncResult, orphanedBefore?: string): Promise<void> {
   try {
-    r.purged = (await store.purgeOrphans(serverId)).length;
+    r.purged = (await store.purgeOrphans(serverId, orphanedBefore)).length;
   } catch (e) {
     r.warnings.push(`purge failed: ${(e as Error).message}`);
   }
@@ -244,6 +249,8 @@ class LabChangeSet {
   readonly events: LabEvent[] = [];
   /** the transport failure after which no more details are fetched */
   fatal: ServerError | null = null;
+  /** details that timed out since the last one that answered */
+  private timeoutsInARow = 0;
   private readonly byId: Map<string, LabRecord>;
 
   constructor(
@@ -263,10 +270,15 @@ class LabChangeSet {
       let body: unknown;
       try {
         body = await api.labDetail(labId, signal);
+        this.timeoutsInARow = 0;
       } catch (e) {
         const err = toServerError(e, 'http');
-        if (FATAL_REASONS.has(err.reason)) this.fatal ??= err;
-        else this.r.labErrors.push({ lab_id: labId, error: err.message });
+        if (err.reason === 'timeout') this.lateDetail(labId, err, concurrency);
+        else if (FATAL_REASONS.has(err.reason)) this.fatal ??= err;
+        else {
+          this.timeoutsInARow = 0; // it answered, if with an error
+          this.r.labErrors.push({ lab_id: labId, error: err.message });
+        }
         return;
       }
       if (body === null) {
@@ -278,8 +290,19 @@ class LabChangeSet {
         this.r.labErrors.push({ lab_id: labId, error: parsed.error });
         return;
       }
+      this.r.warnings.push(...parsed.warnings);
       this.apply(labId, parsed.snapshot);
     });
+  }
+
+  /**
+   * A detail that timed out is that lab's error (upstream logs the lab and goes on): one slow lab never fails its
+   * controller. Only when more details time out in a row than are fetched at once, with none answering in between,
+   * is the controller itself hanging: then the sync stops there and the server fails.
+   */
+  private lateDetail(labId: string, err: ServerError, concurrency: number): void {
+    this.r.labErrors.push({ lab_id: labId, error: err.message });
+    if (++this.timeoutsInARow > concurrency) this.fatal ??= { ...err, message: `${this.timeoutsInARow} lab details in a row timed out; last: ${err.message}` };
   }
 
   markOrphaned(labIds: string[]): void {

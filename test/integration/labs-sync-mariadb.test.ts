@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
 import type { CmlControllers } from '../../src/sim/cml/index.js';
 import { startSimLab, type SimLab } from '../support/sim-lab.js';
-import { run } from '../../src/cli/main.js';
+import { run, RunSignals } from '../../src/cli/main.js';
+import { waitFor } from '../support/services.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -123,5 +124,92 @@ describe('labs sync on MariaDB', () => {
     const bad = await cli(['--config', cfgPath, '--db', url, 'labs', 'sync'], { PW: 'nope' });
     assert.equal(bad.code, 4, bad.stderr);
     assert.equal(maria.sql(`SELECT title FROM cml.cml_lab_records WHERE lab_id = '${lab.id}'`).trim(), 'after re-auth');
+  });
+  test('malformed lab details that upstream keeps are kept: repaired fields, warnings, exit 0 (item 6)', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const c = sim.controllers[0]!;
+    // One defect per lab, each one a body CML Cloud Manager still caches (it skips a lab only without a detail).
+    const corpus: [string, Record<string, unknown>][] = [
+      ['created not a date', { created: 'not a date' }],
+      ['modified Feb 30', { modified: '2025-02-30T10:00:00' }],
+      ['created a number', { created: 1_700_000_000 }],
+      ['no lab_title', { lab_title: undefined }],
+      ['lab_title null', { lab_title: null }],
+      ['node_count "7"', { node_count: '7' }],
+      ['link_count "12"', { link_count: '12' }],
+      ['node_count "seven"', { node_count: 'seven' }],
+      ['no state', { state: undefined }],
+      ['description a number', { lab_description: 42 }],
+      ['groups a string', { groups: 'students' }],
+      ['owner_username a number', { owner_username: 7 }],
+      ['effective_permissions a string', { effective_permissions: 'lab_admin' }],
+      ['no id in the body', { id: undefined }],
+    ];
+    const labs = corpus.map(([, patch]) => {
+      const lab = c.addLab();
+      c.detailPatches.set(lab.id, patch);
+      return lab;
+    });
+    const r = await cli([...base(), '--json', 'labs', 'sync', '--server', c.id]);
+    for (const lab of labs) c.detailPatches.delete(lab.id);
+    const kept = labs.filter((l) => maria!.sql(`SELECT COUNT(*) FROM cml.cml_lab_records WHERE lab_id = '${l.id}'`).trim() === '1').length;
+    assert.equal(kept, corpus.length, `kept ${kept} of ${corpus.length} malformed labs\n${r.stderr}`);
+    assert.equal(r.code, 0, r.stderr);
+    const server = r.lines().find((l) => l.type === 'server')!;
+    assert.deepEqual(server.labErrors, []);
+    const col = (i: number, column: string) => maria!.sql(`SELECT ${column} FROM cml.cml_lab_records WHERE lab_id = '${labs[i]!.id}'`).trim();
+    assert.equal(col(0, 'cml_created_at'), 'NULL');
+    assert.equal(col(1, 'modified_at'), 'NULL');
+    assert.equal(col(2, 'cml_created_at'), 'NULL');
+    assert.equal(col(0, 'title'), labs[0]!.lab_title, 'the rest of a lab with a bad date is stored as sent');
+    assert.equal(col(3, 'title'), 'Untitled Lab');
+    assert.equal(col(4, 'title'), 'Untitled Lab');
+    assert.equal(col(5, 'node_count'), '7');
+    assert.equal(col(6, 'link_count'), '12');
+    assert.equal(col(8, 'state'), 'UNKNOWN');
+    // Every repair is a warning naming the lab and the field.
+    const warnings = (server.warnings as string[]).join('\n');
+    assert.match(warnings, new RegExp(`lab ${labs[0]!.id}: created: expected an ISO-8601 date-time, got "not a date"; stored as null`));
+    assert.match(warnings, new RegExp(`lab ${labs[3]!.id}: lab_title: expected a string, got nothing; stored as "Untitled Lab"`));
+    assert.match(warnings, new RegExp(`lab ${labs[7]!.id}: node_count: expected a whole number ≥ 0, got "seven"`));
+    // Fixed upstream, the same labs sync cleanly with their real values.
+    const clean = await cli([...base(), '--json', 'labs', 'sync', '--server', c.id]);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal(col(3, 'title'), labs[3]!.lab_title);
+    assert.equal(col(7, 'node_count'), String(labs[7]!.node_count));
+  });
+  test('the daemon deletes records orphaned longer than cml.orphan-retention (default 7 days) with their history (item 7)', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const c = sim.controllers[1]!;
+    const [old, recent, kept] = [...c.labs.values()];
+    c.updateLab(old!.id, { state: old!.state === 'STARTED' ? 'STOPPED' : 'STARTED' }); // a history row to go with it
+    assert.equal((await cli([...base(), 'labs', 'sync', '--server', c.id])).code, 0);
+    c.deleteLab(old!.id);
+    c.deleteLab(recent!.id);
+    assert.equal((await cli([...base(), 'labs', 'sync', '--server', c.id])).code, 0);
+    const orphanedDaysAgo = (labId: string, days: number) => maria!.sql(`UPDATE cml.cml_lab_records SET orphaned_at = UTC_TIMESTAMP(3) - INTERVAL ${days} DAY WHERE lab_id = '${labId}'`);
+    orphanedDaysAgo(old!.id, 8);
+    orphanedDaysAgo(recent!.id, 6);
+    const count = (table: string, labId: string) => maria!.sql(`SELECT COUNT(*) FROM cml.${table} WHERE lab_id = '${labId}'`).trim();
+    assert.notEqual(count('cml_lab_history', old!.id), '0');
+
+    const daemon = async (env: NodeJS.ProcessEnv, until: () => boolean, what: string) => {
+      const signals = new RunSignals();
+      const io = IOStreams.test();
+      const running = run([...base(), 'daemon', '--only', 'labs'], { io, env: { HOME: '/nonexistent', XDG_CONFIG_HOME: dir.path, ...env }, signals });
+      try {
+        await waitFor(async () => until(), what, 30_000, 100);
+      } finally {
+        signals.receive('SIGINT');
+      }
+      assert.equal(await running, 130, io.errText());
+    };
+    await daemon({}, () => count('cml_lab_records', old!.id) === '0', 'the labs loop to purge the 8-day-old orphan');
+    assert.equal(count('cml_lab_history', old!.id), '0');
+    assert.equal(count('cml_lab_records', recent!.id), '1', 'orphaned 6 days ago: within the default retention');
+    assert.equal(count('cml_lab_records', kept!.id), '1');
+    // The retention is a setting (here through its environment variable).
+    await daemon({ LABOPS_CML_ORPHAN_RETENTION: '120h' }, () => count('cml_lab_records', recent!.id) === '0', 'a 5-day retention to purge the 6-day-old orphan');
+    assert.equal(count('cml_lab_records', kept!.id), '1');
   });
 });

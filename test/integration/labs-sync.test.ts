@@ -12,6 +12,9 @@ import { CmlClient, sharedSecureContext } from '../../src/core/http-apis/cml-cli
 import { run } from '../../src/cli/main.js';
 import { IOStreams } from '../../src/cli/io/iostreams.js';
 import { tempDir } from '../support/tmp.js';
+import { openDatabase } from '../../src/core/db/database.js';
+import { CmlLabStore } from '../../src/core/db/cml-lab-store.js';
+import { toSqlTime } from '../../src/domain/labs/timestamps.js';
 
 interface Line { type: string; [k: string]: unknown }
 
@@ -182,18 +185,37 @@ describe('labs sync over TLS (SQLite)', () => {
     });
   }
 
-  test('a lab detail that fails validation is reported and the stored record is kept as it was', async () => {
+  test('a lab detail with an unusable field keeps that field as stored and the rest is synced, with a warning', async () => {
     const c = sim.controllers[1]!;
     const lab = [...c.labs.values()][2]!;
-    const before = (JSON.parse((await cli([...base(), '--json', 'labs', 'list', '--server', c.id])).stdout) as { id: string }[]).find((l) => l.id === lab.id);
-    c.detailPatches.set(lab.id, { node_count: 'seven', lab_title: 'should not be stored' });
+    const before = (JSON.parse((await cli([...base(), '--json', 'labs', 'list', '--server', c.id])).stdout) as { id: string; node_count: number }[]).find((l) => l.id === lab.id)!;
+    c.detailPatches.set(lab.id, { node_count: 'seven', lab_title: 'stored with the rest' });
     const r = await cli([...base(), 'labs', 'sync', '--server', c.id]);
     c.detailPatches.delete(lab.id);
-    assert.equal(r.code, 5, r.stderr);
-    assert.match(r.stderr, new RegExp(`lab ${lab.id}: node_count: expected a whole number`));
-    const afterRec = (JSON.parse((await cli([...base(), '--json', 'labs', 'list', '--server', c.id])).stdout) as { id: string; last_synced: string }[]).find((l) => l.id === lab.id);
-    assert.deepEqual(afterRec, before);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`lab ${lab.id}: node_count: expected a whole number ≥ 0, got "seven"; the stored value kept`));
+    const afterRec = (JSON.parse((await cli([...base(), '--json', 'labs', 'list', '--server', c.id])).stdout) as { id: string; title: string; node_count: number }[]).find((l) => l.id === lab.id)!;
+    assert.equal(afterRec.title, 'stored with the rest');
+    assert.equal(afterRec.node_count, before.node_count);
+    c.updateLab(lab.id, { lab_title: lab.lab_title });
   });
+
+  for (const labConcurrency of ['1', '4']) {
+    test(`one lab detail that never answers fails that lab only (--lab-concurrency ${labConcurrency})`, async () => {
+      const c = sim.controllers[1]!;
+      const slow = [...c.labs.values()][0]!;
+      await labSim.patch({ fault: [`cml.detail:hang@lab=${slow.id}`] });
+      const r = await cli([...base(), '--json', 'labs', 'sync', '--server', c.id, '--timeout', '300ms', '--lab-concurrency', labConcurrency]);
+      await labSim.patch({ fault: [] });
+      assert.equal(r.code, 5, 'partial: one lab failed, the controller answered');
+      const s = r.lines().find((l) => l.type === 'server')!;
+      assert.equal(s.status, 'synced', JSON.stringify(s.error));
+      assert.equal(s.error, null);
+      assert.equal(s.synced, 5);
+      assert.deepEqual((s.labErrors as { lab_id: string }[]).map((e) => e.lab_id), [slow.id]);
+      assert.match(JSON.stringify(s.labErrors), /no complete answer within 300 ms/);
+    });
+  }
 
   test('a lab detail answering 500 fails that lab only', async () => {
     const c = sim.controllers[1]!;
@@ -216,6 +238,7 @@ describe('labs sync over TLS (SQLite)', () => {
     const s = r.lines().find((l) => l.type === 'server' && l.server === c.id)!;
     assert.equal(s.status, 'failed');
     assert.equal((s.error as { reason: string }).reason, 'timeout');
+    assert.match((s.error as { message: string }).message, /^5 lab details in a row timed out; last: .*no complete answer within 300 ms/);
   });
 
   test('an HTML page instead of the login answer is a clear per-server error', async () => {
@@ -239,6 +262,29 @@ describe('labs sync over TLS (SQLite)', () => {
     // The health check waits for the login's connection, so only that one pays a full handshake; the
     // others resume its TLS session.
     assert.equal(connections - (c.stats.resumed - before.resumed), 1, 'full TLS handshakes');
+  });
+
+  test('the store deletes only records orphaned before the retention cut-off (SQLite)', async () => {
+    const c = sim.controllers[2]!;
+    const [old, recent] = [...c.labs.values()];
+    c.deleteLab(old!.id);
+    c.deleteLab(recent!.id);
+    assert.equal((await cli([...base(), 'labs', 'sync', '--server', c.id])).code, 0);
+    const database = await openDatabase(db);
+    try {
+      const day = 86_400_000;
+      const at = (ms: number) => toSqlTime(new Date(ms).toISOString());
+      await database.kysely.updateTable('cml_lab_records').set({ orphaned_at: at(Date.now() - 8 * day) }).where('lab_id', '=', old!.id).execute();
+      await database.kysely.updateTable('cml_lab_records').set({ orphaned_at: at(Date.now() - 6 * day) }).where('lab_id', '=', recent!.id).execute();
+      const store = new CmlLabStore(database.kysely, database.dialect);
+      assert.deepEqual(await store.purgeOrphans(c.id, new Date(Date.now() - 7 * day).toISOString()), [old!.id]);
+      const left = (await store.list({ serverIds: [c.id], includeOrphans: true })).map((r) => r.labId);
+      assert.ok(!left.includes(old!.id));
+      assert.ok(left.includes(recent!.id));
+      assert.equal(left.length, 5);
+    } finally {
+      await database.close();
+    }
   });
 });
 

@@ -82,23 +82,53 @@ describe('lab detail mapping', () => {
     assert.ok(r.ok);
     assert.equal(r.snapshot.state, 'BOOTED');
   });
-  test('invalid details are rejected with the field named', () => {
+  test('only a body that is not this lab is rejected', () => {
     const id = cml29.id as string;
     const cases: [unknown, RegExp][] = [
       ['<html>', /not a JSON object/],
-      [{ ...cml29, lab_title: undefined }, /lab_title/],
-      [{ ...cml29, state: 3 }, /state/],
-      [{ ...cml29, node_count: -1 }, /node_count/],
-      [{ ...cml29, node_count: '7' }, /node_count/],
-      [{ ...cml29, created: 'not a date' }, /created/],
-      [{ ...cml29, id: 'someone-else' }, /id/],
-      [{ ...cml29, groups: 'x' }, /groups/],
+      [[cml29], /not a JSON object/],
+      [{ ...cml29, id: 'someone-else' }, /id: expected the requested id/],
     ];
     for (const [body, re] of cases) {
       const r = parseLabDetail(body, id);
       assert.equal(r.ok, false);
       assert.match((r as { error: string }).error, re);
     }
+  });
+  test('what upstream keeps is kept: its defaults, null dates, numeric strings; each repair a warning', () => {
+    const id = cml29.id as string;
+    const cases: [Record<string, unknown>, Partial<LabSnapshot>, RegExp | null][] = [
+      [{ lab_title: undefined }, { title: 'Untitled Lab' }, /lab_title: expected a string, got nothing; stored as "Untitled Lab"/],
+      [{ lab_title: 42 }, { title: '42' }, null],
+      [{ state: undefined }, { state: 'UNKNOWN' }, /state: expected a non-empty string/],
+      [{ state: 3 }, { state: 'UNKNOWN' }, /state/],
+      [{ node_count: '7', link_count: ' 12 ' }, { nodeCount: 7, linkCount: 12 }, null],
+      [{ node_count: 'seven' }, { nodeCount: undefined }, /node_count: expected a whole number ≥ 0, got "seven"; the stored value kept/],
+      [{ node_count: -1 }, { nodeCount: undefined }, /node_count/],
+      [{ node_count: '1e3' }, { nodeCount: undefined }, /node_count/],
+      [{ created: 'not a date' }, { cmlCreatedAt: null }, /created: expected an ISO-8601 date-time, got "not a date"; stored as null/],
+      [{ modified: 1_700_000_000 }, { modifiedAt: null }, /modified/],
+      [{ groups: 'x' }, { groups: undefined }, /groups/],
+      [{ lab_description: 42 }, { description: undefined }, /lab_description/],
+      [{ owner_username: 7 }, { ownerUsername: undefined }, /owner_username/],
+      [{ effective_permissions: 'lab_admin' }, { effectivePermissions: undefined }, /effective_permissions/],
+      [{ id: undefined }, {}, null],
+    ];
+    for (const [patch, want, warning] of cases) {
+      const r = parseLabDetail({ ...cml29, ...patch }, id);
+      assert.ok(r.ok, JSON.stringify(patch));
+      for (const [k, v] of Object.entries(want)) assert.deepEqual(r.snapshot[k as keyof LabSnapshot], v, `${JSON.stringify(patch)} ${k}`);
+      if (warning) {
+        assert.equal(r.warnings.length, 1, JSON.stringify(patch));
+        assert.match(r.warnings[0]!, warning);
+        assert.match(r.warnings[0]!, new RegExp(`^lab ${id}: `));
+      } else assert.deepEqual(r.warnings, [], JSON.stringify(patch));
+    }
+  });
+  test('a clean body has no warnings', () => {
+    const r = parseLabDetail(cml29, cml29.id as string);
+    assert.ok(r.ok);
+    assert.deepEqual(r.warnings, []);
   });
 });
 

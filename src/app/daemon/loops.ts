@@ -100,10 +100,10 @@ function serversLoop(env: LoopEnv, cfg: LabopsConfig): LoopDef {
 function labsLoop(env: LoopEnv, cfg: LabopsConfig): LoopDef {
   const timing = (c: LabopsConfig) => ({ intervalMs: c.value('cml.refresh-interval'), deadlineMs: Math.max(c.value('cml.refresh-interval'), c.value('cml.timeout') * 20) });
   return periodic('labs', env, cfg, timing, async (ctx) => {
-    const { result: r } = await syncCmlLabs(ctx, {}, {}, (servers) => share(env, 'labs', servers, (s) => s.id));
+    const { result: r } = await syncCmlLabs(ctx, { expireOrphans: true }, {}, (servers) => share(env, 'labs', servers, (s) => s.id));
     for (const s of r.servers) if (s.status === 'failed') env.log.warn(`labs: ${s.server}: ${s.error?.message ?? 'failed'}`, { loop: 'labs', server: s.server });
     if (r.totals.servers > 0 && r.totals.failed === r.totals.servers) throw new Error(`every CML server failed (${r.servers[0]?.error?.message ?? 'error'})`);
-    return { servers: r.totals.servers, failed: r.totals.failed, synced: r.totals.synced, created: r.totals.created, updated: r.totals.updated, orphaned: r.totals.orphaned, labErrors: r.totals.labErrors };
+    return { servers: r.totals.servers, failed: r.totals.failed, synced: r.totals.synced, created: r.totals.created, updated: r.totals.updated, orphaned: r.totals.orphaned, purged: r.totals.purged, labErrors: r.totals.labErrors };
   });
 }
 

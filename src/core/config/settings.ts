@@ -189,6 +189,7 @@ export const SETTINGS = [
   { key: 'cml.concurrency', type: 'int', env: ['LABOPS_CML_CONCURRENCY'], default: '5', description: 'CML servers synced at once' },
   { key: 'cml.lab-concurrency', type: 'int', env: ['LABOPS_CML_LAB_CONCURRENCY'], default: '4', description: 'lab details fetched at once per CML server (also its keep-alive connection pool size)' },
   { key: 'cml.timeout', type: 'duration', env: ['LABOPS_CML_TIMEOUT'], default: '30s', description: 'deadline of one CML API request, connect to last byte' },
+  { key: 'cml.orphan-retention', type: 'duration', env: ['LABOPS_CML_ORPHAN_RETENTION'], default: '168h', description: 'daemon: delete a CML lab record and its history this long after the lab vanished from its controller (0: keep them)' },
   { key: 'cml.refresh-interval', type: 'duration', env: ['LABS_REFRESH_INTERVAL'], default: '30m', description: 'daemon: interval of the CML labs refresh loop (seed LABS_REFRESH_INTERVAL, seconds)' },
   { key: 'reservations.automation', type: 'bool', env: ['OPS_RESERVATION_AUTOMATION'], default: 'true', description: "daemon: run the reservation orchestrator (the ops-worker's OPS_RESERVATION_AUTOMATION; it also needs lab_reservations)" },
   { key: 'reservations.scan-interval', type: 'duration', env: ['OPS_RESERVATION_SCAN_INTERVAL'], default: '30s', description: 'orchestrator: pause between scans of lab_reservations (a bare number is seconds)' },

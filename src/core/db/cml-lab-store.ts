@@ -176,9 +176,12 @@ export class CmlLabStore {
   }
 
   /** Removes records marked orphaned (history goes with them, ON DELETE CASCADE). Returns the lab ids removed. */
-  async purgeOrphans(serverId: string): Promise<string[]> {
+  /** Deletes the server's orphaned records, all or those orphaned before `orphanedBefore` (ISO), with their history. */
+  async purgeOrphans(serverId: string, orphanedBefore?: string): Promise<string[]> {
     return withTxRetry(() => this.db.transaction().execute(async (trx) => {
-      const rows = await trx.selectFrom('cml_lab_records').select('lab_id').where('server_id', '=', serverId).where('orphaned_at', 'is not', null).execute();
+      let q = trx.selectFrom('cml_lab_records').select('lab_id').where('server_id', '=', serverId).where('orphaned_at', 'is not', null);
+      if (orphanedBefore !== undefined) q = q.where('orphaned_at', '<', toSqlTime(orphanedBefore));
+      const rows = await q.execute();
       const ids = rows.map((r) => r.lab_id);
       for (const part of chunks(ids, IN_CHUNK)) {
         // Explicit, so a MySQL table created without the foreign key still loses the history.

@@ -51,7 +51,7 @@ export interface HistoryEntry {
 /** What one lab detail said; a field is undefined when the controller omitted it. */
 export type LabSnapshot = { labId: string } & { [K in keyof LabFields]?: LabFields[K] };
 
-export type DetailParse = { ok: true; snapshot: LabSnapshot } | { ok: false; error: string };
+export type DetailParse = { ok: true; snapshot: LabSnapshot; warnings: string[] } | { ok: false; error: string };
 
 // Field tables of parseLabDetail, built once (it runs for every lab of every sync).
 const TEXT_FIELDS = [['lab_description', 'description'], ['lab_notes', 'notes']] as const;
@@ -59,61 +59,90 @@ const OWNER_FIELDS = [['owner', 'owner'], ['owner_username', 'ownerUsername'], [
 const COUNT_FIELDS = [['node_count', 'nodeCount'], ['link_count', 'linkCount']] as const;
 const TIME_FIELDS = [['created', 'cmlCreatedAt'], ['modified', 'modifiedAt']] as const;
 
+/** Upstream's defaults for a lab without a title or state (CML Cloud Manager's `data.get(…, default)`). */
+export const UNTITLED_LAB = 'Untitled Lab';
+export const UNKNOWN_STATE = 'UNKNOWN';
+
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/** A whole number ≥ 0, also as a numeric string (`"7"`), as upstream's Python int() reads it; else undefined. */
+function count(v: unknown): number | undefined {
+  const n = typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
 /**
- * Validates a `GET /labs/{id}` body. Required (LabResponse): lab_title, state. Everything else is optional
- * so older controllers (no owner_fullname, no effective_permissions) pass; a present field of the wrong
- * type fails the whole lab, so a bad body never overwrites a stored record with defaults.
+ * Reads a `GET /labs/{id}` body the way upstream keeps labs: only a body that is not a lab (not an object, or
+ * another lab's id) is rejected. A missing title or state gets upstream's default ("Untitled Lab", "UNKNOWN"),
+ * a `created`/`modified` that does not parse becomes null, a numeric string count a number; any other field of
+ * the wrong type is left out, so the stored value stays. Each such repair is a warning naming the field.
  */
 export function parseLabDetail(body: unknown, labId: string): DetailParse {
   if (!isObj(body)) return { ok: false, error: `lab ${labId}: detail is not a JSON object` };
-  const bad = (field: string, want: string) => ({ ok: false as const, error: `lab ${labId}: ${field}: expected ${want}, got ${JSON.stringify(body[field])?.slice(0, 60)}` });
-  if (body.id !== undefined && body.id !== labId) return bad('id', `the requested id ${labId}`);
-  if (typeof body.lab_title !== 'string') return bad('lab_title', 'a string');
-  if (typeof body.state !== 'string' || body.state === '') return bad('state', 'a non-empty string');
-  const snap: LabSnapshot = { labId, title: body.lab_title, state: body.state };
+  if (body.id !== undefined && body.id !== labId) {
+    return { ok: false, error: `lab ${labId}: id: expected the requested id ${labId}, got ${JSON.stringify(body.id)?.slice(0, 60)}` };
+  }
+  const warnings: string[] = [];
+  const got = (field: string) => JSON.stringify(body[field])?.slice(0, 60) ?? 'nothing';
+  const warn = (field: string, want: string, did: string) => warnings.push(`lab ${labId}: ${field}: expected ${want}, got ${got(field)}; ${did}`);
+  let title = body.lab_title;
+  if (typeof title === 'number') title = String(title);
+  if (typeof title !== 'string') {
+    warn('lab_title', 'a string', `stored as "${UNTITLED_LAB}"`);
+    title = UNTITLED_LAB;
+  }
+  let state = body.state;
+  if (typeof state !== 'string' || state === '') {
+    warn('state', 'a non-empty string', `stored as ${UNKNOWN_STATE}`);
+    state = UNKNOWN_STATE;
+  }
+  const snap: LabSnapshot = { labId, title: title as string, state: state as string };
+  const keep = 'the stored value kept';
   for (const [src, dst] of TEXT_FIELDS) {
     const v = body[src];
     if (v === undefined) continue;
-    if (v !== null && typeof v !== 'string') return bad(src, 'a string');
-    snap[dst] = v ?? '';
+    if (v !== null && typeof v !== 'string') warn(src, 'a string', keep);
+    else snap[dst] = v ?? '';
   }
   for (const [src, dst] of OWNER_FIELDS) {
     const v = body[src];
     if (v === undefined) continue;
-    if (v !== null && typeof v !== 'string') return bad(src, 'a string');
-    snap[dst] = v;
+    if (v !== null && typeof v !== 'string') warn(src, 'a string', keep);
+    else snap[dst] = v;
   }
   for (const [src, dst] of COUNT_FIELDS) {
     const v = body[src];
     if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return bad(src, 'a whole number ≥ 0');
-    snap[dst] = v;
+    const n = count(v);
+    if (n === undefined) warn(src, 'a whole number ≥ 0', keep);
+    else snap[dst] = n;
   }
   if (body.groups !== undefined) {
-    if (body.groups !== null && !Array.isArray(body.groups)) return bad('groups', 'an array');
-    snap.groups = (body.groups as unknown[] | null) ?? [];
+    if (body.groups !== null && !Array.isArray(body.groups)) warn('groups', 'an array', keep);
+    else snap.groups = (body.groups as unknown[] | null) ?? [];
   }
   if (body.effective_permissions !== undefined) {
     const v = body.effective_permissions;
-    if (v !== null && (!Array.isArray(v) || v.some((p) => typeof p !== 'string'))) return bad('effective_permissions', 'an array of strings');
-    snap.effectivePermissions = v as string[] | null;
+    if (v !== null && (!Array.isArray(v) || v.some((p) => typeof p !== 'string'))) warn('effective_permissions', 'an array of strings', keep);
+    else snap.effectivePermissions = v as string[] | null;
   }
   for (const [src, dst] of TIME_FIELDS) {
     if (body[src] === undefined) continue;
     const p = parseCmlTimestamp(body[src]);
-    if (!p.ok) return bad(src, 'an ISO-8601 date-time');
-    snap[dst] = p.value;
+    if (p.ok) snap[dst] = p.value;
+    else {
+      warn(src, 'an ISO-8601 date-time', 'stored as null');
+      snap[dst] = null;
+    }
   }
-  return { ok: true, snapshot: snap };
+  return { ok: true, snapshot: snap, warnings };
 }
 
 const DEFAULTS: LabFields = {
   title: '',
   description: '',
   notes: '',
-  state: 'UNKNOWN',
+  state: UNKNOWN_STATE,
   owner: null,
   ownerUsername: null,
   ownerFullname: null,
