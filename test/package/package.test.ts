@@ -308,12 +308,14 @@ describe('npm run package', { concurrency: false }, () => {
       const states = ok(`systemctl is-enabled ${units.join(' ')} || true`).stdout.trim().split('\n');
       assert.deepEqual(new Set(states), new Set(['disabled', 'static']));
       assert.equal(states[units.indexOf('labops-daemon.service')], 'disabled');
+      // the inventory the packaged config names: empty until the operator fills it, never replaced once there
+      assert.equal(ok('cat /etc/labops/hosts.json').stdout, '{ "hosts": [] }\n');
       assert.match(ok('getent passwd labops').stdout, /^labops:x:\d+:\d+:labops lab fleet tools:\/var\/lib\/labops:\/usr\/sbin\/nologin$/m);
-      assert.equal(ok('stat -c "%U:%G %a" /var/lib/labops /var/log/labops /etc/labops/config.json').stdout, 'labops:labops 700\nlabops:adm 750\nroot:labops 640\n');
+      assert.equal(ok('stat -c "%U:%G %a" /var/lib/labops /var/log/labops /etc/labops/config.json /etc/labops/hosts.json').stdout, 'labops:labops 700\nlabops:adm 750\nroot:labops 640\nroot:labops 640\n');
       // the maintainer scripts again: same result, nothing new (idempotent)
       ok('dpkg -i /tmp/labops.deb && /var/lib/dpkg/info/labops.postinst configure ' + VERSION);
       assert.equal(ok('getent passwd labops | wc -l').stdout.trim(), '1');
-      assert.equal(ok('stat -c "%U:%G %a" /var/lib/labops /var/log/labops /etc/labops/config.json').stdout, 'labops:labops 700\nlabops:adm 750\nroot:labops 640\n');
+      assert.equal(ok('stat -c "%U:%G %a" /var/lib/labops /var/log/labops /etc/labops/config.json /etc/labops/hosts.json').stdout, 'labops:labops 700\nlabops:adm 750\nroot:labops 640\nroot:labops 640\n');
     });
 
     test('labops --version, and db migrate + heartbeat show on the embedded store (as root, and as the units run it)', (t) => {

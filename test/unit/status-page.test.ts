@@ -288,3 +288,10 @@ test('the fragment right after a read is served from it (every open page fetches
     await new Promise((r) => server.close(r));
   }
 });
+
+test('poke and close work as plain functions (the daemon hands poke to each loop run)', () => {
+  const page = createStatusPage({ snapshot: async () => { throw new Error('not read'); }, sampleMs: 1000 });
+  const { poke, close } = page;
+  assert.doesNotThrow(() => poke());
+  assert.doesNotThrow(() => close());
+});

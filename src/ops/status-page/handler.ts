@@ -197,16 +197,17 @@ class StatusPageServer implements StatusPage {
     return true;
   };
 
-  poke(): void {
+  // handed around as plain functions (the API's poke after each loop run): bound to this page
+  readonly poke = (): void => {
     if (this.watchers.size) void this.sample();
-  }
+  };
 
-  close(): void {
+  readonly close = (): void => {
     clearInterval(this.timer);
     this.timer = undefined;
     for (const w of this.watchers) w.end();
     this.watchers.clear();
-  }
+  };
 }
 
 export function createStatusPage(o: StatusPageOptions): StatusPage {
