@@ -389,8 +389,10 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   assert.equal(rows.length, STATIONS, 'every station has heartbeats');
   const byHost = polled;
   assert.equal(byHost.size, STATIONS, 'every station was polled');
-  // a gap counts as missed polling past three jittered intervals (the alert rule's notion of a missing heartbeat)
-  const limitMs = 3 * 2000 * 1.1 + 2000;
+  // a gap counts as missed polling when the alert rule configured above (alerts.missing-intervals: 5) would call the
+  // heartbeat missing: five jittered intervals and the one in progress. A run that overruns its interval on a
+  // loaded two-core machine (the stations, both daemons and MariaDB share it) is slower polling, not a gap
+  const limitMs = 5 * 2000 * 1.1 + 2000;
   // two leases and two intervals after an outage: a returning instance takes its share back at its next
   // renewal and polls it on its next interval, while the other lets go of it at its own renewal
   const margin = 2 * 4000 + 2000 * 2;
