@@ -48,6 +48,9 @@ test('prompting and progress need a terminal; --json pretty-prints only on a ter
   assert.equal(json.progressEnabled, false);
   json.printJson({ a: 1 });
   assert.equal(json.outText(), '{\n  "a": 1\n}\n');
+  // a terminal that reports 0 columns (script(1) in cron, ssh -tt, CI ptys) or cannot move the cursor: no spinner
+  assert.equal(IOStreams.test({ tty: true, columns: 0, env: {} }).progressEnabled, false);
+  assert.equal(IOStreams.test({ tty: true, env: { TERM: 'dumb' } }).progressEnabled, false);
   const piped = IOStreams.test({ tty: false });
   piped.printJson({ a: 1 });
   assert.equal(piped.outText(), '{"a":1}\n');
