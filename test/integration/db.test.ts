@@ -206,10 +206,23 @@ describe('MariaDB', () => {
     assert.match(created.lab_host_events!, /KEY `idx_host_kind_ts` \(`host_id`,`kind`,`timestamp_utc`\)/);
     assert.match(created.reservation_operations!, /KEY `idx_reservation_action` \(`reservation_id`,`action`\)/);
     assert.match(created.reservation_operations!, /`success` tinyint\(1\) NOT NULL DEFAULT 0/);
-    // Same definitions as the upstream DDL produces.
+    // Same definitions as the upstream DDL produces, but for the character set labops declares (upstream leaves it to the server)
     maria.sql('CREATE DATABASE upstream_ref');
     maria.sql(`USE upstream_ref; ${UPSTREAM_DDL}`);
-    assert.deepEqual(showCreate(maria, 'fresh'), showCreate(maria, 'upstream_ref'));
+    const withoutCharset = (shown: Record<string, string>) => Object.fromEntries(Object.entries(shown).map(([k, v]) => [k, v.replace(/ DEFAULT CHARSET=\S+( COLLATE=\S+)?/, '')]));
+    for (const table of Object.values(created)) assert.match(table, /\) ENGINE=InnoDB .*DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci\n?$/);
+    assert.deepEqual(withoutCharset(created), withoutCharset(showCreate(maria, 'upstream_ref')));
+  });
+
+  test('on a latin1 server, the tables labops creates take an emoji (utf8mb4) and compare names case-insensitively', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    maria.sql('CREATE DATABASE latin1_db CHARACTER SET latin1');
+    const r = await cli(['--db', maria.createDatabase('latin1_db'), 'db', 'migrate', '--create-foreign']);
+    assert.equal(r.code, 0, r.stderr);
+    const collations = maria.sql("SELECT DISTINCT table_collation FROM information_schema.tables WHERE table_schema = 'latin1_db'").trim();
+    assert.equal(collations, 'utf8mb4_unicode_ci');
+    maria.sql("SET NAMES utf8mb4; INSERT INTO latin1_db.lab_hosts (name, address) VALUES ('pc-\u{1F984}', '10.0.0.1')");
+    assert.equal(maria.sql("SET NAMES utf8mb4; SELECT name FROM latin1_db.lab_hosts WHERE name = 'PC-\u{1F984}'").trim(), 'pc-\u{1F984}');
   });
 
   test('a fresh database gets every table with the shape labops always created it with, and every declared column', async (t) => {
