@@ -263,6 +263,26 @@ describe('MariaDB', () => {
     assert.match(r.stdout, /lab_hosts\tmissing columns: address,mac,mode,last_seen,created_at,updated_at/);
   });
 
+  test('status and doctor name a column whose type rejects what labops writes (an ENUM without PROVISIONING), before the first run', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const url = maria.createDatabase('narrow_enum');
+    assert.equal((await cli(['--db', url, 'db', 'migrate', '--create-foreign'])).code, 0);
+    maria.sql("ALTER TABLE narrow_enum.lab_sessions MODIFY status ENUM('REQUESTED','ACTIVE','FAILED','EXPIRED','REVOKED') DEFAULT 'REQUESTED'");
+    const r = await cli(['--db', url, 'db', 'status']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /lab_sessions\trejects what labops writes: status enum\('REQUESTED','ACTIVE','FAILED','EXPIRED','REVOKED'\) lacks 'PROVISIONING'$/m);
+    const json = JSON.parse((await cli(['--db', url, '--json', 'db', 'status'])).stdout) as { migrations: { tables: { table: string; rejectingColumns: string[] }[] }[] };
+    const others = json.migrations.flatMap((m) => m.tables).filter((x) => x.table !== 'lab_sessions');
+    assert.ok(others.every((x) => x.rejectingColumns.length === 0), 'only lab_sessions is named');
+    const doctor = await cli(['--db', url, '--json', 'doctor', '--sample', '0']);
+    const check = (JSON.parse(doctor.stdout).checks as { check: string; status: string; detail: string }[]).find((c) => c.check === 'database')!;
+    assert.equal(check.status, 'fail');
+    assert.match(check.detail, /a column rejects what labops writes: lab_sessions\.status enum\(.*\) lacks 'PROVISIONING'$/);
+    // widened by its owner, nothing is named
+    maria.sql("ALTER TABLE narrow_enum.lab_sessions MODIFY status ENUM('REQUESTED','PROVISIONING','ACTIVE','FAILED','EXPIRED','REVOKED','EXTRA') DEFAULT 'REQUESTED'");
+    assert.equal((await cli(['--db', url, 'db', 'status'])).code, 0);
+  });
+
   test('times are UTC whatever the server time zone', async (t) => {
     if (!maria) return t.skip('no MariaDB');
     const db = await openDatabase(maria.createDatabase('tz'));
