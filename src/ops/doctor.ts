@@ -123,7 +123,13 @@ async function databaseCheck(ports: DoctorPorts, cfg: LabopsConfig | undefined):
   const { migrationStatus, isComplete } = await import('../core/db/migrations.js');
   const status = await migrationStatus(db.kysely, db.dialect);
   if (isComplete(status)) return { check: 'database', status: 'ok', detail: `${db.url}${from}: reachable, migrated` };
-  const missing = status.flatMap((m) => m.tables.filter((t) => (!t.exists && !t.owner) || t.missingColumns.length).map((t) => (t.exists ? `${t.table} (columns ${t.missingColumns.join(',')})` : t.table)));
+  const tables = status.flatMap((m) => m.tables);
+  const rejecting = tables.flatMap((t) => t.rejectingColumns.map((c) => `${t.table}.${c}`));
+  const missing = tables.filter((t) => (!t.exists && !t.owner) || t.missingColumns.length).map((t) => (t.exists ? `${t.table} (columns ${t.missingColumns.join(',')})` : t.table));
+  if (missing.length === 0 && rejecting.length) {
+    // migrate never alters a table: widening the column is its owner's change
+    return { check: 'database', status: 'fail', detail: `${db.url}${from}: a column rejects what labops writes: ${rejecting.join('; ')}`, hint: 'widen the column (ALTER TABLE … MODIFY) with its owner; labops db migrate never alters a table' };
+  }
   return { check: 'database', status: 'fail', detail: `${db.url}${from}: not fully migrated${missing.length ? `: ${missing.join(', ')}` : ''}`, hint: 'run labops db migrate' };
 }
 

@@ -184,16 +184,16 @@ export async function repairMacct(host: string, cfg: MacctRepairConfig, ports: M
 }
 
 /** Real ports over the ldb adapter, the file system and child processes. */
-export async function systemMacctPorts(env: NodeJS.ProcessEnv): Promise<MacctRepairPorts> {
+export async function systemMacctPorts(env: NodeJS.ProcessEnv, ldbOptions: { timeoutMs?: number } = {}): Promise<MacctRepairPorts> {
   const [{ readFileSync, existsSync }, { spawn }, ldb, { childEnv }] = await Promise.all([import('node:fs'), import('node:child_process'), import('../core/samba/ldb.js'), import('../core/child-env.js')]);
   return {
     checkSamLdb: ldb.checkSamLdb,
     async findComputer(samLdb, name) {
-      const r = await ldb.findComputer(samLdb, name, { env });
+      const r = await ldb.findComputer(samLdb, name, { ...ldbOptions, env });
       if (!r) return undefined;
       return { dn: r.dn, unicodePwd: r.attrs.unicodePwd?.[0], supplementalCredentials: r.attrs.supplementalCredentials?.[0] };
     },
-    modify: (samLdb, ldif) => ldb.ldbModify(samLdb, ldif, { env }),
+    modify: (samLdb, ldif) => ldb.ldbModify(samLdb, ldif, { ...ldbOptions, env }),
     readFile(path) {
       try {
         return readFileSync(path, 'utf8');

@@ -206,10 +206,23 @@ describe('MariaDB', () => {
     assert.match(created.lab_host_events!, /KEY `idx_host_kind_ts` \(`host_id`,`kind`,`timestamp_utc`\)/);
     assert.match(created.reservation_operations!, /KEY `idx_reservation_action` \(`reservation_id`,`action`\)/);
     assert.match(created.reservation_operations!, /`success` tinyint\(1\) NOT NULL DEFAULT 0/);
-    // Same definitions as the upstream DDL produces.
+    // Same definitions as the upstream DDL produces, but for the character set labops declares (upstream leaves it to the server)
     maria.sql('CREATE DATABASE upstream_ref');
     maria.sql(`USE upstream_ref; ${UPSTREAM_DDL}`);
-    assert.deepEqual(showCreate(maria, 'fresh'), showCreate(maria, 'upstream_ref'));
+    const withoutCharset = (shown: Record<string, string>) => Object.fromEntries(Object.entries(shown).map(([k, v]) => [k, v.replace(/ DEFAULT CHARSET=\S+( COLLATE=\S+)?/, '')]));
+    for (const table of Object.values(created)) assert.match(table, /\) ENGINE=InnoDB .*DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci\n?$/);
+    assert.deepEqual(withoutCharset(created), withoutCharset(showCreate(maria, 'upstream_ref')));
+  });
+
+  test('on a latin1 server, the tables labops creates take an emoji (utf8mb4) and compare names case-insensitively', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    maria.sql('CREATE DATABASE latin1_db CHARACTER SET latin1');
+    const r = await cli(['--db', maria.createDatabase('latin1_db'), 'db', 'migrate', '--create-foreign']);
+    assert.equal(r.code, 0, r.stderr);
+    const collations = maria.sql("SELECT DISTINCT table_collation FROM information_schema.tables WHERE table_schema = 'latin1_db'").trim();
+    assert.equal(collations, 'utf8mb4_unicode_ci');
+    maria.sql("SET NAMES utf8mb4; INSERT INTO latin1_db.lab_hosts (name, address) VALUES ('pc-\u{1F984}', '10.0.0.1')");
+    assert.equal(maria.sql("SET NAMES utf8mb4; SELECT name FROM latin1_db.lab_hosts WHERE name = 'PC-\u{1F984}'").trim(), 'pc-\u{1F984}');
   });
 
   test('a fresh database gets every table with the shape labops always created it with, and every declared column', async (t) => {
@@ -248,6 +261,26 @@ describe('MariaDB', () => {
     const r = await cli(['--db', url, 'db', 'status']);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /lab_hosts\tmissing columns: address,mac,mode,last_seen,created_at,updated_at/);
+  });
+
+  test('status and doctor name a column whose type rejects what labops writes (an ENUM without PROVISIONING), before the first run', async (t) => {
+    if (!maria) return t.skip('no MariaDB');
+    const url = maria.createDatabase('narrow_enum');
+    assert.equal((await cli(['--db', url, 'db', 'migrate', '--create-foreign'])).code, 0);
+    maria.sql("ALTER TABLE narrow_enum.lab_sessions MODIFY status ENUM('REQUESTED','ACTIVE','FAILED','EXPIRED','REVOKED') DEFAULT 'REQUESTED'");
+    const r = await cli(['--db', url, 'db', 'status']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /lab_sessions\trejects what labops writes: status enum\('REQUESTED','ACTIVE','FAILED','EXPIRED','REVOKED'\) lacks 'PROVISIONING'$/m);
+    const json = JSON.parse((await cli(['--db', url, '--json', 'db', 'status'])).stdout) as { migrations: { tables: { table: string; rejectingColumns: string[] }[] }[] };
+    const others = json.migrations.flatMap((m) => m.tables).filter((x) => x.table !== 'lab_sessions');
+    assert.ok(others.every((x) => x.rejectingColumns.length === 0), 'only lab_sessions is named');
+    const doctor = await cli(['--db', url, '--json', 'doctor', '--sample', '0']);
+    const check = (JSON.parse(doctor.stdout).checks as { check: string; status: string; detail: string }[]).find((c) => c.check === 'database')!;
+    assert.equal(check.status, 'fail');
+    assert.match(check.detail, /a column rejects what labops writes: lab_sessions\.status enum\(.*\) lacks 'PROVISIONING'$/);
+    // widened by its owner, nothing is named
+    maria.sql("ALTER TABLE narrow_enum.lab_sessions MODIFY status ENUM('REQUESTED','PROVISIONING','ACTIVE','FAILED','EXPIRED','REVOKED','EXTRA') DEFAULT 'REQUESTED'");
+    assert.equal((await cli(['--db', url, 'db', 'status'])).code, 0);
   });
 
   test('times are UTC whatever the server time zone', async (t) => {

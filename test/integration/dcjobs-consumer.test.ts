@@ -265,6 +265,38 @@ describe('dc jobs: bad input', () => {
     assert.equal(await w.pending(), 0);
   });
 
+  test('jobs queued before the group existed are delivered (upstream\'s `$` skipped them); one older than JOB_MAX_AGE_SEC is reported expired, not run', { timeout: 90_000 }, async (ctx) => {
+    if (!samLdb) return ctx.skip('samba not installed');
+    const repair = fakeRepairScript(join(work.path, `repair-${Date.now()}`));
+    const w = await world({ workerExtra: [`REPAIR_SCRIPT=${repair.script}`, `LOG_DIR=${join(work.path, 'log')}`] });
+    // a job queued three days ago (its entry ID says when), then 20 new ones, all before the group existed
+    const old = await w.api.queueMacct('pc-old');
+    const [queued] = (await w.redisClient.xrange('linbo:jobs', '-', '+')) as [string, string[]][];
+    await w.redisClient.del('linbo:jobs');
+    await w.redisClient.xadd('linbo:jobs', `${Date.now() - 3 * 86_400_000}-0`, ...queued![1]);
+    const fresh: string[] = [];
+    for (let i = 1; i <= 20; i++) fresh.push((await w.api.queueMacct(`pc-new-${i}`)).operationId);
+    // the LINBO API restarted: it creates the group at `$`, behind all of them
+    await w.redisClient.xgroup('CREATE', 'linbo:jobs', 'dc-workers', '$');
+
+    const first = await once(w);
+    assert.equal(first.summary.received, 21, first.logs.join('\n'));
+    assert.equal(first.summary.completed, 20);
+    assert.equal(first.summary.expired, 1);
+    for (const id of fresh) assert.deepEqual(terminal(w, id), ['completed']);
+    assert.deepEqual(terminal(w, old.operationId), ['failed']);
+    assert.match(String(w.api.operations.get(old.operationId)!.error), /^expired: queued 72 h ago, longer than JOB_MAX_AGE_SEC=86400; not run$/);
+    assert.equal(readFileSync(repair.argvLog, 'utf8').split('\n').filter((l) => l.includes('pc-old')).length, 0, 'the expired job did not run');
+    assert.deepEqual((await w.api.dlq()).map((d) => d.operation_id), [old.operationId]);
+    assert.ok(first.logs.some((l) => /^info no consumer had joined the group yet/.test(l)), first.logs.join('\n'));
+    assert.equal(await w.pending(), 0);
+
+    // a group consumers have joined is never set back: nothing is delivered twice
+    const second = await once(w);
+    assert.equal(second.summary.received, 0);
+    assert.ok(!second.logs.some((l) => /no consumer had joined/.test(l)));
+  });
+
   test('API 500 and timeouts: the outcome is reported once the API answers; no ACK before', { timeout: 60_000 }, async (ctx) => {
     if (!samLdb) return ctx.skip('samba not installed');
     const repair = fakeRepairScript(join(work.path, `repair-500-${Date.now()}`));

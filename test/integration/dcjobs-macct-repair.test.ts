@@ -2,7 +2,7 @@
 // and a macct_repair job through the consumer with the native repair.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/tmp.js';
@@ -13,6 +13,10 @@ import { requireRoot, waitFor } from '../support/services.js';
 import { findComputer } from '../../src/core/samba/ldb.js';
 import { startLinboApi, type LinboApi } from '../../src/sim/linbo/index.js';
 import { runDcJobConsumer } from '../../src/ops/dc-jobs.js';
+import { macctRepairConfig, repairMacct, systemMacctPorts } from '../../src/ops/macct-repair.js';
+import { loadMacctWorkerConfig } from '../../src/core/config/macct-worker-conf.js';
+import { TempFail } from '../../src/domain/errors.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 
 const work = tempDir('labops-macct-');
 let samLdb = '';
@@ -101,6 +105,57 @@ describe('macct-repair', () => {
     const r = await cli(['macct-repair', 'pc01', '--script'], env());
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Repair script not found: .*nonexistent\.py/);
+  });
+});
+
+// Holds a transaction on sam.ldb through Samba's own SamDB (what samba-tool does while it works), which makes
+// every other writer wait on the tdb lock. Prints "locked" once it holds it.
+const HOLD_TRANSACTION = `
+import sys, time
+from samba.samdb import SamDB
+from samba.auth import system_session
+from samba.param import LoadParm
+lp = LoadParm()
+lp.load(sys.argv[2])
+db = SamDB(url=sys.argv[1], session_info=system_session(), lp=lp)
+db.transaction_start()
+print('locked', flush=True)
+sys.stdin.read()
+db.transaction_cancel()
+`;
+
+describe('macct-repair on a locked sam.ldb', () => {
+  test('ldbmodify stopped after the timeout is a temporary failure (75) that says so; nothing changed', { timeout: 60_000 }, async (ctx) => {
+    if (!samLdb) return ctx.skip('samba not installed');
+    createComputer(samLdb, 'pc04', 'Other-Machine-Pw-5!');
+    writeFileSync(devicesCsv, `${readFileSync(devicesCsv, 'utf8')}lab01;pc04;win11_efi_sata;AA:BB:CC:DD:EE:04;10.0.0.104;;;;;;1;;;;;\n`);
+    const before = await pwd('pc04');
+    const holder = spawn('/usr/bin/python3', ['-c', HOLD_TRANSACTION, samLdb, join(work.path, 'samba', 'etc', 'smb.conf')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => holder.on('close', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.on('data', (c) => String(c).includes('locked') && resolve());
+        holder.on('close', (code) => reject(new Error(`the transaction holder exited ${code}`)));
+      });
+      const cfg = macctRepairConfig(loadMacctWorkerConfig(workerConf, env()), 'native');
+      const ports = await systemMacctPorts(env(), { timeoutMs: 1500 });
+      const err = await repairMacct('pc04', cfg, ports).then(
+        () => assert.fail('the repair went through a held transaction'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof TempFail, String(err));
+      assert.equal(EXIT[err.kind], 75);
+      assert.match(err.message, /^sam\.ldb stayed locked for 1\.5 s: ldbmodify on .*sam\.ldb was stopped, nothing changed$/);
+      assert.doesNotMatch(err.message, /exit null/);
+    } finally {
+      holder.stdin.end();
+      await exited;
+    }
+    assert.equal(await pwd('pc04'), before, 'the password is the one it had');
+    // once the transaction is gone, the same repair goes through
+    const ok = await cli(['macct-repair', 'pc04', '--json'], env());
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(await pwd('pc04'), stored.unicodePwd);
   });
 });
 

@@ -75,7 +75,7 @@ function fakes(o: { repair?: DcJobsPorts['repairMacct']; provision?: DcJobsPorts
   };
   const ports: DcJobsPorts = {
     stream: {
-      ensureGroup: async () => {},
+      ensureGroup: async () => ({ rewound: false }),
       read: async (count) => {
         const out = entries.slice(readPos, readPos + count);
         readPos += out.length;
@@ -134,7 +134,8 @@ function fakes(o: { repair?: DcJobsPorts['repairMacct']; provision?: DcJobsPorts
   return { ports, add, addOp, acked, dlq, events, sleeps, ops };
 }
 
-const settings = (x: Partial<DcJobsSettings> = {}): DcJobsSettings => ({ ...defaultDcJobsSettings('t'), debounceMs: 0, ...x });
+// the fake stream's IDs (1-0, 2-0, …) date from 1970: no expiry here (test/integration/dcjobs-consumer covers it)
+const settings = (x: Partial<DcJobsSettings> = {}): DcJobsSettings => ({ ...defaultDcJobsSettings('t'), debounceMs: 0, maxJobAgeMs: 0, ...x });
 const run = (f: ReturnType<typeof fakes>, s = settings()) => consumeDcJobs(s, f.ports, { signal: new AbortController().signal, once: true });
 const tick = () => new Promise<void>((r) => setTimeout(r, 1));
 

@@ -65,14 +65,26 @@ async function render(f: Factory, s: StoreStatus, mode: 'migrate' | 'status'): P
   const rows = s.migrations.flatMap((m) => m.tables.map((t) => ({ m, t })));
   const { renderTable } = await import('../io/render.js');
   const state = (r: (typeof rows)[number]) =>
-    !r.t.exists ? (r.t.owner ? `absent (owned by ${r.t.owner})` : 'missing') : r.t.missingColumns.length ? `missing columns: ${r.t.missingColumns.join(',')}` : r.t.created ? 'created' : mode === 'migrate' ? 'exists' : 'ok';
+    !r.t.exists
+      ? r.t.owner
+        ? `absent (owned by ${r.t.owner})`
+        : 'missing'
+      : r.t.missingColumns.length
+        ? `missing columns: ${r.t.missingColumns.join(',')}`
+        : r.t.rejectingColumns.length
+          ? `rejects what labops writes: ${r.t.rejectingColumns.join('; ')}`
+          : r.t.created
+            ? 'created'
+            : mode === 'migrate'
+              ? 'exists'
+              : 'ok';
   renderTable(
     f.io,
     [
       { header: 'MIGRATION', value: (r: (typeof rows)[number]) => r.m.id },
       { header: 'APPLIED', value: (r) => (r.m.applied ? 'yes' : 'no') },
       { header: 'TABLE', value: (r) => r.t.table },
-      { header: 'STATE', value: state, pretty: (r, c) => (state(r).startsWith('missing') ? c.red : state(r).startsWith('absent') ? c.yellow : c.green)(state(r)) },
+      { header: 'STATE', value: state, pretty: (r, c) => (state(r).startsWith('missing') || state(r).startsWith('rejects') ? c.red : state(r).startsWith('absent') ? c.yellow : c.green)(state(r)) },
     ],
     rows,
   );

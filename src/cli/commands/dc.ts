@@ -55,7 +55,9 @@ const DC_JOBS_DESCRIPTION =
   'The DC job consumer, wire-compatible with the LINBO Docker API: reads linbo:jobs as a member of the dc-workers ' +
   'group, repairs machine accounts in sam.ldb, provisions hosts in batches (one import per batch) and reports every ' +
   'outcome to the API before it ACKs. Pending entries of crashed consumers are claimed at startup and periodically; ' +
-  'failed macct jobs are retried with exponential backoff, then dead-lettered to linbo:jobs:dlq. Runs until ' +
+  'failed macct jobs are retried with exponential backoff, then dead-lettered to linbo:jobs:dlq. No queued job is ' +
+  'skipped: a group nobody has joined yet is read from the stream\'s start; a job queued longer ago than ' +
+  'JOB_MAX_AGE_SEC (default 86400, 0: never) is not run but reported failed as expired and dead-lettered. Runs until ' +
   'SIGINT/SIGTERM; --once processes what is queued now and exits. Reads /etc/macct-worker.conf and the environment ' +
   'as the Python worker did.';
 
@@ -68,7 +70,7 @@ const DC_JOBS_HELP = [
   'Environment: MACCT_WORKER_CONF and the worker keys (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_DB, API_URL,',
   'API_KEY, CONSUMER_NAME, LOG_DIR, REPAIR_SCRIPT, SCHOOL, DEVICES_CSV_MASTER, …; labops adds CLAIM_IDLE_SEC,',
   'CLAIM_INTERVAL_SEC, MAX_RETRIES, RETRY_BACKOFF_SEC, RETRY_BACKOFF_MAX_SEC, MACCT_CONCURRENCY, API_TIMEOUT_SEC,',
-  'REPAIR_MODE, LINBO_DIR, IMAGE_DIR, SAM_LDB).',
+  'REPAIR_MODE, LINBO_DIR, IMAGE_DIR, SAM_LDB, JOB_MAX_AGE_SEC).',
   'Exit: 0 done (SIGTERM included); 2 bad config; 3 Redis unreachable at startup; 4 Redis password rejected;',
   '75 --once left entries pending (API unreachable); 130 interrupted.',
 ].join('\n');
@@ -155,7 +157,7 @@ export async function runDcJobs(f: Factory, o: DcJobsOptions): Promise<Outcome[]
   else
     f.io.info(
       `dc jobs: ${summary.received} received, ${summary.completed} completed, ${summary.failed} failed, ${summary.retried} retried, ` +
-        `${summary.deadLettered} dead-lettered, ${summary.duplicates} duplicates, ${summary.leftPending} left pending; ${summary.importRuns} import run(s)`,
+        `${summary.expired} expired, ${summary.deadLettered} dead-lettered, ${summary.duplicates} duplicates, ${summary.leftPending} left pending; ${summary.importRuns} import run(s)`,
     );
   // a pass that left jobs pending (lock held, peer away) is "try again"
   return o.once && summary.leftPending > 0 ? ['tempfail'] : [];

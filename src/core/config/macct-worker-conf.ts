@@ -42,6 +42,7 @@ const DEFAULTS: Record<string, string | ((env: NodeJS.ProcessEnv) => string)> = 
   retry_backoff_sec: '10',
   retry_backoff_max_sec: '300',
   macct_concurrency: '4',
+  job_max_age_sec: '86400',
   api_timeout_sec: '10',
   provision_lock_wait_sec: '300',
   import_timeout_sec: '600',

@@ -69,12 +69,43 @@ export async function tableColumns(db: Kysely<DB>, dialect: Dialect, table: stri
   return new Set(rows.rows.map((r) => r.name));
 }
 
+/** The values of a MySQL `enum('a','b')` column type (quotes doubled inside a value). */
+export function enumValues(columnType: string): string[] | undefined {
+  const m = /^enum\((.*)\)$/is.exec(columnType.trim());
+  if (!m) return undefined;
+  return [...m[1]!.matchAll(/'((?:[^']|'')*)'/g)].map((v) => v[1]!.replace(/''/g, "'"));
+}
+
+/**
+ * An existing table's ENUM columns that lack a value labops writes (e.g. lab_sessions.status without
+ * PROVISIONING): each would fail an INSERT or UPDATE only when that value is first written, so they are
+ * named before the first run. MySQL only: SQLite's CHECKs are labops' own.
+ */
+async function rejectingColumns(db: Kysely<DB>, dialect: Dialect, t: Table): Promise<string[]> {
+  const declared = Object.entries(t.columns).filter(([, c]) => c.sql.values && c.sql.use !== 'unread');
+  if (dialect !== 'mysql' || declared.length === 0) return [];
+  const rows = await sql<{ name: string; type: string }>`SELECT column_name AS name, column_type AS type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ${t.name}`.execute(db);
+  const types = new Map(rows.rows.map((r) => [r.name, String(r.type)]));
+  const out: string[] = [];
+  for (const [name, c] of declared) {
+    const type = types.get(name);
+    const have = type === undefined ? undefined : enumValues(type);
+    if (!have) continue; // missing (named as such) or not an ENUM (takes the text)
+    const lower = new Set(have.map((v) => v.toLowerCase()));
+    const lacking = c.sql.values!.filter((v) => !lower.has(v.toLowerCase()));
+    if (lacking.length) out.push(`${name} ${type} lacks ${lacking.map((v) => `'${v}'`).join(',')}`);
+  }
+  return out;
+}
+
 export interface TableStatus {
   table: string;
   exists: boolean;
   /** the system that owns the table when it is not labops' */
   owner?: string;
   missingColumns: string[];
+  /** columns whose type rejects a value labops writes: `<column> <type> lacks '<value>'` */
+  rejectingColumns: string[];
   /** created by this run */
   created?: boolean;
 }
@@ -107,7 +138,13 @@ export async function migrationStatus(db: Kysely<DB>, dialect: Dialect, parts?: 
     for (const t of m.tables) {
       const exists = tables.has(t.name);
       const cols = exists ? await tableColumns(db, dialect, t.name) : new Set<string>();
-      ts.push({ table: t.name, exists, owner: t.foreign ? (t.owner ?? 'another system') : undefined, missingColumns: exists ? neededColumns(t).filter((c) => !cols.has(c)) : [] });
+      ts.push({
+        table: t.name,
+        exists,
+        owner: t.foreign ? (t.owner ?? 'another system') : undefined,
+        missingColumns: exists ? neededColumns(t).filter((c) => !cols.has(c)) : [],
+        rejectingColumns: exists ? await rejectingColumns(db, dialect, t) : [],
+      });
     }
     out.push({ id: m.id, description: m.description, applied: applied.has(m.id), appliedAt: applied.get(m.id) ?? null, tables: ts });
   }
@@ -120,7 +157,7 @@ function utcNow(): string {
 
 /** Whether a status shows everything labops needs: its own tables present, no needed column missing. */
 export function isComplete(status: MigrationStatus[]): boolean {
-  return status.every((m) => m.applied && m.tables.every((t) => (t.exists || t.owner) && t.missingColumns.length === 0));
+  return status.every((m) => m.applied && m.tables.every((t) => (t.exists || t.owner) && t.missingColumns.length === 0 && t.rejectingColumns.length === 0));
 }
 
 /** Fails with the migrate hint, before any work, when a table a command needs does not exist. */

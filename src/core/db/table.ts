@@ -9,9 +9,11 @@ export type Dialect = 'sqlite' | 'mysql';
 
 /**
  * Table options appended to every CREATE TABLE labops runs on MySQL (ENGINE, DEFAULT CHARSET, COLLATE), unless
- * the table sets its own `mysqlOptions`. Empty: the server's defaults apply, as upstream's DDL leaves them.
+ * the table sets its own `mysqlOptions`. Upstream's DDL leaves the character set to the server, so on a latin1
+ * server an emoji in a username or lab title fails the insert; labops' tables declare utf8mb4, with a
+ * case-insensitive collation as the server default's is (host names compare case-insensitively, README).
  */
-export const MYSQL_TABLE_OPTIONS = '';
+export const MYSQL_TABLE_OPTIONS = 'DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci';
 
 /**
  * How labops uses a column. `needed`: `db status` names it when an existing table lacks it. `optional`: read

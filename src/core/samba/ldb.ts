@@ -5,7 +5,7 @@
 // touch a temp file or the command line.
 import { accessSync, constants, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { AuthFailed, OperationFailed, UsageError } from '../../domain/errors.js';
+import { AuthFailed, OperationFailed, TempFail, UsageError } from '../../domain/errors.js';
 import { childEnv } from '../child-env.js';
 
 export const LDBMODIFY_CONTROLS = ['--controls=relax:0', '--controls=local_oid:1.3.6.1.4.1.7165.4.3.7:0', '--controls=local_oid:1.3.6.1.4.1.7165.4.3.12:0'];
@@ -53,12 +53,26 @@ export function parseLdif(text: string): LdbRecord[] {
   return out;
 }
 
-function run(cmd: string, args: string[], o: LdbOptions, input?: string): Promise<{ code: number | null; stdout: string; stderr: string; error?: string }> {
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  error?: string;
+  /** set when the tool was killed after the timeout (ms): on a local sam.ldb, another process's transaction */
+  timedOutAfterMs?: number;
+}
+
+function run(cmd: string, args: string[], o: LdbOptions, input?: string): Promise<RunResult> {
+  const timeoutMs = o.timeoutMs ?? 60_000;
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env: childEnv(o.env ?? process.env, { pass: ['LDB_MODULES_PATH'] }), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout!.on('data', (c) => (stdout += c));
     child.stderr!.on('data', (c) => (stderr += c));
     child.on('error', (e) => {
@@ -67,7 +81,7 @@ function run(cmd: string, args: string[], o: LdbOptions, input?: string): Promis
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve(timedOut ? { code, stdout, stderr, timedOutAfterMs: timeoutMs } : { code, stdout, stderr });
     });
     if (input !== undefined) child.stdin!.end(input);
   });
@@ -90,7 +104,14 @@ export function checkSamLdb(samLdb: string): void {
   }
 }
 
-function failure(what: string, samLdb: string, r: { code: number | null; stderr: string; stdout: string; error?: string }): Error {
+function failure(what: string, samLdb: string, r: RunResult): Error {
+  // ldb waits on the tdb lock without a deadline; killed while waiting, it has written nothing
+  if (r.timedOutAfterMs !== undefined) {
+    const s = Math.round(r.timedOutAfterMs / 100) / 10;
+    return new TempFail(`sam.ldb stayed locked for ${s} s: ${what} on ${samLdb} was stopped, nothing changed`, {
+      suggestion: 'another process holds a transaction on sam.ldb (samba-tool, a running provisioning); try again when it has finished',
+    });
+  }
   const text = (r.error ?? (r.stderr.trim() || r.stdout.trim())).split('\n').slice(-2).join(' ');
   if (/permission denied|EACCES|access denied/i.test(text)) return new AuthFailed(`${what} on ${samLdb}: permission denied`, { suggestion: 'run as root on the AD DC' });
   return new OperationFailed(`${what} on ${samLdb} failed: ${text || `exit ${r.code}`}`);

@@ -1,4 +1,4 @@
-// Redis Streams consumer-group client on ioredis (NOTES §2): XGROUP CREATE … $ MKSTREAM, XREADGROUP,
+// Redis Streams consumer-group client on ioredis (NOTES §2): XGROUP CREATE … 0 MKSTREAM, XREADGROUP,
 // XAUTOCLAIM over every page, XACK, a keepalive that refreshes only the entries this consumer still owns,
 // XADD to the DLQ. Two connections: a blocking XREADGROUP holds its socket, so ACKs and claims go over
 // the second one. ioredis reconnects by itself; commands wait for the reconnect. Every error leaves
@@ -6,6 +6,25 @@
 // command); a TypeError and its kin pass unchanged, they are bugs.
 import { Redis, type RedisOptions } from 'ioredis';
 import { AuthFailed, LabopsError, OperationFailed, Unreachable } from '../../domain/errors.js';
+
+// KEYS[1] stream; ARGV group, consumer. Returns 1 when an existing, never-joined group was set back to 0.
+const ENSURE_GROUP = `
+local r = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+local rewound = 0
+if type(r) == 'table' and r.err then
+  if not string.find(r.err, 'BUSYGROUP', 1, true) then return r end
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local f = {}
+    for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+    if f['name'] == ARGV[1] and f['consumers'] == 0 and f['pending'] == 0 and f['last-delivered-id'] ~= '0-0' then
+      redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], '0')
+      rewound = 1
+    end
+  end
+end
+redis.call('XGROUP', 'CREATECONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return rewound
+`;
 
 export interface StreamEntry {
   id: string;
@@ -202,18 +221,15 @@ export class RedisJobStream {
   }
 
   /**
-   * XGROUP CREATE <stream> <group> $ MKSTREAM (an existing group is fine), then CREATECONSUMER: the
-   * consumer shows in XINFO CONSUMERS from its start, not only once an entry was delivered to it.
+   * XGROUP CREATE <stream> <group> 0 MKSTREAM, then CREATECONSUMER (the consumer shows in XINFO CONSUMERS
+   * from its start). Upstream creates the group at `$`, which skips every entry queued before the group
+   * existed; the LINBO API still does so at its start. A group that no consumer ever joined (no consumers,
+   * nothing pending) is therefore set back to 0: nobody has read it, so no queued job is skipped. One
+   * script, so two consumers starting together cannot both rewind. `rewound`: it was set back.
    */
-  async ensureGroup(): Promise<void> {
-    await this.run('XGROUP CREATE', async () => {
-      try {
-        await this.cmd.xgroup('CREATE', this.id.stream, this.id.group, '$', 'MKSTREAM');
-      } catch (e) {
-        if (!/BUSYGROUP/.test((e as Error).message)) throw e;
-      }
-      await this.cmd.xgroup('CREATECONSUMER', this.id.stream, this.id.group, this.id.consumer);
-    });
+  async ensureGroup(): Promise<{ rewound: boolean }> {
+    const reply = await this.run('XGROUP CREATE', () => this.cmd.eval(ENSURE_GROUP, 1, this.id.stream, this.id.group, this.id.consumer));
+    return { rewound: reply === 1 };
   }
 
   /** New entries for this consumer; NOGROUP (Redis lost its data) recreates the group. */

@@ -9,6 +9,9 @@ import { errorKind, errText, JobReporter } from './reporter.js';
 import { ConsumerRun } from './run-state.js';
 import type { DcJobsPorts, DcJobsSettings, DcJobsSummary } from './types.js';
 
+/** When the entry was added: the milliseconds part of its stream ID. */
+const entryTimeMs = (id: string): number => Number(id.split('-')[0]);
+
 const entries = (n: number) => `${n} pending entr${n === 1 ? 'y' : 'ies'}`;
 
 export class DcJobConsumer {
@@ -31,7 +34,8 @@ export class DcJobConsumer {
   /** Consumes until the signal aborts (with `once`: what is pending and queued now), then returns the counts. */
   async consume(): Promise<DcJobsSummary> {
     try {
-      await this.reporter.persist('XGROUP CREATE', () => this.p.stream.ensureGroup());
+      const group = await this.reporter.persist('XGROUP CREATE', () => this.p.stream.ensureGroup());
+      if (group.rewound) this.p.log('info', `no consumer had joined the group yet (created at $): set back to the start of ${JOB_STREAM}, so jobs queued before are delivered`);
       await this.reporter.persist('reading own pending entries', () => this.recoverOwn(true));
       await this.reporter.persist('XAUTOCLAIM', () => this.claimIdle());
       if (this.run.once) await this.onePass();
@@ -75,7 +79,9 @@ export class DcJobConsumer {
     this.run.inflight.add(e.id);
     this.run.summary.received++;
     const m = parseJobMessage(e.id, e.fields);
+    const ageMs = this.p.now() - entryTimeMs(e.id);
     if (m.type === 'invalid') this.reporter.background(m, () => this.reporter.invalid(m));
+    else if (this.s.maxJobAgeMs > 0 && ageMs > this.s.maxJobAgeMs) this.reporter.background(m, () => this.reporter.expired(m, ageMs));
     else if (m.type === 'macct_repair') this.macct.push(m);
     else this.provision.push(m);
     this.run.wake();

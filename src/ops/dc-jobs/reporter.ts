@@ -219,6 +219,22 @@ export class JobReporter {
     await this.ack(job.id);
   }
 
+  /**
+   * A job queued longer ago than JOB_MAX_AGE_SEC (a consumer that was down for days, a group set back to
+   * the stream's start): not run, since what it asked for may no longer be wanted; failed as expired,
+   * dead-lettered (to be re-queued by hand) and ACKed. One the API finished or no longer has is handled as always.
+   */
+  async expired(job: Job, ageMs: number): Promise<void> {
+    if (!(await this.prepare(job))) return;
+    const age = ageMs >= 7_200_000 ? `${Math.floor(ageMs / 3_600_000)} h` : `${Math.floor(ageMs / 1000)} s`;
+    const why = `expired: queued ${age} ago, longer than JOB_MAX_AGE_SEC=${this.s.maxJobAgeMs / 1000}; not run`;
+    this.p.log('warn', `${label(job)}: ${why}; entry ${job.id} moved to the DLQ`);
+    await this.deadLetter(job, why);
+    await this.status(job, { status: 'failed', error: why });
+    this.run.summary.expired++;
+    await this.ack(job.id);
+  }
+
   /** A message that cannot be processed: dead-lettered with the reason (the worker ACKed it silently). */
   async invalid(m: InvalidJob): Promise<void> {
     this.run.summary.invalid++;

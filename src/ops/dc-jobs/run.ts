@@ -68,6 +68,7 @@ export function consumerConfig(wc: MacctWorkerConfig, settings: Partial<DcJobsSe
         keepaliveMs: Math.max(50, Math.min(60_000, claimIdleMs / 3)),
         retry: { maxAttempts: Math.max(1, num(v.max_retries, 'MAX_RETRIES')), baseMs: num(v.retry_backoff_sec, 'RETRY_BACKOFF_SEC') * 1000, maxMs: num(v.retry_backoff_max_sec, 'RETRY_BACKOFF_MAX_SEC') * 1000 },
         macctConcurrency: Math.max(1, num(v.macct_concurrency, 'MACCT_CONCURRENCY')),
+        maxJobAgeMs: num(v.job_max_age_sec, 'JOB_MAX_AGE_SEC') * 1000,
         ...settings,
       },
       apiUrl: httpUrl(v.api_url, 'API_URL'),

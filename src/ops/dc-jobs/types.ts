@@ -24,6 +24,8 @@ export interface DcJobsSettings {
   macctConcurrency: number;
   /** longest wait between two tries of an API or Redis call that keeps failing */
   reportRetryMaxMs: number;
+  /** JOB_MAX_AGE_SEC in ms: a job queued longer ago is reported failed as expired, not run; 0: never */
+  maxJobAgeMs: number;
 }
 
 export function defaultDcJobsSettings(consumer: string): DcJobsSettings {
@@ -39,11 +41,13 @@ export function defaultDcJobsSettings(consumer: string): DcJobsSettings {
     retry: { maxAttempts: 3, baseMs: 10_000, maxMs: 300_000 },
     macctConcurrency: 4,
     reportRetryMaxMs: 30_000,
+    maxJobAgeMs: 86_400_000,
   };
 }
 
 export interface JobStreamPort {
-  ensureGroup(): Promise<void>;
+  /** creates or joins the group; `rewound`: a group nobody had joined was set back to the stream's start */
+  ensureGroup(): Promise<{ rewound: boolean }>;
   read(count: number, blockMs: number | undefined): Promise<StreamEntry[]>;
   /** this consumer's own pending entries, with their idle times */
   ownPending(count: number): Promise<PendingEntry[]>;
@@ -93,8 +97,10 @@ export interface DcJobsSummary {
   leftPending: number;
   batches: number;
   importRuns: number;
+  /** queued longer ago than JOB_MAX_AGE_SEC: reported failed (expired), dead-lettered, not run */
+  expired: number;
 }
 
 export function emptySummary(): DcJobsSummary {
-  return { received: 0, completed: 0, failed: 0, retried: 0, deadLettered: 0, invalid: 0, duplicates: 0, handedOver: 0, leftPending: 0, batches: 0, importRuns: 0 };
+  return { received: 0, completed: 0, failed: 0, retried: 0, deadLettered: 0, invalid: 0, duplicates: 0, handedOver: 0, leftPending: 0, batches: 0, importRuns: 0, expired: 0 };
 }
