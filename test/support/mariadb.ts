@@ -1,6 +1,6 @@
 // A real MariaDB server for integration tests: mariadb-install-db into a temp dir, mariadbd on a free
 // loopback port, a database and a password user created for the test.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
@@ -43,7 +43,7 @@ export async function startMariaDb(t?: TestContext): Promise<MariaDb | undefined
       ...(asRoot ? ['user=root'] : []), 'skip-name-resolve', 'innodb_buffer_pool_size=128M', 'innodb_log_file_size=48M', 'performance_schema=OFF', 'skip-log-bin',
       'default-time-zone=+02:00', ''].join('\n'),
   );
-  execFileSync(installDb, [`--defaults-file=${cnf}`, '--auth-root-authentication-method=socket', '--skip-test-db'], { stdio: 'ignore' });
+  installDataDir(installDb, cnf, data);
   let proc: ChildProcess | undefined;
   const start = async () => {
     proc = spawn(mariadbd, [`--defaults-file=${cnf}`], { stdio: 'ignore' });
@@ -87,4 +87,19 @@ export async function startMariaDb(t?: TestContext): Promise<MariaDb | undefined
       await start();
     },
   };
+}
+
+/**
+ * mariadb-install-db into a fresh data directory. It failed once in a CI run and never again by hand: one more
+ * try on an emptied directory, and if that fails too, its own output in the error rather than "Command failed".
+ */
+function installDataDir(installDb: string, cnf: string, data: string): void {
+  const args = [`--defaults-file=${cnf}`, '--auth-root-authentication-method=socket', '--skip-test-db'];
+  for (let attempt = 1; ; attempt++) {
+    const r = spawnSync(installDb, args, { encoding: 'utf8' });
+    if (r.status === 0) return;
+    if (attempt === 2) throw new Error(`mariadb-install-db failed (exit ${r.status ?? r.signal}):\n${`${r.stdout}${r.stderr}`.trim().split('\n').slice(-20).join('\n')}`);
+    rmSync(data, { recursive: true, force: true });
+    mkdirSync(data);
+  }
 }
