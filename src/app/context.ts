@@ -68,29 +68,33 @@ export interface OwnedContext extends AppContext {
   reload(): Promise<{ cfg: LabopsConfig; index: HostIndex; dbChanged: boolean }>;
 }
 
+/** The config as the flags, environment and config file give it; its warnings go out once, here. */
+async function readConfig(init: ContextInit): Promise<LabopsConfig> {
+  const { loadConfig } = await import('../core/config/load.js');
+  const l = init.locations();
+  const password = l.dbPasswordFile === undefined ? undefined : `file:${l.dbPasswordFile}`;
+  const cfg = loadConfig({ flags: { hosts: l.hosts, db: l.db, 'db-password': password }, configPath: l.config, env: init.env });
+  for (const w of cfg.warnings) (init.configWarning ?? init.warn)(w);
+  return cfg;
+}
+
+/** The inventory (with the ops-worker's dynamic catalog over it); warnings only for a named one, unless verbose. */
+async function readInventory(init: ContextInit, cfg: LabopsConfig): Promise<HostIndex> {
+  const [{ HostIndex }, { loadCatalog }] = await Promise.all([import('../core/config/inventory.js'), import('../core/config/catalog.js')]);
+  const setting = cfg.setting('hosts');
+  const inv = loadCatalog(cfg.value('hosts'), setting.source.kind !== 'default', cfg.value('dynamic-hosts'));
+  for (const w of inv.warnings) if (inv.file || init.verbose?.()) (init.configWarning ?? init.warn)(w);
+  return new HostIndex(inv);
+}
+
 export function createContext(init: ContextInit): OwnedContext {
   const closers: (() => Promise<void> | void)[] = [];
   let config: Promise<LabopsConfig> | undefined;
   let inventory: Promise<HostIndex> | undefined;
   let database: Promise<Database> | undefined;
   const cached = new Map<string, { cfg: LabopsConfig; value: Promise<unknown>; close?: (v: never) => Promise<void> | void }>();
-  const configWarning = init.configWarning ?? init.warn;
-
-  const loadConfigNow = async (): Promise<LabopsConfig> => {
-    const { loadConfig } = await import('../core/config/load.js');
-    const l = init.locations();
-    const password = l.dbPasswordFile === undefined ? undefined : `file:${l.dbPasswordFile}`;
-    const cfg = loadConfig({ flags: { hosts: l.hosts, db: l.db, 'db-password': password }, configPath: l.config, env: init.env });
-    for (const w of cfg.warnings) configWarning(w);
-    return cfg;
-  };
-  const loadInventoryNow = async (cfg: LabopsConfig): Promise<HostIndex> => {
-    const [{ HostIndex }, { loadCatalog }] = await Promise.all([import('../core/config/inventory.js'), import('../core/config/catalog.js')]);
-    const setting = cfg.setting('hosts');
-    const inv = loadCatalog(cfg.value('hosts'), setting.source.kind !== 'default', cfg.value('dynamic-hosts'));
-    for (const w of inv.warnings) if (inv.file || init.verbose?.()) configWarning(w);
-    return new HostIndex(inv);
-  };
+  const loadConfigNow = () => readConfig(init);
+  const loadInventoryNow = (cfg: LabopsConfig) => readInventory(init, cfg);
   const closeValue = (entry: { value: Promise<unknown>; close?: (v: never) => Promise<void> | void }) =>
     entry.close ? entry.value.then((v) => entry.close!(v as never), () => {}) : Promise.resolve();
 
