@@ -14,9 +14,9 @@ export interface SimLab extends Lab {
   post(path: '/cml/change' | '/cml/expire-tokens'): Promise<unknown>;
 }
 
-export const LAB_DEFAULTS: LabOptions = {
+/** labops sim's defaults; the base address is always one of the test's own (randomLoopbackBase) */
+const LAB_DEFAULTS: Omit<LabOptions, 'baseAddress'> = {
   stations: 1,
-  baseAddress: '127.0.1.1',
   port: 0,
   wolPort: 0,
   bootDelay: 100,

@@ -120,14 +120,7 @@ function jsonPath(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
-function fail(file: string, path: readonly PropertyKey[], problem: string): never {
-  throw new UsageError(`inventory ${file}: ${jsonPath(path)}: ${problem}`, {
-    suggestion: 'fix the inventory file; nothing was run',
-    context: { file, path: jsonPath(path) },
-  });
-}
-
-/** Every problem of the host entries at once (an operator fixes them in one go), the first few in the message. */
+/** The inventory's problems, all at once (an operator fixes them in one go), the first few in the message. */
 function failAll(file: string, problems: readonly { path: readonly PropertyKey[]; message: string }[]): never {
   const lines = problems.map((p) => `${jsonPath(p.path)}: ${p.message}`);
   const shown = lines.length > 10 ? [...lines.slice(0, 10), `… and ${lines.length - 10} more`] : lines;
@@ -142,12 +135,12 @@ export function parseInventory(text: string, file: string): Inventory {
   try {
     data = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (e) {
-    fail(file, [], `not valid JSON: ${(e as Error).message}`);
+    failAll(file, [{ path: [], message: `not valid JSON: ${(e as Error).message}` }]);
   }
   const top = inventorySchema.safeParse(data);
   if (!top.success) {
     const issue = top.error.issues[0]!;
-    fail(file, issue.path, issue.path.length ? issue.message : 'expected an object {"hosts": [...]}');
+    failAll(file, [{ path: issue.path, message: issue.path.length ? issue.message : 'expected an object {"hosts": [...]}' }]);
   }
   const hosts: InventoryHost[] = [];
   const warnings: string[] = [];
