@@ -516,14 +516,26 @@ interface ChildResult {
   error?: string;
 }
 
+// The program in a group of its own starts only once `onStart` has recorded it (the gate reads one line): a holder
+// killed between spawn and that record would otherwise leave an import running that no lock knows of. No line
+// (the holder died first) and the program never starts.
+const GATED_EXEC = 'IFS= read -r go || exit 75; command -v "$0" >/dev/null 2>&1 || { echo "labops: script not found: $0" >&2; exit 127; }; exec "$0" "$@" </dev/null';
+const gateNotFound = (code: number | null, output: string, cmd: string) => code === 127 && output.trim() === `labops: script not found: ${cmd}`;
+
 /**
  * Runs a program to its end or its time limit (then SIGKILL), stdout and stderr together; `env` is the child's own (childEnv). `group`: in a process
  * group of its own (its pid), reported to `onStart`, and the whole group is killed at the time limit.
  */
 function runChild(spawn: typeof SpawnFn, cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, group?: { onStart?: (pid: number) => void }): Promise<ChildResult> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: Boolean(group) });
-    if (group && child.pid !== undefined) group.onStart?.(child.pid);
+    const child = group
+      ? spawn('/bin/sh', ['-c', GATED_EXEC, cmd, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+      : spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (group && child.pid !== undefined) {
+      group.onStart?.(child.pid);
+      child.stdin?.on('error', () => undefined); // the gate ended early (script not found): its exit code says why
+      child.stdin?.end('go\n');
+    }
     const chunks: Buffer[] = [];
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -539,7 +551,9 @@ function runChild(spawn: typeof SpawnFn, cmd: string, args: string[], env: NodeJ
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, output: Buffer.concat(chunks).toString('utf8'), timedOut });
+      const output = Buffer.concat(chunks).toString('utf8');
+      if (group && gateNotFound(code, output, cmd)) return resolve({ code: null, output: '', timedOut, error: `script not found: ${cmd}` });
+      resolve({ code, output, timedOut });
     });
   });
 }
