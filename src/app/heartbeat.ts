@@ -4,7 +4,7 @@ import type { AppContext } from './context.js';
 import type { HostIndex, InventoryHost } from '../core/config/inventory.js';
 import type { Database } from '../core/db/database.js';
 import type { HostHeartbeatRow, ForcedLogoffRow } from '../core/db/heartbeat-store.js';
-import type { HostPollResult, PollResult } from '../ops/heartbeat/poll.js';
+import type { HostPollResult, PollMemory, PollResult } from '../ops/heartbeat/poll.js';
 import type { AlertsResult } from '../ops/heartbeat/alerts.js';
 import { alertSettings, pollSettings } from './settings.js';
 import { heartbeatSource, notifier } from './clients.js';
@@ -22,6 +22,8 @@ export interface PollOptions {
   concurrency?: number;
   /** keep the source (its WinRM connections) for the next poll of this configuration: the daemon */
   sharedSource?: boolean;
+  /** the daemon's memory of the last stored poll of each host: unchanged station files are not read again */
+  memory?: PollMemory;
 }
 
 /** Polls the named hosts (or the whole inventory) and stores what it read. */
@@ -38,7 +40,7 @@ export async function pollHosts(ctx: AppContext, hosts: readonly InventoryHost[]
   const spec = { kind: s.source, path: s.path, timeoutMs: s.timeoutMs, maxBytes: s.maxBytes };
   const source = o.sharedSource ? await ctx.perConfig(`heartbeat.source`, () => heartbeatSource(ctx, spec), (x) => x.close?.()) : await heartbeatSource(ctx, spec);
   try {
-    return await pollHeartbeats({ hosts, allHosts: index.hosts, events: o.events, concurrency: s.concurrency, clockSkewMs: s.clockSkewMs }, { source, sink, now: ctx.clock.now }, ctx.signal, onHost);
+    return await pollHeartbeats({ hosts, allHosts: index.hosts, events: o.events, concurrency: s.concurrency, clockSkewMs: s.clockSkewMs, memory: o.memory }, { source, sink, now: ctx.clock.now }, ctx.signal, onHost);
   } finally {
     if (!o.sharedSource) await source.close?.();
   }

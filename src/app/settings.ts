@@ -61,7 +61,8 @@ export function alertSettings(cfg: LabopsConfig): AlertThresholds {
     localModeLookaheadMs: cfg.value('alerts.local-mode-lookahead'),
     staleEvictionMs: cfg.value('alerts.stale-eviction'),
     missingIntervals: cfg.value('alerts.missing-intervals'),
-    pollIntervalMs: cfg.value('heartbeat.interval'),
+    // a share polled every 20 s still sees a station's heartbeat change once a minute
+    heartbeatIntervalMs: Math.max(cfg.value('heartbeat.interval'), cfg.value('heartbeat.station-interval')),
     clockSkewMs: cfg.value('heartbeat.clock-skew'),
   };
 }

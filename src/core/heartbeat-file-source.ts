@@ -1,7 +1,7 @@
 // Reads station files from a mounted share through a path template. Placeholders: {host} (inventory name),
 // {address}, and {winpath} (the inventory's Windows path without the drive colon, `/` separated:
 // C:\LabStation\labstation\data\telemetry\heartbeat.json -> C/LabStation/labstation/data/telemetry/heartbeat.json).
-import { close, fstat, open, read } from 'node:fs';
+import { close, fstat, open, read, stat } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join, posix } from 'node:path';
 import type { InventoryHost } from './config/inventory.js';
@@ -13,6 +13,7 @@ const openFile = promisify(open);
 const statFd = promisify(fstat);
 const readFd = promisify(read);
 const closeFd = promisify(close);
+const statPath = promisify(stat);
 
 /**
  * A file's bytes, its size looked at before anything is read: a file larger than `maxBytes` is refused unread
@@ -81,6 +82,25 @@ export class FileHeartbeatSource {
 
   describe(host: InventoryHost, file: StationFile): string {
     return this.path(host, file);
+  }
+
+  /**
+   * The files' identity and change times from one `stat` each: equal tokens mean no file was replaced, grown or
+   * rewritten since, so the poll need not read them again (stations write every minute; the share is polled
+   * more often). A file that cannot be looked at gets a token of its own and is read, and fails, as usual.
+   */
+  async version(host: InventoryHost, files: readonly StationFile[]): Promise<string> {
+    const parts = await Promise.all(
+      files.map(async (file) => {
+        try {
+          const st = await statPath(this.path(host, file));
+          return `${st.isFile() ? 'f' : 'o'}${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+        } catch (e) {
+          return `!${(e as NodeJS.ErrnoException).code ?? 'error'}`;
+        }
+      }),
+    );
+    return `${this.path(host, 'heartbeat')}|${parts.join('|')}`;
   }
 
   async read(host: InventoryHost, file: StationFile): Promise<Uint8Array | null> {

@@ -10,6 +10,7 @@ export interface ClosableHeartbeatSource {
   readonly kind: 'winrm' | 'file';
   read(host: InventoryHost, file: StationFile, signal?: AbortSignal): Promise<Uint8Array | null>;
   readMany?(host: InventoryHost, files: readonly StationFile[], signal?: AbortSignal): Promise<Array<Uint8Array | null | Error>>;
+  version?(host: InventoryHost, files: readonly StationFile[]): Promise<string>;
   describe(host: InventoryHost, file: StationFile): string;
   close?(): Promise<void> | void;
 }

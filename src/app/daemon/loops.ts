@@ -8,6 +8,7 @@ import type { Membership } from '../../ops/daemon/membership.js';
 import type { LoopDef } from '../../ops/daemon/supervisor.js';
 import type { PeriodicLoop, RunReport, ServiceHooks, ServiceLoop } from '../../ops/daemon/scheduler.js';
 import type { WorkLoopName } from '../../domain/daemon-loops.js';
+import type { HostPollResult, PollMemory } from '../../ops/heartbeat/poll.js';
 import { pollHosts, evaluateAlerts } from '../heartbeat.js';
 import { checkServers, provisionUntilStopped } from '../provision.js';
 import { syncCmlLabs } from '../labs.js';
@@ -71,21 +72,40 @@ function heartbeatLoop(env: LoopEnv, cfg: LabopsConfig): LoopDef {
     const intervalMs = c.value('heartbeat.interval');
     return { intervalMs, deadlineMs: Math.max(2 * intervalMs, c.value('heartbeat.timeout') * 3 + 30_000) };
   };
+  // the last stored poll of each host of this instance's share: station files unchanged since are not read again
+  const memory: PollMemory = new Map();
   return periodic('heartbeat', env, cfg, timing, async (ctx) => {
     const index = await ctx.inventory();
     const all = index.hosts.filter((h) => !h.quarantined);
     const mine = share(env, 'heartbeat', all, (h) => h.name);
-    const result = await pollHosts(ctx, mine, { store: true, events: true, sharedSource: true });
+    const polled = ctx.clock.now();
+    const result = await pollHosts(ctx, mine, { store: true, events: true, sharedSource: true, memory });
     const storeErrors = result.hosts.filter((h) => h.error?.kind === 'store');
     env.gauges.hostsPolled = mine.length;
     env.gauges.hostsReady = result.hosts.filter((h) => h.ok && h.ready === true).length;
     if (storeErrors.length) throw new Error(`${storeErrors.length} of ${mine.length} heartbeat(s) not stored: ${storeErrors[0]!.error!.message}`);
+    const evaluated = ctx.clock.now();
     const alerts = await evaluateAlerts(ctx, mine);
     const mineNames = new Set(mine.map((h) => h.name.toLowerCase()));
     env.gauges.alertsOpen = alerts.open.filter((a) => mineNames.has(a.host.toLowerCase())).length;
     if (alerts.notifyError) env.log.warn(`heartbeat: notify hook: ${alerts.notifyError}`, { loop: 'heartbeat' });
-    return { hosts: mine.length, fleet: all.length, ok: result.ok, failed: result.failed, ready: env.gauges.hostsReady, alertsOpened: alerts.opened.length, alertsOpen: env.gauges.alertsOpen };
+    return {
+      hosts: mine.length, fleet: all.length, ok: result.ok, failed: result.failed, ready: env.gauges.hostsReady, alertsOpened: alerts.opened.length, alertsOpen: env.gauges.alertsOpen,
+      ...pollCounts(result.hosts), pollMs: evaluated - polled, alertsMs: ctx.clock.now() - evaluated,
+    };
   });
+}
+
+/** What a heartbeat run did with each host's files: read, skipped as unchanged, and why the failed ones failed. */
+function pollCounts(hosts: readonly HostPollResult[]): RunReport {
+  const count = (p: (h: HostPollResult) => boolean) => hosts.filter(p).length;
+  return {
+    read: count((h) => !h.unchanged),
+    unchanged: count((h) => h.unchanged === true),
+    missing: count((h) => h.error?.kind === 'missing'),
+    malformed: count((h) => h.error?.kind === 'format'),
+    unreadable: count((h) => h.error !== null && !['missing', 'format', 'store'].includes(h.error.kind)),
+  };
 }
 
 function serversLoop(env: LoopEnv, cfg: LabopsConfig): LoopDef {

@@ -30,7 +30,7 @@ export interface StatusReader {
 async function fleet(ctx: AppContext, db: Database | undefined, now: number): Promise<StatusHost[]> {
   const [cfg, index] = await Promise.all([ctx.config(), ctx.inventory()]);
   const a = alertSettings(cfg);
-  const staleAfterMs = a.missingIntervals * a.pollIntervalMs;
+  const staleAfterMs = a.missingIntervals * a.heartbeatIntervalMs;
   if (!db) return index.hosts.map((h) => ({ name: h.name, address: h.address, state: 'never', heartbeatAt: null, localMode: null, localSession: null, issues: [] }));
   const { fleetState } = await import('../heartbeat.js');
   return (await fleetState(ctx, [])).map((r) => ({

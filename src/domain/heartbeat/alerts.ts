@@ -10,9 +10,10 @@ export interface AlertThresholds {
   localModeLookaheadMs: number;
   /** last forced logoff more than this before a reservation start */
   staleEvictionMs: number;
-  /** heartbeat missing or unchanged for more than this many poll intervals */
+  /** heartbeat missing or unchanged for more than this many heartbeat intervals */
   missingIntervals: number;
-  pollIntervalMs: number;
+  /** how often a stored heartbeat can change: the longer of the poll interval and the station's own write interval */
+  heartbeatIntervalMs: number;
   /** the heartbeat dated more than this ahead of the poll that stored it (heartbeat.clock-skew) */
   clockSkewMs: number;
 }
@@ -23,7 +24,7 @@ export const DEFAULT_THRESHOLDS: AlertThresholds = {
   localModeLookaheadMs: 24 * 3_600_000,
   staleEvictionMs: 15 * 60_000,
   missingIntervals: 3,
-  pollIntervalMs: 60_000,
+  heartbeatIntervalMs: 60_000,
   clockSkewMs: 120_000,
 };
 
@@ -100,7 +101,7 @@ export function evaluateAlerts(inputs: readonly HostAlertInput[], now: number, t
   for (const h of inputs) {
     const l = h.latest;
     const add = (rule: AlertRule, message: string, details: Record<string, unknown> = {}) => out.push({ host: h.host, rule, message, details });
-    const limit = t.missingIntervals * t.pollIntervalMs;
+    const limit = t.missingIntervals * t.heartbeatIntervalMs;
     if (!l || !l.timestampUtc) {
       add('heartbeat-missing', 'no heartbeat has ever been stored for this host', {});
       continue;

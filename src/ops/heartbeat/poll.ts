@@ -22,7 +22,18 @@ export interface HeartbeatSource {
    * what `read` would return for that file, or the error it would throw.
    */
   readMany?(host: InventoryHost, files: readonly StationFile[], signal?: AbortSignal): Promise<Array<Uint8Array | null | Error>>;
+  /**
+   * A token that changes whenever one of the host's files changes, looked up without reading them (the file source:
+   * one stat per file). Sources that cannot tell cheaply (WinRM) have none.
+   */
+  version?(host: InventoryHost, files: readonly StationFile[]): Promise<string>;
 }
+
+/**
+ * What a poller remembers of each host between runs (the daemon keeps one per loop): the version of its files at
+ * the last poll that stored them, and that poll's result. A host whose files still have that version is not read.
+ */
+export type PollMemory = Map<string, { version: string; result: HostPollResult }>;
 
 /** A host's files as `read` gives them; with `readMany`, fetched together on the first call. */
 function hostReader(source: HeartbeatSource, host: InventoryHost, files: readonly StationFile[], signal?: AbortSignal): (file: StationFile) => Promise<Uint8Array | null> {
@@ -70,6 +81,8 @@ export interface HostPollResult {
   clockSkewMs: number | null;
   heartbeatStored: boolean;
   eventsStored: number;
+  /** the host's files had not changed since the last stored poll: not read, the fields are that poll's */
+  unchanged?: true;
   lastEvent: Record<string, unknown> | null;
   warnings: string[];
   error: { kind: PollErrorKind; message: string; line?: number; column?: number } | null;
@@ -92,6 +105,8 @@ export interface PollRequest {
   includeRaw?: boolean;
   /** a heartbeat dated more than this ahead of the poll is clock skew (heartbeat.clock-skew; default 2 min) */
   clockSkewMs?: number;
+  /** with a source that has versions: hosts whose files are unchanged since the remembered poll are not read */
+  memory?: PollMemory;
 }
 
 const DEFAULT_CLOCK_SKEW_MS = 120_000;
@@ -123,8 +138,16 @@ export async function pollHeartbeats(req: PollRequest, ports: PollPorts, signal?
     return r;
   }, signal);
   const done = hosts.filter(Boolean);
+  if (req.memory) forgetOthers(req.memory, req.hosts);
   const ok = done.filter((h) => h.ok).length;
   return { hosts: done, ok, failed: done.length - ok };
+}
+
+/** Hosts no longer polled here (left the inventory or this instance's share) are forgotten: memory stays bounded. */
+function forgetOthers(memory: PollMemory, hosts: readonly InventoryHost[]): void {
+  if (memory.size <= hosts.length) return;
+  const polled = new Set(hosts.map((h) => h.name.toLowerCase()));
+  for (const key of memory.keys()) if (!polled.has(key)) memory.delete(key);
 }
 
 /** The error of a heartbeat that could not be read or is not one. */
@@ -148,6 +171,8 @@ class HostPoll {
   private readonly base: HostPollResult;
   private readonly warnings: string[] = [];
   private readonly read: (file: StationFile) => Promise<Uint8Array | null>;
+  private readonly files: readonly StationFile[];
+  private readonly reads: ReturnType<typeof limiter>;
 
   constructor(
     private readonly host: InventoryHost,
@@ -162,7 +187,9 @@ class HostPoll {
       warnings: [], error: null,
     };
     // service-state.ini is small and needed whenever the heartbeat lacks its operations block: read with the rest
-    const readFile = hostReader(ports.source, host, req.events ? ['heartbeat', 'service-state', 'events'] : ['heartbeat', 'service-state'], signal);
+    this.files = req.events ? ['heartbeat', 'service-state', 'events'] : ['heartbeat', 'service-state'];
+    this.reads = reads;
+    const readFile = hostReader(ports.source, host, this.files, signal);
     this.read = (file) =>
       reads.run(() => {
         this.started ??= ports.now();
@@ -170,7 +197,27 @@ class HostPoll {
       });
   }
 
+  /** The poll, or the remembered one when the host's files have not changed since (their version, looked up first). */
   async run(): Promise<HostPollResult> {
+    const { memory } = this.req;
+    const versionOf = this.ports.source.version?.bind(this.ports.source);
+    if (!memory || !versionOf) return this.poll();
+    const key = this.host.name.toLowerCase();
+    // looked up before the read: a file changed while it is read has another version by the next run and is read again
+    const version = await this.reads.run(() => {
+      this.started ??= this.ports.now();
+      return versionOf(this.host, this.files);
+    });
+    const known = memory.get(key);
+    if (known?.version === version) return this.done({ ...known.result, unchanged: true, heartbeatStored: false, eventsStored: 0 });
+    const r = await this.poll();
+    // remembered only once stored: a failed, torn or unstored read is read again next run
+    if (r.ok && this.ports.sink) memory.set(key, { version, result: { ...r, heartbeat: undefined } });
+    else memory.delete(key);
+    return r;
+  }
+
+  private async poll(): Promise<HostPollResult> {
     const { host, base, warnings, ports } = this;
     let snapshot: HeartbeatSnapshot;
     try {
