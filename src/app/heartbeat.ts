@@ -3,7 +3,7 @@
 import type { AppContext } from './context.js';
 import type { HostIndex, InventoryHost } from '../core/config/inventory.js';
 import type { Database } from '../core/db/database.js';
-import type { HostHeartbeatRow, ForcedLogoffRow } from '../core/db/heartbeat-store.js';
+import type { HostStateRow, ForcedLogoffRow } from '../core/db/heartbeat-store.js';
 import type { HostPollResult, PollMemory, PollResult } from '../ops/heartbeat/poll.js';
 import type { AlertsResult } from '../ops/heartbeat/alerts.js';
 import { alertSettings, pollSettings } from './settings.js';
@@ -55,8 +55,8 @@ async function heartbeatSink(ctx: AppContext) {
 }
 
 /** The latest stored heartbeat of each host, with its last prepare and its issues read from the raw heartbeat. */
-export interface FleetRow extends Omit<HostHeartbeatRow, 'rawJson'> {
-  lastPrepareTs: string | null;
+export interface FleetRow extends Omit<HostStateRow, 'issues'> {
+  /** the heartbeat's summary.issues, and a heartbeat naming another host */
   issues: string[];
   /** false: an inventory host with no heartbeat stored, ever */
   reported: boolean;
@@ -70,8 +70,8 @@ async function knownHosts(db: Database, index: HostIndex, names: readonly string
   const resolved = names.map((n) => index.find(n)?.name ?? n);
   const unknown = resolved.filter((n) => !index.find(n));
   if (!unknown.length) return resolved;
-  const { latestHeartbeats } = await import('../core/db/heartbeat-store.js');
-  const all = (await latestHeartbeats(db)).map((r) => r.host);
+  const { latestHeartbeatStates } = await import('../core/db/heartbeat-store.js');
+  const all = (await latestHeartbeatStates(db)).map((r) => r.host);
   const storedNames = new Set(all.map((n) => n.toLowerCase()));
   const missing = unknown.find((n) => !storedNames.has(n.toLowerCase()));
   if (missing === undefined) return resolved;
@@ -82,14 +82,17 @@ async function knownHosts(db: Database, index: HostIndex, names: readonly string
 
 /** The named hosts (default: the inventory and every host with a stored heartbeat), those that never reported too. */
 export async function fleetState(ctx: AppContext, names: readonly string[]): Promise<FleetRow[]> {
-  const [db, index, { latestHeartbeats }] = await Promise.all([ctx.database({ create: false }), ctx.inventory(), import('../core/db/heartbeat-store.js')]);
+  const [db, index, { latestHeartbeatStates }] = await Promise.all([ctx.database({ create: false }), ctx.inventory(), import('../core/db/heartbeat-store.js')]);
   const resolved = await knownHosts(db, index, names);
-  const stored = (await latestHeartbeats(db, resolved)).map(fleetRow);
+  const stored = (await latestHeartbeatStates(db, resolved)).map(fleetRow);
   const have = new Set(stored.map((r) => r.host.toLowerCase()));
   const wanted = names.length ? resolved.map((n) => index.find(n) ?? { name: n, address: '' }) : index.hosts;
   const never = wanted.filter((h) => !have.has(h.name.toLowerCase())).map((h) => neverReported(h.name, h.address));
-  return [...stored, ...never].sort((a, b) => a.host.localeCompare(b.host));
+  return [...stored, ...never].sort((a, b) => byName(a.host, b.host));
 }
+
+// one collator for the whole sort: localeCompare builds one per call (a tenth of a second over 10 000 hosts)
+const byName = new Intl.Collator().compare;
 
 function neverReported(host: string, address: string): FleetRow {
   return {
@@ -98,19 +101,9 @@ function neverReported(host: string, address: string): FleetRow {
   };
 }
 
-function fleetRow({ rawJson, ...r }: HostHeartbeatRow): FleetRow {
-  {
-    let raw: Record<string, any> = {}; // eslint-disable-line @typescript-eslint/no-explicit-any
-    try {
-      raw = rawJson ? JSON.parse(rawJson) : {};
-    } catch {
-      raw = {};
-    }
-    const ops = raw.operations ?? raw.status?.operations ?? {};
-    const issues: string[] = Array.isArray(raw.summary?.issues) ? [...raw.summary.issues] : [];
-    if (r.reportedHost && r.reportedHost.toLowerCase() !== r.host.toLowerCase()) issues.push(`heartbeat names host ${r.reportedHost}`);
-    return { ...r, lastPrepareTs: typeof ops.lastPrepareSession?.timestamp === 'string' ? new Date(ops.lastPrepareSession.timestamp).toISOString() : null, issues, reported: true };
-  }
+function fleetRow(r: HostStateRow): FleetRow {
+  const otherName = r.reportedHost && r.reportedHost.toLowerCase() !== r.host.toLowerCase();
+  return { ...r, issues: otherName ? [...r.issues, `heartbeat names host ${r.reportedHost}`] : r.issues, reported: true };
 }
 
 export async function forcedLogoffList(ctx: AppContext, names: readonly string[]): Promise<ForcedLogoffRow[]> {

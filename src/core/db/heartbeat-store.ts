@@ -9,7 +9,8 @@ import type { Database } from './database.js';
 import { fromDbDateTime, toDbDateTime } from './time.js';
 import { hostKey, hostNameIn } from './host-names.js';
 import { pythonJsonDumps } from '../../domain/python-json.js';
-import type { HeartbeatSnapshot } from '../../domain/heartbeat/normalize.js';
+import { normalizeHeartbeat, type HeartbeatSnapshot } from '../../domain/heartbeat/normalize.js';
+import { existingTables } from './migrations.js';
 import type { GuardEvent } from '../../domain/heartbeat/events.js';
 
 /** What storing a heartbeat needs (lab_reservations is optional: an ops-only database lacks it). */
@@ -88,25 +89,31 @@ const latestByHost = (rows: { host_id: number | string; ts: unknown }[]) => new 
 export async function storeHeartbeats(db: Database, inputs: readonly StoreHeartbeatInput[]): Promise<StoreHeartbeatResult[]> {
   if (!inputs.length) return [];
   const order = inputs.map((input, i) => ({ input, i })).sort((a, b) => (a.input.host.name < b.input.host.name ? -1 : a.input.host.name > b.input.host.name ? 1 : 0));
-  return withTxRetry(() => db.kysely.transaction().execute((tx) => storeInTransaction(tx, db.dialect, order, inputs.length)));
+  const listing = await hasListingTable(db);
+  return withTxRetry(() => db.kysely.transaction().execute((tx) => storeInTransaction(tx, db.dialect, order, inputs.length, listing)));
 }
 
 type Dialect = Database['dialect'];
 
 /** storeHeartbeats' transaction, over the inputs in host name order; the results in the inputs' order. */
-async function storeInTransaction(tx: Transaction<DB>, dialect: Dialect, order: readonly { input: StoreHeartbeatInput; i: number }[], count: number): Promise<StoreHeartbeatResult[]> {
+async function storeInTransaction(tx: Transaction<DB>, dialect: Dialect, order: readonly { input: StoreHeartbeatInput; i: number }[], count: number, listing: boolean): Promise<StoreHeartbeatResult[]> {
   const hosts = await upsertAndLockHosts(tx, dialect, order.map(({ input }) => input));
   const latest = await latestTimes(tx, [...new Set([...hosts.values()].map((h) => h.id))]);
   const results: StoreHeartbeatResult[] = new Array(count);
   const heartbeatRows: Insertable<DB['lab_host_heartbeat']>[] = [];
   const stateRows: Insertable<DB['labops_host_poll_state']>[] = [];
+  const listingRows: Insertable<DB['labops_host_listing']>[] = [];
   for (const { input, i } of order) {
     const s = input.snapshot;
     const { id: hostId, name } = hosts.get(hostKey(input.host.name))!;
     const ts = toDbDateTime(s.timestamp ?? input.pollTime);
     const latestHeartbeat = latest.heartbeat.get(hostId) ?? null;
     const heartbeatStored = latestHeartbeat === null || ts > latestHeartbeat;
-    if (heartbeatStored) heartbeatRows.push(heartbeatRow(hostId, ts, s));
+    if (heartbeatStored) {
+      heartbeatRows.push(heartbeatRow(hostId, ts, s));
+      const l = listingOf(s);
+      listingRows.push({ host_id: hostId, heartbeat_ts: ts, issues: JSON.stringify(l.issues), last_prepare_ts: l.lastPrepareTs === null ? null : toDbDateTime(l.lastPrepareTs) });
+    }
     const lastEventTs = latest.event.get(hostId) ?? null;
     const fresh = input.events.filter((e) => e.timestamp && (lastEventTs === null || toDbDateTime(e.timestamp) > lastEventTs));
     // rows keyed by host name carry the stored spelling, so a host renamed only in case stays one host
@@ -117,6 +124,7 @@ async function storeInTransaction(tx: Transaction<DB>, dialect: Dialect, order: 
   }
   if (heartbeatRows.length) await tx.insertInto('lab_host_heartbeat').values(heartbeatRows).execute();
   await upsertPollStates(tx, dialect, stateRows);
+  if (listing && listingRows.length) await upsertListings(tx, dialect, listingRows);
   return results;
 }
 
@@ -259,6 +267,16 @@ async function upsertPollStates(tx: Transaction<DB>, dialect: Dialect, stateRows
   }
 }
 
+/** Each host's listing row now describes its newest heartbeat. */
+async function upsertListings(tx: Transaction<DB>, dialect: Dialect, rows: Insertable<DB['labops_host_listing']>[]): Promise<void> {
+  const q = tx.insertInto('labops_host_listing').values(rows);
+  if (dialect === 'mysql') {
+    await q.onDuplicateKeyUpdate({ heartbeat_ts: sql`VALUES(heartbeat_ts)`, issues: sql`VALUES(issues)`, last_prepare_ts: sql`VALUES(last_prepare_ts)` }).execute();
+  } else {
+    await q.onConflict((oc) => oc.column('host_id').doUpdateSet({ heartbeat_ts: sql`excluded.heartbeat_ts`, issues: sql`excluded.issues`, last_prepare_ts: sql`excluded.last_prepare_ts` })).execute();
+  }
+}
+
 export async function storeHeartbeat(db: Database, input: StoreHeartbeatInput): Promise<StoreHeartbeatResult> {
   return (await storeHeartbeats(db, [input]))[0]!;
 }
@@ -325,8 +343,67 @@ export interface HostHeartbeatRow {
 
 const bool = (v: unknown): boolean | null => (v === null || v === undefined ? null : Boolean(Number(v)));
 
-/** The latest stored heartbeat of each host (all hosts, or the named ones). */
+/** The latest stored heartbeat of each host without its document, plus what `heartbeat show` reads from it. */
+export interface HostStateRow extends Omit<HostHeartbeatRow, 'rawJson'> {
+  /** summary.issues of the stored heartbeat */
+  issues: string[];
+  /** operations.lastPrepareSession.timestamp (or under status), ISO UTC */
+  lastPrepareTs: string | null;
+}
+
+/** The latest stored heartbeat of each host (all hosts, or the named ones), with its raw document. */
 export async function latestHeartbeats(db: Database, names?: readonly string[]): Promise<HostHeartbeatRow[]> {
+  const rows = await latestQuery(db, names).select('hb.raw_json').execute();
+  return rows.map((r) => ({ ...heartbeatState(r), rawJson: r.raw_json ?? null }));
+}
+
+/**
+ * The latest stored heartbeat of each host with what a listing shows of its document, from labops_host_listing
+ * (written with each heartbeat); only heartbeats stored without it (by the ops-worker, or before that table
+ * existed) are parsed here.
+ */
+export async function latestHeartbeatStates(db: Database, names?: readonly string[]): Promise<HostStateRow[]> {
+  if (!(await hasListingTable(db))) {
+    const rows = await latestQuery(db, names).select('hb.raw_json').execute();
+    return rows.map((r) => ({ ...heartbeatState(r), ...listingFromDocument(r.raw_json) }));
+  }
+  const rows = await latestQuery(db, names)
+    .leftJoin('labops_host_listing as l', (j) => j.onRef('l.host_id', '=', 'h.id').onRef('l.heartbeat_ts', '=', 'hb.timestamp_utc'))
+    .select(['l.host_id as listed', 'l.issues', 'l.last_prepare_ts', sql<string | null>`CASE WHEN l.host_id IS NULL THEN hb.raw_json END`.as('raw_json')])
+    .execute();
+  return rows.map((r) => ({
+    ...heartbeatState(r),
+    ...(r.listed === null ? listingFromDocument(r.raw_json) : { issues: jsonArray(r.issues), lastPrepareTs: fromDbDateTime(r.last_prepare_ts) }),
+  }));
+}
+
+const listingTables = new WeakMap<Database, Promise<boolean>>();
+
+/** Whether labops_host_listing exists (a Gateway database not migrated since lacks it), asked once per connection. */
+function hasListingTable(db: Database): Promise<boolean> {
+  let known = listingTables.get(db);
+  if (!known) {
+    known = existingTables(db.kysely, db.dialect).then((t) => t.has('labops_host_listing'));
+    listingTables.set(db, known);
+  }
+  return known;
+}
+
+/** What a listing shows of a heartbeat document: its issues and last prepare, as the poll normalises them. */
+function listingOf(s: Pick<HeartbeatSnapshot, 'issues' | 'lastPrepare'>): Pick<HostStateRow, 'issues' | 'lastPrepareTs'> {
+  const t = s.lastPrepare?.timestamp ? Date.parse(s.lastPrepare.timestamp) : NaN;
+  return { issues: s.issues, lastPrepareTs: Number.isNaN(t) ? null : new Date(t).toISOString() };
+}
+
+function listingFromDocument(raw: string | null): Pick<HostStateRow, 'issues' | 'lastPrepareTs'> {
+  try {
+    return listingOf(normalizeHeartbeat(raw ? JSON.parse(raw) : {}));
+  } catch {
+    return { issues: [], lastPrepareTs: null };
+  }
+}
+
+function latestQuery(db: Database, names?: readonly string[]) {
   let q = db.kysely
     .selectFrom('lab_hosts as h')
     .leftJoin('lab_host_heartbeat as hb', (j) =>
@@ -335,12 +412,17 @@ export async function latestHeartbeats(db: Database, names?: readonly string[]):
     .leftJoin('labops_host_poll_state as ps', 'ps.host_id', 'h.id')
     .select([
       'h.name', 'h.address', 'hb.timestamp_utc', 'hb.ready', 'hb.local_mode', 'hb.local_session', 'hb.last_forced_logoff_ts', 'hb.last_forced_logoff_user',
-      'hb.last_power_action_ts', 'hb.last_power_action_mode', 'hb.raw_json', 'ps.last_poll_at', 'ps.last_change_at', 'ps.reported_host',
+      'hb.last_power_action_ts', 'hb.last_power_action_mode', 'ps.last_poll_at', 'ps.last_change_at', 'ps.reported_host',
     ])
     .orderBy('h.name');
   if (names?.length) q = q.where(hostNameIn(db.dialect, 'h.name', names));
-  const rows = await q.execute();
-  return rows.map((r) => ({
+  return q;
+}
+
+type StateColumns = Awaited<ReturnType<ReturnType<typeof latestQuery>['execute']>>[number];
+
+function heartbeatState(r: StateColumns): Omit<HostHeartbeatRow, 'rawJson'> {
+  return {
     host: r.name,
     address: r.address,
     timestampUtc: fromDbDateTime(r.timestamp_utc),
@@ -354,9 +436,19 @@ export async function latestHeartbeats(db: Database, names?: readonly string[]):
     lastPollAt: fromDbDateTime(r.last_poll_at),
     lastChangeAt: fromDbDateTime(r.last_change_at),
     reportedHost: r.reported_host ?? null,
-    rawJson: r.raw_json ?? null,
-  }));
+  };
 }
+
+function jsonArray(value: string | null): string[] {
+  if (!value) return [];
+  try {
+    const v: unknown = JSON.parse(value);
+    return Array.isArray(v) ? v.map(String) : [];
+  } catch {
+    return [];
+  }
+}
+
 
 export interface ForcedLogoffRow {
   host: string;

@@ -1,13 +1,13 @@
 // The host list the Lab Manager UI is built from (GET /api/hosts, HEAD-API §3.2), its reload, and the head
 // worker's routes for features labops does not provide, which answer 501 with the feature they belong to.
-import { latestHeartbeats, type HostHeartbeatRow } from '../../core/db/heartbeat-store.js';
+import { latestHeartbeatStates, type HostStateRow } from '../../core/db/heartbeat-store.js';
 import { credentialRefOf } from '../../core/config/winrm-store.js';
 import type { InventoryHost } from '../../core/config/inventory.js';
 import { pyIso } from '../reservations/timeline.js';
 import type { ApiResponse, OpsApiDeps } from './request.js';
 
 /** The live state of a host from the store: its latest heartbeat as stored, never the raw document. */
-function liveState(row: HostHeartbeatRow | undefined): Record<string, unknown> | null {
+function liveState(row: HostStateRow | undefined): Record<string, unknown> | null {
   if (!row || !row.timestampUtc) return null;
   return {
     heartbeatAt: pyIso(row.timestampUtc),
@@ -20,7 +20,7 @@ function liveState(row: HostHeartbeatRow | undefined): Record<string, unknown> |
   };
 }
 
-function hostEntry(deps: OpsApiDeps, h: InventoryHost, row: HostHeartbeatRow | undefined): Record<string, unknown> {
+function hostEntry(deps: OpsApiDeps, h: InventoryHost, row: HostStateRow | undefined): Record<string, unknown> {
   return {
     name: h.name,
     address: h.address,
@@ -38,10 +38,10 @@ function hostEntry(deps: OpsApiDeps, h: InventoryHost, row: HostHeartbeatRow | u
 /** The catalog in order, each host with whether WinRM credentials resolve and its live state; never a secret. */
 export async function routeHosts(_req: unknown, deps: OpsApiDeps): Promise<ApiResponse> {
   const hosts = deps.index().hosts;
-  let rows = new Map<string, HostHeartbeatRow>();
+  let rows = new Map<string, HostStateRow>();
   if (deps.db) {
     try {
-      rows = new Map((await latestHeartbeats(deps.db)).map((r) => [r.host.toLowerCase(), r]));
+      rows = new Map((await latestHeartbeatStates(deps.db)).map((r) => [r.host.toLowerCase(), r]));
     } catch (e) {
       deps.log?.('warn', `GET /api/hosts: live state unavailable: ${(e as Error).message}`);
     }
