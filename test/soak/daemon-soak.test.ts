@@ -237,13 +237,22 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   cleanups.push(() => clearInterval(sampler));
   note('both daemons up');
   await waitFor(async () => (await health('d1'))?.body.leases?.heartbeat?.members?.length === 2, 'd1 to see two heartbeat shard members', 20_000, 250);
+  // steady state from here: both instances know each other and each has finished a heartbeat run begun since. The
+  // first polls are warm-up: an instance whose first renewal came before the other's polls the whole fleet, cold
+  // (new WinRM connections, the lab_hosts rows created side by side with the other), and that run may still be
+  // under way when the other appears (21 s on a loaded machine, its stations' next polls due only after it)
+  const heartbeatRuns = async (name: string) => {
+    const h = await health(name);
+    return h?.body.leases?.heartbeat?.members?.length === 2 ? (h.body.loops?.heartbeat?.runs as number) : -1;
+  };
+  await waitFor(async () => (await heartbeatRuns('d2')) >= 0, 'd2 to see two heartbeat shard members', 20_000, 250);
+  const runsWhenKnown = [await heartbeatRuns('d1'), await heartbeatRuns('d2')];
+  await waitFor(async () => (await heartbeatRuns('d1')) >= runsWhenKnown[0]! + 2 && (await heartbeatRuns('d2')) >= runsWhenKnown[1]! + 2, 'both daemons to finish a heartbeat run on their share', 60_000, 250);
+  const steadyFrom = Date.now();
   const [h1, h2] = [await health('d1'), await health('d2')];
   const owned1 = h1!.body.leases.heartbeat.owned as number;
   const owned2 = h2!.body.leases.heartbeat.owned as number;
   note(`heartbeat shares: d1 ${owned1}, d2 ${owned2}`);
-  // steady state from here: both instances know each other (the first polls, when both still polled the
-  // whole fleet and created the lab_hosts rows side by side, are warm-up)
-  const steadyFrom = Date.now() + 2500;
   // What labops polled, not what the stations changed: labops_host_poll_state.last_poll_at is written on every
   // successful poll (a heartbeat row only when the station's heartbeat changed), sampled once a second.
   const polled = new Map<string, number[]>();
