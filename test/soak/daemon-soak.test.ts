@@ -9,11 +9,14 @@
 // local user at one station. Work is queued in waves between the faults. At the end: no reservation step succeeded twice, every DC job completed once
 // (reported once, repair run once), every session provisioned once, heartbeat gaps only around the
 // outages, both daemons healthy, SIGTERM exits 0, and daemon RSS flat after warm-up (figures printed).
-// To look closer: SOAK_VERBOSE=1 runs the daemons with --verbose, SOAK_LOG_DIR=<dir> keeps their logs there.
+// To look closer: SOAK_VERBOSE=1 runs the daemons with --verbose, SOAK_LOG_DIR=<dir> keeps their logs there (and
+// every station's poll times, polls.json), SOAK_DAEMON_NODE_ARGS='--cpu-prof --cpu-prof-dir=<dir>' profiles them.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { loadavg } from 'node:os';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
@@ -36,6 +39,13 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STATIONS = 200;
 const KEY = 'soak-internal-key-5d1c';
 const tmp = tempDir('labops-soak-');
+// The stations' own disks, in memory where the machine has a tmpfs. The simulator writes every station's
+// heartbeat.json and status.json atomically (write, rename) each simulated minute, 400 renames a second at x60,
+// synchronously on the one event loop that also answers all 200 stations' WinRM. On this machine's disk, ext4
+// flushes a file before a rename over it: under I/O contention that blocked the stations' event loop for 90 s of
+// a 177 s profile (event-loop delay p50 228 ms, max 4 s), every station answered late and the daemons' runs took
+// 7-14 s. Real stations' disks are not the daemon's server's disk; the daemons' own database stays on disk.
+const stationDisks = existsSync('/dev/shm') ? { path: mkdtempSync('/dev/shm/labops-soak-stations-'), cleanup: () => rmSync(stationDisks.path, { recursive: true, force: true }) } : tempDir('labops-soak-stations-');
 const cleanups: (() => Promise<void> | void)[] = [];
 
 let maria: MariaDb | undefined;
@@ -62,7 +72,7 @@ before(async (t) => {
   cleanups.push(() => maria!.stop(), () => sshd!.stop());
   redis = await startRedis();
   cleanups.push(() => redis.stop());
-  sim = await startSimulator({ hosts: STATIONS, baseAddress: randomLoopbackBase(), stateDir: join(tmp.path, 'sim'), port: 0, httpsPort: 0, bootDelayMs: 100, poweredOn: true, timeScale: 60 });
+  sim = await startSimulator({ hosts: STATIONS, baseAddress: randomLoopbackBase(), stateDir: stationDisks.path, port: 0, httpsPort: 0, bootDelayMs: 100, poweredOn: true, timeScale: 60 });
   cleanups.push(() => sim.close());
   cml = await startCmlControllers({ count: 2, labsPerController: 5, stateDir: join(tmp.path, 'cml') });
   cleanups.push(() => cml.close());
@@ -125,6 +135,7 @@ after(async () => {
   for (const d of Object.values(daemons)) if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
   for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
   tmp.cleanup();
+  stationDisks.cleanup();
 });
 
 interface Daemon {
@@ -148,7 +159,7 @@ function startDaemon(name: 'd1' | 'd2'): Daemon {
     MACCT_WORKER_CONF: workerConf,
     ...(globalThis as { __soakEnv?: NodeJS.ProcessEnv }).__soakEnv,
   };
-  const proc = spawn(process.execPath, [...entry, '--config', config, '--hosts', inventory, ...(process.env.SOAK_VERBOSE ? ['--verbose'] : []), 'daemon', '--listen', `127.0.0.1:${ports[name]}`], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [...(process.env.SOAK_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...entry, '--config', config, '--hosts', inventory, ...(process.env.SOAK_VERBOSE ? ['--verbose'] : []), 'daemon', '--listen', `127.0.0.1:${ports[name]}`], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const d: Daemon = { name, proc, stderr: '', exit: new Promise((res) => proc.on('exit', (code) => res(code))) };
   proc.stderr!.on('data', (c: Buffer) => {
     d.stderr += c.toString();
@@ -184,6 +195,10 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   const note = (m: string) => t.diagnostic(`[${at()}s] ${m}`);
   const outages: { what: string; from: number; to: number }[] = [];
   const rss: { t: number; kib: number }[] = [];
+  // the simulators run in this process: their event-loop delay says whether the stations themselves were starved
+  const simLoopDelay = monitorEventLoopDelay({ resolution: 20 });
+  simLoopDelay.enable();
+  note(`load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
   const hung = sim.stations[2]!;
   const localUserStation = sim.stations[STATIONS - 1]!;
@@ -222,13 +237,22 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   cleanups.push(() => clearInterval(sampler));
   note('both daemons up');
   await waitFor(async () => (await health('d1'))?.body.leases?.heartbeat?.members?.length === 2, 'd1 to see two heartbeat shard members', 20_000, 250);
+  // steady state from here: both instances know each other and each has finished a heartbeat run begun since. The
+  // first polls are warm-up: an instance whose first renewal came before the other's polls the whole fleet, cold
+  // (new WinRM connections, the lab_hosts rows created side by side with the other), and that run may still be
+  // under way when the other appears (21 s on a loaded machine, its stations' next polls due only after it)
+  const heartbeatRuns = async (name: string) => {
+    const h = await health(name);
+    return h?.body.leases?.heartbeat?.members?.length === 2 ? (h.body.loops?.heartbeat?.runs as number) : -1;
+  };
+  await waitFor(async () => (await heartbeatRuns('d2')) >= 0, 'd2 to see two heartbeat shard members', 20_000, 250);
+  const runsWhenKnown = [await heartbeatRuns('d1'), await heartbeatRuns('d2')];
+  await waitFor(async () => (await heartbeatRuns('d1')) >= runsWhenKnown[0]! + 2 && (await heartbeatRuns('d2')) >= runsWhenKnown[1]! + 2, 'both daemons to finish a heartbeat run on their share', 60_000, 250);
+  const steadyFrom = Date.now();
   const [h1, h2] = [await health('d1'), await health('d2')];
   const owned1 = h1!.body.leases.heartbeat.owned as number;
   const owned2 = h2!.body.leases.heartbeat.owned as number;
   note(`heartbeat shares: d1 ${owned1}, d2 ${owned2}`);
-  // steady state from here: both instances know each other (the first polls, when both still polled the
-  // whole fleet and created the lab_hosts rows side by side, are warm-up)
-  const steadyFrom = Date.now() + 2500;
   // What labops polled, not what the stations changed: labops_host_poll_state.last_poll_at is written on every
   // successful poll (a heartbeat row only when the station's heartbeat changed), sampled once a second.
   const polled = new Map<string, number[]>();
@@ -396,6 +420,7 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
   // two leases and two intervals after an outage: a returning instance takes its share back at its next
   // renewal and polls it on its next interval, while the other lets go of it at its own renewal
   const margin = 2 * 4000 + 2000 * 2;
+  if (process.env.SOAK_LOG_DIR) writeFileSync(join(process.env.SOAK_LOG_DIR, 'polls.json'), JSON.stringify({ steadyFrom, outages, polled: Object.fromEntries(byHost) }));
   const unexplained: string[] = [];
   let gapsAroundOutages = 0;
   // the widest gap away from any outage, printed so the headroom under the limit is visible in every run
@@ -411,6 +436,8 @@ test('soak: two daemons, faults, exactly-once work, heartbeat gaps only around o
       else unexplained.push(`${host}: ${gap} ms after ${new Date(ts[i - 1]!).toISOString()}`);
     }
   }
+  simLoopDelay.disable();
+  note(`test process (simulators) event-loop delay ms: p50 ${(simLoopDelay.percentile(50) / 1e6).toFixed(0)}, p99 ${(simLoopDelay.percentile(99) / 1e6).toFixed(0)}, max ${(simLoopDelay.max / 1e6).toFixed(0)}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   note(`polls seen ${[...byHost.values()].reduce((a, l) => a + l.length, 0)}; gaps > ${limitMs} ms: ${gapsAroundOutages} around outages, ${unexplained.length} elsewhere (widest elsewhere ${widestElsewhere} ms)`);
   // on failure, say why in the assertion itself: the daemons' heartbeat and lease warnings (a run longer than its
   // interval, a lease not renewed) and the outage windows

@@ -287,6 +287,38 @@ describe('shard leases', () => {
     assert.equal(a.share('heartbeat', hosts, (h) => h).length, hosts.length);
   });
 
+  test('renewals run at a fixed rate: slow ones (a busy machine or database) do not push the next later, and the lease stays valid', async () => {
+    const vt = new VirtualTime();
+    // a database that takes `slowMs` of (virtual) time to answer the first query of each renewal
+    const slow = new (class extends FakeStore {
+      slowMs = 0;
+      starts: number[] = [];
+      override async nowMs() {
+        this.starts.push(vt.t);
+        await vt.sleep(this.slowMs);
+        return this.now + vt.t;
+      }
+    })();
+    const a = new Membership(slow, { instance: 'a', hostname: 'x', pid: 1, loops: ['heartbeat'], leaseMs: 30_000 }, { now: vt.now, sleep: vt.sleep, log: quiet });
+    const stop = new AbortController();
+    slow.slowMs = 4_000;
+    const running = a.run(stop.signal);
+    await vt.advance(35_000);
+    assert.deepEqual(slow.starts, [0, 10_000, 20_000, 30_000], 'every lease/3 from the previous start, not lease/3 after the previous end');
+    // slower than the period: the next starts at once; the lease (counted from a renewal's start) never lapses,
+    // where pausing lease/3 after each end would have left it expired for 4 s of every 22 s
+    slow.slowMs = 12_000;
+    slow.starts = [];
+    for (let t = 36_000; t <= 120_000; t += 1_000) {
+      await vt.advance(t);
+      assert.ok(a.valid(), `lease valid at ${t} ms`);
+    }
+    assert.deepEqual(slow.starts.slice(0, 4), [40_000, 52_000, 64_000, 76_000]);
+    stop.abort();
+    await vt.advance(200_000);
+    await running;
+  });
+
   test('an instance that cannot renew stops working on its share after one lease', async () => {
     const store = new FakeStore();
     const clock = { t: 0 };

@@ -5,7 +5,7 @@
 // instance that dies stops renewing: its rows expire within one lease and its share falls to the others at
 // their next renewal. An instance that cannot renew (database down) stops working on its share once its
 // own lease has run out, so two instances never both believe they own the same share for long.
-import { shardOwner, shareOf } from '../../domain/daemon.js';
+import { delayUntilNextRun, shardOwner, shareOf } from '../../domain/daemon.js';
 import type { DaemonLogger } from './scheduler.js';
 
 export interface MemberRow {
@@ -101,9 +101,14 @@ export class Membership {
     await this.store.prune(now - this.o.leaseMs * 10).catch(() => 0);
   }
 
-  /** Renews every lease/3 until `signal` aborts, then removes this instance's rows (its share moves at once). */
+  /**
+   * Renews every lease/3 until `signal` aborts, at a fixed rate: the next renewal starts lease/3 after the previous
+   * one started, so renewals slowed by a busy machine or database do not stretch the period (a lease is counted
+   * from a renewal's start, and a valid instance must not skip its share because its renewals drifted).
+   */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
+      const started = this.ports.now();
       try {
         await this.renew();
       } catch (e) {
@@ -111,7 +116,7 @@ export class Membership {
         this.lastError = (e as Error).message.split('\n')[0]!;
         if (this.failures === 1 || this.failures % 10 === 0) this.ports.log.warn(`lease renewal failed (${this.lastError}); retrying`, { failures: this.failures });
       }
-      await this.ports.sleep(this.renewEveryMs, signal);
+      await this.ports.sleep(delayUntilNextRun(started, this.ports.now(), this.renewEveryMs), signal);
     }
   }
 
