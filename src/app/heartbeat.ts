@@ -3,7 +3,7 @@
 import type { AppContext } from './context.js';
 import type { HostIndex, InventoryHost } from '../core/config/inventory.js';
 import type { Database } from '../core/db/database.js';
-import type { HostStateRow, ForcedLogoffRow } from '../core/db/heartbeat-store.js';
+import type { HostHeartbeatRow, HostStateRow, ForcedLogoffRow } from '../core/db/heartbeat-store.js';
 import type { HostPollResult, PollMemory, PollResult } from '../ops/heartbeat/poll.js';
 import type { AlertsResult } from '../ops/heartbeat/alerts.js';
 import { alertSettings, pollSettings } from './settings.js';
@@ -55,7 +55,8 @@ async function heartbeatSink(ctx: AppContext) {
 }
 
 /** The latest stored heartbeat of each host, with its last prepare and its issues read from the raw heartbeat. */
-export interface FleetRow extends Omit<HostStateRow, 'issues'> {
+export interface FleetRow extends Omit<HostHeartbeatRow, 'rawJson'> {
+  lastPrepareTs: string | null;
   /** the heartbeat's summary.issues, and a heartbeat naming another host */
   issues: string[];
   /** false: an inventory host with no heartbeat stored, ever */
@@ -102,8 +103,9 @@ function neverReported(host: string, address: string): FleetRow {
 }
 
 function fleetRow(r: HostStateRow): FleetRow {
+  const { notReadySince: _n, stationTimestamp: _s, nonCompliantNics: _c, armedCount: _a, sleepCompliant: _sl, hibernateCompliant: _h, ...row } = r;
   const otherName = r.reportedHost && r.reportedHost.toLowerCase() !== r.host.toLowerCase();
-  return { ...r, issues: otherName ? [...r.issues, `heartbeat names host ${r.reportedHost}`] : r.issues, reported: true };
+  return { ...row, issues: otherName ? [...r.issues, `heartbeat names host ${r.reportedHost}`] : r.issues, reported: true };
 }
 
 export async function forcedLogoffList(ctx: AppContext, names: readonly string[]): Promise<ForcedLogoffRow[]> {

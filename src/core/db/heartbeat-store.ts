@@ -10,6 +10,7 @@ import { fromDbDateTime, toDbDateTime } from './time.js';
 import { hostKey, hostNameIn } from './host-names.js';
 import { pythonJsonDumps } from '../../domain/python-json.js';
 import { normalizeHeartbeat, type HeartbeatSnapshot } from '../../domain/heartbeat/normalize.js';
+import { digestHeartbeat, EMPTY_DIGEST, type HeartbeatDigest } from '../../domain/heartbeat/digest.js';
 import { existingTables } from './migrations.js';
 import type { GuardEvent } from '../../domain/heartbeat/events.js';
 
@@ -89,20 +90,20 @@ const latestByHost = (rows: { host_id: number | string; ts: unknown }[]) => new 
 export async function storeHeartbeats(db: Database, inputs: readonly StoreHeartbeatInput[]): Promise<StoreHeartbeatResult[]> {
   if (!inputs.length) return [];
   const order = inputs.map((input, i) => ({ input, i })).sort((a, b) => (a.input.host.name < b.input.host.name ? -1 : a.input.host.name > b.input.host.name ? 1 : 0));
-  const listing = await hasListingTable(db);
-  return withTxRetry(() => db.kysely.transaction().execute((tx) => storeInTransaction(tx, db.dialect, order, inputs.length, listing)));
+  const digests = await hasDigestTable(db);
+  return withTxRetry(() => db.kysely.transaction().execute((tx) => storeInTransaction(tx, db.dialect, order, inputs.length, digests)));
 }
 
 type Dialect = Database['dialect'];
 
 /** storeHeartbeats' transaction, over the inputs in host name order; the results in the inputs' order. */
-async function storeInTransaction(tx: Transaction<DB>, dialect: Dialect, order: readonly { input: StoreHeartbeatInput; i: number }[], count: number, listing: boolean): Promise<StoreHeartbeatResult[]> {
+async function storeInTransaction(tx: Transaction<DB>, dialect: Dialect, order: readonly { input: StoreHeartbeatInput; i: number }[], count: number, digests: boolean): Promise<StoreHeartbeatResult[]> {
   const hosts = await upsertAndLockHosts(tx, dialect, order.map(({ input }) => input));
   const latest = await latestTimes(tx, [...new Set([...hosts.values()].map((h) => h.id))]);
   const results: StoreHeartbeatResult[] = new Array(count);
   const heartbeatRows: Insertable<DB['lab_host_heartbeat']>[] = [];
   const stateRows: Insertable<DB['labops_host_poll_state']>[] = [];
-  const listingRows: Insertable<DB['labops_host_listing']>[] = [];
+  const digestRows: Insertable<DB['labops_host_digest']>[] = [];
   for (const { input, i } of order) {
     const s = input.snapshot;
     const { id: hostId, name } = hosts.get(hostKey(input.host.name))!;
@@ -111,8 +112,7 @@ async function storeInTransaction(tx: Transaction<DB>, dialect: Dialect, order: 
     const heartbeatStored = latestHeartbeat === null || ts > latestHeartbeat;
     if (heartbeatStored) {
       heartbeatRows.push(heartbeatRow(hostId, ts, s));
-      const l = listingOf(s);
-      listingRows.push({ host_id: hostId, heartbeat_ts: ts, issues: JSON.stringify(l.issues), last_prepare_ts: l.lastPrepareTs === null ? null : toDbDateTime(l.lastPrepareTs) });
+      digestRows.push(digestRow(hostId, ts, s));
     }
     const lastEventTs = latest.event.get(hostId) ?? null;
     const fresh = input.events.filter((e) => e.timestamp && (lastEventTs === null || toDbDateTime(e.timestamp) > lastEventTs));
@@ -124,7 +124,7 @@ async function storeInTransaction(tx: Transaction<DB>, dialect: Dialect, order: 
   }
   if (heartbeatRows.length) await tx.insertInto('lab_host_heartbeat').values(heartbeatRows).execute();
   await upsertPollStates(tx, dialect, stateRows);
-  if (listing && listingRows.length) await upsertListings(tx, dialect, listingRows);
+  if (digests && digestRows.length) await upsertDigests(tx, dialect, digestRows);
   return results;
 }
 
@@ -267,13 +267,38 @@ async function upsertPollStates(tx: Transaction<DB>, dialect: Dialect, stateRows
   }
 }
 
-/** Each host's listing row now describes its newest heartbeat. */
-async function upsertListings(tx: Transaction<DB>, dialect: Dialect, rows: Insertable<DB['labops_host_listing']>[]): Promise<void> {
-  const q = tx.insertInto('labops_host_listing').values(rows);
+function digestRow(hostId: number, ts: string, s: HeartbeatSnapshot): Insertable<DB['labops_host_digest']> {
+  const d = digestHeartbeat(s);
+  const time = (iso: string | null) => (iso === null ? null : toDbDateTime(iso));
+  return {
+    host_id: hostId,
+    heartbeat_ts: ts,
+    // this heartbeat's time when it is not ready; the upsert keeps an earlier start of the same run
+    not_ready_since: s.ready === false ? ts : null,
+    issues: JSON.stringify(d.issues),
+    last_prepare_ts: time(d.lastPrepareTs),
+    station_ts: time(d.stationTimestamp),
+    non_compliant_nics: JSON.stringify(d.nonCompliantNics),
+    armed_count: d.armedCount,
+    sleep_compliant: bit(d.sleepCompliant),
+    hibernate_compliant: bit(d.hibernateCompliant),
+  };
+}
+
+/** Each host's digest now describes its newest heartbeat; a not-ready run keeps the time it began. */
+async function upsertDigests(tx: Transaction<DB>, dialect: Dialect, rows: Insertable<DB['labops_host_digest']>[]): Promise<void> {
+  const q = tx.insertInto('labops_host_digest').values(rows);
+  const columns = ['heartbeat_ts', 'issues', 'last_prepare_ts', 'station_ts', 'non_compliant_nics', 'armed_count', 'sleep_compliant', 'hibernate_compliant'] as const;
   if (dialect === 'mysql') {
-    await q.onDuplicateKeyUpdate({ heartbeat_ts: sql`VALUES(heartbeat_ts)`, issues: sql`VALUES(issues)`, last_prepare_ts: sql`VALUES(last_prepare_ts)` }).execute();
+    const set = Object.fromEntries(columns.map((c) => [c, sql.raw(`VALUES(${c})`)]));
+    await q.onDuplicateKeyUpdate({ ...set, not_ready_since: sql`CASE WHEN VALUES(not_ready_since) IS NULL THEN NULL ELSE COALESCE(not_ready_since, VALUES(not_ready_since)) END` }).execute();
   } else {
-    await q.onConflict((oc) => oc.column('host_id').doUpdateSet({ heartbeat_ts: sql`excluded.heartbeat_ts`, issues: sql`excluded.issues`, last_prepare_ts: sql`excluded.last_prepare_ts` })).execute();
+    const set = Object.fromEntries(columns.map((c) => [c, sql.raw(`excluded.${c}`)]));
+    await q
+      .onConflict((oc) =>
+        oc.column('host_id').doUpdateSet({ ...set, not_ready_since: sql`CASE WHEN excluded.not_ready_since IS NULL THEN NULL ELSE COALESCE(labops_host_digest.not_ready_since, excluded.not_ready_since) END` }),
+      )
+      .execute();
   }
 }
 
@@ -343,12 +368,10 @@ export interface HostHeartbeatRow {
 
 const bool = (v: unknown): boolean | null => (v === null || v === undefined ? null : Boolean(Number(v)));
 
-/** The latest stored heartbeat of each host without its document, plus what `heartbeat show` reads from it. */
-export interface HostStateRow extends Omit<HostHeartbeatRow, 'rawJson'> {
-  /** summary.issues of the stored heartbeat */
-  issues: string[];
-  /** operations.lastPrepareSession.timestamp (or under status), ISO UTC */
-  lastPrepareTs: string | null;
+/** The latest stored heartbeat of each host without its document, with the digest of that document. */
+export interface HostStateRow extends Omit<HostHeartbeatRow, 'rawJson'>, HeartbeatDigest {
+  /** start of the current run of not-ready heartbeats; undefined when only the heartbeat history can tell (no digest) */
+  notReadySince: string | null | undefined;
 }
 
 /** The latest stored heartbeat of each host (all hosts, or the named ones), with its raw document. */
@@ -358,48 +381,55 @@ export async function latestHeartbeats(db: Database, names?: readonly string[]):
 }
 
 /**
- * The latest stored heartbeat of each host with what a listing shows of its document, from labops_host_listing
- * (written with each heartbeat); only heartbeats stored without it (by the ops-worker, or before that table
- * existed) are parsed here.
+ * The latest stored heartbeat of each host with the digest of its document from labops_host_digest (written with
+ * each heartbeat); only heartbeats stored without one (by the ops-worker, or before that table existed) are parsed.
  */
 export async function latestHeartbeatStates(db: Database, names?: readonly string[]): Promise<HostStateRow[]> {
-  if (!(await hasListingTable(db))) {
+  if (!(await hasDigestTable(db))) {
     const rows = await latestQuery(db, names).select('hb.raw_json').execute();
-    return rows.map((r) => ({ ...heartbeatState(r), ...listingFromDocument(r.raw_json) }));
+    return rows.map((r) => ({ ...heartbeatState(r), ...digestOfDocument(r.raw_json), notReadySince: undefined }));
   }
   const rows = await latestQuery(db, names)
-    .leftJoin('labops_host_listing as l', (j) => j.onRef('l.host_id', '=', 'h.id').onRef('l.heartbeat_ts', '=', 'hb.timestamp_utc'))
-    .select(['l.host_id as listed', 'l.issues', 'l.last_prepare_ts', sql<string | null>`CASE WHEN l.host_id IS NULL THEN hb.raw_json END`.as('raw_json')])
+    .leftJoin('labops_host_digest as d', (j) => j.onRef('d.host_id', '=', 'h.id').onRef('d.heartbeat_ts', '=', 'hb.timestamp_utc'))
+    .select([
+      'd.host_id as digested', 'd.not_ready_since', 'd.issues', 'd.last_prepare_ts', 'd.station_ts', 'd.non_compliant_nics', 'd.armed_count', 'd.sleep_compliant', 'd.hibernate_compliant',
+      sql<string | null>`CASE WHEN d.host_id IS NULL THEN hb.raw_json END`.as('raw_json'),
+    ])
     .execute();
-  return rows.map((r) => ({
-    ...heartbeatState(r),
-    ...(r.listed === null ? listingFromDocument(r.raw_json) : { issues: jsonArray(r.issues), lastPrepareTs: fromDbDateTime(r.last_prepare_ts) }),
-  }));
+  return rows.map((r) => {
+    if (r.digested === null) return { ...heartbeatState(r), ...digestOfDocument(r.raw_json), notReadySince: undefined };
+    return {
+      ...heartbeatState(r),
+      notReadySince: fromDbDateTime(r.not_ready_since),
+      issues: jsonStrings(r.issues),
+      lastPrepareTs: fromDbDateTime(r.last_prepare_ts),
+      stationTimestamp: fromDbDateTime(r.station_ts),
+      nonCompliantNics: jsonStrings(r.non_compliant_nics),
+      armedCount: r.armed_count === null ? null : Number(r.armed_count),
+      sleepCompliant: bool(r.sleep_compliant),
+      hibernateCompliant: bool(r.hibernate_compliant),
+    };
+  });
 }
 
-const listingTables = new WeakMap<Database, Promise<boolean>>();
+const digestTables = new WeakMap<Database, Promise<boolean>>();
 
-/** Whether labops_host_listing exists (a Gateway database not migrated since lacks it), asked once per connection. */
-function hasListingTable(db: Database): Promise<boolean> {
-  let known = listingTables.get(db);
+/** Whether labops_host_digest exists (a Gateway database not migrated since lacks it), asked once per connection. */
+function hasDigestTable(db: Database): Promise<boolean> {
+  let known = digestTables.get(db);
   if (!known) {
-    known = existingTables(db.kysely, db.dialect).then((t) => t.has('labops_host_listing'));
-    listingTables.set(db, known);
+    known = existingTables(db.kysely, db.dialect).then((t) => t.has('labops_host_digest'));
+    digestTables.set(db, known);
   }
   return known;
 }
 
-/** What a listing shows of a heartbeat document: its issues and last prepare, as the poll normalises them. */
-function listingOf(s: Pick<HeartbeatSnapshot, 'issues' | 'lastPrepare'>): Pick<HostStateRow, 'issues' | 'lastPrepareTs'> {
-  const t = s.lastPrepare?.timestamp ? Date.parse(s.lastPrepare.timestamp) : NaN;
-  return { issues: s.issues, lastPrepareTs: Number.isNaN(t) ? null : new Date(t).toISOString() };
-}
-
-function listingFromDocument(raw: string | null): Pick<HostStateRow, 'issues' | 'lastPrepareTs'> {
+/** The digest of a stored document, parsed here as the poll would; a document that is not one gives an empty digest. */
+function digestOfDocument(raw: string | null): HeartbeatDigest {
   try {
-    return listingOf(normalizeHeartbeat(raw ? JSON.parse(raw) : {}));
+    return digestHeartbeat(normalizeHeartbeat(raw ? JSON.parse(raw) : {}));
   } catch {
-    return { issues: [], lastPrepareTs: null };
+    return EMPTY_DIGEST;
   }
 }
 
@@ -439,7 +469,7 @@ function heartbeatState(r: StateColumns): Omit<HostHeartbeatRow, 'rawJson'> {
   };
 }
 
-function jsonArray(value: string | null): string[] {
+function jsonStrings(value: string | null): string[] {
   if (!value) return [];
   try {
     const v: unknown = JSON.parse(value);

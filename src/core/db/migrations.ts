@@ -7,7 +7,7 @@ import { UsageError } from '../../domain/errors.js';
 import { STORE_PARTS, type StorePart } from '../../domain/daemon-loops.js';
 import { createStatements, neededColumns, type Dialect, type Migration, type Table } from './table.js';
 import { LABOPS_MIGRATIONS, OPS_MIGRATION } from './tables-ops.js';
-import { HEARTBEAT_MIGRATION, HOST_LISTING_MIGRATION } from './tables-heartbeat.js';
+import { HEARTBEAT_MIGRATION, HOST_DIGEST_MIGRATION } from './tables-heartbeat.js';
 import { COLLECTOR_MIGRATION } from './tables-collector.js';
 import { CML_MIGRATION } from './tables-cml.js';
 import { RESERVATIONS_MIGRATION } from './tables-reservations.js';
@@ -15,7 +15,7 @@ import { DAEMON_MIGRATION } from './tables-daemon.js';
 
 export type { Dialect, Migration, Table } from './table.js';
 
-export const MIGRATIONS: readonly Migration[] = [OPS_MIGRATION, HEARTBEAT_MIGRATION, COLLECTOR_MIGRATION, CML_MIGRATION, RESERVATIONS_MIGRATION, DAEMON_MIGRATION, HOST_LISTING_MIGRATION];
+export const MIGRATIONS: readonly Migration[] = [OPS_MIGRATION, HEARTBEAT_MIGRATION, COLLECTOR_MIGRATION, CML_MIGRATION, RESERVATIONS_MIGRATION, DAEMON_MIGRATION, HOST_DIGEST_MIGRATION];
 
 /**
  * The parts of labops that use a database, each with the migrations of its tables. The systems labops replaces
@@ -23,7 +23,7 @@ export const MIGRATIONS: readonly Migration[] = [OPS_MIGRATION, HEARTBEAT_MIGRAT
  * use it and no others.
  */
 export const PARTS = {
-  gateway: { summary: "the Lab Gateway: the ops-worker's tables, lab_reservations (foreign), labops' heartbeat and reservation tables", migrations: [OPS_MIGRATION, HEARTBEAT_MIGRATION, RESERVATIONS_MIGRATION, HOST_LISTING_MIGRATION] },
+  gateway: { summary: "the Lab Gateway: the ops-worker's tables, lab_reservations (foreign), labops' heartbeat and reservation tables", migrations: [OPS_MIGRATION, HEARTBEAT_MIGRATION, RESERVATIONS_MIGRATION, HOST_DIGEST_MIGRATION] },
   collector: { summary: "the SSH collector: servers, labs, lab_sessions, server_metrics, alerts (foreign) and labops' session log and state", migrations: [COLLECTOR_MIGRATION] },
   cml: { summary: 'the CML labs cache and its history', migrations: [CML_MIGRATION] },
   daemon: { summary: "labops daemon's shard leases (labops_instances)", migrations: [DAEMON_MIGRATION] },

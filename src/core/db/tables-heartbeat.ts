@@ -71,22 +71,31 @@ export const LABOPS_HOST_POLL_STATE = table('labops_host_poll_state', {
 });
 
 /**
- * What a host listing shows of each host's latest stored heartbeat document, written with it: `heartbeat show`,
- * the status page and GET /api/hosts read this instead of parsing every document (10 000 of them took 0.5 s).
+ * What labops reads of each host's latest heartbeat document, written with it (src/domain/heartbeat/digest.ts):
+ * listings and alert runs read this instead of parsing every stored document (10 000 of them: 0.5 s), and the
+ * start of a not-ready run is kept here instead of being searched in a week of heartbeat history every run.
  */
-export const LABOPS_HOST_LISTING = table('labops_host_listing', {
+export const LABOPS_HOST_DIGEST = table('labops_host_digest', {
   columns: {
     host_id: bigint().primaryKey(),
     /** the heartbeat this row describes (lab_host_heartbeat.timestamp_utc) */
     heartbeat_ts: datetime().notNull(),
+    /** the first of the heartbeats in a row, up to this one, with summary.ready false; NULL when this one is not */
+    not_ready_since: datetime(),
     /** summary.issues, JSON */
     issues: text(),
     last_prepare_ts: datetime(),
+    station_ts: datetime(),
+    /** names of the NICs not ready for Wake-on-LAN, JSON */
+    non_compliant_nics: text(),
+    armed_count: int(),
+    sleep_compliant: boolean(),
+    hibernate_compliant: boolean(),
   },
-  foreignKeys: [{ name: 'fk_host_listing_host', columns: ['host_id'], references: { table: 'lab_hosts', columns: ['id'] }, onDelete: 'CASCADE' }],
+  foreignKeys: [{ name: 'fk_host_digest_host', columns: ['host_id'], references: { table: 'lab_hosts', columns: ['id'] }, onDelete: 'CASCADE' }],
 });
 
-export const HEARTBEAT_TABLES = [LAB_RESERVATIONS, RESERVATION_FORCED_LOGOFFS, LABOPS_ALERTS, LABOPS_HOST_POLL_STATE, LABOPS_HOST_LISTING] as const;
+export const HEARTBEAT_TABLES = [LAB_RESERVATIONS, RESERVATION_FORCED_LOGOFFS, LABOPS_ALERTS, LABOPS_HOST_POLL_STATE, LABOPS_HOST_DIGEST] as const;
 
 export const HEARTBEAT_MIGRATION: Migration = {
   id: '0002_heartbeat',
@@ -94,8 +103,8 @@ export const HEARTBEAT_MIGRATION: Migration = {
   tables: [LAB_RESERVATIONS, RESERVATION_FORCED_LOGOFFS, LABOPS_ALERTS, LABOPS_HOST_POLL_STATE],
 };
 
-export const HOST_LISTING_MIGRATION: Migration = {
-  id: '0013_host_listing',
-  description: "what a host listing shows of each host's latest heartbeat (issues, last prepare)",
-  tables: [LABOPS_HOST_LISTING],
+export const HOST_DIGEST_MIGRATION: Migration = {
+  id: '0013_host_digest',
+  description: "what listings and alerts read of each host's latest heartbeat, and since when it is not ready",
+  tables: [LABOPS_HOST_DIGEST],
 };

@@ -1,9 +1,8 @@
 // Evaluates the alert rules over the store and applies the lifecycle; notifies on open and resolve.
 import { evaluateAlerts, planAlerts, type AlertCondition, type AlertThresholds, type HostAlertInput, type OpenAlert } from '../../domain/heartbeat/alerts.js';
-import { asBool, asNumber, toUtcIso } from '../../domain/heartbeat/normalize.js';
 import type { InventoryHost } from '../../core/config/inventory.js';
 import type { Database } from '../../core/db/database.js';
-import { latestHeartbeats } from '../../core/db/heartbeat-store.js';
+import { latestHeartbeatStates } from '../../core/db/heartbeat-store.js';
 import { applyAlertPlan, notReadySince, openAlerts, reservationsForLabs, type StoredAlert } from '../../core/db/alert-store.js';
 
 export interface AlertNotifier {
@@ -17,27 +16,6 @@ export interface AlertsResult {
   notifyError: string | null;
 }
 
-/** What the alert rules read from the stored heartbeat document: compliance, and the heartbeat's own time. */
-function fromRaw(raw: string | null): Pick<NonNullable<HostAlertInput['latest']>, 'nonCompliantNics' | 'armedCount' | 'sleepCompliant' | 'hibernateCompliant' | 'stationTimestamp'> {
-  const empty = { nonCompliantNics: [], armedCount: null, sleepCompliant: null, hibernateCompliant: null, stationTimestamp: null };
-  if (!raw) return empty;
-  try {
-    const d = JSON.parse(raw) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-    const status = d.status ?? {};
-    const wake = status.wake ?? d.wake ?? {};
-    const nics = Array.isArray(wake.nicNonCompliant) ? wake.nicNonCompliant : Array.isArray(wake.nicPower) ? wake.nicPower.filter((n: { wolReady?: unknown }) => asBool(n?.wolReady) === false) : [];
-    return {
-      nonCompliantNics: nics.map((n: { name?: unknown }) => String(n?.name ?? '?')),
-      armedCount: asNumber(wake.armedCount),
-      sleepCompliant: asBool(status.power?.sleepCompliant),
-      hibernateCompliant: asBool(status.power?.hibernateCompliant),
-      stationTimestamp: toUtcIso(d.timestamp ?? status.timestamp),
-    };
-  } catch {
-    return empty;
-  }
-}
-
 export async function evaluateAndStoreAlerts(
   db: Database,
   hosts: readonly InventoryHost[],
@@ -46,21 +24,21 @@ export async function evaluateAndStoreAlerts(
   notifier?: AlertNotifier,
 ): Promise<AlertsResult> {
   const names = hosts.map((h) => h.name);
-  const [latest, since, reservations, current] = await Promise.all([
-    latestHeartbeats(db, names),
-    notReadySince(db, names, now),
+  const [latest, reservations, current] = await Promise.all([
+    latestHeartbeatStates(db, names),
     reservationsForLabs(db, [...new Set(hosts.flatMap((h) => h.labs))], now, thresholds.localModeLookaheadMs),
     openAlerts(db),
   ]);
   const byName = new Map(latest.map((r) => [r.host.toLowerCase(), r]));
+  // a heartbeat stored without a digest (by the ops-worker): its not-ready run is found in the history
+  const undigested = latest.filter((r) => r.notReadySince === undefined && r.ready === false).map((r) => r.host);
+  const since = await notReadySince(db, undigested, now);
   const inputs: HostAlertInput[] = hosts.map((h) => {
     const row = byName.get(h.name.toLowerCase());
     return {
       host: h.name,
-      latest: row && row.timestampUtc
-        ? { timestampUtc: row.timestampUtc, ready: row.ready, localMode: row.localMode, localSession: row.localSession, lastForcedLogoffTs: row.lastForcedLogoffTs, ...fromRaw(row.rawJson) }
-        : null,
-      notReadySince: since.get(h.name) ?? null,
+      latest: row && row.timestampUtc ? row : null,
+      notReadySince: row?.notReadySince ?? since.get(row?.host ?? h.name) ?? null,
       reservations: h.labs.flatMap((l) => reservations.get(l) ?? []),
     };
   });
