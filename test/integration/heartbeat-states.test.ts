@@ -89,6 +89,11 @@ async function check(url: string): Promise<void> {
     assert.equal((await top()).notReadySince, null);
     await store(4, false, []);
     assert.equal((await top()).notReadySince, '2026-12-01T10:04:00.000Z', 'a new run begins');
+    // the ops-worker stores a newer heartbeat beside labops: the digest no longer describes the newest, which is read
+    await db.kysely.insertInto('lab_host_heartbeat').values({ host_id: 1, timestamp_utc: '2026-12-01 10:05:00', ready: 1, raw_json: '{"summary": {"ready": true, "issues": ["from the ops-worker"]}}' }).execute();
+    const newest = await top();
+    assert.deepEqual([newest.timestampUtc, newest.issues, newest.notReadySince], ['2026-12-01T10:05:00.000Z', ['from the ops-worker'], undefined]);
+    assert.equal((await latestHeartbeatStates(db)).length, 5, 'each host once');
   } finally {
     await db.close();
   }

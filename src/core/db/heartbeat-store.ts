@@ -111,8 +111,9 @@ async function storeInTransaction(tx: Transaction<DB>, dialect: Dialect, order: 
     const latestHeartbeat = latest.heartbeat.get(hostId) ?? null;
     const heartbeatStored = latestHeartbeat === null || ts > latestHeartbeat;
     if (heartbeatStored) {
-      heartbeatRows.push(heartbeatRow(hostId, ts, s));
-      digestRows.push(digestRow(hostId, ts, s));
+      const row = heartbeatRow(hostId, ts, s);
+      heartbeatRows.push(row);
+      digestRows.push(digestRow(row, s));
     }
     const lastEventTs = latest.event.get(hostId) ?? null;
     const fresh = input.events.filter((e) => e.timestamp && (lastEventTs === null || toDbDateTime(e.timestamp) > lastEventTs));
@@ -267,12 +268,20 @@ async function upsertPollStates(tx: Transaction<DB>, dialect: Dialect, stateRows
   }
 }
 
-function digestRow(hostId: number, ts: string, s: HeartbeatSnapshot): Insertable<DB['labops_host_digest']> {
+function digestRow(hb: Insertable<DB['lab_host_heartbeat']>, s: HeartbeatSnapshot): Insertable<DB['labops_host_digest']> {
   const d = digestHeartbeat(s);
   const time = (iso: string | null) => (iso === null ? null : toDbDateTime(iso));
+  const ts = hb.timestamp_utc;
   return {
-    host_id: hostId,
+    host_id: hb.host_id,
     heartbeat_ts: ts,
+    ready: hb.ready,
+    local_mode: hb.local_mode,
+    local_session: hb.local_session,
+    last_forced_logoff_ts: hb.last_forced_logoff_ts,
+    last_forced_logoff_user: hb.last_forced_logoff_user,
+    last_power_action_ts: hb.last_power_action_ts,
+    last_power_action_mode: hb.last_power_action_mode,
     // this heartbeat's time when it is not ready; the upsert keeps an earlier start of the same run
     not_ready_since: s.ready === false ? ts : null,
     issues: JSON.stringify(d.issues),
@@ -288,7 +297,7 @@ function digestRow(hostId: number, ts: string, s: HeartbeatSnapshot): Insertable
 /** Each host's digest now describes its newest heartbeat; a not-ready run keeps the time it began. */
 async function upsertDigests(tx: Transaction<DB>, dialect: Dialect, rows: Insertable<DB['labops_host_digest']>[]): Promise<void> {
   const q = tx.insertInto('labops_host_digest').values(rows);
-  const columns = ['heartbeat_ts', 'issues', 'last_prepare_ts', 'station_ts', 'non_compliant_nics', 'armed_count', 'sleep_compliant', 'hibernate_compliant'] as const;
+  const columns = Object.keys(rows[0]!).filter((c) => c !== 'host_id' && c !== 'not_ready_since');
   if (dialect === 'mysql') {
     const set = Object.fromEntries(columns.map((c) => [c, sql.raw(`VALUES(${c})`)]));
     await q.onDuplicateKeyUpdate({ ...set, not_ready_since: sql`CASE WHEN VALUES(not_ready_since) IS NULL THEN NULL ELSE COALESCE(not_ready_since, VALUES(not_ready_since)) END` }).execute();
@@ -366,6 +375,8 @@ export interface HostHeartbeatRow {
   rawJson: string | null;
 }
 
+// Rows are built with Object.assign, not `{ ...row, more }`: on Node 20 a spread of a dozen properties followed by
+// more costs ~30 µs per object (0.3 s of a 10 000-host listing; issue 28: heartbeat show < 1 s).
 const bool = (v: unknown): boolean | null => (v === null || v === undefined ? null : Boolean(Number(v)));
 
 /** The latest stored heartbeat of each host without its document, with the digest of that document. */
@@ -377,7 +388,7 @@ export interface HostStateRow extends Omit<HostHeartbeatRow, 'rawJson'>, Heartbe
 /** The latest stored heartbeat of each host (all hosts, or the named ones), with its raw document. */
 export async function latestHeartbeats(db: Database, names?: readonly string[]): Promise<HostHeartbeatRow[]> {
   const rows = await latestQuery(db, names).select('hb.raw_json').execute();
-  return rows.map((r) => ({ ...heartbeatState(r), rawJson: r.raw_json ?? null }));
+  return newestOnly(rows).map((r) => Object.assign(heartbeatState(r), { rawJson: r.raw_json ?? null }));
 }
 
 /**
@@ -385,21 +396,26 @@ export async function latestHeartbeats(db: Database, names?: readonly string[]):
  * each heartbeat); only heartbeats stored without one (by the ops-worker, or before that table existed) are parsed.
  */
 export async function latestHeartbeatStates(db: Database, names?: readonly string[]): Promise<HostStateRow[]> {
-  if (!(await hasDigestTable(db))) {
-    const rows = await latestQuery(db, names).select('hb.raw_json').execute();
-    return rows.map((r) => ({ ...heartbeatState(r), ...digestOfDocument(r.raw_json), notReadySince: undefined }));
-  }
-  const rows = await latestQuery(db, names)
-    .leftJoin('labops_host_digest as d', (j) => j.onRef('d.host_id', '=', 'h.id').onRef('d.heartbeat_ts', '=', 'hb.timestamp_utc'))
+  const undigested = (r: StateColumns & { raw_json: string | null }) => Object.assign(heartbeatState(r), digestOfDocument(r.raw_json), { notReadySince: undefined });
+  if (!(await hasDigestTable(db))) return newestOnly(await latestQuery(db, names).select('hb.raw_json').execute()).map(undigested);
+  // a host's heartbeat row is read only when no digest describes its newest heartbeat
+  const either = (c: (typeof HEARTBEAT_COLUMNS)[number]) => sql.raw(`COALESCE(d.${c}, hb.${c})`);
+  const rows = await newestQuery(db, names)
+    .leftJoin('labops_host_digest as d', (j) => j.onRef('d.host_id', '=', 'h.id').onRef('d.heartbeat_ts', '=', 'm.ts'))
+    .leftJoin('lab_host_heartbeat as hb', (j) => j.onRef('hb.host_id', '=', 'h.id').onRef('hb.timestamp_utc', '=', 'm.ts').on('d.host_id', 'is', null))
     .select([
+      sql<string | null>`m.ts`.as('timestamp_utc'),
+      either('ready').as('ready'), either('local_mode').as('local_mode'), either('local_session').as('local_session'),
+      either('last_forced_logoff_ts').as('last_forced_logoff_ts'), either('last_forced_logoff_user').as('last_forced_logoff_user'),
+      either('last_power_action_ts').as('last_power_action_ts'), either('last_power_action_mode').as('last_power_action_mode'),
       'd.host_id as digested', 'd.not_ready_since', 'd.issues', 'd.last_prepare_ts', 'd.station_ts', 'd.non_compliant_nics', 'd.armed_count', 'd.sleep_compliant', 'd.hibernate_compliant',
-      sql<string | null>`CASE WHEN d.host_id IS NULL THEN hb.raw_json END`.as('raw_json'),
+      'hb.raw_json',
     ])
+    .orderBy('hb.id', 'desc')
     .execute();
-  return rows.map((r) => {
-    if (r.digested === null) return { ...heartbeatState(r), ...digestOfDocument(r.raw_json), notReadySince: undefined };
-    return {
-      ...heartbeatState(r),
+  return newestOnly(rows as (typeof rows[number] & StateColumns)[]).map((r) => {
+    if (r.digested === null) return undigested(r);
+    return Object.assign(heartbeatState(r), {
       notReadySince: fromDbDateTime(r.not_ready_since),
       issues: jsonStrings(r.issues),
       lastPrepareTs: fromDbDateTime(r.last_prepare_ts),
@@ -408,7 +424,7 @@ export async function latestHeartbeatStates(db: Database, names?: readonly strin
       armedCount: r.armed_count === null ? null : Number(r.armed_count),
       sleepCompliant: bool(r.sleep_compliant),
       hibernateCompliant: bool(r.hibernate_compliant),
-    };
+    });
   });
 }
 
@@ -433,20 +449,41 @@ function digestOfDocument(raw: string | null): HeartbeatDigest {
   }
 }
 
-function latestQuery(db: Database, names?: readonly string[]) {
-  let q = db.kysely
+/**
+ * Each host with the time of its newest heartbeat (`m.ts`), from one grouped read of idx_host_ts (host_id,
+ * timestamp_utc) that MariaDB answers with one index dive per host. A per-host subquery (max(id), or ORDER BY …
+ * LIMIT 1) read the host's whole history instead: 2.4 s for 10 000 hosts with a day of it (1 440 rows a day each).
+ */
+function newestQuery(db: Database, names?: readonly string[]) {
+  const q = db.kysely
     .selectFrom('lab_hosts as h')
-    .leftJoin('lab_host_heartbeat as hb', (j) =>
-      j.onRef('hb.host_id', '=', 'h.id').on('hb.id', '=', (eb) => eb.selectFrom('lab_host_heartbeat as x').select(sql<number>`max(x.id)`.as('m')).whereRef('x.host_id', '=', 'h.id')),
+    .leftJoin(
+      (eb) => {
+        const newest = eb.selectFrom('lab_host_heartbeat as x').select(['x.host_id', sql<string>`max(x.timestamp_utc)`.as('ts')]).groupBy('x.host_id');
+        const named = names?.length ? newest.where('x.host_id', 'in', eb.selectFrom('lab_hosts as n').select('n.id').where(hostNameIn(db.dialect, 'n.name', names))) : newest;
+        return named.as('m');
+      },
+      (j) => j.onRef('m.host_id', '=', 'h.id'),
     )
     .leftJoin('labops_host_poll_state as ps', 'ps.host_id', 'h.id')
-    .select([
-      'h.name', 'h.address', 'hb.timestamp_utc', 'hb.ready', 'hb.local_mode', 'hb.local_session', 'hb.last_forced_logoff_ts', 'hb.last_forced_logoff_user',
-      'hb.last_power_action_ts', 'hb.last_power_action_mode', 'ps.last_poll_at', 'ps.last_change_at', 'ps.reported_host',
-    ])
+    .select(['h.name', 'h.address', 'm.ts', 'ps.last_poll_at', 'ps.last_change_at', 'ps.reported_host'])
     .orderBy('h.name');
-  if (names?.length) q = q.where(hostNameIn(db.dialect, 'h.name', names));
-  return q;
+  return names?.length ? q.where(hostNameIn(db.dialect, 'h.name', names)) : q;
+}
+
+/** Each host with its newest heartbeat row; a time stored twice (the ops-worker stores every poll) gives a row per copy, newest first. */
+function latestQuery(db: Database, names?: readonly string[]) {
+  return newestQuery(db, names)
+    .leftJoin('lab_host_heartbeat as hb', (j) => j.onRef('hb.host_id', '=', 'h.id').onRef('hb.timestamp_utc', '=', 'm.ts'))
+    .select(HEARTBEAT_COLUMNS.map((c) => `hb.${c}` as const))
+    .orderBy('hb.id', 'desc');
+}
+
+const HEARTBEAT_COLUMNS = ['timestamp_utc', 'ready', 'local_mode', 'local_session', 'last_forced_logoff_ts', 'last_forced_logoff_user', 'last_power_action_ts', 'last_power_action_mode'] as const;
+
+/** One row per host (the query's rows are by name, the newest copy of a time first). */
+function newestOnly<R extends { name: string }>(rows: R[]): R[] {
+  return rows.filter((r, i) => i === 0 || rows[i - 1]!.name !== r.name);
 }
 
 type StateColumns = Awaited<ReturnType<ReturnType<typeof latestQuery>['execute']>>[number];
