@@ -406,10 +406,12 @@ async function killPhase(f: Fleet, n: number) {
   let maxAfterLease = 0;
   let maxOverall = 0;
   let takeoverMs = NaN;
+  const series: string[] = [];
   while (Date.now() - killedAt < KILL_INTERVALS * STATION_MS) {
     await sleep(5000);
     const s = await staleness(f, n);
     const worst = Math.max(...s.ms);
+    series.push(`${Math.round((Date.now() - killedAt) / 1000)}s:${Math.round(worst / 1000)}/${a.owned(await a.health()) ?? '-'}`);
     maxOverall = Math.max(maxOverall, worst);
     if (Date.now() - killedAt > LEASE_S * 1000) maxAfterLease = Math.max(maxAfterLease, worst);
     if (Number.isNaN(takeoverMs) && a.owned(await a.health()) === n) takeoverMs = Date.now() - killedAt;
@@ -431,7 +433,7 @@ async function killPhase(f: Fleet, n: number) {
     }
     await sleep(1000);
   }
-  return { maxAfterLease: maxAfterLease / STATION_MS, maxOverall: maxOverall / STATION_MS, aCpu, aOwnedAlone: aOwnedAlone ?? NaN, takeoverMs, balancedMs };
+  return { maxAfterLease: maxAfterLease / STATION_MS, maxOverall: maxOverall / STATION_MS, aCpu, aOwnedAlone: aOwnedAlone ?? NaN, takeoverMs, balancedMs, series };
 }
 
 async function floor(f: Fleet, n: number, rounds: number): Promise<{ cpuMs: number; wallMs: number; failed: number }> {
@@ -601,6 +603,7 @@ export async function run(): Promise<BenchResult> {
         `missed: writes of non-hostile stations from the start of the steady window to ${2.2 * POLL_S} s before its end${lost.examples.length ? `; e.g. ${lost.examples.join(', ')}` : ''}`,
         `staleness in station intervals (${STATION_INTERVAL_S} s), hostile stations apart; killed_b_*: the ${KILL_INTERVALS} intervals after SIGKILL of b, staleness counted once the lease (${LEASE_S} s) has passed`,
         `daemons_cpu_vs_floor: both daemons' CPU per station interval against one floor pass (stat, read, JSON.parse, multi-row INSERT of every heartbeat.json; median of 3 after a warm-up pass)`,
+        `after SIGKILL of b, every 5 s: seconds since the kill: worst staleness (s) / hosts a owns: ${k.series.join(' ')}`,
         ...(s.foreignPeers.length ? [`non-loopback sockets: ${s.foreignPeers.slice(0, 5).join(', ')}`] : []),
       ],
     };

@@ -43,6 +43,8 @@ interface Station {
   blockedUntil: number;
   hostile: boolean;
   acts: number;
+  /** the interval of the next write (0: the one after the first write) */
+  k: number;
 }
 
 const JITTER_MS = 500;
@@ -60,7 +62,7 @@ async function main(): Promise<void> {
     const hostDir = join(o.share, name);
     mkdirSync(hostDir, { recursive: true });
     const ini = i % WITH_INI_EVERY === 0 ? new IniDocument() : undefined;
-    stations.push({ name, files: new StationFiles(hostDir, 'current', '3.2.0', false, false, false), config: defaultStationConfig({ computerName: name.toUpperCase() }), ini, phaseMs: (i / o.stations) * o.intervalMs, blockedUntil: 0, hostile: hostile.has(i), acts: 0 });
+    stations.push({ name, files: new StationFiles(hostDir, 'current', '3.2.0', false, false, false), config: defaultStationConfig({ computerName: name.toUpperCase() }), ini, phaseMs: (i / o.stations) * o.intervalMs, blockedUntil: 0, hostile: hostile.has(i), acts: 0, k: 0 });
   }
   const heartbeatOf = (s: Station, now: number) => buildHeartbeat(buildStatus({ config: s.config, sessions: [], ini: s.ini ?? new IniDocument(), localModeEnabled: false, collectedAt: now }), s.config, now);
   const record = (s: Station, now: number, kind: string) => log.write(`${s.name}\t${stationTimestamp(now)}\t${now}\t${kind}\n`);
@@ -118,11 +120,9 @@ async function main(): Promise<void> {
     if (list) list.push(s);
     else slots.set(slot, [s]);
   };
-  const nextAt = (s: Station, after: number) => {
-    const k = Math.floor((after - start - s.phaseMs) / o.intervalMs) + 1;
-    return start + s.phaseMs + k * o.intervalMs + Math.random() * JITTER_MS;
-  };
-  for (const s of stations) schedule(s, nextAt(s, start));
+  // counted, not derived from the clock: a slot runs up to 100 ms early, which must not schedule the same interval twice
+  const nextAt = (s: Station) => start + s.phaseMs + ++s.k * o.intervalMs + Math.random() * JITTER_MS;
+  for (const s of stations) schedule(s, nextAt(s));
   let doneSlot = Math.floor(Date.now() / SLOT);
   const tick = () => {
     const nowSlot = Math.floor(Date.now() / SLOT);
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
         } catch (e) {
           record(s, now, `error-${(e as NodeJS.ErrnoException).code ?? 'unknown'}`);
         }
-        schedule(s, nextAt(s, now));
+        schedule(s, nextAt(s));
       }
     }
     doneSlot = nowSlot + 1;
