@@ -43,8 +43,9 @@ interface Station {
   blockedUntil: number;
   hostile: boolean;
   acts: number;
-  /** the interval of the next write (0: the one after the first write) */
+  /** the interval of the next write (0: the first one on its own phase, after the write at start) */
   k: number;
+  index: number;
 }
 
 const JITTER_MS = 500;
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
     const hostDir = join(o.share, name);
     mkdirSync(hostDir, { recursive: true });
     const ini = i % WITH_INI_EVERY === 0 ? new IniDocument() : undefined;
-    stations.push({ name, files: new StationFiles(hostDir, 'current', '3.2.0', false, false, false), config: defaultStationConfig({ computerName: name.toUpperCase() }), ini, phaseMs: (i / o.stations) * o.intervalMs, blockedUntil: 0, hostile: hostile.has(i), acts: 0, k: 0 });
+    stations.push({ name, files: new StationFiles(hostDir, 'current', '3.2.0', false, false, false), config: defaultStationConfig({ computerName: name.toUpperCase() }), ini, phaseMs: (i / o.stations) * o.intervalMs, blockedUntil: 0, hostile: hostile.has(i), acts: 0, k: 0, index: i });
   }
   const heartbeatOf = (s: Station, now: number) => buildHeartbeat(buildStatus({ config: s.config, sessions: [], ini: s.ini ?? new IniDocument(), localModeEnabled: false, collectedAt: now }), s.config, now);
   const record = (s: Station, now: number, kind: string) => log.write(`${s.name}\t${stationTimestamp(now)}\t${now}\t${kind}\n`);
@@ -87,7 +88,8 @@ async function main(): Promise<void> {
   // A hostile act instead of a normal write, for every third write of a hostile station, in turn.
   const hostileAct = (s: Station, now: number): boolean => {
     if (!s.hostile || s.acts++ % 3 !== 1) return false;
-    const kind: HostileKind = (['torn', 'vanish', 'dir'] as const)[Math.floor(s.acts / 3) % 3]!;
+    // each station starts the cycle elsewhere, so that every kind happens in a short run
+    const kind: HostileKind = (['torn', 'vanish', 'dir'] as const)[(Math.floor(s.acts / 3) + s.index) % 3]!;
     record(s, now, `hostile-${kind}`);
     if (kind === 'torn') {
       // the station's own code before the temp+rename fix: truncate, write, a pause (antivirus, a full share), write the rest
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
     else slots.set(slot, [s]);
   };
   // counted, not derived from the clock: a slot runs up to 100 ms early, which must not schedule the same interval twice
-  const nextAt = (s: Station) => start + s.phaseMs + ++s.k * o.intervalMs + Math.random() * JITTER_MS;
+  const nextAt = (s: Station) => start + s.phaseMs + s.k++ * o.intervalMs + Math.random() * JITTER_MS;
   for (const s of stations) schedule(s, nextAt(s));
   let doneSlot = Math.floor(Date.now() / SLOT);
   const tick = () => {
