@@ -35,6 +35,8 @@ const CONCURRENCY = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 64);
 
 const STATION_MS = STATION_INTERVAL_S * 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// no spread: the staleness samples run to hundreds of thousands
+const maxOf = (xs: number[]) => xs.reduce((a, b) => (b > a ? b : a), -Infinity);
 const pct = (xs: number[], p: number) => {
   if (!xs.length) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -300,7 +302,7 @@ async function steady(f: Fleet, n: number, seconds: number): Promise<Steady> {
   const peers = new Set<string>();
   for (let k = 0; Date.now() - t0 < seconds * 1000; k++) {
     const s = await staleness(f, n);
-    stale.push(...s.ms);
+    for (const x of s.ms) stale.push(x);
     hostileMax = Math.max(hostileMax, s.hostileMaxMs);
     for (const [i, d] of daemons.entries()) {
       const h0 = performance.now();
@@ -335,13 +337,13 @@ async function steady(f: Fleet, n: number, seconds: number): Promise<Steady> {
     cpuPct: daemons.map((_, i) => cpuPct(cpu0[i]!, cpu1[i]!, ms)),
     rssSeries: rss.map((xs) => xs.map((p) => round(p.kib / 1024, 0))),
     rssSlope: rss.map((xs) => slopeMiBPerMin(xs)),
-    rssMax: rss.map((xs) => Math.max(...xs.map((p) => p.kib)) / 1024),
+    rssMax: rss.map((xs) => maxOf(xs.map((p) => p.kib)) / 1024),
     mariadbCpuPct: cpuPct(db0, db1, ms),
     rowsPerS: (rows1 - rows0) / (ms / 1000),
     heartbeatRowsPerS: (hb1 - hb0) / (ms / 1000),
     stalenessP50: pct(stale, 50) / STATION_MS,
     stalenessP99: pct(stale, 99) / STATION_MS,
-    stalenessMax: (finite.length < stale.length ? Infinity : Math.max(...finite)) / STATION_MS,
+    stalenessMax: (finite.length < stale.length ? Infinity : maxOf(finite)) / STATION_MS,
     hostileStalenessMax: hostileMax / STATION_MS,
     readsPerRun: perRun('read'),
     unchangedPerRun: perRun('unchanged'),
@@ -433,7 +435,7 @@ async function killPhase(f: Fleet, n: number) {
   while (Date.now() - killedAt < KILL_INTERVALS * STATION_MS) {
     await sleep(5000);
     const s = await staleness(f, n);
-    const worst = Math.max(...s.ms);
+    const worst = maxOf(s.ms);
     series.push(`${Math.round((Date.now() - killedAt) / 1000)}s:${Math.round(worst / 1000)}/${a.owned(await a.health()) ?? '-'}`);
     maxOverall = Math.max(maxOverall, worst);
     if (Date.now() - killedAt > LEASE_S * 1000) maxAfterLease = Math.max(maxAfterLease, worst);
