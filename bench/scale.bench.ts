@@ -234,18 +234,23 @@ async function warmUp(f: Fleet, runs: number, timeoutMs: number): Promise<void> 
 }
 
 /** now − last_seen of every non-hostile host, in ms; hosts never seen count as infinitely stale. */
-async function staleness(f: Fleet, n: number): Promise<{ ms: number[]; hostileMaxMs: number }> {
+async function staleness(f: Fleet, n: number): Promise<{ ms: number[]; hostileMaxMs: number; stalest: string }> {
   const [rows] = await f.pool.query<RowDataPacket[]>('SELECT name, last_seen FROM lab_hosts');
   const now = Date.now();
   const ms: number[] = [];
   let hostileMaxMs = 0;
+  let stalest = '';
+  let stalestMs = -1;
   for (const r of rows) {
     const age = r.last_seen ? now - utcMs(r.last_seen as string) : Infinity;
     if (f.hostile.has(r.name as string)) hostileMaxMs = Math.max(hostileMaxMs, age);
-    else ms.push(age);
+    else {
+      ms.push(age);
+      if (age > stalestMs) [stalest, stalestMs] = [r.name as string, age];
+    }
   }
   for (let i = ms.length + f.hostile.size; i < n; i++) ms.push(Infinity);
-  return { ms, hostileMaxMs };
+  return { ms, hostileMaxMs, stalest };
 }
 
 async function innodbRows(pool: Pool): Promise<number> {
@@ -371,15 +376,18 @@ function writes(f: Fleet): { host: string; ts: string; at: number; kind: string 
 }
 
 /** Station writes in [from, to) with no lab_host_heartbeat row of that host and timestamp. */
-async function missed(f: Fleet, from: number, to: number): Promise<{ writes: number; missed: number; examples: string[] }> {
-  const due = writes(f).filter((w) => w.kind === 'write' && w.at >= from && w.at < to);
+async function missed(f: Fleet, from: number, to: number): Promise<{ writes: number; missed: number; examples: string[]; perS: number; errors: number }> {
+  const all = writes(f).filter((w) => w.at >= from && w.at < to);
+  const due = all.filter((w) => w.kind === 'write');
+  const perS = all.filter((w) => w.kind === 'write' || w.kind === 'disturbed').length / ((to - from) / 1000);
+  const errors = all.filter((w) => w.kind.startsWith('error')).length;
   const since = new Date(from - 2000).toISOString().slice(0, 19).replace('T', ' ');
   const [rows] = await f.pool.query<RowDataPacket[]>('SELECT h.name AS name, hb.timestamp_utc AS ts FROM lab_host_heartbeat hb JOIN lab_hosts h ON h.id = hb.host_id WHERE hb.timestamp_utc >= ?', [since]);
   const stored = new Set(rows.map((r) => `${r.name}|${(r.ts as string).replace(' ', 'T')}Z`));
   const lost = due.filter((w) => !stored.has(`${w.host}|${w.ts}`));
   // what was stored of those hosts instead, to tell a lost write from a mislabelled one
   const near = (host: string) => rows.filter((r) => r.name === host).map((r) => (r.ts as string).slice(11)).join('/');
-  return { writes: due.length, missed: lost.length, examples: lost.slice(0, 5).map((w) => `${w.host}@${w.ts} (written ${new Date(w.at).toISOString().slice(11, 23)}; stored ${near(w.host)})`) };
+  return { perS, errors, writes: due.length, missed: lost.length, examples: lost.slice(0, 5).map((w) => `${w.host}@${w.ts} (written ${new Date(w.at).toISOString().slice(11, 23)}; stored ${near(w.host)})`) };
 }
 
 /** Every stored row of the hostile stations parses and is a whole heartbeat. */
@@ -436,7 +444,7 @@ async function killPhase(f: Fleet, n: number) {
     await sleep(5000);
     const s = await staleness(f, n);
     const worst = maxOf(s.ms);
-    series.push(`${Math.round((Date.now() - killedAt) / 1000)}s:${Math.round(worst / 1000)}/${a.owned(await a.health()) ?? '-'}`);
+    series.push(`${Math.round((Date.now() - killedAt) / 1000)}s:${Math.round(worst / 1000)}(${s.stalest})/${Math.round(pct(s.ms, 50) / 1000)}/${a.owned(await a.health()) ?? '-'}`);
     maxOverall = Math.max(maxOverall, worst);
     if (Date.now() - killedAt > LEASE_S * 1000) maxAfterLease = Math.max(maxAfterLease, worst);
     if (Number.isNaN(takeoverMs) && a.owned(await a.health()) === n) takeoverMs = Date.now() - killedAt;
@@ -549,6 +557,9 @@ export async function run(): Promise<BenchResult> {
         warm_up_s: round(warmS, 1),
         steady_s: round(s.seconds, 1),
         station_writes_checked: lost.writes,
+        station_writes_per_s: round(lost.perS, 1),
+        station_writes_per_s_scheduled: round(STATIONS / STATION_INTERVAL_S, 1),
+        station_write_errors: lost.errors,
         missed_heartbeats: lost.missed,
         staleness_p50_intervals: round(s.stalenessP50, 3),
         staleness_p99_intervals: round(s.stalenessP99, 3),
@@ -633,7 +644,7 @@ export async function run(): Promise<BenchResult> {
         `staleness in station intervals (${STATION_INTERVAL_S} s), hostile stations apart; killed_b_*: the ${KILL_INTERVALS} intervals after SIGKILL of b, staleness counted once the lease (${LEASE_S} s) has passed`,
         `daemons_cpu_vs_floor: both daemons' CPU per station interval against one floor pass (stat, read, JSON.parse, multi-row INSERT of every heartbeat.json; median of 3 after a warm-up pass)`,
         'alert_*: the two reads each heartbeat run makes for alert evaluation (latestHeartbeats with raw_json, notReadySince over 7 days of rows), timed in the bench process for half the fleet after the steady window; the second grows with the stored history',
-        `after SIGKILL of b, every 5 s: seconds since the kill: worst staleness (s) / hosts a owns: ${k.series.join(' ')}`,
+        `after SIGKILL of b, every 5 s: seconds since the kill: worst staleness s (its host) / median staleness s / hosts a owns: ${k.series.join(' ')}`,
         ...(s.foreignPeers.length ? [`non-loopback sockets: ${s.foreignPeers.slice(0, 5).join(', ')}`] : []),
       ],
     };
