@@ -125,7 +125,8 @@ async function main(): Promise<void> {
   // counted, not derived from the clock: a slot runs up to 100 ms early, which must not schedule the same interval twice
   const nextAt = (s: Station) => start + s.phaseMs + s.k++ * o.intervalMs + Math.random() * JITTER_MS;
   for (const s of stations) schedule(s, nextAt(s));
-  let doneSlot = Math.floor(Date.now() / SLOT);
+  // from the start: the slots that fell due while every station wrote its first heartbeat run on the first tick
+  let doneSlot = Math.floor(start / SLOT);
   const tick = () => {
     const nowSlot = Math.floor(Date.now() / SLOT);
     for (let slot = doneSlot; slot <= nowSlot; slot++) {
