@@ -6,31 +6,19 @@
 // (/proc/<pid>/stat) and memory (/proc/<pid>/status) are counted.
 // Standalone: node --import tsx bench/daemon.bench.ts   (BENCH_DAEMON_STATIONS, BENCH_DAEMON_SECONDS)
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../src/sim/simulator.js';
 import { startMariaDb } from '../test/support/mariadb.js';
 import { freePort } from '../test/support/services.js';
-import { BIN, round, type BenchResult } from './lib.js';
+import { BIN, procStat, round, TICKS, type BenchResult } from './lib.js';
 
 const STATIONS = Number(process.env.BENCH_DAEMON_STATIONS ?? 1000);
 const SECONDS = Number(process.env.BENCH_DAEMON_SECONDS ?? 200);
 const INTERVAL_S = Number(process.env.BENCH_DAEMON_INTERVAL ?? 60);
 const POWERSHELL_MS = Number(process.env.BENCH_DAEMON_POWERSHELL_MS ?? 150);
-const TICKS = 100; // USER_HZ on Linux
-
-function procStat(pid: number): { cpuTicks: number; rssKiB: number; hwmKiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return {
-    cpuTicks: Number(fields[11]) + Number(fields[12]),
-    rssKiB: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN),
-    hwmKiB: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN),
-  };
-}
 
 export async function run(): Promise<BenchResult> {
   if (!existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)))) throw new Error('run npm run build first');

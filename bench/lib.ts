@@ -1,5 +1,6 @@
 // Shared benchmark helpers: timing whole commands and reporting ratios against the real alternative.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../bin/labops.js', import.meta.url));
@@ -91,4 +92,18 @@ export async function pywinrmSequential(hosts: { address: string; port: number; 
     });
     child.stdin.end(JSON.stringify(hosts));
   });
+}
+
+export const TICKS = 100; // USER_HZ on Linux
+
+/** A process's CPU (user + system clock ticks), RSS and peak RSS, from /proc. */
+export function procStat(pid: number): { cpuTicks: number; rssKiB: number; hwmKiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return {
+    cpuTicks: Number(fields[11]) + Number(fields[12]),
+    rssKiB: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN),
+    hwmKiB: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN),
+  };
 }
