@@ -120,6 +120,40 @@ describe('the loop runner', () => {
     assert.deepEqual(stats.report, { hosts: 3 });
   });
 
+  test('a wake event between runs starts the next run at once (a sharded loop whose share grew); stop still ends the pause', async () => {
+    const vt = new VirtualTime();
+    const starts: number[] = [];
+    const listeners = new Set<() => void>();
+    const stop = new AbortController();
+    const done = runPeriodic(
+      {
+        name: 'hb',
+        jitter: 0,
+        intervalMs: () => 20_000,
+        deadlineMs: () => 1e9,
+        run: async () => {
+          starts.push(vt.t);
+          await vt.sleep(1_000);
+        },
+        wake: (listener) => {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+      },
+      new LoopStats('hb', 'periodic', 0),
+      ports(vt),
+      stop.signal,
+    );
+    await vt.advance(7_000);
+    for (const l of listeners) l();
+    await vt.advance(50_000);
+    stop.abort();
+    await vt.advance(200_000);
+    await done;
+    assert.deepEqual(starts.slice(0, 4), [0, 7_000, 27_000, 47_000]);
+    assert.equal(listeners.size, 0, 'no listener left after the loop stopped');
+  });
+
   test('a loop falling behind its interval is said once per streak, and when it is back on schedule', async () => {
     const vt = new VirtualTime();
     const lines: string[] = [];
@@ -273,6 +307,26 @@ describe('shard leases', () => {
     await a.renew();
     assert.equal(a.share('heartbeat', hosts, (h) => h).length, hosts.length, 'b expired: a owns every host');
     assert.deepEqual(a.view('heartbeat').members, ['a']);
+  });
+
+  test("a change of members is told to the loop's listeners (an instance's lease ran out, another joined); no change, no call", async () => {
+    const store = new FakeStore();
+    const clock = { t: 0 };
+    const a = make(store, 'a', clock);
+    const b = make(store, 'b', clock);
+    const calls: string[][] = [];
+    const unsubscribe = a.onChange('heartbeat', () => calls.push(a.view('heartbeat').members));
+    await a.renew();
+    await b.renew();
+    await a.renew();
+    await a.renew();
+    store.now += 30_001;
+    clock.t += 30_001;
+    await a.renew();
+    unsubscribe();
+    await b.renew();
+    await a.renew();
+    assert.deepEqual(calls, [['a', 'b'], ['a']], 'b joined, b expired; nothing after the unsubscribe');
   });
 
   test('leaving removes the rows at once', async () => {

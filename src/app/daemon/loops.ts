@@ -53,6 +53,8 @@ function periodic(name: string, env: LoopEnv, cfg: LabopsConfig, timing: (c: Lab
     jitter: env.jitter,
     intervalMs: () => t.intervalMs,
     deadlineMs: () => t.deadlineMs,
+    // a sharded loop runs at once when its members change: the share of an instance that died is polled now
+    wake: env.membership ? (listener) => env.membership!.onChange(name, listener) : undefined,
     async run(signal) {
       const c = await env.ctx.config();
       t = timing(c);

@@ -27,7 +27,7 @@ export function registerDaemon(parent: Command, f: Factory): Command {
         'Each loop has its own interval, runs first at start, never overlaps itself, waits a jittered interval (daemon.jitter) and never delays another loop. ' +
         'Several instances share the work: claims in MySQL and a Redis consumer group for jobs, and for the sharded loops a lease row per instance in labops_instances ' +
         '(expiring after daemon.lease): hosts, servers and CML controllers are split over the live instances, and the share of an instance that dies is taken over ' +
-        'within one lease. SIGTERM: stop claiming, finish or release in-flight work within daemon.stop-timeout, exit 0. SIGHUP: reload the config and the inventory. ' +
+        'within one lease (the instances that gain hosts poll them at once). SIGTERM: stop claiming, finish or release in-flight work within daemon.stop-timeout, exit 0. SIGHUP: reload the config and the inventory. ' +
         'MySQL and Redis outages are ridden out (reconnects on their own). Logs: JSON lines on stderr when it is not a terminal, readable lines on a terminal; secrets redacted. ' +
         "The Lab Gateway ops-worker's environment works unchanged (OPS_BIND, OPS_PORT, OPS_POLL_*, OPS_RESERVATION_*, OPS_INTERNAL_AUTH_TOKEN[_FILE], MYSQL_DSN or OPS_BACKEND_MYSQL_*, …); a value labops cannot honour stops the start with exit 2 naming the variable. " +
         "The API answers with the head ops-worker's paths and bodies (the Lab Gateway /ops/ proxy and Lab Manager UI work unchanged, the heartbeat event stream included; features labops does not provide answer 501), " +

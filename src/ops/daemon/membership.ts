@@ -59,6 +59,7 @@ export class Membership {
   private renewedDb: number | null = null;
   private readonly startedAt: number;
   private failures = 0;
+  private readonly changeListeners = new Map<string, Set<() => void>>();
   lastError: string | null = null;
 
   constructor(
@@ -86,11 +87,16 @@ export class Membership {
       const rows = await this.store.live(loop, now);
       next.set(loop, [...new Set(rows.map((r) => r.instance))].sort());
     }
+    const changed: string[] = [];
     for (const [loop, m] of next) {
       const before = this.members.get(loop);
-      if (before && before.join(',') !== m.join(',')) this.ports.log.info(`${loop}: shard members now ${m.join(', ')}`, { lease: loop, members: m });
+      if (before && before.join(',') !== m.join(',')) {
+        this.ports.log.info(`${loop}: shard members now ${m.join(', ')}`, { lease: loop, members: m });
+        changed.push(loop);
+      }
     }
     this.members = next;
+    for (const loop of changed) for (const listener of this.changeListeners.get(loop) ?? []) listener();
     this.renewedLocal = local;
     this.renewedDb = now;
     this.expiresDb = expiresAtMs;
@@ -118,6 +124,17 @@ export class Membership {
       }
       await this.ports.sleep(delayUntilNextRun(started, this.ports.now(), this.renewEveryMs), signal);
     }
+  }
+
+  /**
+   * Calls `listener` whenever the members of `loop` change (an instance joined, or one's lease ran out): the loop
+   * need not wait out its interval to poll a share that grew. Returns the unsubscribe.
+   */
+  onChange(loop: string, listener: () => void): () => void {
+    const set = this.changeListeners.get(loop) ?? new Set();
+    set.add(listener);
+    this.changeListeners.set(loop, set);
+    return () => set.delete(listener);
   }
 
   async leave(): Promise<void> {

@@ -124,6 +124,8 @@ export interface PeriodicLoop {
   /** a run still going after this long is aborted (its signal) and reported as failed */
   deadlineMs(): number;
   run(signal: AbortSignal): Promise<RunReport | void>;
+  /** subscribes to events that start the next run at once instead of after the pause (its share grew); returns the unsubscribe */
+  wake?(listener: () => void): () => void;
 }
 
 const fmtSeconds = (ms: number): string => `${Math.round(ms / 100) / 10}s`;
@@ -178,10 +180,25 @@ export async function runPeriodic(loop: PeriodicLoop, stats: LoopStats, ports: S
     }
     const wait = delayUntilNextRun(started, ended, jitteredInterval(interval, loop.jitter, ports.random()));
     stats.nextRunAt = ended + wait;
-    await ports.sleep(wait, signal);
+    await pause(loop, ports, wait, signal);
   }
   stats.running = false;
   stats.nextRunAt = null;
+}
+
+/** The pause between two runs: until `wait` has passed, the loop is stopped, or one of its wake events fires. */
+async function pause(loop: PeriodicLoop, ports: SchedulerPorts, wait: number, stop: AbortSignal): Promise<void> {
+  if (!loop.wake) return ports.sleep(wait, stop);
+  const woken = new AbortController();
+  const onStop = () => woken.abort();
+  stop.addEventListener('abort', onStop, { once: true });
+  const unsubscribe = loop.wake(() => woken.abort());
+  try {
+    await ports.sleep(wait, woken.signal);
+  } finally {
+    unsubscribe();
+    stop.removeEventListener('abort', onStop);
+  }
 }
 
 /** Hooks a service loop calls: one per pass (the pause between two passes marks the end of one). */
