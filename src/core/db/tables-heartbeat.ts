@@ -2,6 +2,7 @@
 // the auth/blockchain services, created here only on SQLite and in tests), forced logoffs linked to
 // reservations (the table the Lab Station telemetry doc suggests), alert lifecycle, and per-host poll state.
 import { bigint, boolean, datetime, enumOf, int, json, serial, table, text, timestamp, varchar, type Migration } from './table.js';
+import { HEARTBEAT_STATE_COLUMNS } from './tables-ops.js';
 
 export const LAB_RESERVATIONS = table('lab_reservations', {
   foreign: true,
@@ -81,13 +82,7 @@ export const LABOPS_HOST_DIGEST = table('labops_host_digest', {
     host_id: bigint().primaryKey(),
     /** the heartbeat this row describes (lab_host_heartbeat.timestamp_utc), and its columns a listing shows */
     heartbeat_ts: datetime().notNull(),
-    ready: boolean(),
-    local_mode: boolean(),
-    local_session: boolean(),
-    last_forced_logoff_ts: datetime(),
-    last_forced_logoff_user: varchar(128),
-    last_power_action_ts: datetime(),
-    last_power_action_mode: varchar(32),
+    ...HEARTBEAT_STATE_COLUMNS,
     /** the first of the heartbeats in a row, up to this one, with summary.ready false; NULL when this one is not */
     not_ready_since: datetime(),
     /** summary.issues, JSON */

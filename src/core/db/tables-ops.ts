@@ -16,18 +16,23 @@ export const LAB_HOSTS = table('lab_hosts', {
   unique: [{ name: 'uk_lab_hosts_name', columns: ['name'] }],
 });
 
+/** The heartbeat's own columns beside its document (labops_host_digest repeats them for listings). */
+export const HEARTBEAT_STATE_COLUMNS = {
+  ready: boolean(),
+  local_mode: boolean(),
+  local_session: boolean(),
+  last_forced_logoff_ts: datetime(),
+  last_forced_logoff_user: varchar(128),
+  last_power_action_ts: datetime(),
+  last_power_action_mode: varchar(32),
+};
+
 export const LAB_HOST_HEARTBEAT = table('lab_host_heartbeat', {
   columns: {
     id: serial(),
     host_id: bigint().notNull(),
     timestamp_utc: datetime().notNull(),
-    ready: boolean(),
-    local_mode: boolean(),
-    local_session: boolean(),
-    last_forced_logoff_ts: datetime(),
-    last_forced_logoff_user: varchar(128),
-    last_power_action_ts: datetime(),
-    last_power_action_mode: varchar(32),
+    ...HEARTBEAT_STATE_COLUMNS,
     raw_json: longtext().notNull(),
     created_at: datetime().defaultNow(),
   },
