@@ -108,4 +108,25 @@ describe('the latest heartbeat of each host, with what a listing reads from its 
     if (!maria) return t.skip('MariaDB not installed');
     await check(maria.createDatabase('hb_states'));
   });
+
+  test('MariaDB: batches of every size do not pile up prepared statements (each size is a statement of its own)', async (t) => {
+    if (!maria) return t.skip('MariaDB not installed');
+    const db = await openDatabase(maria.createDatabase('hb_prepared'));
+    try {
+      await migrate(db.kysely, db.dialect);
+      for (let n = 1; n <= 60; n++) {
+        const at = new Date(Date.UTC(2026, 11, 1, 12, 0) + n * 60_000).toISOString();
+        await storeHeartbeats(db, Array.from({ length: n }, (_, i) => ({
+          host: { name: `ws-${i}`, address: `10.2.0.${i}`, labs: [] },
+          snapshot: normalizeHeartbeat({ host: `WS-${i}`, timestamp: at, summary: { ready: true, issues: [] } }),
+          events: [],
+          pollTime: at,
+        })));
+      }
+      const open = Number(maria.sql("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'").trim().split(/\s+/)[1]);
+      assert.ok(open <= 32, `${open} prepared statements open on the server (60 batch sizes × 4 INSERTs without a bound)`);
+    } finally {
+      await db.close();
+    }
+  });
 });
